@@ -1,0 +1,21 @@
+// Reduction and data-movement primitives.
+#pragma once
+#include <vector>
+
+#include "engine/backend/dispatch.h"
+#include "engine/core/tensor.h"
+
+#define GAN_REDUCTION_PRIMITIVES                                                                       \
+  /* out has x's rank with extent 1 on every reduced dim: out = sum of x over those dims */             \
+  void sum_to(const Tensor& x, Tensor& out);                                                           \
+  /* out = x broadcast (NumPy rules) to out's shape */                                                 \
+  void broadcast_copy(const Tensor& x, Tensor& out);                                                   \
+  /* out = x with dims permuted: out.shape[i] = x.shape[perm[i]] */                                    \
+  void permute(const Tensor& x, Tensor& out, const std::vector<int64_t>& perm);                        \
+  /* copies `length` indices along `dim` from src[src_start...] into dst[dst_start...]; other dims equal */ \
+  void slice_copy(const Tensor& src, Tensor& dst, int64_t dim, int64_t src_start, int64_t dst_start,   \
+                  int64_t length);                                                                     \
+  /* out[n] = sqrt(sum over sample n's elements of x^2 + eps); x viewed as [N, rest] */                \
+  void per_sample_norm(const Tensor& x, Tensor& out, double eps);
+
+GAN_DECLARE_PRIMITIVES(GAN_REDUCTION_PRIMITIVES)

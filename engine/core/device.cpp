@@ -1,0 +1,32 @@
+#include "engine/core/device.h"
+
+#include "engine/core/error.h"
+#ifdef GAN_WITH_CUDA
+#include "engine/cuda/memory.h"
+#endif
+
+namespace gan {
+
+Device parse_device(const std::string& s) {
+  if (s == "cpu") return Device::cpu();
+  if (s == "cuda") return Device::cuda(0);
+  if (s.rfind("cuda:", 0) == 0) {
+    std::string idx = s.substr(5);
+    GAN_CHECK(!idx.empty() && idx.find_first_not_of("0123456789") == std::string::npos,
+              "bad device '" << s << "': expected cpu, cuda or cuda:N");
+    return Device::cuda(std::stoi(idx));
+  }
+  GAN_FAIL("bad device '" << s << "': expected cpu, cuda or cuda:N");
+}
+
+int cuda_device_count() {
+#ifdef GAN_WITH_CUDA
+  return cuda::device_count();
+#else
+  return 0;
+#endif
+}
+
+bool cuda_available() { return cuda_device_count() > 0; }
+
+}  // namespace gan

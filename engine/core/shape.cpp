@@ -1,0 +1,49 @@
+#include "engine/core/shape.h"
+
+#include <algorithm>
+
+#include "engine/core/error.h"
+
+namespace gan {
+
+int64_t numel_of(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+std::vector<int64_t> contiguous_strides(const Shape& s) {
+  std::vector<int64_t> st(s.size());
+  int64_t acc = 1;
+  for (size_t i = s.size(); i-- > 0;) {
+    st[i] = acc;
+    acc *= std::max<int64_t>(s[i], 1);
+  }
+  return st;
+}
+
+std::string shape_str(const Shape& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+int64_t wrap_dim(int64_t d, int64_t ndim, const char* op) {
+  GAN_CHECK(d >= -ndim && d < ndim, op << ": dimension " << d << " out of range for a tensor of rank " << ndim);
+  return d < 0 ? d + ndim : d;
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    GAN_CHECK(da == db || da == 1 || db == 1,
+              op << ": shapes " << shape_str(a) << " and " << shape_str(b) << " do not broadcast");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+}  // namespace gan

@@ -1,0 +1,210 @@
+#include "engine/core/tensor.h"
+
+#include <cstring>
+
+#include "engine/autograd/node.h"
+#include "engine/backend/elementwise.h"
+#include "engine/ops/ops.h"
+#include "engine/rng/generator.h"
+
+namespace gan {
+
+static Tensor make(const Shape& shape, DType dtype, Device device) {
+  for (int64_t d : shape) GAN_CHECK(d >= 0, "tensor creation: negative extent in shape " << shape_str(shape));
+  if (device.is_cuda())
+    GAN_CHECK(device.index < cuda_device_count(),
+              "tensor creation on " << device.str() << ": "
+                                    << (cuda_device_count() ? "no such GPU" : "no CUDA device is available"));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(numel_of(shape)) * dtype_size(dtype), device);
+  impl->shape = shape;
+  impl->dtype = dtype;
+  return Tensor(impl);
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) { return make(shape, dtype, device); }
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
+
+Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+
+Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = make(shape, dtype, device);
+  GAN_BACKEND(device, fill, t, value);
+  return t;
+}
+
+Tensor Tensor::scalar(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
+
+Tensor Tensor::arange(int64_t n, DType dtype, Device device) {
+  Tensor t = make({n}, dtype, device);
+  GAN_BACKEND(device, arange, t);
+  return t;
+}
+
+template <class T>
+static Tensor from_host(const std::vector<T>& values, const Shape& shape, Device device) {
+  GAN_CHECK(static_cast<int64_t>(values.size()) == numel_of(shape),
+            "from_vector: " << values.size() << " values for shape " << shape_str(shape));
+  Tensor t = make(shape, dtype_of<T>::value, device);
+  copy_bytes(t.raw_data(), device, values.data(), Device::cpu(), values.size() * sizeof(T));
+  return t;
+}
+
+Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& s, Device d) { return from_host(v, s, d); }
+Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& s, Device d) { return from_host(v, s, d); }
+
+Tensor Tensor::randn(const Shape& shape, Generator* gen, DType dtype, Device device) {
+  Generator& g = gen ? *gen : default_generator(device);
+  Tensor t = make(shape, dtype, device);
+  GAN_BACKEND(device, random_normal, t, g.seed(), g.next_draw(), 0.0, 1.0);
+  return t;
+}
+
+Tensor Tensor::rand(const Shape& shape, Generator* gen, double lo, double hi, DType dtype, Device device) {
+  Generator& g = gen ? *gen : default_generator(device);
+  Tensor t = make(shape, dtype, device);
+  GAN_BACKEND(device, random_uniform, t, g.seed(), g.next_draw(), lo, hi);
+  return t;
+}
+
+int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
+
+std::string Tensor::str() const {
+  if (!impl_) return "undefined tensor";
+  return std::string(dtype_name(dtype())) + shape_str(shape()) + " on " + device().str();
+}
+
+void* Tensor::raw_data() const {
+  return static_cast<char*>(impl().storage->data) + impl().offset * static_cast<int64_t>(dtype_size(dtype()));
+}
+
+std::vector<double> Tensor::to_double_vector() const {
+  Tensor h = detach().to(Device::cpu()).to(DType::Float64);
+  const double* p = h.data<double>();
+  return std::vector<double>(p, p + h.numel());
+}
+
+std::vector<float> Tensor::to_float_vector() const {
+  Tensor h = detach().to(Device::cpu()).to(DType::Float32);
+  const float* p = h.data<float>();
+  return std::vector<float>(p, p + h.numel());
+}
+
+double Tensor::item() const {
+  GAN_CHECK(numel() == 1, "item: tensor " << str() << " has " << numel() << " elements, not one");
+  return to_double_vector()[0];
+}
+
+Tensor Tensor::to(Device device) const {
+  if (device == this->device()) return *this;
+  Tensor out = make(shape(), dtype(), device);
+  copy_bytes(out.raw_data(), device, raw_data(), this->device(), nbytes());
+  Device src_device = this->device();
+  autograd::record("to_device", {*this}, {&out},
+                   [src_device](autograd::FunctionNode&, const std::vector<Tensor>& g) -> std::vector<Tensor> {
+                     return {g[0].to(src_device)};
+                   });
+  return out;
+}
+
+Tensor Tensor::to(DType dtype) const { return dtype == this->dtype() ? *this : cast(*this, dtype); }
+
+Tensor Tensor::clone() const { return mul(*this, 1.0); }
+
+Tensor Tensor::reshape(const Shape& new_shape) const {
+  Shape s = new_shape;
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == -1) {
+      GAN_CHECK(infer < 0, "reshape: more than one -1 in " << shape_str(new_shape));
+      infer = static_cast<int64_t>(i);
+    } else {
+      GAN_CHECK(s[i] >= 0, "reshape: negative extent in " << shape_str(new_shape));
+      known *= s[i];
+    }
+  }
+  if (infer >= 0) {
+    GAN_CHECK(known > 0 && numel() % known == 0,
+              "reshape: cannot reshape " << shape_str(shape()) << " to " << shape_str(new_shape));
+    s[infer] = numel() / known;
+  }
+  GAN_CHECK(numel_of(s) == numel(), "reshape: cannot reshape " << shape_str(shape()) << " (" << numel()
+                                                                << " elements) to " << shape_str(new_shape));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = this->impl().storage;
+  impl->offset = this->impl().offset;
+  impl->shape = s;
+  impl->dtype = dtype();
+  Tensor out(impl);
+  Shape in_shape = shape();
+  autograd::record("reshape", {*this}, {&out},
+                   [in_shape](autograd::FunctionNode&, const std::vector<Tensor>& g) -> std::vector<Tensor> {
+                     return {g[0].reshape(in_shape)};
+                   });
+  return out;
+}
+
+Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
+  if (dim() == 0) return reshape({1});
+  int64_t s = wrap_dim(start_dim, dim(), "flatten"), e = wrap_dim(end_dim, dim(), "flatten");
+  GAN_CHECK(s <= e, "flatten: start_dim " << start_dim << " after end_dim " << end_dim);
+  Shape ns(shape().begin(), shape().begin() + s);
+  int64_t m = 1;
+  for (int64_t i = s; i <= e; ++i) m *= shape()[i];
+  ns.push_back(m);
+  ns.insert(ns.end(), shape().begin() + e + 1, shape().end());
+  return reshape(ns);
+}
+
+Tensor& Tensor::requires_grad_(bool on) {
+  GAN_CHECK(is_leaf() || on, "requires_grad_(false) on a non-leaf tensor: use detach()");
+  impl().requires_grad = on;
+  return *this;
+}
+
+Tensor Tensor::detach() const {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = this->impl().storage;
+  impl->offset = this->impl().offset;
+  impl->shape = shape();
+  impl->dtype = dtype();
+  return Tensor(impl);
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  GAN_CHECK(src.numel() == numel(), "copy_: source " << src.str() << " into " << str() << ": element counts differ");
+  if (src.dtype() == dtype()) {
+    copy_bytes(raw_data(), device(), src.raw_data(), src.device(), nbytes());
+  } else {
+    Tensor same_dtype = src.detach().to(device());
+    GAN_BACKEND(device(), cast_copy, same_dtype, *this);
+  }
+  return *this;
+}
+
+Tensor& Tensor::fill_(double value) {
+  GAN_BACKEND(device(), fill, *this, value);
+  return *this;
+}
+
+void check_same_device_dtype(const char* op, std::initializer_list<const Tensor*> ts) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : ts) {
+    if (!t->defined()) continue;
+    if (!first) {
+      first = t;
+      continue;
+    }
+    GAN_CHECK(t->device() == first->device(),
+              op << ": tensors on different devices: " << first->str() << " and " << t->str());
+    GAN_CHECK(t->dtype() == first->dtype(),
+              op << ": tensors of different dtypes: " << first->str() << " and " << t->str());
+  }
+}
+
+void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
+  GAN_CHECK(a.shape() == b.shape(), op << ": shapes differ: " << shape_str(a.shape()) << " vs " << shape_str(b.shape()));
+}
+
+}  // namespace gan

@@ -1,0 +1,166 @@
+// CPU element-wise primitives: OpenMP over contiguous chunks, the op chosen once per call (not per
+// element) so the inner loops are plain and vectorisable.
+#include "engine/backend/elementwise.h"
+
+#include <cmath>
+
+#include "engine/cpu/broadcast.h"
+#include "engine/cpu/parallel.h"
+#include "kernels/philox.h"
+
+namespace gan::cpu {
+
+void fill(Tensor& out, double value) {
+  GAN_DISPATCH_FLOAT(out.dtype(), "fill", [&] {
+    scalar_t* p = out.data<scalar_t>();
+    scalar_t v = static_cast<scalar_t>(value);
+    parallel_for(out.numel(), [&](int64_t b, int64_t e) { std::fill(p + b, p + e, v); });
+  });
+}
+
+void arange(Tensor& out) {
+  GAN_DISPATCH_FLOAT(out.dtype(), "arange", [&] {
+    scalar_t* p = out.data<scalar_t>();
+    for (int64_t i = 0; i < out.numel(); ++i) p[i] = static_cast<scalar_t>(i);
+  });
+}
+
+void random_normal(Tensor& out, uint64_t seed, uint64_t draw, double mean, double std) {
+  GAN_DISPATCH_FLOAT(out.dtype(), "randn", [&] {
+    scalar_t* p = out.data<scalar_t>();
+    parallel_for(out.numel(), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) p[i] = static_cast<scalar_t>(mean + std * rng::normal_at(seed, draw, i));
+    }, 4096);
+  });
+}
+
+void random_uniform(Tensor& out, uint64_t seed, uint64_t draw, double lo, double hi) {
+  GAN_DISPATCH_FLOAT(out.dtype(), "rand", [&] {
+    scalar_t* p = out.data<scalar_t>();
+    parallel_for(out.numel(), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        p[i] = static_cast<scalar_t>(lo + (hi - lo) * static_cast<double>(rng::uniform_at(seed, draw, i)));
+    }, 4096);
+  });
+}
+
+void cast_copy(const Tensor& src, Tensor& dst) {
+  GAN_DISPATCH_FLOAT(src.dtype(), "cast", [&] {
+    using in_t = scalar_t;
+    const in_t* s = src.data<in_t>();
+    GAN_DISPATCH_FLOAT(dst.dtype(), "cast", [&] {
+      scalar_t* d = dst.data<scalar_t>();
+      parallel_for(src.numel(), [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) d[i] = static_cast<scalar_t>(s[i]);
+      });
+    });
+  });
+}
+
+template <class T, class F>
+static void map_unary(const Tensor& x, Tensor& out, F f) {
+  const T* px = x.data<T>();
+  T* po = out.data<T>();
+  parallel_for(x.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) po[i] = f(px[i]);
+  });
+}
+
+void unary(UnaryOp op, const Tensor& x, Tensor& out, double a, double b) {
+  GAN_DISPATCH_FLOAT(x.dtype(), "unary", [&] {
+    using T = scalar_t;
+    const T A = static_cast<T>(a), B = static_cast<T>(b);
+    switch (op) {
+      case UnaryOp::Neg: return map_unary<T>(x, out, [](T v) { return -v; });
+      case UnaryOp::Exp: return map_unary<T>(x, out, [](T v) { return std::exp(v); });
+      case UnaryOp::Log: return map_unary<T>(x, out, [](T v) { return std::log(v); });
+      case UnaryOp::Sqrt: return map_unary<T>(x, out, [](T v) { return std::sqrt(v); });
+      case UnaryOp::Abs: return map_unary<T>(x, out, [](T v) { return std::abs(v); });
+      case UnaryOp::Sign: return map_unary<T>(x, out, [](T v) { return T((v > 0) - (v < 0)); });
+      case UnaryOp::Square: return map_unary<T>(x, out, [](T v) { return v * v; });
+      case UnaryOp::Reciprocal: return map_unary<T>(x, out, [](T v) { return T(1) / v; });
+      case UnaryOp::Relu: return map_unary<T>(x, out, [](T v) { return v > 0 ? v : T(0); });
+      case UnaryOp::Tanh: return map_unary<T>(x, out, [](T v) { return std::tanh(v); });
+      case UnaryOp::Sigmoid: return map_unary<T>(x, out, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
+      case UnaryOp::LogSigmoid:
+        return map_unary<T>(x, out, [](T v) { return std::min(v, T(0)) - std::log1p(std::exp(-std::abs(v))); });
+      case UnaryOp::Softplus:
+        return map_unary<T>(x, out, [](T v) { return std::max(v, T(0)) + std::log1p(std::exp(-std::abs(v))); });
+      case UnaryOp::AddScalar: return map_unary<T>(x, out, [A](T v) { return v + A; });
+      case UnaryOp::MulScalar: return map_unary<T>(x, out, [A](T v) { return v * A; });
+      case UnaryOp::Pow: return map_unary<T>(x, out, [A](T v) { return std::pow(v, A); });
+      case UnaryOp::Clamp: return map_unary<T>(x, out, [A, B](T v) { return std::min(std::max(v, A), B); });
+      case UnaryOp::LeakyRelu: return map_unary<T>(x, out, [A](T v) { return v > 0 ? v : A * v; });
+      case UnaryOp::LeakyStep: return map_unary<T>(x, out, [A](T v) { return v > 0 ? T(1) : A; });
+      case UnaryOp::InsideMask: return map_unary<T>(x, out, [A, B](T v) { return (v > A && v < B) ? T(1) : T(0); });
+    }
+    GAN_FAIL("unary: unknown op");
+  });
+}
+
+template <class T, class F>
+static void map_binary(const Tensor& x, const Tensor& y, Tensor& out, F f) {
+  const T* px = x.data<T>();
+  const T* py = y.data<T>();
+  T* po = out.data<T>();
+  const int64_t n = out.numel();
+  if (x.shape() == out.shape() && y.shape() == out.shape()) {
+    parallel_for(n, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) po[i] = f(px[i], py[i]);
+    });
+  } else if (x.shape() == out.shape() && y.numel() == 1) {
+    const T s = py[0];
+    parallel_for(n, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) po[i] = f(px[i], s);
+    });
+  } else if (y.shape() == out.shape() && x.numel() == 1) {
+    const T s = px[0];
+    parallel_for(n, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) po[i] = f(s, py[i]);
+    });
+  } else {
+    // General broadcast: rows of the innermost output dim, each input walked with its own stride.
+    const Shape& os = out.shape();
+    auto sx = broadcast_strides(x.shape(), os), sy = broadcast_strides(y.shape(), os);
+    const int64_t inner = os.empty() ? 1 : os.back();
+    const int64_t ix = os.empty() ? 0 : sx.back(), iy = os.empty() ? 0 : sy.back();
+    const int64_t rows = inner ? n / inner : 0;
+    parallel_for(rows, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        int64_t ox = broadcast_offset(r * inner, os, sx), oy = broadcast_offset(r * inner, os, sy);
+        T* dst = po + r * inner;
+        for (int64_t i = 0; i < inner; ++i) dst[i] = f(px[ox + i * ix], py[oy + i * iy]);
+      }
+    }, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(inner, 1)));
+  }
+}
+
+void binary(BinaryOp op, const Tensor& x, const Tensor& y, Tensor& out, double a) {
+  GAN_DISPATCH_FLOAT(out.dtype(), "binary", [&] {
+    using T = scalar_t;
+    const T A = static_cast<T>(a);
+    switch (op) {
+      case BinaryOp::Add: return map_binary<T>(x, y, out, [](T u, T v) { return u + v; });
+      case BinaryOp::Sub: return map_binary<T>(x, y, out, [](T u, T v) { return u - v; });
+      case BinaryOp::Mul: return map_binary<T>(x, y, out, [](T u, T v) { return u * v; });
+      case BinaryOp::Div: return map_binary<T>(x, y, out, [](T u, T v) { return u / v; });
+      case BinaryOp::LeakyReluBackward: return map_binary<T>(x, y, out, [A](T g, T v) { return v > 0 ? g : A * g; });
+      case BinaryOp::TanhBackward: return map_binary<T>(x, y, out, [](T g, T t) { return g * (T(1) - t * t); });
+      case BinaryOp::SigmoidBackward: return map_binary<T>(x, y, out, [](T g, T s) { return g * s * (T(1) - s); });
+    }
+    GAN_FAIL("binary: unknown op");
+  });
+}
+
+void add_inplace(Tensor& out, const Tensor& x, double alpha) {
+  GAN_DISPATCH_FLOAT(out.dtype(), "add_inplace", [&] {
+    scalar_t* po = out.data<scalar_t>();
+    const scalar_t* px = x.data<scalar_t>();
+    const scalar_t al = static_cast<scalar_t>(alpha);
+    parallel_for(out.numel(), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) po[i] += al * px[i];
+    });
+  });
+}
+
+}  // namespace gan::cpu

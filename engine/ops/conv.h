@@ -1,0 +1,28 @@
+// Differentiable 2-D convolutions, NCHW, weights as PyTorch lays them out:
+//   conv2d:           w[C_out, C_in, kH, kW]
+//   conv_transpose2d: w[C_in, C_out, kH, kW]
+// Each one's input gradient is the other one, and the weight gradients are convolution-family ops
+// themselves, so every gradient here can be differentiated again.
+#pragma once
+#include "engine/core/tensor.h"
+
+namespace gan {
+
+struct Conv2dParams {
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  int64_t out_pad_h = 0, out_pad_w = 0;  // conv_transpose2d only
+  static Conv2dParams make(int64_t stride, int64_t pad, int64_t out_pad = 0) {
+    return {stride, stride, pad, pad, out_pad, out_pad};
+  }
+};
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);
+
+// d(conv2d(x, w))/dw contracted with gy: the weight gradient of conv2d, shape w_shape.
+Tensor conv2d_weight_grad(const Tensor& x, const Tensor& gy, const Shape& w_shape, const Conv2dParams& p);
+// d(conv_transpose2d(x, w))/dw contracted with gy: the weight gradient of conv_transpose2d.
+Tensor conv_transpose2d_weight_grad(const Tensor& x, const Tensor& gy, const Shape& w_shape, const Conv2dParams& p);
+
+}  // namespace gan

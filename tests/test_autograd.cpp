@@ -1,0 +1,129 @@
+// The autograd engine itself: accumulation, grad(), create_graph, no-grad, detach, errors.
+#include "tests/test_helpers.h"
+
+using namespace gan;
+using namespace gan::test;
+
+TEST(Autograd, ScalarChainRuleByHand) {
+  // y = (x * w + b)^2 at x=3, w=2, b=1: dy/dw = 2 (xw+b) x = 42, dy/db = 2 (xw+b) = 14.
+  Tensor x = Tensor::scalar(3.0, DType::Float64);
+  Tensor w = Tensor::scalar(2.0, DType::Float64).requires_grad_();
+  Tensor b = Tensor::scalar(1.0, DType::Float64).requires_grad_();
+  Tensor y = square(x * w + b);
+  y.backward();
+  EXPECT_DOUBLE_EQ(y.item(), 49.0);
+  EXPECT_DOUBLE_EQ(w.grad().item(), 42.0);
+  EXPECT_DOUBLE_EQ(b.grad().item(), 14.0);
+  EXPECT_FALSE(x.grad().defined());
+}
+
+TEST(Autograd, GradientsAccumulateAcrossBackwardCalls) {
+  // Like a discriminator seeing a real and a fake batch: two backward passes add up.
+  Tensor w = Tensor::from_vector(std::vector<double>{1.0, -2.0}, {2}).requires_grad_();
+  sum(w * 3.0).backward();
+  sum(square(w)).backward();
+  expect_close(w.grad(), {3.0 + 2.0, 3.0 - 4.0});
+}
+
+TEST(Autograd, DiamondSumsBothPaths) {
+  Tensor x = Tensor::scalar(0.5, DType::Float64).requires_grad_();
+  Tensor a = exp(x);
+  Tensor y = a * a + a;  // dy/dx = (2 e^x + 1) e^x
+  y.backward();
+  double e = std::exp(0.5);
+  EXPECT_NEAR(x.grad().item(), (2 * e + 1) * e, 1e-12);
+}
+
+TEST(Autograd, GradDoesNotTouchLeafGrads) {
+  Tensor x = randn64({3}, 1);
+  Tensor w = randn64({3}, 2);
+  Tensor y = sum(x * w);
+  auto g = grad({y}, {x});
+  EXPECT_EQ(rel_error(g[0], w.detach()), 0.0);
+  EXPECT_FALSE(x.grad().defined());
+  EXPECT_FALSE(w.grad().defined());
+}
+
+TEST(Autograd, GradOfNonLeafInput) {
+  Tensor x = randn64({4}, 3);
+  Tensor h = x * 2.0;
+  Tensor y = sum(square(h));
+  auto g = grad({y}, {h});  // dy/dh = 2h
+  EXPECT_LT(rel_error(g[0], (h * 2.0).detach()), 1e-15);
+}
+
+TEST(Autograd, CreateGraphGivesSecondDerivative) {
+  // y = x^3: dy/dx = 3x^2, d2y/dx2 = 6x.
+  Tensor x = Tensor::scalar(1.5, DType::Float64).requires_grad_();
+  Tensor y = pow(x, 3.0);
+  Tensor dy = grad({y}, {x}, {}, /*create_graph=*/true)[0];
+  EXPECT_NEAR(dy.item(), 3 * 1.5 * 1.5, 1e-12);
+  ASSERT_TRUE(dy.requires_grad());
+  dy.backward();
+  EXPECT_NEAR(x.grad().item(), 6 * 1.5, 1e-12);
+}
+
+TEST(Autograd, NoGradGuardRecordsNothing) {
+  Tensor x = randn64({3}, 4);
+  Tensor y;
+  {
+    NoGradGuard guard;
+    y = x * 2.0;
+  }
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_THROW(sum(y).backward(), Error);
+}
+
+TEST(Autograd, DetachStopsGradientButSharesStorage) {
+  Tensor x = randn64({3}, 5);
+  Tensor d = x.detach();
+  EXPECT_EQ(d.raw_data(), x.raw_data());
+  EXPECT_FALSE(d.requires_grad());
+  Tensor y = sum(x * d);  // d/dx = d (not 2x)
+  y.backward();
+  EXPECT_EQ(rel_error(x.grad(), d), 0.0);
+}
+
+TEST(Autograd, UnusedInputIsAnErrorUnlessAllowed) {
+  Tensor x = randn64({2}, 6), z = randn64({2}, 7);
+  Tensor y = sum(x);
+  EXPECT_THROW(grad({y}, {x, z}), Error);
+  auto g = grad({y}, {x, z}, {}, false, /*allow_unused=*/true);
+  EXPECT_TRUE(g[0].defined());
+  EXPECT_FALSE(g[1].defined());
+}
+
+TEST(Autograd, NonScalarBackwardNeedsGradient) {
+  Tensor x = randn64({2}, 8);
+  Tensor y = x * 3.0;
+  EXPECT_THROW(y.backward(), Error);
+  y.backward(Tensor::from_vector(std::vector<double>{1.0, 2.0}, {2}));
+  expect_close(x.grad(), {3.0, 6.0});
+}
+
+TEST(Autograd, ReshapeIsAViewAndDifferentiable) {
+  Tensor x = randn64({2, 3}, 9);
+  Tensor r = x.reshape({3, -1});
+  EXPECT_EQ(r.shape(), (Shape{3, 2}));
+  EXPECT_EQ(r.raw_data(), x.raw_data());
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return in[0].reshape({6}) * 2.0; }, std::vector<Tensor>{x});
+  EXPECT_THROW(x.reshape({4, 2}), Error);
+}
+
+TEST(Autograd, MismatchedShapesNameTheOpAndShapes) {
+  Tensor a = Tensor::zeros({2, 3}), b = Tensor::zeros({4});
+  try {
+    add(a, b);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("add"), std::string::npos) << m;
+    EXPECT_NE(m.find("[2, 3]"), std::string::npos) << m;
+    EXPECT_NE(m.find("[4]"), std::string::npos) << m;
+  }
+}
+
+TEST(Autograd, MixedDtypesAreRejected) {
+  Tensor a = Tensor::zeros({2}, DType::Float32), b = Tensor::zeros({2}, DType::Float64);
+  EXPECT_THROW(mul(a, b), Error);
+}

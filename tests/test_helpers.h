@@ -1,0 +1,59 @@
+// Shared helpers for the test suite.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "engine/autograd/gradcheck.h"
+#include "engine/ops/ops.h"
+
+namespace gan::test {
+
+// A float64 CPU tensor of N(0, 1) values from a fixed seed, optionally requiring grad.
+inline Tensor randn64(const Shape& s, uint64_t seed, bool requires_grad = true) {
+  Generator g(seed);
+  Tensor t = Tensor::randn(s, &g, DType::Float64);
+  if (requires_grad) t.requires_grad_();
+  return t;
+}
+
+inline Tensor rand64(const Shape& s, uint64_t seed, double lo, double hi, bool requires_grad = true) {
+  Generator g(seed);
+  Tensor t = Tensor::rand(s, &g, lo, hi, DType::Float64);
+  if (requires_grad) t.requires_grad_();
+  return t;
+}
+
+// Relative error ||a - b|| / ||b|| (any devices, any dtypes).
+inline double rel_error(const Tensor& a, const Tensor& b) {
+  auto x = a.to_double_vector(), y = b.to_double_vector();
+  EXPECT_EQ(x.size(), y.size());
+  double num = 0, den = 0;
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+    num += (x[i] - y[i]) * (x[i] - y[i]);
+    den += y[i] * y[i];
+  }
+  if (std::isnan(num)) return INFINITY;
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+inline void expect_close(const Tensor& a, const std::vector<double>& expected, double tol = 1e-6) {
+  auto v = a.to_double_vector();
+  ASSERT_EQ(v.size(), expected.size());
+  for (size_t i = 0; i < v.size(); ++i) EXPECT_NEAR(v[i], expected[i], tol) << "element " << i;
+}
+
+}  // namespace gan::test
+
+#define EXPECT_GRADCHECK(f, inputs)                        \
+  do {                                                     \
+    auto gc_ = ::gan::gradcheck((f), (inputs));            \
+    EXPECT_TRUE(gc_.ok) << "gradient check failed:\n" << gc_.report; \
+  } while (0)
+
+#define EXPECT_GRADGRADCHECK(f, inputs)                    \
+  do {                                                     \
+    auto gc_ = ::gan::gradgradcheck((f), (inputs));        \
+    EXPECT_TRUE(gc_.ok) << "second-derivative check failed:\n" << gc_.report; \
+  } while (0)
