@@ -1,6 +1,7 @@
 // gan: train GANs and sample from them.
 //   gan train --model mlp --data mnist --out runs/mlp
 //   gan sample --checkpoint runs/mlp/checkpoints/last.safetensors --n 64 --out samples.png
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <map>
@@ -18,6 +19,13 @@ int main(int argc, char** argv) {
   runners[train] = gan::app::add_train_command(*train);
   CLI::App* sample = app.add_subcommand("sample", "Write images from a checkpoint's generator (.png grid or .npy)");
   runners[sample] = gan::app::add_sample_command(*sample);
+  if (argc > 1 && argv[1][0] != '-' && runners.end() == std::find_if(runners.begin(), runners.end(), [&](auto& r) {
+        return r.first->get_name() == argv[1];
+      })) {
+    std::fprintf(stderr, "gan: error: unknown command '%s' (expected train or sample)\nRun 'gan --help' for usage.\n",
+                 argv[1]);
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

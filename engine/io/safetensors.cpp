@@ -236,7 +236,8 @@ SafetensorsFile parse_safetensors(const uint8_t* bytes, size_t size, const std::
   }
   // Tensors must tile the data section exactly: overlaps mean a corrupt header, a gap or a tail
   // means bytes nobody accounts for.
-  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  std::sort(spans.begin(), spans.end(),
+            [](const Span& a, const Span& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
   uint64_t pos = 0;
   for (const auto& s : spans) {
     GAN_CHECK(s.begin == pos, src << ": tensor '" << s.name << "' starts at byte " << s.begin << " of the data section, "
