@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/batchnorm_walk.cuh"
 #include "kernels/divmod.cuh"
 
 namespace gan::kernels {
@@ -15,24 +16,13 @@ constexpr int kWarps = kThreads / 32;
 constexpr int kCachePacks = 4;              // packs per thread the per-channel kernels keep in registers
 constexpr int64_t kPerChannelMax = 4096;    // values per channel up to which one block per channel wins
 constexpr int64_t kMinPerThread = 8;        // values per thread below which a channel is not split further
-constexpr int64_t kIndexLimit = int64_t{1} << 31;
+// Values per channel / per image stay below 2^31 with room for a block-stride step past the end.
+constexpr int64_t kIndexLimit = (int64_t{1} << 31) - (int64_t{1} << 20);
 
 // V consecutive values moved as one aligned vector access.
 template <class T, int V>
 struct alignas(sizeof(T) * V) Pack {
   T v[V];
-};
-
-// Channel c's values as packs: pack e = (n, s) lies at (n C S + c S) / V + s, counted in packs.
-struct ChannelWalk {
-  FastDivmod div_Sv;
-  int64_t CSv, Sv;
-  int Mv;  // packs per channel
-  __device__ __forceinline__ int64_t offset(int c, int e) const {
-    uint32_t n, s;
-    div_Sv.divmod(static_cast<uint32_t>(e), n, s);
-    return static_cast<int64_t>(n) * CSv + static_cast<int64_t>(c) * Sv + s;
-  }
 };
 
 // Sums a and b over the block; every thread gets the totals. Fixed order: deterministic.
@@ -155,19 +145,6 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// Slice g of G of channel c: packs [g chunk, (g + 1) chunk).
-struct Slice {
-  int c, g, e0, e1;
-};
-__device__ __forceinline__ Slice slice_of(const ChannelWalk& cw, int G) {
-  Slice s;
-  s.c = blockIdx.x / G, s.g = blockIdx.x % G;
-  const int chunk = (cw.Mv + G - 1) / G;
-  s.e0 = min(s.g * chunk, cw.Mv);
-  s.e1 = min(s.e0 + chunk, cw.Mv);
-  return s;
-}
-
 // Folds channel c's G partial pairs (same order in every block of the channel).
 __device__ __forceinline__ void fold_partials(const double* partial, int c, int G, double& a, double& b,
                                               double* red) {
@@ -185,7 +162,7 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ double red[2 * kWarps];
   using P = Pack<T, V>;
   const P* xp = reinterpret_cast<const P*>(x);
-  const Slice sl = slice_of(cw, G);
+  const ChannelSlice sl = channel_slice(blockIdx.x, G, cw.Mv);
   const double shift = static_cast<double>(x[cw.offset(sl.c, 0) * V]);
   double s1 = 0, s2 = 0;
   for (int e = sl.e0 + threadIdx.x; e < sl.e1; e += kThreads) accum_centered(xp[cw.offset(sl.c, e)], shift, s1, s2);
@@ -205,7 +182,7 @@ __global__ void __launch_bounds__(kThreads)
   using P = Pack<T, V>;
   const P* xp = reinterpret_cast<const P*>(x);
   P* yp = reinterpret_cast<P*>(y);
-  const Slice sl = slice_of(cw, G);
+  const ChannelSlice sl = channel_slice(blockIdx.x, G, cw.Mv);
   const double M = static_cast<double>(cw.Mv) * V;
   double s1, s2;
   fold_partials(partial, sl.c, G, s1, s2, red);
@@ -344,7 +321,7 @@ __global__ void __launch_bounds__(kThreads)
   using P = Pack<T, V>;
   const P* gp = reinterpret_cast<const P*>(dy);
   const P* xp = reinterpret_cast<const P*>(x);
-  const Slice sl = slice_of(cw, G);
+  const ChannelSlice sl = channel_slice(blockIdx.x, G, cw.Mv);
   const double mean = save_mean[sl.c];
   double sdy = 0, sdyxc = 0;
   for (int e = sl.e0 + threadIdx.x; e < sl.e1; e += kThreads) {
@@ -369,7 +346,7 @@ __global__ void __launch_bounds__(kThreads)
   const P* gp = reinterpret_cast<const P*>(dy);
   const P* xp = reinterpret_cast<const P*>(x);
   P* dxp = reinterpret_cast<P*>(dx);
-  const Slice sl = slice_of(cw, G);
+  const ChannelSlice sl = channel_slice(blockIdx.x, G, cw.Mv);
   const double M = static_cast<double>(cw.Mv) * V;
   double sdy, sdyxc;
   fold_partials(partial, sl.c, G, sdy, sdyxc, red);
@@ -419,14 +396,7 @@ int pack_width(int64_t S, std::initializer_list<const void*> ptrs) {
   return v;
 }
 
-ChannelWalk channel_walk(const BatchNormShape& s, int V) {
-  ChannelWalk cw;
-  cw.Sv = s.S / V;
-  cw.CSv = s.C * cw.Sv;
-  cw.div_Sv = FastDivmod(static_cast<uint32_t>(cw.Sv));
-  cw.Mv = static_cast<int>(s.N * cw.Sv);
-  return cw;
-}
+ChannelWalk channel_walk(const BatchNormShape& s, int V) { return ChannelWalk(s.N, s.C, s.S, V); }
 
 template <class T, int V>
 cudaError_t fwd_train(const T* x, const T* w, const T* b, T* y, T* sm, T* si, T* rm, T* rv, const BatchNormShape& s,
@@ -487,8 +457,8 @@ constexpr int wide() {
 
 const char* batchnorm_hand_unsupported(const BatchNormShape& s) {
   if (s.N < 1 || s.C < 1 || s.S < 1) return "empty dimension";
-  if (s.N * s.S >= kIndexLimit) return "more than 2^31 values per channel";
-  if (s.C * s.S >= kIndexLimit) return "more than 2^31 values per image";
+  if (s.N * s.S >= kIndexLimit) return "2^31 or more values per channel";
+  if (s.C * s.S >= kIndexLimit) return "2^31 or more values per image";
   if (s.C * ((s.N * s.S + kThreads - 1) / kThreads) >= kIndexLimit) return "grid too large";
   return nullptr;
 }

@@ -26,7 +26,8 @@ TileDims tile_dims(TileId t) {
   return {64, 64};
 }
 
-constexpr int64_t kIndexLimit = int64_t{1} << 31;  // GEMM indices are 32-bit
+// GEMM indices are 32-bit, with room for a block tile past the end.
+constexpr int64_t kIndexLimit = (int64_t{1} << 31) - (int64_t{1} << 20);
 constexpr int64_t kCoordLimit = int64_t{1} << 30;  // pixel coordinates, with room for p*stride - pad
 constexpr int kMaxSplits = 256;
 constexpr int kGemmBK = 8;  // every tile's BK
@@ -66,7 +67,8 @@ struct GemmPlan {
 
 // Tile: narrow products get narrow tiles (three image channels should not pay for 128 columns);
 // otherwise the largest tile that still gives every multiprocessor a block. Single-phase products
-// with too few blocks split their reduction until there are about two blocks per multiprocessor.
+// with fewer blocks than multiprocessors split their reduction until there are about two blocks
+// per multiprocessor.
 GemmPlan make_plan(ConvPass pass, const Conv2dShape& s, size_t elem_size, int sms) {
   const GemmDims d = gemm_dims(pass, s);
   sms = std::max(sms, 1);
@@ -106,7 +108,7 @@ GemmPlan make_plan(ConvPass pass, const Conv2dShape& s, size_t elem_size, int sm
   p.splits = 1;
   const int64_t nblocks = blocks(tile);
   const int64_t ktiles = ceil_div(d.Kg, kGemmBK);
-  if (d.splittable && nblocks < 2 * sms && ktiles >= 8) {
+  if (d.splittable && nblocks < sms && ktiles >= 8) {
     int64_t want = ceil_div(2 * sms, nblocks);
     p.splits = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({want, ktiles / 4, kMaxSplits})));
   }
@@ -170,10 +172,10 @@ const char* conv2d_hand_unsupported(ConvPass pass, const Conv2dShape& s, size_t 
     return "spatial extent above 2^30";
   const GemmDims d = gemm_dims(pass, s);
   if (d.M >= kIndexLimit || d.Ng >= kIndexLimit || d.Kg >= kIndexLimit)
-    return "implicit GEMM dimension at or above 2^31";
+    return "implicit GEMM dimension of 2^31 or more";
   // Per-image offsets inside the problems are 32-bit products h * W + w; whole offsets are 64-bit.
   if (s.H * s.W >= kIndexLimit || s.P * s.Q >= kIndexLimit || s.C * s.R * s.S >= kIndexLimit)
-    return "plane or filter above 2^31 elements";
+    return "plane or filter of 2^31 or more elements";
   if (pass == ConvPass::BackwardData && !bwd_data_is_1x1(s) && s.stride_h * s.stride_w > kMaxConvPhases)
     return "backward-data stride phases above 16 (stride_h * stride_w)";
   const GemmPlan pl = make_plan(pass, s, elem_size, sms);

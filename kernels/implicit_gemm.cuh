@@ -117,8 +117,10 @@ __device__ __forceinline__ void load_frag(T (&dst)[N], const T* src) {
 // C = A B for phase blockIdx.z / splits of `prob`, reduction slice blockIdx.z % splits.
 // splits == 1: C goes to the problem's output. splits > 1 (single-phase problems only): the
 // slice's partial product goes to partial[split][M][Ng] for implicit_gemm_splitk_reduce_v1.
+// At least two blocks per multiprocessor: caps the 128x128 tile at 128 registers a thread (it
+// wants ~137, which would leave one block of 8 warps to hide all latency).
 template <class T, class Tile, Walk AW, Walk BW, class Prob>
-__global__ void __launch_bounds__(Tile::THREADS)
+__global__ void __launch_bounds__(Tile::THREADS, 2)
     implicit_gemm_v1(const __grid_constant__ Prob prob, int splits, T* __restrict__ partial) {
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, TM = Tile::TM, TN = Tile::TN;
   constexpr int NT = Tile::THREADS, PAD = Tile::PAD;
