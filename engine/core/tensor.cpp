@@ -54,16 +54,18 @@ static Tensor from_host(const std::vector<T>& values, const Shape& shape, Device
 Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& s, Device d) { return from_host(v, s, d); }
 Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& s, Device d) { return from_host(v, s, d); }
 
+// The tensor is made before a draw is reserved, so a call that throws leaves the generator as it was.
 Tensor Tensor::randn(const Shape& shape, Generator* gen, DType dtype, Device device) {
-  Generator& g = gen ? *gen : default_generator(device);
   Tensor t = make(shape, dtype, device);
+  Generator& g = gen ? *gen : default_generator(device);
   GAN_BACKEND(device, random_normal, t, g.seed(), g.next_draw(), 0.0, 1.0);
   return t;
 }
 
 Tensor Tensor::rand(const Shape& shape, Generator* gen, double lo, double hi, DType dtype, Device device) {
-  Generator& g = gen ? *gen : default_generator(device);
+  GAN_CHECK(lo < hi, "rand: empty range [" << lo << ", " << hi << ")");
   Tensor t = make(shape, dtype, device);
+  Generator& g = gen ? *gen : default_generator(device);
   GAN_BACKEND(device, random_uniform, t, g.seed(), g.next_draw(), lo, hi);
   return t;
 }
