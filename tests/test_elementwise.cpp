@@ -1,5 +1,7 @@
 // Element-wise ops: forward against naive loops in float32 and float64, broadcasting in every
 // common form, gradients and second derivatives against finite differences.
+#include "engine/backend/elementwise.h"
+#include "kernels/philox.h"
 #include "tests/op_reference.h"
 
 using namespace gan;
@@ -225,6 +227,24 @@ TEST(Elementwise, OpsOnEmptyTensors) {
   EXPECT_EQ(add(a, b).shape(), (Shape{0, 3}));
   EXPECT_EQ(exp(a).numel(), 0);
   EXPECT_EQ(sum_to(a, {1, 3}).to_double_vector(), std::vector<double>(3, 0.0));
+}
+
+// ---- primitives used outside the ops (optimizers, initialisation) ----
+
+TEST(ElementwisePrimitives, AddInplaceScaled) {
+  for (DType dt : both_dtypes()) {
+    Tensor out = uniform({5, 41}, dt, 131), x = uniform({5, 41}, dt, 132);
+    auto o = out.to_double_vector(), xv = x.to_double_vector();
+    cpu::add_inplace(out, x, -0.375);
+    expect_matches(out, ref_binary(o, {205}, xv, {205}, [](double a, double b) { return a - 0.375 * b; }));
+  }
+}
+
+TEST(ElementwisePrimitives, RandomNormalWithMeanAndStd) {
+  Tensor t = Tensor::empty({1001}, DType::Float64);
+  cpu::random_normal(t, 17, 3, 2.5, 0.25);
+  auto v = t.to_double_vector();
+  for (size_t i = 0; i < v.size(); ++i) ASSERT_EQ(v[i], 2.5 + 0.25 * rng::normal_at(17, 3, i));
 }
 
 // ---- gradients ----

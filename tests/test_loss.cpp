@@ -83,6 +83,46 @@ TEST(Loss, BceAtExtremeLogitsIsFiniteAndCorrect) {
     }
 }
 
+TEST(Loss, ReducedBceAtExtremeLogits) {
+  // The reduced forms take another code path (one fused pass for value and gradient).
+  std::vector<double> logits = {-1000.0, -100.0, -50.0, 50.0, 100.0, 1000.0};
+  for (DType dt : both_dtypes())
+    for (double target : {0.0, 1.0})
+      for (Reduction red : {Reduction::Sum, Reduction::Mean})
+        for (int form = 0; form < 2; ++form) {
+          Tensor x = Tensor::from_vector(logits, {6}).to(dt).requires_grad_();
+          Tensor t = Tensor::full({6}, target, dt);
+          Tensor l = form ? bce_with_logits(x, target, red) : bce_with_logits(x, t, red);
+          double scale = red == Reduction::Mean ? 1.0 / 6 : 1.0, want = 0;
+          for (double v : logits) want += ref_bce(v, target) * scale;
+          std::string at = std::string("target ") + std::to_string(target) + (form ? " constant " : " tensor ") +
+                           (red == Reduction::Sum ? "sum " : "mean ") + dtype_name(dt);
+          ASSERT_TRUE(std::isfinite(l.item())) << at;
+          EXPECT_NEAR(l.item(), want, 1e-6 * want) << at;
+          l.backward();
+          auto gv = x.grad().to_double_vector();
+          for (size_t i = 0; i < logits.size(); ++i) {
+            ASSERT_TRUE(std::isfinite(gv[i])) << at;
+            EXPECT_NEAR(gv[i], (ref_sigmoid(logits[i]) - target) * scale, 1e-7) << at << " element " << i;
+          }
+        }
+}
+
+TEST(Loss, FirstOrderAndCreateGraphGradientsAgree) {
+  // A plain backward may use the fused gradient; under create_graph it is rebuilt from ops.
+  Tensor x = uniform({5, 4}, DType::Float64, 45, -6, 6).requires_grad_();
+  Tensor t = uniform({5, 4}, DType::Float64, 46, 0, 1).requires_grad_();
+  for (Reduction red : {Reduction::Sum, Reduction::Mean}) {
+    auto plain = grad({bce_with_logits(x, t, red) * 1.7}, {x, t});
+    auto graph = grad({bce_with_logits(x, t, red) * 1.7}, {x, t}, {}, /*create_graph=*/true);
+    EXPECT_LT(rel_error(graph[0], plain[0]), 1e-14);
+    EXPECT_LT(rel_error(graph[1], plain[1]), 1e-14);
+    Tensor pc = grad({bce_with_logits(x, 0.8, red) * 1.7}, {x})[0];
+    Tensor gc = grad({bce_with_logits(x, 0.8, red) * 1.7}, {x}, {}, true)[0];
+    EXPECT_LT(rel_error(gc, pc), 1e-14);
+  }
+}
+
 TEST(Loss, GradientIsSigmoidMinusTargetScaledByReduction) {
   Tensor x = uniform({6, 5}, DType::Float64, 40, -5, 5).requires_grad_();
   Tensor t = uniform({6, 5}, DType::Float64, 41, 0, 1);
@@ -101,7 +141,8 @@ TEST(Loss, ErrorsNameOpAndShapes) {
   expect_error_naming([&] { mse_loss(a, b); }, {"mse_loss", "[3, 2]", "[2, 3]"});
   expect_error_naming([&] { mse_loss(a, Tensor::zeros({3, 2}, DType::Float64)); }, {"mse_loss", "float64"});
   expect_error_naming([&] { bce_with_logits(a, 1.5); }, {"bce_with_logits", "1.5"});
-  expect_error_naming([&] { bce_with_logits(Tensor::zeros({0}), 1.0); }, {"mean"});
+  expect_error_naming([&] { bce_with_logits(Tensor::zeros({0}), 1.0); }, {"bce_with_logits", "[0]"});
+  expect_error_naming([&] { mse_loss(Tensor::zeros({0}), Tensor::zeros({0})); }, {"mean", "[0]"});
 }
 
 // ---- gradients ----

@@ -1,6 +1,9 @@
 // Reductions: sum/mean over all or some dims, per-sample norms. Forward against naive loops,
 // gradients and second derivatives against finite differences.
 #include <algorithm>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "tests/op_reference.h"
 
@@ -105,6 +108,24 @@ TEST(Reduction, LargeReductionsAccumulateAccurately) {
     expect_matches(sum(rows, {0}), ref_sum(rows.to_double_vector(), rows.shape(), {0}), 1e-6, 1e-9, "column sums");
   }
 }
+
+#ifdef _OPENMP
+TEST(Reduction, ResultDoesNotDependOnThreadCount) {
+  // Partial sums are formed per fixed slice and added in order, whatever the thread count.
+  Tensor x = uniform({90001}, DType::Float32, 34);
+  Tensor img = uniform({64, 3, 17, 19}, DType::Float32, 35);
+  int prev = omp_get_max_threads();
+  omp_set_num_threads(1);
+  auto one = sum(x).item();
+  auto one_c = sum(img, {0, 2, 3}).to_double_vector();
+  omp_set_num_threads(3);
+  auto three = sum(x).item();
+  auto three_c = sum(img, {0, 2, 3}).to_double_vector();
+  omp_set_num_threads(prev);
+  EXPECT_EQ(one, three);
+  EXPECT_EQ(one_c, three_c);
+}
+#endif
 
 TEST(Reduction, EmptyInputs) {
   // The sum over nothing is 0, as in NumPy; a mean over nothing is an error.

@@ -214,6 +214,19 @@ TEST(Rng, DefaultGeneratorFollowsManualSeed) {
   EXPECT_EQ(Tensor::randn({16}, &g).to_double_vector(), x);
 }
 
+TEST(Rng, ManualSeedReachesGeneratorsCreatedLater) {
+  // A device's default generator is created on its first use, often after manual_seed (the
+  // first CUDA op). Looking one up needs no GPU.
+  manual_seed(4242);
+  Generator& later = default_generator(Device::cuda(7));
+  EXPECT_EQ(later.seed(), 4242u);
+  EXPECT_EQ(later.draws(), 0u);
+  EXPECT_EQ(&later, &default_generator(Device::cuda(7)));  // one generator per device
+  EXPECT_EQ(default_generator(Device::cpu()).seed(), 4242u);
+  manual_seed(5);
+  EXPECT_EQ(later.seed(), 5u);
+}
+
 TEST(Rng, HostScalars) {
   Generator g(3);
   std::vector<int> counts(7, 0);

@@ -148,6 +148,14 @@ TEST(Tensor, CopyAcrossDtypes) {
   expect_error_naming([&] { dst32.copy_(Tensor::zeros({4, 4})); }, {"copy_", "[4, 4]", "[3, 5]"});
 }
 
+TEST(Tensor, CopyFromItselfOrItsOwnView) {
+  Tensor x = uniform({3, 4}, DType::Float64, 9);
+  auto before = x.to_double_vector();
+  x.copy_(x);
+  x.copy_(x.reshape({12}));
+  EXPECT_EQ(x.to_double_vector(), before);
+}
+
 TEST(Tensor, CopyIsNotRecorded) {
   Tensor x = randn64({3}, 5);
   Tensor buf = Tensor::zeros({3}, DType::Float64);

@@ -177,6 +177,7 @@ Tensor Tensor::detach() const {
 Tensor& Tensor::copy_(const Tensor& src) {
   GAN_CHECK(src.numel() == numel(), "copy_: source " << src.str() << " into " << str() << ": element counts differ");
   if (src.dtype() == dtype()) {
+    if (src.raw_data() == raw_data() && src.device() == device()) return *this;  // a view of itself
     copy_bytes(raw_data(), device(), src.raw_data(), src.device(), nbytes());
   } else {
     Tensor same_dtype = src.detach().to(device());
