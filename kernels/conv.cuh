@@ -1,7 +1,7 @@
 // Hand-written 2-D convolution kernels: forward, backward-data and backward-weight as implicit
 // matrix products (conv_problem.cuh, implicit_gemm.cuh). Raw pointers, sizes and a stream; no
-// tensors. Contiguous NCHW tensors, weights w[K, C, R, S], float or double, strict FP32 / FP64
-// arithmetic (no tensor cores), deterministic.
+// tensors. Contiguous NCHW tensors, weights w[K, C, R, S], float or double, deterministic.
+// The v1 kernels do strict FP32 / FP64 arithmetic; the tf32_v2 ones use tensor cores.
 //
 // Usage:
 //   const char* why = conv2d_hand_unsupported(ConvPass::Forward, s, sizeof(float), sms);
@@ -41,5 +41,15 @@ cudaError_t conv2d_bwd_data_implicit_gemm_v1(const T* dy, const T* w, T* dx, con
 template <class T>
 cudaError_t conv2d_bwd_weight_implicit_gemm_v1(const T* x, const T* dy, T* dw, const Conv2dShape& s, void* workspace,
                                                int sms, cudaStream_t stream);
+
+// The same three computations on TF32 tensor cores (float32 only): operands rounded to TF32 as
+// they enter the tensor cores, FP32 accumulation; expect ~1e-3 relative error against FP32.
+// Same workspace as the v1 launchers. Products with 16 or fewer columns run the FP32 kernel.
+cudaError_t conv2d_fwd_implicit_gemm_tf32_v2(const float* x, const float* w, float* y, const Conv2dShape& s,
+                                             void* workspace, int sms, cudaStream_t stream);
+cudaError_t conv2d_bwd_data_implicit_gemm_tf32_v2(const float* dy, const float* w, float* dx, const Conv2dShape& s,
+                                                  void* workspace, int sms, cudaStream_t stream);
+cudaError_t conv2d_bwd_weight_implicit_gemm_tf32_v2(const float* x, const float* dy, float* dw, const Conv2dShape& s,
+                                                    void* workspace, int sms, cudaStream_t stream);
 
 }  // namespace gan::kernels

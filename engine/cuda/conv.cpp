@@ -1,6 +1,7 @@
 // CUDA convolution primitives (engine/backend/conv.h): the hand-written implicit-GEMM kernels
 // (kernels/conv.cu) or cuDNN's legacy convolution API, chosen at run time (kernel_select.h). When
 // the chosen path cannot run a shape, the other one does, and verbose mode says so once.
+// allow_tf32() switches both paths to TF32 tensor cores for float32; off, both are strict FP32.
 //
 // cuDNN: algorithms come from cudnnFind*Ex (timed on the real shape), cached per shape, dtype,
 // device and math mode; the fastest deterministic one wins, so reruns give the same bits. Float32
@@ -75,26 +76,44 @@ struct ConvArgs {
 
 // ---- hand-written kernels ----
 
+// Float32 runs the TF32 tensor-core kernels when allow_tf32() is on, else strict FP32.
 void run_hand(const ConvArgs& a, int sms) {
   const size_t es = dtype_size(a.dtype);
   Scratch ws(kernels::conv2d_workspace_bytes(a.pass, a.s, es, sms), a.device);
   cudaStream_t st = stream(a.device);
-  GAN_DISPATCH_FLOAT(a.dtype, pass_name(a.pass), [&] {
-    using T = scalar_t;
+  if (a.dtype == DType::Float32 && allow_tf32()) {
+    const float* x = static_cast<const float*>(a.x);
+    const float* w = static_cast<const float*>(a.w);
+    const float* dy = static_cast<const float*>(a.dy);
+    float* out = static_cast<float*>(a.out);
     switch (a.pass) {
       case ConvPass::Forward:
-        GAN_CUDA_CHECK(kernels::conv2d_fwd_implicit_gemm_v1<T>(static_cast<const T*>(a.x), static_cast<const T*>(a.w),
-                                                               static_cast<T*>(a.out), a.s, ws.get(), sms, st));
+        GAN_CUDA_CHECK(kernels::conv2d_fwd_implicit_gemm_tf32_v2(x, w, out, a.s, ws.get(), sms, st));
         break;
       case ConvPass::BackwardData:
-        GAN_CUDA_CHECK(kernels::conv2d_bwd_data_implicit_gemm_v1<T>(static_cast<const T*>(a.dy),
-                                                                    static_cast<const T*>(a.w), static_cast<T*>(a.out),
-                                                                    a.s, ws.get(), sms, st));
+        GAN_CUDA_CHECK(kernels::conv2d_bwd_data_implicit_gemm_tf32_v2(dy, w, out, a.s, ws.get(), sms, st));
         break;
       case ConvPass::BackwardWeight:
-        GAN_CUDA_CHECK(kernels::conv2d_bwd_weight_implicit_gemm_v1<T>(static_cast<const T*>(a.x),
-                                                                      static_cast<const T*>(a.dy),
-                                                                      static_cast<T*>(a.out), a.s, ws.get(), sms, st));
+        GAN_CUDA_CHECK(kernels::conv2d_bwd_weight_implicit_gemm_tf32_v2(x, dy, out, a.s, ws.get(), sms, st));
+        break;
+    }
+    return;
+  }
+  GAN_DISPATCH_FLOAT(a.dtype, pass_name(a.pass), [&] {
+    using T = scalar_t;
+    const T* x = static_cast<const T*>(a.x);
+    const T* w = static_cast<const T*>(a.w);
+    const T* dy = static_cast<const T*>(a.dy);
+    T* out = static_cast<T*>(a.out);
+    switch (a.pass) {
+      case ConvPass::Forward:
+        GAN_CUDA_CHECK(kernels::conv2d_fwd_implicit_gemm_v1<T>(x, w, out, a.s, ws.get(), sms, st));
+        break;
+      case ConvPass::BackwardData:
+        GAN_CUDA_CHECK(kernels::conv2d_bwd_data_implicit_gemm_v1<T>(dy, w, out, a.s, ws.get(), sms, st));
+        break;
+      case ConvPass::BackwardWeight:
+        GAN_CUDA_CHECK(kernels::conv2d_bwd_weight_implicit_gemm_v1<T>(x, dy, out, a.s, ws.get(), sms, st));
         break;
     }
   });

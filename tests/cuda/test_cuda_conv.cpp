@@ -60,10 +60,17 @@ Tensor on_gpu(const std::vector<double>& v, const Shape& s, DType dt) {
 
 Tensor poisoned(const Shape& s, DType dt) { return Tensor::full(s, NAN, dt).to(Device::cuda(0)); }
 
-double tolerance(DType dt, KernelImpl impl) {
+double tolerance(DType dt) {
   if (dt == DType::Float64) return 1e-12;
-  return impl == KernelImpl::Cudnn && cuda::allow_tf32() ? 1e-3 : 1e-5;
+  return cuda::allow_tf32() ? 1e-3 : 1e-5;
 }
+
+// Turns TF32 on for the scope of a test.
+struct Tf32Scope {
+  bool before = cuda::allow_tf32();
+  Tf32Scope() { cuda::set_allow_tf32(true); }
+  ~Tf32Scope() { cuda::set_allow_tf32(before); }
+};
 
 std::string describe(const Conv2dShape& s) {
   std::ostringstream os;
@@ -97,7 +104,7 @@ void check_conv(const Conv2dShape& s, DType dt, KernelImpl impl, uint64_t seed) 
   cuda::conv2d_forward(x, w, y, p);
   cuda::conv2d_backward_data(dy, w, dx, p);
   cuda::conv2d_backward_weight(x, dy, dw, p);
-  const double tol = tolerance(dt, impl);
+  const double tol = tolerance(dt);
   EXPECT_LT(rel_err(y.to_double_vector(), test::ref_conv_forward(s, xv, wv)), tol) << "forward";
   EXPECT_LT(rel_err(dx.to_double_vector(), test::ref_conv_backward_data(s, dyv, wv)), tol) << "backward-data";
   EXPECT_LT(rel_err(dw.to_double_vector(), test::ref_conv_backward_weight(s, xv, dyv)), tol) << "backward-weight";
@@ -152,6 +159,20 @@ TEST(CudaConv, LargeTilesAndSplitReductionMatchNaiveLoops) {
   check_conv(make_shape(64, 4, 32, 32, 128, 3, 3, 1, 1), DType::Float32, KernelImpl::Hand, 300);
   check_conv(make_shape(16, 64, 16, 16, 128, 4, 4, 2, 1), DType::Float32, KernelImpl::Hand, 303);
   check_conv(make_shape(16, 64, 16, 16, 128, 4, 4, 2, 1), DType::Float64, KernelImpl::Hand, 306);
+}
+
+TEST(CudaConv, Tf32PathsStayWithinTf32Tolerance) {
+  SKIP_WITHOUT_GPU();
+  Tf32Scope tf32;
+  uint64_t seed = 350;
+  for (KernelImpl impl : impls()) {
+    for (const auto& s : dcgan_shapes()) check_conv(s, DType::Float32, impl, seed += 3);
+    for (const auto& s : random_shapes(6, 17)) check_conv(s, DType::Float32, impl, seed += 3);
+    check_conv(make_shape(64, 4, 32, 32, 128, 3, 3, 1, 1), DType::Float32, impl, seed += 3);   // 128x128 tiles
+    check_conv(make_shape(16, 64, 16, 16, 128, 4, 4, 2, 1), DType::Float32, impl, seed += 3);  // split-K
+  }
+  // Float64 ignores the switch: still exact to 1e-12.
+  check_conv(make_shape(3, 8, 9, 9, 12, 4, 4, 2, 1), DType::Float64, KernelImpl::Hand, 399);
 }
 
 TEST(CudaConv, HandKernelsAreDeterministic) {
