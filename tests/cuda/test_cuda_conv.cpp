@@ -118,7 +118,9 @@ std::vector<Conv2dShape> dcgan_shapes() {
       make_shape(6, 16, 16, 16, 32, 4, 4, 2, 1),   // k4 s2 p1, 8x8 <-> 16x16
       make_shape(4, 3, 32, 32, 16, 4, 4, 2, 1),    // image <-> first feature maps (3 channels)
       make_shape(5, 48, 4, 4, 1, 4, 4, 1, 0),      // critic's last layer: one output channel
-      make_shape(3, 8, 9, 9, 12, 4, 4, 2, 1, 1),   // k4 s2 p1 with output_padding 1
+      make_shape(3, 8, 9, 9, 12, 4, 4, 2, 1),      // 9x9 read as 4x4: conv_transpose2d 4 -> 9, output_padding 1
+      make_shape(3, 8, 8, 8, 12, 4, 4, 2, 1, 2),   // two rows and columns no output reads (hand only:
+                                                   // cuDNN refuses the shape, the hand path runs it)
   };
 }
 
@@ -197,7 +199,18 @@ TEST(CudaConv, ShapesTheHandKernelsRefuseRunElsewhereOrSaySo) {
   const Conv2dShape s = make_shape(2, 3, 23, 23, 4, 5, 5, 5, 0);
   ASSERT_NE(kernels::conv2d_hand_unsupported(kernels::ConvPass::BackwardData, s, 4, 132), nullptr);
   if (cuda::cudnn_built()) {
-    check_conv(s, DType::Float32, KernelImpl::Hand, 400);  // backward-data ran on cuDNN
+    // Backward-data runs on cuDNN; verbose mode says so once however often it happens.
+    std::vector<std::string> said;
+    cuda::set_message_sink([&](const std::string& m) { said.push_back(m); });
+    cuda::set_verbose(true);
+    check_conv(s, DType::Float32, KernelImpl::Hand, 400);
+    check_conv(s, DType::Float32, KernelImpl::Hand, 401);
+    cuda::set_verbose(false);
+    cuda::set_message_sink(nullptr);
+    ASSERT_EQ(said.size(), 1u);
+    EXPECT_NE(said[0].find("conv2d backward-data"), std::string::npos) << said[0];
+    EXPECT_NE(said[0].find("cudnn"), std::string::npos) << said[0];
+    EXPECT_NE(said[0].find("phases"), std::string::npos) << said[0];
   } else {
     ImplScope scope(OpFamily::Conv, KernelImpl::Hand);
     Tensor dy = poisoned({s.N, s.K, s.P, s.Q}, DType::Float32), w = poisoned({s.K, s.C, s.R, s.S}, DType::Float32);
