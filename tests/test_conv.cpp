@@ -246,24 +246,48 @@ TEST(ConvWeightGrad, BothOpsMatchNaiveLoops) {
 
 TEST(Conv2d, LargeBatchesAcrossSampleGroups) {
   // Small feature maps make the CPU backend batch samples into shared GEMMs and split groups over
-  // threads; odd batch sizes leave a ragged last group.
+  // threads; odd batch sizes leave a ragged last group. A kernel covering the whole input takes
+  // the fully connected path. Each case checks all three computations.
+  struct Layer {
+    const char* name;
+    Shape x, w;
+    Conv2dParams p;
+    bool transposed;
+  };
+  const std::vector<Layer> layers = {
+      {"convT 2x2 -> 4x4 k3", {0, 16, 2, 2}, {16, 12, 3, 3}, params(1, 1, 0, 0), true},
+      {"convT 1x1 -> 4x4 k4 (dense)", {0, 6, 1, 1}, {6, 5, 4, 4}, params(1, 1, 0, 0), true},
+      {"conv 5x5 -> 2x2 k4 s2 p1", {0, 8, 5, 5}, {12, 8, 4, 4}, params(2, 2, 1, 1), false},
+      {"conv 4x4 -> 1x1 k4 (dense)", {0, 5, 4, 4}, {3, 5, 4, 4}, params(1, 1, 0, 0), false},
+  };
   uint64_t seed = 400;
-  for (int64_t N : {1, 2, 3, 37, 130}) {
-    SCOPED_TRACE("N = " + std::to_string(N));
-    Tensor z = randn64({N, 6, 1, 1}, seed++, false), wg = randn64({6, 5, 4, 4}, seed++, false);
-    Shape ys;
-    auto ref_g = ref_conv_transpose2d(z, wg, Tensor(), params(1, 1, 0, 0), &ys);
-    EXPECT_LT(rel_error_vec(conv_transpose2d(z, wg, Tensor(), params(1, 1, 0, 0)), ref_g), 1e-13);
-    Tensor gy = randn64(ys, seed++, false);
-    auto ref_gw = ref_conv_transpose2d_weight_grad(z, gy, wg.shape(), params(1, 1, 0, 0));
-    EXPECT_LT(rel_error_vec(conv_transpose2d_weight_grad(z, gy, wg.shape(), params(1, 1, 0, 0)), ref_gw), 1e-13);
-
-    Tensor x = randn64({N, 3, 5, 5}, seed++, false), wd = randn64({4, 3, 4, 4}, seed++, false);
-    auto ref_d = ref_conv2d(x, wd, Tensor(), params(2, 2, 1, 1), &ys);
-    EXPECT_LT(rel_error_vec(conv2d(x, wd, Tensor(), params(2, 2, 1, 1)), ref_d), 1e-13);
-    Tensor gd = randn64(ys, seed++, false);
-    auto ref_dw = ref_conv2d_weight_grad(x, gd, wd.shape(), params(2, 2, 1, 1));
-    EXPECT_LT(rel_error_vec(conv2d_weight_grad(x, gd, wd.shape(), params(2, 2, 1, 1)), ref_dw), 1e-13);
+  // The larger batches carry enough work for the backend to use several threads.
+  for (int64_t N : {1, 2, 3, 37, 131}) {
+    for (const auto& l : layers) {
+      SCOPED_TRACE(std::string(l.name) + ", N = " + std::to_string(N));
+      Shape xs = l.x;
+      xs[0] = N;
+      Tensor x = randn64(xs, seed++, false), w = randn64(l.w, seed++, false);
+      Shape ys;
+      auto ref = l.transposed ? ref_conv_transpose2d(x, w, Tensor(), l.p, &ys) : ref_conv2d(x, w, Tensor(), l.p, &ys);
+      Tensor y = l.transposed ? conv_transpose2d(x, w, Tensor(), l.p) : conv2d(x, w, Tensor(), l.p);
+      EXPECT_LT(rel_error_vec(y, ref), 1e-13);
+      Tensor gy = randn64(ys, seed++, false);
+      auto ref_gw = l.transposed ? ref_conv_transpose2d_weight_grad(x, gy, l.w, l.p)
+                                 : ref_conv2d_weight_grad(x, gy, l.w, l.p);
+      Tensor gw = l.transposed ? conv_transpose2d_weight_grad(x, gy, l.w, l.p) : conv2d_weight_grad(x, gy, l.w, l.p);
+      EXPECT_LT(rel_error_vec(gw, ref_gw), 1e-13);
+      // The input gradient (the other op) through the adjoint identity <gy, f(x)> = <f^T(gy), x>.
+      Tensor xg = x.detach().requires_grad_();
+      Tensor yg = l.transposed ? conv_transpose2d(xg, w, Tensor(), l.p) : conv2d(xg, w, Tensor(), l.p);
+      Tensor gx = grad({yg}, {xg}, {gy})[0];
+      ASSERT_EQ(gx.shape(), x.shape());
+      double lhs = 0, rhs = 0;
+      auto gyv = gy.to_double_vector(), xv = x.to_double_vector(), gxv = gx.to_double_vector();
+      for (size_t i = 0; i < gyv.size(); ++i) lhs += gyv[i] * ref[i];
+      for (size_t i = 0; i < xv.size(); ++i) rhs += gxv[i] * xv[i];
+      EXPECT_NEAR(lhs, rhs, 1e-10 * (std::abs(lhs) + 1));
+    }
   }
 }
 

@@ -7,11 +7,12 @@
 //   backward data    col     = w^T dy,  dx = col2im(col)   (the transpose scatters and adds)
 //   backward weight  dw     += dy  col^T
 //
-// Small feature maps make narrow GEMMs (the generator's first layer has P = 1), so samples are
-// processed in groups of B whose column matrices sit side by side, col[K, B P]; dy and y then
-// need a gather or scatter between [B, Co, P] and [Co, B P], which costs far less than the GEMM.
-// Groups run in parallel, one per OpenMP thread, each thread with its own buffers allocated once
-// per call; a single group leaves the threads to Eigen's own GEMM parallelism instead.
+// Small feature maps make narrow GEMMs (a 4x4 map gives P = 16), so samples are processed in
+// groups of B whose column matrices sit side by side, col[K, B P]; dy and y then need a gather or
+// scatter between [B, Co, P] and [Co, B P], which costs far less than the GEMM. Groups run in
+// parallel, one per OpenMP thread, each thread with its own buffers allocated once per call; a
+// single group leaves the threads to Eigen's own GEMM parallelism instead. A kernel that covers
+// the whole input (P = 1) is a fully connected layer and becomes one whole-batch GEMM.
 #include "engine/backend/conv.h"
 
 #include <Eigen/Dense>
@@ -31,12 +32,18 @@ namespace {
 constexpr int64_t kTargetColumns = 256;
 // A grouped column buffer stays under this many elements (per thread).
 constexpr int64_t kMaxGroupedColumnElements = int64_t{1} << 21;
+// Below this many multiply-adds a call stays on one thread: waking a team costs more than it saves
+// (gradient checks run thousands of tiny convolutions).
+constexpr int64_t kMinParallelWork = int64_t{1} << 18;
 
 struct Geometry {
   int64_t N, Ci, H, W, Co, kH, kW, Ho, Wo, sh, sw, ph, pw;
   int64_t K() const { return Ci * kH * kW; }
   int64_t P() const { return Ho * Wo; }
   bool pointwise() const { return kH == 1 && kW == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+  // The kernel covers the whole unpadded input (the generator's first layer, the discriminator's
+  // last): a fully connected layer, whose column matrix is the input itself.
+  bool dense() const { return kH == H && kW == W && ph == 0 && pw == 0; }
 };
 
 // x: [N, Ci, H, W] (the conv2d input side), y: [N, Co, Ho, Wo] (the conv2d output side).
@@ -122,7 +129,7 @@ struct Plan {
 Plan plan(const Geometry& g) {
   int max_threads = 1;
 #ifdef _OPENMP
-  if (!omp_in_parallel()) max_threads = omp_get_max_threads();
+  if (!omp_in_parallel() && g.N * g.Co * g.P() * g.K() >= kMinParallelWork) max_threads = omp_get_max_threads();
 #endif
   Plan pl;
   const int64_t P = std::max<int64_t>(g.P(), 1), K = std::max<int64_t>(g.K(), 1);
@@ -183,9 +190,30 @@ struct Scratch {
   }
 };
 
+// Dense layers as whole-batch GEMMs, X[N, K], Y[N, Co] (Eigen spreads them over the threads).
+template <class T>
+void dense_forward(const T* x, const T* w, T* y, const Geometry& g) {
+  Eigen::Map<const RowMat<T>> X(x, g.N, g.K()), Wm(w, g.Co, g.K());
+  Eigen::Map<RowMat<T>> Y(y, g.N, g.Co);
+  Y.noalias() = X * Wm.transpose();
+}
+template <class T>
+void dense_backward_data(const T* dy, const T* w, T* dx, const Geometry& g) {
+  Eigen::Map<const RowMat<T>> DY(dy, g.N, g.Co), Wm(w, g.Co, g.K());
+  Eigen::Map<RowMat<T>> DX(dx, g.N, g.K());
+  DX.noalias() = DY * Wm;
+}
+template <class T>
+void dense_backward_weight(const T* x, const T* dy, T* dw, const Geometry& g) {
+  Eigen::Map<const RowMat<T>> X(x, g.N, g.K()), DY(dy, g.N, g.Co);
+  Eigen::Map<RowMat<T>> DW(dw, g.Co, g.K());
+  DW.noalias() = DY.transpose() * X;
+}
+
 template <class T>
 void forward_impl(const Tensor& xt, const Tensor& wt, Tensor& yt, const Conv2dParams& p) {
   const Geometry g = geometry(xt, wt, yt, p);
+  if (g.dense()) return dense_forward(xt.data<T>(), wt.data<T>(), yt.data<T>(), g);
   const Plan pl = plan(g);
   const int64_t K = g.K(), P = g.P(), Co = g.Co, xs = g.Ci * g.H * g.W;
   const T* x = xt.data<T>();
@@ -215,6 +243,7 @@ void forward_impl(const Tensor& xt, const Tensor& wt, Tensor& yt, const Conv2dPa
 template <class T>
 void backward_data_impl(const Tensor& dyt, const Tensor& wt, Tensor& dxt, const Conv2dParams& p) {
   const Geometry g = geometry(dxt, wt, dyt, p);
+  if (g.dense()) return dense_backward_data(dyt.data<T>(), wt.data<T>(), dxt.data<T>(), g);
   const Plan pl = plan(g);
   const int64_t K = g.K(), P = g.P(), Co = g.Co, xs = g.Ci * g.H * g.W;
   const T* dy = dyt.data<T>();
@@ -246,6 +275,7 @@ void backward_data_impl(const Tensor& dyt, const Tensor& wt, Tensor& dxt, const 
 template <class T>
 void backward_weight_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, const Conv2dParams& p) {
   const Geometry g = geometry(xt, dwt, dyt, p);
+  if (g.dense()) return dense_backward_weight(xt.data<T>(), dyt.data<T>(), dwt.data<T>(), g);
   const Plan pl = plan(g);
   const int64_t K = g.K(), P = g.P(), Co = g.Co, xs = g.Ci * g.H * g.W;
   const T* x = xt.data<T>();
