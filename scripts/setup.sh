@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every dependency from Debian packages and builds the project into build/.
+# CUDA is built when nvcc is found (GAN_CUDA=AUTO); pass GAN_CUDA=OFF in the environment to skip it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(build-essential cmake ninja-build pkg-config libeigen3-dev libgtest-dev libgmock-dev
+          libbenchmark-dev libcli11-dev nlohmann-json3-dev libstb-dev libpng-dev zlib1g-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH=/usr/local/cuda/bin:$PATH
+fi
+
+jobs=$(nproc)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGAN_CUDA="${GAN_CUDA:-AUTO}" >/dev/null
+cmake --build build -j "$jobs"
+cuda=$(sed -n 's/^GAN_BUILT_WITH_CUDA:INTERNAL=//p' build/CMakeCache.txt)
+echo "setup: built into build/ (CUDA backend: ${cuda:-OFF})"
