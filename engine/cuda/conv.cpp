@@ -22,6 +22,7 @@
 #include "engine/cuda/check.h"
 #include "engine/cuda/dnn.h"
 #include "engine/cuda/kernel_select.h"
+#include "engine/cuda/launch_utils.h"
 #include "engine/cuda/memory.h"
 #include "kernels/conv.cuh"
 
@@ -79,7 +80,7 @@ struct ConvArgs {
 // Float32 runs the TF32 tensor-core kernels when allow_tf32() is on, else strict FP32.
 void run_hand(const ConvArgs& a, int sms) {
   const size_t es = dtype_size(a.dtype);
-  Scratch ws(kernels::conv2d_workspace_bytes(a.pass, a.s, es, sms), a.device);
+  Workspace ws(kernels::conv2d_workspace_bytes(a.pass, a.s, es, sms), a.device);
   cudaStream_t st = stream(a.device);
   if (a.dtype == DType::Float32 && allow_tf32()) {
     const float* x = static_cast<const float*>(a.x);
@@ -196,7 +197,8 @@ std::unique_ptr<ConvPlanCudnn> build_plan(const ConvArgs& a, bool tf32) {
   GAN_CUDNN_CHECK(cudnnSetConvolutionMathType(pl->cd.d, strict ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH));
 
   cudnnHandle_t h = cudnn_handle(a.device);
-  Scratch search(search_workspace_bytes(a.device), a.device);
+  const size_t search_bytes = search_workspace_bytes(a.device);
+  Workspace search(search_bytes, a.device);
   int returned = 0;
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;
   auto fail = [&](const char* what) {
@@ -208,7 +210,7 @@ std::unique_ptr<ConvPlanCudnn> build_plan(const ConvArgs& a, bool tf32) {
       cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
       GAN_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, pl->xd.d, a.x, pl->wd.d, a.w, pl->cd.d, pl->yd.d, a.out,
                                                              CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf,
-                                                             search.get(), search.size()));
+                                                             search.get(), search_bytes));
       const auto* best = pick(perf, returned, strict);
       if (!best) fail("forward");
       pl->algo = best->algo, pl->workspace = best->memory, math = best->mathType;
@@ -218,7 +220,7 @@ std::unique_ptr<ConvPlanCudnn> build_plan(const ConvArgs& a, bool tf32) {
       cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
       GAN_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, pl->wd.d, a.w, pl->yd.d, a.dy, pl->cd.d, pl->xd.d,
                                                                   a.out, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
-                                                                  &returned, perf, search.get(), search.size()));
+                                                                  &returned, perf, search.get(), search_bytes));
       const auto* best = pick(perf, returned, strict);
       if (!best) fail("backward-data");
       pl->algo = best->algo, pl->workspace = best->memory, math = best->mathType;
@@ -229,7 +231,7 @@ std::unique_ptr<ConvPlanCudnn> build_plan(const ConvArgs& a, bool tf32) {
       GAN_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, pl->xd.d, a.x, pl->yd.d, a.dy, pl->cd.d,
                                                                     pl->wd.d, a.out,
                                                                     CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned,
-                                                                    perf, search.get(), search.size()));
+                                                                    perf, search.get(), search_bytes));
       const auto* best = pick(perf, returned, strict);
       if (!best) fail("backward-weight");
       pl->algo = best->algo, pl->workspace = best->memory, math = best->mathType;
@@ -258,23 +260,23 @@ void run_cudnn(const ConvArgs& a) {
   const bool tf32 = a.dtype == DType::Float32 && allow_tf32();
   const ConvPlanCudnn& pl = cudnn_plan(a, tf32);
   cudnnHandle_t h = cudnn_handle(a.device);
-  Scratch ws(pl.workspace, a.device);
+  Workspace ws(pl.workspace, a.device);
   BlendFactors bf(a.dtype);
   switch (a.pass) {
     case ConvPass::Forward:
       GAN_CUDNN_CHECK(cudnnConvolutionForward(h, bf.one(), pl.xd.d, a.x, pl.wd.d, a.w, pl.cd.d,
-                                              static_cast<cudnnConvolutionFwdAlgo_t>(pl.algo), ws.get(), ws.size(),
+                                              static_cast<cudnnConvolutionFwdAlgo_t>(pl.algo), ws.get(), pl.workspace,
                                               bf.zero(), pl.yd.d, a.out));
       break;
     case ConvPass::BackwardData:
       GAN_CUDNN_CHECK(cudnnConvolutionBackwardData(h, bf.one(), pl.wd.d, a.w, pl.yd.d, a.dy, pl.cd.d,
                                                    static_cast<cudnnConvolutionBwdDataAlgo_t>(pl.algo), ws.get(),
-                                                   ws.size(), bf.zero(), pl.xd.d, a.out));
+                                                   pl.workspace, bf.zero(), pl.xd.d, a.out));
       break;
     case ConvPass::BackwardWeight:
       GAN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, bf.one(), pl.xd.d, a.x, pl.yd.d, a.dy, pl.cd.d,
                                                      static_cast<cudnnConvolutionBwdFilterAlgo_t>(pl.algo), ws.get(),
-                                                     ws.size(), bf.zero(), pl.wd.d, a.out));
+                                                     pl.workspace, bf.zero(), pl.wd.d, a.out));
       break;
   }
 }
@@ -287,7 +289,7 @@ void run_cudnn(const ConvArgs& a) { GAN_FAIL(pass_name(a.pass) << ": this build 
 
 void run(const ConvArgs& a) {
   DeviceGuard guard(a.device);
-  const int sms = sm_count(a.device);
+  const int sms = kernels::sm_count();  // of the current device, which the guard set
   const char* hand_why = kernels::conv2d_hand_unsupported(a.pass, a.s, dtype_size(a.dtype), sms);
   const std::string cudnn_why = cudnn_unsupported(a.s);
   const KernelImpl want = kernel_impl(OpFamily::Conv);

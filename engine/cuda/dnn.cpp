@@ -10,26 +10,6 @@
 
 namespace gan::cuda {
 
-int sm_count(int device) {
-  static std::mutex mu;
-  static std::vector<int> cache;
-  std::lock_guard<std::mutex> lock(mu);
-  if (device >= 0 && static_cast<size_t>(device) < cache.size() && cache[device] > 0) return cache[device];
-  int n = 0;
-  GAN_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device));
-  if (static_cast<size_t>(device) >= cache.size()) cache.resize(device + 1, 0);
-  cache[device] = n;
-  return n;
-}
-
-Scratch::Scratch(size_t nbytes, int device) : nbytes_(nbytes), device_(device) {
-  if (nbytes) ptr_ = device_alloc(nbytes, device);
-}
-
-Scratch::~Scratch() {
-  if (ptr_) device_free(ptr_, device_);
-}
-
 #ifdef GAN_WITH_CUDNN
 
 // cuDNN 9 marks the legacy (non-graph) API deprecated; it is the API this backend uses on purpose.

@@ -1,8 +1,7 @@
-// Host-side helpers shared by the CUDA convolution and normalisation primitives: the device's
-// multiprocessor count (kernel planning), stream-ordered scratch memory, and, in cuDNN builds,
-// one cuDNN handle per device plus RAII descriptors.
+// cuDNN plumbing shared by the CUDA convolution and normalisation primitives (cuDNN builds only):
+// one cuDNN handle per device, bound to the engine stream, and RAII descriptors.
 #pragma once
-#include <cstddef>
+#include <cstdint>
 
 #include "engine/core/dtype.h"
 
@@ -11,25 +10,6 @@
 #endif
 
 namespace gan::cuda {
-
-// Streaming multiprocessors of `device` (cached after the first call).
-int sm_count(int device);
-
-// Device scratch from the stream-ordered pool, returned to it (after the queued work) on scope exit.
-class Scratch {
- public:
-  Scratch(size_t nbytes, int device);
-  ~Scratch();
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  void* get() const { return ptr_; }
-  size_t size() const { return nbytes_; }
-
- private:
-  void* ptr_ = nullptr;
-  size_t nbytes_ = 0;
-  int device_ = 0;
-};
 
 #ifdef GAN_WITH_CUDNN
 // The cuDNN handle of `device`, bound to its engine stream. Created on first use, never destroyed

@@ -16,6 +16,7 @@
 #include "engine/cuda/check.h"
 #include "engine/cuda/dnn.h"
 #include "engine/cuda/kernel_select.h"
+#include "engine/cuda/launch_utils.h"
 #include "engine/cuda/memory.h"
 #include "kernels/batchnorm.cuh"
 
@@ -116,14 +117,15 @@ struct BnDescs {
 struct Affine {
   const void* w;
   const void* b;
-  Scratch zeros;
+  size_t zero_bytes;
+  Workspace zeros;
   Affine(const Tensor& weight, const Tensor& bias, DType dtype, int64_t C, int device)
-      : zeros(bias.defined() ? 0 : static_cast<size_t>(C) * dtype_size(dtype), device) {
+      : zero_bytes(bias.defined() ? 0 : static_cast<size_t>(C) * dtype_size(dtype)), zeros(zero_bytes, device) {
     w = weight.defined() ? weight.raw_data() : ones(dtype, C, device);
     if (bias.defined()) {
       b = bias.raw_data();
     } else {
-      GAN_CUDA_CHECK(cudaMemsetAsync(zeros.get(), 0, zeros.size(), stream(device)));
+      GAN_CUDA_CHECK(cudaMemsetAsync(zeros.get(), 0, zero_bytes, stream(device)));
       b = zeros.get();
     }
   }
@@ -149,9 +151,9 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tenso
   const BatchNormShape s = shape_of(op, x);
   const int dev = x.device().index;
   DeviceGuard guard(dev);
-  const int sms = sm_count(dev);
+  const int sms = kernels::sm_count();
   auto hand = [&] {
-    Scratch ws(kernels::batchnorm_workspace_bytes(s, sms), dev);
+    Workspace ws(kernels::batchnorm_workspace_bytes(s, sms), dev);
     GAN_DISPATCH_FLOAT(x.dtype(), op, [&] {
       using T = scalar_t;
       GAN_CUDA_CHECK(kernels::batchnorm_fwd_train_v1<T>(cptr<T>(x), cptr<T>(weight), cptr<T>(bias), mptr<T>(y),
@@ -183,7 +185,7 @@ void batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tensor
   const BatchNormShape s = shape_of(op, x);
   const int dev = x.device().index;
   DeviceGuard guard(dev);
-  const int sms = sm_count(dev);
+  const int sms = kernels::sm_count();
   auto hand = [&] {
     GAN_DISPATCH_FLOAT(x.dtype(), op, [&] {
       using T = scalar_t;
@@ -213,9 +215,9 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight
   const BatchNormShape s = shape_of(op, x);
   const int dev = x.device().index;
   DeviceGuard guard(dev);
-  const int sms = sm_count(dev);
+  const int sms = kernels::sm_count();
   auto hand = [&] {
-    Scratch ws(kernels::batchnorm_workspace_bytes(s, sms), dev);
+    Workspace ws(kernels::batchnorm_workspace_bytes(s, sms), dev);
     GAN_DISPATCH_FLOAT(x.dtype(), op, [&] {
       using T = scalar_t;
       GAN_CUDA_CHECK(kernels::batchnorm_bwd_v1<T>(cptr<T>(dy), cptr<T>(x), cptr<T>(weight), cptr<T>(save_mean),
@@ -228,9 +230,9 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight
     BnDescs d(x.dtype(), s);
     const size_t es = dtype_size(x.dtype());
     // cuDNN writes every result; absent ones go to scratch.
-    Scratch dx_tmp(dx.defined() ? 0 : x.nbytes(), dev);
-    Scratch dw_tmp(dweight.defined() ? 0 : static_cast<size_t>(s.C) * es, dev);
-    Scratch db_tmp(dbias.defined() ? 0 : static_cast<size_t>(s.C) * es, dev);
+    Workspace dx_tmp(dx.defined() ? 0 : x.nbytes(), dev);
+    Workspace dw_tmp(dweight.defined() ? 0 : static_cast<size_t>(s.C) * es, dev);
+    Workspace db_tmp(dbias.defined() ? 0 : static_cast<size_t>(s.C) * es, dev);
     const void* w = weight.defined() ? weight.raw_data() : ones(x.dtype(), s.C, dev);
     BlendFactors bf(x.dtype());
     // eps only matters when cuDNN recomputes the statistics; the saved ones are passed.

@@ -13,6 +13,7 @@
 #include "engine/backend/conv.h"
 #include "engine/backend/norm.h"
 #include "engine/core/tensor.h"
+#include "engine/ops/ops.h"
 #include "engine/cuda/kernel_select.h"
 #include "kernels/batchnorm.cuh"
 #include "kernels/conv.cuh"
@@ -342,6 +343,95 @@ TEST(CudaBatchNorm, HandKernelsAreDeterministic) {
     all.insert(all.end(), d.begin(), d.end());
     if (run == 0) first = all;
     else EXPECT_EQ(0, std::memcmp(first.data(), all.data(), all.size() * sizeof(float)));
+  }
+}
+
+// ---- through the ops: CUDA against the CPU backend ----
+
+// Float32 CPU tensor of N(0, scale^2) values.
+Tensor cpu_randn(const Shape& s, uint64_t seed, double scale = 1.0) {
+  return Tensor::from_vector(random_values(numel_of(s), DType::Float32, seed, scale), s).to(DType::Float32);
+}
+
+double rel(const Tensor& a, const Tensor& b) { return rel_err(a.to_double_vector(), b.to_double_vector()); }
+
+TEST(CudaConvOps, DcganBlocksForwardBackwardMatchCpu) {
+  SKIP_WITHOUT_GPU();
+  // Generator block: conv_transpose2d k4 s2 p1 (6 -> 5 channels, 5x5 -> 10x10), batch norm in
+  // training mode, ReLU. Critic: conv2d k4 s2 p1 (5 -> 7, 10x10 -> 5x5), leaky ReLU, conv2d k4 s1
+  // p0 (7 -> 1, 5x5 -> 2x2). Loss: a random weighting of the critic's outputs.
+  const Tensor x = cpu_randn({4, 6, 5, 5}, 1), r = cpu_randn({4, 1, 2, 2}, 2);
+  const std::vector<Tensor> init = {cpu_randn({6, 5, 4, 4}, 3, 0.2), cpu_randn({5}, 4),      cpu_randn({5}, 5, 0.5),
+                                    cpu_randn({5}, 6),              cpu_randn({7, 5, 4, 4}, 7, 0.2),
+                                    cpu_randn({7}, 8),              cpu_randn({1, 7, 4, 4}, 9, 0.2)};
+  const Conv2dParams s2 = Conv2dParams::make(2, 1), s1 = Conv2dParams::make(1, 0);
+  struct Run {
+    Tensor loss;
+    std::vector<Tensor> params;
+    Tensor rm, rv, x;
+  };
+  auto run = [&](Device dev) {
+    Run o;
+    for (const Tensor& t : init) o.params.push_back(t.to(dev).detach().requires_grad_());
+    o.rm = Tensor::zeros({5}, DType::Float32).to(dev);
+    o.rv = Tensor::ones({5}, DType::Float32).to(dev);
+    o.x = x.to(dev).detach().requires_grad_();
+    const auto& p = o.params;
+    Tensor h = conv_transpose2d(o.x, p[0], p[1], s2);
+    h = relu(batch_norm(h, p[2], p[3], o.rm, o.rv, /*training=*/true));
+    Tensor c = leaky_relu(conv2d(h, p[4], p[5], s2), 0.2);
+    Tensor y = conv2d(c, p[6], Tensor(), s1);
+    o.loss = sum(mul(y, r.to(dev)));
+    o.loss.backward();
+    return o;
+  };
+  const Run ref = run(Device::cpu());
+  for (KernelImpl impl : impls()) {
+    SCOPED_TRACE(cuda::kernel_impl_name(impl));
+    ImplScope conv(OpFamily::Conv, impl);
+    cuda::set_kernel_impl(OpFamily::BatchNorm, impl);
+    const Run got = run(Device::cuda(0));
+    EXPECT_LT(std::abs(got.loss.item() - ref.loss.item()), 1e-5 * (1 + std::abs(ref.loss.item())));
+    for (size_t i = 0; i < ref.params.size(); ++i) {
+      ASSERT_TRUE(got.params[i].grad().defined()) << "param " << i;
+      EXPECT_LT(rel(got.params[i].grad(), ref.params[i].grad()), 1e-5) << "param " << i;
+    }
+    EXPECT_LT(rel(got.x.grad(), ref.x.grad()), 1e-5) << "input";
+    EXPECT_LT(rel(got.rm, ref.rm), 1e-5) << "running_mean";
+    EXPECT_LT(rel(got.rv, ref.rv), 1e-5) << "running_var";
+  }
+}
+
+TEST(CudaConvOps, ConvCriticGradientPenaltyMatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  // WGAN-GP through a convolutional critic: the penalty's weight gradient is a second derivative
+  // of conv2d, which runs as convolutions of convolutions on the device.
+  const Tensor xi = cpu_randn({5, 3, 8, 8}, 11);
+  const std::vector<Tensor> init = {cpu_randn({6, 3, 4, 4}, 12, 0.3), cpu_randn({6}, 13), cpu_randn({1, 6, 4, 4}, 14, 0.3),
+                                    cpu_randn({1}, 15)};
+  auto run = [&](Device dev) {
+    std::vector<Tensor> p;
+    for (const Tensor& t : init) p.push_back(t.to(dev).detach().requires_grad_());
+    Tensor x = xi.to(dev).detach().requires_grad_();
+    Tensor h = leaky_relu(conv2d(x, p[0], p[1], Conv2dParams::make(2, 1)), 0.2);  // 8x8 -> 4x4
+    Tensor out = conv2d(h, p[2], p[3], Conv2dParams::make(1, 0));                  // 4x4 -> 1x1
+    Tensor g = grad({sum(out)}, {x}, {}, /*create_graph=*/true)[0];
+    Tensor gp = gradient_penalty(g, 10.0);
+    gp.backward();
+    std::vector<Tensor> res{gp};
+    for (const Tensor& t : p) res.push_back(t.grad());
+    return res;
+  };
+  const auto ref = run(Device::cpu());
+  for (KernelImpl impl : impls()) {
+    SCOPED_TRACE(cuda::kernel_impl_name(impl));
+    ImplScope conv(OpFamily::Conv, impl);
+    const auto got = run(Device::cuda(0));
+    EXPECT_LT(rel(got[0], ref[0]), 1e-5) << "penalty";
+    for (size_t i = 1; i < ref.size(); ++i) {
+      ASSERT_TRUE(ref[i].defined() && got[i].defined()) << "param " << i - 1;
+      EXPECT_LT(rel(got[i], ref[i]), 1e-5) << "param " << i - 1;
+    }
   }
 }
 
