@@ -23,7 +23,8 @@ struct TrainFlags {
   std::string out, resume;
   bool overwrite = false;
   CLI::Option *steps = nullptr, *epochs = nullptr, *sample_every = nullptr, *checkpoint_every = nullptr,
-              *log_every = nullptr, *device = nullptr, *kernels = nullptr, *out_opt = nullptr;
+              *log_every = nullptr, *device = nullptr, *kernels = nullptr, *tf32 = nullptr,
+              *out_opt = nullptr;
   std::vector<CLI::Option*> fixed_on_resume;  // settings that come from the checkpoint
 };
 
@@ -69,6 +70,7 @@ int run_train(TrainFlags& f) {
       if (f.log_every->count()) o.log_every = f.cfg.log_every;
       if (f.device->count()) o.device = f.cfg.device;
       if (f.kernels->count()) o.kernels = f.cfg.kernels;
+      if (f.tf32->count()) o.tf32 = f.cfg.tf32;
       r = models::resume_training(f.resume, o, ev);
     } else {
       if (!f.steps->count() && !f.epochs->count()) f.cfg.steps = default_steps(f.cfg.model.arch);
@@ -132,9 +134,10 @@ Runner add_train_command(CLI::App& app) {
             ->capture_default_str());
   fixed(app.add_option("--seed", c.seed, "Random seed (weights, noise, shuffling)")->capture_default_str());
   f->device = app.add_option("--device", c.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  f->kernels = app.add_option("--kernels", c.kernels, "CUDA kernels: hand (hand-written) or cudnn (cuDNN/cuBLAS)")
-                   ->check(CLI::IsMember({"hand", "cudnn"}))
-                   ->capture_default_str();
+  f->kernels = app.add_option("--kernels", c.kernels,
+                              "CUDA kernels: hand (hand-written) or cudnn (cuDNN/cuBLAS); default: $GAN_KERNELS or hand")
+                   ->check(CLI::IsMember({"hand", "cudnn"}));
+  f->tf32 = app.add_flag("--tf32", c.tf32, "CUDA: TF32 tensor-core math for float32 (faster, ~1e-3 relative error)");
   f->sample_every = app.add_option("--sample-every", c.sample_every, "Write a sample grid every N steps and at the end (0: never)")
                         ->check(CLI::NonNegativeNumber)
                         ->capture_default_str();
@@ -155,8 +158,8 @@ Runner add_train_command(CLI::App& app) {
     if (!f->resume.empty()) {
       for (CLI::Option* o : f->fixed_on_resume)
         GAN_CHECK(o->count() == 0, o->get_name() << " cannot be given with --resume: the run's settings come from "
-                                                    "its checkpoint (only --steps, --epochs, intervals, --device "
-                                                    "and --kernels may change)");
+                                                    "its checkpoint (only --steps, --epochs, intervals, --device, "
+                                                    "--kernels and --tf32 may change)");
       GAN_CHECK(f->out_opt->count() == 0 || f->out == f->resume, "--out and --resume name different folders");
     }
     return run_train(*f);

@@ -8,6 +8,9 @@
 #include <sstream>
 
 #include "engine/io/file_util.h"
+#ifdef GAN_WITH_CUDA
+#include "engine/cuda/kernel_select.h"
+#endif
 #include "engine/io/image.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops/ops.h"
@@ -169,9 +172,12 @@ class Run {
   std::string good_checkpoint_;
 };
 
+// Kernel family and TF32 apply to CUDA only; a CPU-only build has nothing to choose.
 void set_kernel_choice(const TrainConfig& cfg) {
-  // The CUDA backend reads its kernel family from GAN_KERNELS (hand-written or cuDNN/cuBLAS).
-  ::setenv("GAN_KERNELS", cfg.kernels.c_str(), 1);
+#ifdef GAN_WITH_CUDA
+  if (!cfg.kernels.empty()) cuda::set_kernel_impl(cfg.kernels);
+  cuda::set_allow_tf32(cfg.tf32);
+#endif
 }
 
 std::string describe_data(const io::ImageDataset& d) {
@@ -254,6 +260,7 @@ RunResult resume_training(const std::string& dir, const ResumeOverrides& o, cons
   if (o.log_every) cfg.log_every = *o.log_every;
   if (o.device) cfg.device = *o.device;
   if (o.kernels) cfg.kernels = *o.kernels;
+  if (o.tf32) cfg.tf32 = *o.tf32;
   cfg.validate();
   Device device = resolve_device(cfg.device);
   set_kernel_choice(cfg);

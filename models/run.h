@@ -51,6 +51,7 @@ struct RunResult {
 struct ResumeOverrides {
   std::optional<int64_t> steps, epochs, sample_every, checkpoint_every, log_every;
   std::optional<std::string> device, kernels;
+  std::optional<bool> tf32;
 };
 
 // Trains from scratch into `out_dir`. Everything is checked (data, config, device, the folder
