@@ -89,7 +89,7 @@ int run_train(TrainFlags& f) {
   std::printf("outputs in %s/\n", r.out_dir.c_str());
   if (!r.last_sample.empty()) std::printf("  samples:    %s (latest: %s/samples/last.png)\n", r.last_sample.c_str(),
                                           r.out_dir.c_str());
-  std::printf("  metrics:    %s\n", r.metrics_path.c_str());
+  std::printf("  metrics:    %s (curves: %s/curves.png)\n", r.metrics_path.c_str(), r.out_dir.c_str());
   if (!r.last_checkpoint.empty()) std::printf("  checkpoint: %s\n", r.last_checkpoint.c_str());
   std::printf("  config:     %s\n", r.config_path.c_str());
   if (r.interrupted) {
