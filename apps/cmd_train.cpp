@@ -17,7 +17,14 @@ namespace gan::app {
 namespace {
 
 volatile std::sig_atomic_t g_interrupted = 0;
-void on_sigint(int) { g_interrupted = 1; }
+// First Ctrl-C: finish the step, checkpoint, exit. A second one kills the process.
+void on_sigint(int) {
+  g_interrupted = 1;
+  static const char msg[] = "\nstopping after this step and writing a checkpoint (Ctrl-C again to abort)\n";
+  ssize_t ignored = ::write(2, msg, sizeof msg - 1);
+  (void)ignored;
+  std::signal(SIGINT, SIG_DFL);
+}
 
 struct TrainFlags {
   models::TrainConfig cfg;

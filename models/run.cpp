@@ -64,6 +64,7 @@ class Run {
       if (!last && ev_.should_stop && ev_.should_stop()) {
         r.interrupted = true;
         flush(total);
+        if (cfg.sample_every > 0) r.last_sample = write_samples();
         break;
       }
     }
