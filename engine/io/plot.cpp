@@ -67,7 +67,8 @@ int64_t text_width(const std::string& s) {
 
 std::string num(double v) {
   char b[32];
-  if (v != 0 && (std::abs(v) >= 1e4 || std::abs(v) < 1e-2)) std::snprintf(b, sizeof b, "%.2e", v);
+  if (std::abs(v) >= 1e4 && std::abs(v) < 1e15 && v == std::floor(v)) std::snprintf(b, sizeof b, "%.0f", v);
+  else if (v != 0 && (std::abs(v) >= 1e4 || std::abs(v) < 1e-2)) std::snprintf(b, sizeof b, "%.2e", v);
   else std::snprintf(b, sizeof b, "%.3g", v);
   return b;
 }
