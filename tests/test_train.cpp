@@ -11,6 +11,7 @@
 #include "engine/io/file_util.h"
 #include "engine/io/safetensors.h"
 #include "models/data.h"
+#include "models/sampling.h"
 #include "models/trainer.h"
 #include "tests/test_helpers.h"
 
@@ -316,4 +317,38 @@ TEST(Train, ConfigJsonRoundTripAndValidation) {
   models::TrainConfig bad = c;
   bad.model.image_size = 32;
   EXPECT_THROW(bad.validate(), Error);  // dcgan64 makes 64x64 images
+}
+
+TEST(Train, GeneratorFromAForeignFileWithBareNames) {
+  // What PyTorch's save_file(netG.state_dict()) writes: bare names, no metadata.
+  TempDir dir;
+  models::ModelConfig cfg;
+  cfg.arch = "dcgan32";
+  cfg.channels = 3;
+  cfg.image_size = 32;
+  cfg.nz = 5;
+  cfg.ngf = 4;
+  Generator g(21);
+  auto G = models::build_generator(cfg, g);
+  io::SafetensorsFile f;
+  for (auto& [k, v] : G->state_dict()) {
+    if (v.is_counter) f.add_int64(k, v.counter);
+    else f.add(k, v.tensor);
+  }
+  std::string path = dir / "torch.safetensors";
+  io::save_safetensors(path, f);
+  try {
+    models::load_generator(path, Device::cpu());
+    ADD_FAILURE() << "a file without a model description needs --model";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--model"), std::string::npos) << e.what();
+  }
+  models::LoadedGenerator lg = models::load_generator(path, Device::cpu(), cfg);
+  Tensor z = Tensor::randn({2, 5, 1, 1}, &g);
+  G->eval();
+  NoGradGuard no_grad;
+  EXPECT_EQ(lg.generator->forward(z).to_double_vector(), G->forward(z).to_double_vector());
+  models::ModelConfig wrong = cfg;
+  wrong.ngf = 8;
+  EXPECT_THROW(models::load_generator(path, Device::cpu(), wrong), Error);
 }
