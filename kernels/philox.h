@@ -62,9 +62,19 @@ GAN_HD double next_below(double x) { return nextafter(x, -HUGE_VAL); }
 // exact arithmetic, but rounding it to T can land on hi, or above it when hi itself rounds up
 // (float(1000.2) > 1000.2): such values step down to the largest T below hi. Every backend uses
 // this one mapping, so they agree on those rare elements too.
+// a + b c with the product and the sum each rounded, on every backend: nvcc would otherwise fuse the
+// two into one FMA on the GPU (rounding once) and its numbers would differ from the CPU's.
+GAN_HD double mul_add_rounded(double a, double b, double c) {
+#if defined(__CUDA_ARCH__)
+  return __dadd_rn(a, __dmul_rn(b, c));
+#else
+  return a + b * c;
+#endif
+}
+
 template <class T>
 GAN_HD T uniform_in(uint64_t seed, uint64_t draw, uint64_t i, double lo, double hi) {
-  T v = static_cast<T>(lo + (hi - lo) * static_cast<double>(uniform_at(seed, draw, i)));
+  T v = static_cast<T>(mul_add_rounded(lo, hi - lo, static_cast<double>(uniform_at(seed, draw, i))));
   if (static_cast<double>(v) >= hi) {
     v = static_cast<T>(hi);
     while (static_cast<double>(v) >= hi) v = next_below(v);
