@@ -62,13 +62,15 @@ GAN_HD double next_below(double x) { return nextafter(x, -HUGE_VAL); }
 // exact arithmetic, but rounding it to T can land on hi, or above it when hi itself rounds up
 // (float(1000.2) > 1000.2): such values step down to the largest T below hi. Every backend uses
 // this one mapping, so they agree on those rare elements too.
-// a + b c with the product and the sum each rounded, on every backend: nvcc would otherwise fuse the
-// two into one FMA on the GPU (rounding once) and its numbers would differ from the CPU's.
+// a + b c with the product and the sum each rounded, on every backend. Compilers fuse a + b c into
+// one FMA (rounding once) where they may: nvcc always, GCC under -march=native on an FMA-capable CPU.
+// Fused on one backend and not on the other, the draws would differ in the last bit.
 GAN_HD double mul_add_rounded(double a, double b, double c) {
 #if defined(__CUDA_ARCH__)
   return __dadd_rn(a, __dmul_rn(b, c));
 #else
-  return a + b * c;
+  volatile double product = b * c;  // a product read back from memory cannot be fused into the add
+  return a + product;
 #endif
 }
 
