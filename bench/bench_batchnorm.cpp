@@ -5,6 +5,7 @@
 #include "bench/bench_common.h"
 #include "bench/bench_shapes.h"
 #include "engine/backend/norm.h"
+#include "engine/ops/ops.h"
 
 using namespace gan;
 using namespace gan::bench;

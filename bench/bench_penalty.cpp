@@ -4,6 +4,7 @@
 // backward into the critic's weights) is what a WGAN-GP critic step pays on top of a plain one,
 // set beside the plain critic forward + backward as bench/torch_anchor.py does.
 #include "bench/bench_common.h"
+#include "bench/bench_shapes.h"
 #include "bench/train_models.h"
 #include "engine/backend/penalty.h"
 #include "engine/ops/ops.h"
