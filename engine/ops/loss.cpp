@@ -1,9 +1,15 @@
-// Losses, composed from differentiable ops so that every loss can sit under a double backward.
+// Losses. Each can sit under a double backward: the composite ones by construction, the fused
+// binary cross-entropy by switching to differentiable ops when create_graph is on.
 #include "engine/ops/loss.h"
 
+#include "engine/backend/loss.h"
+#include "engine/ops/op_helpers.h"
 #include "engine/ops/ops.h"
 
 namespace gan {
+
+using detail::FunctionNode;
+using detail::Grads;
 
 static Tensor reduce(const Tensor& x, Reduction r) {
   switch (r) {
@@ -16,17 +22,57 @@ static Tensor reduce(const Tensor& x, Reduction r) {
 
 // softplus(x) - x t  ==  max(x, 0) - x t + log(1 + exp(-|x|)): never overflows.
 // Gradient: sigmoid(x) - t.
+static Tensor bce_composite(const Tensor& logits, const Tensor& targets, double target, Reduction reduction) {
+  Tensor per = softplus(logits);
+  if (targets.defined()) {
+    per = sub(per, mul(logits, targets));
+  } else if (target != 0) {
+    per = sub(per, mul(logits, target));
+  }
+  return reduce(per, reduction);
+}
+
+// Mean/Sum: one fused pass yields the loss and d(loss)/d(logits), already scaled by the reduction,
+// so a plain backward is a single multiply by the incoming scalar gradient. Under create_graph
+// the rule rebuilds the same gradient from differentiable ops (the penalty differentiates it).
+static Tensor bce_fused(const Tensor& logits, const Tensor& targets, double target, Reduction reduction) {
+  GAN_CHECK(logits.numel() > 0, "bce_with_logits: empty input " << shape_str(logits.shape()));
+  const double scale = reduction == Reduction::Mean ? 1.0 / static_cast<double>(logits.numel()) : 1.0;
+  Tensor loss = Tensor::empty({}, logits.dtype(), logits.device());
+  Tensor dlogits = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
+  GAN_BACKEND(logits.device(), bce_with_logits_fused, logits, targets, target, loss, dlogits, scale);
+  if (reduction == Reduction::Mean) loss = detail::unary_raw(UnaryOp::MulScalar, loss, scale);
+  autograd::record("bce_with_logits", {logits, targets}, {&loss},
+                   [logits, targets, target, scale, dlogits](FunctionNode& n, const Grads& g) -> Grads {
+                     Grads out(2);
+                     if (!GradMode::enabled()) {
+                       if (n.needs(0))
+                         out[0] = detail::binary_raw(BinaryOp::Mul, dlogits, g[0], "bce_with_logits backward");
+                       if (n.needs(1)) out[1] = mul(mul(logits, -scale), g[0]);
+                       return out;
+                     }
+                     Tensor gs = mul(g[0], scale);
+                     if (n.needs(0)) {
+                       Tensor s = sigmoid(logits);
+                       out[0] = mul(targets.defined() ? sub(s, targets) : add(s, -target), gs);
+                     }
+                     if (n.needs(1)) out[1] = mul(neg(logits), gs);
+                     return out;
+                   });
+  return loss;
+}
+
 Tensor bce_with_logits(const Tensor& logits, const Tensor& targets, Reduction reduction) {
   check_same_device_dtype("bce_with_logits", {&logits, &targets});
   check_same_shape("bce_with_logits", logits, targets);
-  return reduce(sub(softplus(logits), mul(logits, targets)), reduction);
+  if (reduction == Reduction::None) return bce_composite(logits, targets, 0.0, reduction);
+  return bce_fused(logits, targets, 0.0, reduction);
 }
 
 Tensor bce_with_logits(const Tensor& logits, double target, Reduction reduction) {
   GAN_CHECK(target >= 0 && target <= 1, "bce_with_logits: target " << target << " outside [0, 1]");
-  Tensor per = softplus(logits);
-  if (target != 0) per = sub(per, mul(logits, target));
-  return reduce(per, reduction);
+  if (reduction == Reduction::None) return bce_composite(logits, Tensor(), target, reduction);
+  return bce_fused(logits, Tensor(), target, reduction);
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {

@@ -1,0 +1,183 @@
+// CPU batch norm over x viewed as [N, C, S]. One channel's elements are N runs of S contiguous
+// values, so each thread owns whole channels: its statistics need no cross-thread reduction and
+// the result does not depend on the number of threads. Statistics accumulate in double.
+#include "engine/backend/norm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "engine/cpu/parallel.h"
+
+namespace gan::cpu {
+
+namespace {
+
+struct NCS {
+  int64_t N, C, S;
+  int64_t count() const { return N * S; }  // values per channel
+};
+
+NCS ncs_of(const Tensor& x) {
+  NCS v{x.size(0), x.size(1), 1};
+  for (int64_t d = 2; d < x.dim(); ++d) v.S *= x.size(d);
+  return v;
+}
+
+// Splits channels over threads only when the whole tensor is big enough to pay for them.
+template <class F>
+void for_each_channel(const NCS& v, F&& f) {
+  const int64_t per = std::max<int64_t>(1, v.count());
+  const int64_t grain = std::max<int64_t>(1, kParallelGrain / per);
+  parallel_for(
+      v.C,
+      [&](int64_t b, int64_t e) {
+        for (int64_t c = b; c < e; ++c) f(c);
+      },
+      grain);
+}
+
+template <class T>
+const T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+template <class T>
+T* mutable_or_null(Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+}  // namespace
+
+void batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, Tensor& save_mean,
+                              Tensor& save_invstd, Tensor& running_mean, Tensor& running_var, double momentum,
+                              double eps) {
+  GAN_DISPATCH_FLOAT(x.dtype(), "batch_norm", [&] {
+    using T = scalar_t;
+    const NCS v = ncs_of(x);
+    const T* px = x.data<T>();
+    const T* pw = data_or_null<T>(weight);
+    const T* pb = data_or_null<T>(bias);
+    T* py = y.data<T>();
+    T* pm = save_mean.data<T>();
+    T* pis = save_invstd.data<T>();
+    T* prm = mutable_or_null<T>(running_mean);
+    T* prv = mutable_or_null<T>(running_var);
+    const double M = static_cast<double>(v.count());
+    for_each_channel(v, [&](int64_t c) {
+      // Two passes (mean, then squared deviations) rather than E[x^2] - E[x]^2, which loses all
+      // precision in float32 when |mean| >> std.
+      double sum = 0;
+      for (int64_t n = 0; n < v.N; ++n) {
+        const T* row = px + (n * v.C + c) * v.S;
+        for (int64_t s = 0; s < v.S; ++s) sum += row[s];
+      }
+      const double mean = sum / M;
+      double sq = 0;
+      for (int64_t n = 0; n < v.N; ++n) {
+        const T* row = px + (n * v.C + c) * v.S;
+        for (int64_t s = 0; s < v.S; ++s) {
+          double d = row[s] - mean;
+          sq += d * d;
+        }
+      }
+      const double var = sq / M;  // biased: the one that normalises
+      const double invstd = 1.0 / std::sqrt(var + eps);
+      pm[c] = static_cast<T>(mean);
+      pis[c] = static_cast<T>(invstd);
+      const T mu = static_cast<T>(mean);
+      const T scale = static_cast<T>(pw ? pw[c] * invstd : invstd);
+      const T shift = pb ? pb[c] : T(0);
+      for (int64_t n = 0; n < v.N; ++n) {
+        const int64_t off = (n * v.C + c) * v.S;
+        for (int64_t s = 0; s < v.S; ++s) py[off + s] = (px[off + s] - mu) * scale + shift;
+      }
+      if (prm) {
+        // The running variance estimates the population: unbiased, n / (n - 1).
+        prm[c] = static_cast<T>((1 - momentum) * prm[c] + momentum * mean);
+        prv[c] = static_cast<T>((1 - momentum) * prv[c] + momentum * var * M / (M - 1));
+      }
+    });
+  });
+}
+
+void batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                             const Tensor& running_var, Tensor& y, double eps) {
+  GAN_DISPATCH_FLOAT(x.dtype(), "batch_norm", [&] {
+    using T = scalar_t;
+    const NCS v = ncs_of(x);
+    const T* px = x.data<T>();
+    const T* pw = data_or_null<T>(weight);
+    const T* pb = data_or_null<T>(bias);
+    const T* prm = running_mean.data<T>();
+    const T* prv = running_var.data<T>();
+    T* py = y.data<T>();
+    std::vector<T> scale(v.C), mu(v.C), shift(v.C);
+    for (int64_t c = 0; c < v.C; ++c) {
+      double invstd = 1.0 / std::sqrt(static_cast<double>(prv[c]) + eps);
+      scale[c] = static_cast<T>(pw ? pw[c] * invstd : invstd);
+      mu[c] = prm[c];
+      shift[c] = pb ? pb[c] : T(0);
+    }
+    // Rows of S values, one (n, c) pair each: parallel over rows so small C still uses threads.
+    const int64_t rows = v.N * v.C;
+    parallel_for(
+        rows,
+        [&](int64_t b, int64_t e) {
+          for (int64_t r = b; r < e; ++r) {
+            const int64_t c = r % v.C;
+            const T a = scale[c], m = mu[c], sh = shift[c];
+            const T* xr = px + r * v.S;
+            T* yr = py + r * v.S;
+            for (int64_t s = 0; s < v.S; ++s) yr[s] = (xr[s] - m) * a + sh;
+          }
+        },
+        std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, v.S)));
+  });
+}
+
+// With xhat = (x - mean) invstd and M values per channel:
+//   dbias = sum dy,  dweight = sum dy xhat,
+//   dx = weight invstd (dy - sum(dy) / M - xhat sum(dy xhat) / M).
+void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, const Tensor& save_mean,
+                         const Tensor& save_invstd, Tensor& dx, Tensor& dweight, Tensor& dbias) {
+  GAN_DISPATCH_FLOAT(x.dtype(), "batch_norm backward", [&] {
+    using T = scalar_t;
+    const NCS v = ncs_of(x);
+    const T* pdy = dy.data<T>();
+    const T* px = x.data<T>();
+    const T* pw = data_or_null<T>(weight);
+    const T* pm = save_mean.data<T>();
+    const T* pis = save_invstd.data<T>();
+    T* pdx = dx.data<T>();
+    T* pdw = mutable_or_null<T>(dweight);
+    T* pdb = mutable_or_null<T>(dbias);
+    const double M = static_cast<double>(v.count());
+    for_each_channel(v, [&](int64_t c) {
+      const double mean = pm[c], invstd = pis[c];
+      double sum_dy = 0, sum_dy_xc = 0;
+      for (int64_t n = 0; n < v.N; ++n) {
+        const int64_t off = (n * v.C + c) * v.S;
+        for (int64_t s = 0; s < v.S; ++s) {
+          double g = pdy[off + s];
+          sum_dy += g;
+          sum_dy_xc += g * (px[off + s] - mean);
+        }
+      }
+      const double sum_dy_xhat = sum_dy_xc * invstd;
+      if (pdw) pdw[c] = static_cast<T>(sum_dy_xhat);
+      if (pdb) pdb[c] = static_cast<T>(sum_dy);
+      const double k = (pw ? pw[c] : 1.0) * invstd;
+      // dx = k dy - k mean(dy) - (x - mean) k invstd^2 mean(dy xc) , folded into one multiply-add.
+      const T a = static_cast<T>(k);
+      const T b = static_cast<T>(k * invstd * invstd * sum_dy_xc / M);
+      const T m = static_cast<T>(mean);
+      const T d = static_cast<T>(k * sum_dy / M);
+      for (int64_t n = 0; n < v.N; ++n) {
+        const int64_t off = (n * v.C + c) * v.S;
+        for (int64_t s = 0; s < v.S; ++s) pdx[off + s] = a * pdy[off + s] - b * (px[off + s] - m) - d;
+      }
+    });
+  });
+}
+
+}  // namespace gan::cpu

@@ -1,0 +1,154 @@
+// Normalisation layers.
+//
+// batch_norm runs one fused primitive forward. Its first-order backward is the fused three-term
+// kernel; under create_graph the same gradient is written in differentiable ops, recomputing the
+// batch statistics from x, so that a second derivative exists too.
+//
+// layer_norm is a composition of differentiable ops: it sits in WGAN-GP critics, where the
+// gradient penalty differentiates it twice, and the composition gets that for free.
+#include "engine/ops/norm.h"
+
+#include "engine/backend/norm.h"
+#include "engine/ops/op_helpers.h"
+#include "engine/ops/ops.h"
+
+namespace gan {
+
+using namespace detail;
+
+namespace {
+
+// [1, C, 1, ...]: a per-channel vector shaped to broadcast against x.
+Shape channel_shape(const Tensor& x) {
+  Shape s(x.dim(), 1);
+  s[1] = x.size(1);
+  return s;
+}
+
+// Every dim except the channel dim.
+std::vector<int64_t> non_channel_dims(const Tensor& x) {
+  std::vector<int64_t> dims{0};
+  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  return dims;
+}
+
+void check_channel_vector(const Tensor& t, int64_t C, const char* what, const Tensor& x) {
+  if (!t.defined()) return;
+  GAN_CHECK(t.dim() == 1 && t.size(0) == C, "batch_norm: " << what << " has shape " << shape_str(t.shape())
+                                                           << " but input " << shape_str(x.shape()) << " has " << C
+                                                           << " channels (expected [" << C << "])");
+}
+
+// The training-mode gradient in differentiable ops (the formula of cpu::batch_norm_backward).
+Grads batch_norm_train_grads_composite(FunctionNode& n, const Tensor& g, const Tensor& x, const Tensor& weight,
+                                       double eps) {
+  const auto dims = non_channel_dims(x);
+  const Shape cs = channel_shape(x);
+  Tensor xc = x - mean(x, dims, true);
+  Tensor invstd = pow(mean(square(xc), dims, true) + eps, -0.5);
+  Tensor xhat = xc * invstd;
+  Grads out(3);
+  if (n.needs(0)) {
+    Tensor gw = weight.defined() ? g * weight.reshape(cs) : g;
+    out[0] = invstd * (gw - mean(gw, dims, true) - xhat * mean(gw * xhat, dims, true));
+  }
+  if (n.needs(1)) out[1] = sum(g * xhat, dims);
+  if (n.needs(2)) out[2] = sum(g, dims);
+  return out;
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean, Tensor running_var,
+                  bool training, double momentum, double eps) {
+  GAN_CHECK(x.dim() >= 2, "batch_norm: expected input [N, C] or [N, C, H, W], got " << shape_str(x.shape()));
+  GAN_CHECK(x.numel() > 0, "batch_norm: empty input " << shape_str(x.shape()));
+  check_same_device_dtype("batch_norm", {&x, &weight, &bias, &running_mean, &running_var});
+  const int64_t C = x.size(1);
+  check_channel_vector(weight, C, "weight", x);
+  check_channel_vector(bias, C, "bias", x);
+  check_channel_vector(running_mean, C, "running_mean", x);
+  check_channel_vector(running_var, C, "running_var", x);
+  GAN_CHECK(running_mean.defined() == running_var.defined(),
+            "batch_norm: running_mean and running_var must be given together");
+  GAN_CHECK(eps > 0, "batch_norm: eps must be positive, got " << eps);
+
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (training) {
+    GAN_CHECK(x.numel() / C > 1,
+              "batch_norm: expected more than 1 value per channel when training, got input " << shape_str(x.shape()));
+    Tensor save_mean = Tensor::empty({C}, x.dtype(), x.device());
+    Tensor save_invstd = Tensor::empty({C}, x.dtype(), x.device());
+    GAN_BACKEND(x.device(), batch_norm_forward_train, x, weight, bias, y, save_mean, save_invstd, running_mean,
+                running_var, momentum, eps);
+    autograd::record("batch_norm", {x, weight, bias}, {&y},
+                     [x, weight, save_mean, save_invstd, eps](FunctionNode& n, const Grads& g) -> Grads {
+                       if (GradMode::enabled()) return batch_norm_train_grads_composite(n, g[0], x, weight, eps);
+                       // The primitive always writes dx (its contract); only dweight/dbias are optional.
+                       Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device()), dw, db;
+                       if (n.needs(1)) dw = Tensor::empty(weight.shape(), x.dtype(), x.device());
+                       if (n.needs(2)) db = Tensor::empty({x.size(1)}, x.dtype(), x.device());
+                       GAN_BACKEND(x.device(), batch_norm_backward, g[0], x, weight, save_mean, save_invstd, dx, dw,
+                                   db);
+                       return {n.needs(0) ? dx : Tensor(), dw, db};
+                     });
+    return y;
+  }
+
+  GAN_CHECK(running_mean.defined(), "batch_norm: evaluation mode needs running_mean and running_var");
+  GAN_BACKEND(x.device(), batch_norm_forward_eval, x, weight, bias, running_mean, running_var, y, eps);
+  if (autograd::needs_grad({x, weight, bias})) {
+    // The running stats are buffers that a later training step overwrites in place: the rule keeps
+    // its own copy of what this forward used.
+    Tensor mu, invstd;
+    {
+      NoGradGuard ng;
+      mu = running_mean.clone();
+      invstd = pow(running_var + eps, -0.5);
+    }
+    // y = (x - mu) invstd weight + bias, affine in each argument.
+    autograd::record("batch_norm_eval", {x, weight, bias}, {&y},
+                     [x, weight, mu, invstd](FunctionNode& n, const Grads& g) -> Grads {
+                       const auto dims = non_channel_dims(x);
+                       const Shape cs = channel_shape(x);
+                       Grads out(3);
+                       if (n.needs(0)) {
+                         Tensor scale = weight.defined() ? weight * invstd : invstd;
+                         out[0] = g[0] * scale.reshape(cs);
+                       }
+                       if (n.needs(1)) out[1] = sum(g[0] * ((x - mu.reshape(cs)) * invstd.reshape(cs)), dims);
+                       if (n.needs(2)) out[2] = sum(g[0], dims);
+                       return out;
+                     });
+  }
+  return y;
+}
+
+Tensor layer_norm(const Tensor& x, int64_t normalized_dims, const Tensor& weight, const Tensor& bias, double eps) {
+  GAN_CHECK(normalized_dims >= 1 && normalized_dims <= x.dim(), "layer_norm: cannot normalise over the last "
+                                                                    << normalized_dims << " dims of input "
+                                                                    << shape_str(x.shape()));
+  GAN_CHECK(eps > 0, "layer_norm: eps must be positive, got " << eps);
+  check_same_device_dtype("layer_norm", {&x, &weight, &bias});
+  const Shape norm_shape(x.shape().end() - normalized_dims, x.shape().end());
+  for (const Tensor* t : {&weight, &bias})
+    GAN_CHECK(!t->defined() || t->shape() == norm_shape,
+              "layer_norm: " << (t == &weight ? "weight" : "bias") << " has shape " << shape_str(t->shape())
+                             << " but the normalised shape of input " << shape_str(x.shape()) << " is "
+                             << shape_str(norm_shape));
+  const int64_t K = numel_of(norm_shape);
+  GAN_CHECK(K > 0 && x.numel() > 0, "layer_norm: empty input " << shape_str(x.shape()));
+
+  // As [rows, K] every statistic is a reduction over one contiguous dim and the per-row vectors
+  // [rows, 1] broadcast without copies; reshape is a view in both directions.
+  Tensor x2 = x.reshape({x.numel() / K, K});
+  Tensor xc = x2 - mean(x2, {1}, true);
+  Tensor rstd = pow(mean(square(xc), {1}, true) + eps, -0.5);
+  Tensor y = (xc * rstd).reshape(x.shape());
+  // Trailing-dim broadcasting lines weight and bias up with the normalised dims.
+  if (weight.defined()) y = y * weight;
+  if (bias.defined()) y = y + bias;
+  return y;
+}
+
+}  // namespace gan
