@@ -184,7 +184,16 @@ const Options& options() { return g_options; }
 
 bool cpu_enabled() { return g_options.cpu; }
 
-bool gpu_enabled() { return g_options.gpu && cuda_available(); }
+// --list_gpu: list the GPU cases of a CUDA build on a machine without a GPU (nothing runs).
+bool g_list_gpu = false;
+
+bool gpu_enabled() {
+#ifdef GAN_WITH_CUDA
+  return g_options.gpu && (g_list_gpu || cuda_available());
+#else
+  return false;
+#endif
+}
 
 bool cudnn_enabled() {
 #ifdef GAN_WITH_CUDA
@@ -400,10 +409,15 @@ int run_main(int argc, char** argv, void (*register_benchmarks)()) {
     else if (a == "--warm_l2") g_options.warm_l2 = true;
     else if (a == "--no_cpu") g_options.cpu = false;
     else if (a == "--no_gpu") g_options.gpu = false;
+    else if (a == "--list_gpu") g_list_gpu = true;
     else {
       if (a.rfind("--benchmark_list_tests", 0) == 0 && a != "--benchmark_list_tests=false") list_only = true;
       rest.push_back(argv[i]);
     }
+  }
+  if (g_list_gpu && !list_only) {
+    std::cerr << "--list_gpu only lists cases: add --benchmark_list_tests\n";
+    return 1;
   }
   int rargc = static_cast<int>(rest.size());
   benchmark::Initialize(&rargc, rest.data());
@@ -411,7 +425,7 @@ int run_main(int argc, char** argv, void (*register_benchmarks)()) {
 
   try {
 #ifdef GAN_WITH_CUDA
-    if (gpu_enabled()) {
+    if (gpu_enabled() && !list_only) {
       // Fallback messages go into the case's label instead of stderr.
       cuda::set_verbose(true);
       cuda::set_message_sink([](const std::string& m) { fallback_log().push_back(m); });
@@ -435,7 +449,7 @@ int run_main(int argc, char** argv, void (*register_benchmarks)()) {
       benchmark::AddCustomContext("ceil_cpu_sgemm_TFLOPs", num(c.fp32_tflops));
     }
 #ifdef GAN_WITH_CUDA
-    if (gpu_enabled()) {
+    if (gpu_enabled() && !list_only) {
       cudaDeviceProp prop{};
       GAN_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
       int rt = 0, drv = 0;

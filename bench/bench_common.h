@@ -14,6 +14,7 @@
 //                  is twice the last-level cache, GPU L2 or CPU L3, so small layers are not timed
 //                  from a warm cache)
 //   --no_cpu / --no_gpu   leave out the CPU or the GPU cases
+//   --list_gpu     with --benchmark_list_tests: list a CUDA build's GPU cases where no GPU is present
 #pragma once
 #include <benchmark/benchmark.h>
 
