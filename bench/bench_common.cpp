@@ -48,10 +48,20 @@ std::vector<std::string>& fallback_log() {
   return v;
 }
 
-// The label of the case now running (set by add()'s wrapper, completed by measure()).
+// The label and repeat count of the case now running (set by add_case()'s wrapper).
 std::string& current_label() {
   static std::string s;
   return s;
+}
+int& current_reps() {
+  static int n = 1;
+  return n;
+}
+
+// Wall time one case may spend on its timed repeats before it stops early (>= 5 repeats still).
+double time_budget_s(const Variant& v) {
+  if (v.gpu()) return g_options.quick ? 0.5 : 1.5;
+  return g_options.quick ? 2.0 : 5.0;
 }
 
 double median_of(std::vector<double> v) {
@@ -284,56 +294,74 @@ void sync(const Variant& v) {
 void measure(benchmark::State& st, const Variant& v, const Work& w, int nsets,
              const std::function<void(int)>& fn, int warmup) {
   nsets = std::max(nsets, 1);
+  const int reps = std::max(current_reps(), 1);
+  const double budget_s = time_budget_s(v);
+  using clock = std::chrono::steady_clock;
+  auto since = [](clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); };
   fallback_log().clear();
+
+  // Warm-up: module loading, cuDNN algorithm search, pool growth stay out of the numbers. A slow
+  // case stops warming after one call once a quarter of its budget is spent.
   try {
-    for (int i = 0; i < warmup; ++i) fn(i % nsets);
-    sync(v);
+    const auto t0 = clock::now();
+    for (int i = 0; i < warmup; ++i) {
+      fn(i % nsets);
+      sync(v);
+      if (since(t0) > 0.25 * budget_s) break;
+    }
   } catch (const std::exception& e) {
     st.SkipWithError(keep(std::string("warm-up failed: ") + e.what()));
     return;
   }
 
-#ifdef GAN_WITH_CUDA
-  cudaEvent_t e0 = nullptr, e1 = nullptr;
-  if (v.gpu()) {
-    GAN_CUDA_CHECK(cudaEventCreate(&e0));
-    GAN_CUDA_CHECK(cudaEventCreate(&e1));
-  }
-#endif
+  // Google Benchmark runs one iteration; inside it, `reps` calls are timed one by one (fewer when
+  // the case's time budget runs out, but never under min(reps, 5)) and the median is reported as
+  // that iteration's manual time, so the Time column is the median.
   std::vector<double> ms;
-  ms.reserve(static_cast<size_t>(st.max_iterations));
-  int64_t i = warmup;
   for (auto _ : st) {
-    const int set = static_cast<int>(i++ % nsets);
-    double t_ms = 0;
-    try {
-      if (v.gpu()) {
 #ifdef GAN_WITH_CUDA
-        cudaStream_t s = engine_stream();
-        GAN_CUDA_CHECK(cudaEventRecord(e0, s));
-        fn(set);
-        GAN_CUDA_CHECK(cudaEventRecord(e1, s));
-        GAN_CUDA_CHECK(cudaEventSynchronize(e1));
-        float f = 0;
-        GAN_CUDA_CHECK(cudaEventElapsedTime(&f, e0, e1));
-        t_ms = f;
+    cudaEvent_t e0 = nullptr, e1 = nullptr;
 #endif
-      } else {
-        auto t0 = std::chrono::steady_clock::now();
-        fn(set);
-        t_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    try {
+#ifdef GAN_WITH_CUDA
+      if (v.gpu()) {
+        GAN_CUDA_CHECK(cudaEventCreate(&e0));
+        GAN_CUDA_CHECK(cudaEventCreate(&e1));
+      }
+#endif
+      const auto t_start = clock::now();
+      for (int r = 0; r < reps; ++r) {
+        const int set = (warmup + r) % nsets;
+        double t_ms = 0;
+        if (v.gpu()) {
+#ifdef GAN_WITH_CUDA
+          cudaStream_t s = engine_stream();
+          GAN_CUDA_CHECK(cudaEventRecord(e0, s));
+          fn(set);
+          GAN_CUDA_CHECK(cudaEventRecord(e1, s));
+          GAN_CUDA_CHECK(cudaEventSynchronize(e1));
+          float f = 0;
+          GAN_CUDA_CHECK(cudaEventElapsedTime(&f, e0, e1));
+          t_ms = f;
+#endif
+        } else {
+          const auto t0 = clock::now();
+          fn(set);
+          t_ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+        }
+        ms.push_back(t_ms);
+        if (r + 1 >= std::min(reps, 5) && since(t_start) > budget_s) break;
       }
     } catch (const std::exception& e) {
       st.SkipWithError(keep(std::string("run failed: ") + e.what()));
-      break;
     }
-    st.SetIterationTime(t_ms * 1e-3);
-    ms.push_back(t_ms);
-  }
 #ifdef GAN_WITH_CUDA
-  if (e0) cudaEventDestroy(e0);
-  if (e1) cudaEventDestroy(e1);
+    if (e0) cudaEventDestroy(e0);
+    if (e1) cudaEventDestroy(e1);
 #endif
+    if (st.error_occurred()) break;
+    st.SetIterationTime(median_of(ms) * 1e-3);
+  }
   if (st.error_occurred() || ms.empty()) return;
 
   const double med = median_of(ms);
@@ -342,6 +370,7 @@ void measure(benchmark::State& st, const Variant& v, const Work& w, int nsets,
   using benchmark::Counter;
   st.counters["median_ms"] = Counter(med);
   st.counters["min_ms"] = Counter(*std::min_element(ms.begin(), ms.end()));
+  st.counters["repeats"] = Counter(static_cast<double>(ms.size()));
   if (w.bytes > 0) {
     const double gbps = w.bytes / sec / 1e9;
     st.counters["GBps"] = Counter(gbps);
@@ -367,8 +396,9 @@ void add_case(const std::string& name, const std::string& label, const Variant& 
               std::function<void(benchmark::State&, const Variant&)> body, int reps) {
   const std::string full = name + "/" + v.name();
   benchmark::RegisterBenchmark(full.c_str(),
-                               [v, body, label](benchmark::State& st) {
+                               [v, body, label, n = reps > 0 ? reps : repeats(v, large)](benchmark::State& st) {
                                  current_label() = label;
+                                 current_reps() = n;
                                  try {
                                    apply(v);
                                    body(st, v);
@@ -376,7 +406,7 @@ void add_case(const std::string& name, const std::string& label, const Variant& 
                                    if (!st.error_occurred()) st.SkipWithError(keep(std::string("setup failed: ") + e.what()));
                                  }
                                })
-      ->Iterations(reps > 0 ? reps : repeats(v, large))
+      ->Iterations(1)
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
 }

@@ -78,7 +78,7 @@ const Ceilings& gpu_ceilings();
 // the process's OpenMP thread count.
 const Ceilings& cpu_ceilings();
 
-// How many repeats a case times, and how many calls warm it up first.
+// How many calls a case times (at most), and how many calls warm it up first.
 int repeats(const Variant& v, bool large);
 constexpr int kWarmup = 3;
 
@@ -87,10 +87,13 @@ constexpr int kWarmup = 3;
 // does; at most 32.
 int rotation_sets(const Variant& v, double set_bytes);
 
-// Times `fn(set)` (set = repeat % nsets): `warmup` untimed calls, then one timed call per benchmark
-// iteration. GPU: CUDA events on the engine's stream around each call; CPU: a steady clock.
-// Reports the per-call time to Google Benchmark (manual time) and sets the counters:
-//   median_ms, min_ms, GBps, TFLOPs, frac_copy (of the copy ceiling), frac_fp32, frac_tf32.
+// Times `fn(set)` (set = call number % nsets): `warmup` untimed calls (fewer for a slow case), then
+// the case's repeat count of timed calls, each alone: GPU: CUDA events on the engine's stream
+// around the call; CPU: a steady clock. A case whose timed calls pass its wall-time budget (GPU
+// 1.5 s, CPU 5 s; a third of that with --quick) stops early, after at least min(repeats, 5).
+// Google Benchmark sees one iteration whose manual time is the median, so its Time column is the
+// median; the counters are:
+//   median_ms, min_ms, repeats, GBps, TFLOPs, frac_copy (of the copy ceiling), frac_fp32, frac_tf32
 // An exception from the engine marks the case as errored (with the message) instead of aborting.
 // Fallbacks that the engine reports while the case runs (a hand kernel that handed a shape to
 // cuDNN) are put in the label, so a "hand" figure never silently measures another kernel.
