@@ -8,6 +8,8 @@ issue's targets, each marked met or missed. Every result is written as JSON into
   OUT/engine/<binary>.log      its standard error and the commands run
   OUT/torch_anchor.json        the anchor's measurements (its own format)
   OUT/summary.json             the tables below, the ceilings and the environment
+  OUT/report.md                the same tables in Markdown, plus every per-kernel case with its
+                               roofline fractions (for docs/PERFORMANCE.md)
 
 Usage (after a CUDA build; see docs/PERFORMANCE.md):
   python3 scripts/bench_compare.py --build build-cuda --out runs/bench [--quick]
@@ -99,11 +101,12 @@ def run_binary(binary, args, outdir, tag, env, timeout):
         todo = [c for c in all_cases if c not in done]
         if not todo:
             break
-        filt = []
-        if done:
-            filt = ["--benchmark_filter=-^(" + "|".join(regex_escape(d) + "/" for d in sorted(done)) + ")"]
+        run_args = args
+        if done:  # exactly the cases still to run (this replaces any filter of the first attempt)
+            run_args = [a for a in args if not a.startswith("--benchmark_filter=")]
+            run_args.append("--benchmark_filter=^(" + "|".join(regex_escape(c) + "/" for c in todo) + ")")
         jpath = os.path.join(outdir, f"{tag}.attempt{attempt}.json")
-        cmd = stdbuf + [binary] + args + filt + ["--benchmark_format=json"]
+        cmd = stdbuf + [binary] + run_args + ["--benchmark_format=json"]
         t0 = time.time()
         with open(jpath, "w") as jf, open(lpath, "a") as lf:
             lf.write(f"$ {' '.join(cmd)}\n")
@@ -203,6 +206,60 @@ def table(headers, rows):
     for r in srows:
         lines.append("  ".join(c.ljust(w[i]) for i, c in enumerate(r)))
     return "\n".join(lines)
+
+
+def md_table(headers, rows):
+    srows = [[fmt(c) if not isinstance(c, str) else c for c in r] for r in rows]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in srows]
+    return "\n".join(lines)
+
+
+class Report:
+    """Prints the tables and keeps a Markdown copy (OUT/report.md) for docs/PERFORMANCE.md."""
+
+    def __init__(self):
+        self.md = []
+
+    def text(self, line):
+        print(line)
+        self.md.append(line)
+
+    def table(self, title, headers, rows, console=True):
+        if console:
+            print("\n" + title)
+            print(table(headers, rows))
+        self.md += ["", "### " + title, "", md_table(headers, rows)]
+
+
+def variant_table(idx):
+    """Whole steps per kernel choice: what each engine variant took."""
+    vs = ["hand", "cudnn", "hand.tf32", "cudnn.tf32"]
+    rows = []
+    for model, batch in [("mlp_mnist", 64), ("dcgan32_mnist", 128), ("dcgan32_cifar", 128), ("dcgan64", 128),
+                         ("wgangp_dcgan32_cifar", 64)]:
+        vals = [ms(idx, f"train_step/{model}/b{batch}/{v}") for v in vs]
+        if any(v is not None for v in vals):
+            rows.append([model, str(batch)] + [fmt(v) for v in vals])
+    return ["model", "batch"] + [v + " ms" for v in vs], rows
+
+
+def kernel_listing(idx):
+    """Every per-kernel case with its roofline counters (for the Markdown report)."""
+    rows = []
+    for name, r in idx.items():
+        if name.startswith("train_step/"):
+            continue
+        case, variant = name.rsplit("/", 1)
+        if r.get("error_occurred"):
+            rows.append([case, variant, "error: " + r.get("error_message", "")[:80]] + ["-"] * 6 + [r.get("label", "")])
+            continue
+        g = lambda k: r.get(k)  # noqa: E731
+        rows.append([case, variant, fmt(g("median_ms")), fmt(g("GBps"), 1), fmt(g("frac_copy"), 2),
+                     fmt(g("TFLOPs"), 2), fmt(g("frac_fp32"), 2), fmt(g("frac_tf32"), 3), str(int(g("repeats") or 0)),
+                     r.get("label", "")])
+    return ["case", "variant", "median ms", "GB/s", "of copy", "TFLOP/s", "of FP32", "of TF32", "repeats",
+            "layers"], rows
 
 
 def anchor_rows(anchor, section, **match):
@@ -458,57 +515,70 @@ def main():
     env_row = next(iter(anchor_rows(anchor, "env")), {})
     ceil_rows = {a["what"]: a["value"] for a in anchor_rows(anchor, "ceiling")}
 
+    rep = Report()
     print()
     print("=" * 100)
-    print(f"GAN engine vs PyTorch, {datetime.date.today().isoformat()}, GPU: {ctx.get('gpu', '?')}, "
-          f"CPU: {ctx.get('cpu_model', '?')}")
-    print(f"engine: CUDA runtime {ctx.get('cuda_runtime', '-')}, cuDNN path built: {ctx.get('cudnn_built', '-')};  "
-          f"torch {env_row.get('torch', '-')}, cuDNN {env_row.get('cudnn', '-')}, GPU {env_row.get('gpu', '-')}")
-    print(f"ceilings (engine binary / torch): copy {fmt(float(ctx['ceil_copy_GBps']) if 'ceil_copy_GBps' in ctx else None, 0)}"
-          f" / {fmt(ceil_rows.get('d2d copy GB/s (read+write)'), 0)} GB/s;  "
-          f"FP32 {fmt(float(ctx['ceil_fp32_TFLOPs']) if 'ceil_fp32_TFLOPs' in ctx else None, 1)}"
-          f" / {fmt(ceil_rows.get('fp32 sgemm (no tf32) TFLOP/s'), 1)} TFLOP/s;  "
-          f"TF32 {fmt(float(ctx['ceil_tf32_TFLOPs']) if 'ceil_tf32_TFLOPs' in ctx else None, 1)}"
-          f" / {fmt(ceil_rows.get('tf32 gemm TFLOP/s'), 1)} TFLOP/s")
+    rep.text(f"GAN engine vs PyTorch, {datetime.date.today().isoformat()}, GPU: {ctx.get('gpu', '?')}, "
+             f"CPU: {ctx.get('cpu_model', '?')}{' (quick run)' if args.quick else ''}")
+    rep.text("")
+    rep.text(f"engine: CUDA runtime {ctx.get('cuda_runtime', '-')}, driver {ctx.get('cuda_driver', '-')}, "
+             f"cuDNN path built: {ctx.get('cudnn_built', '-')};  torch {env_row.get('torch', '-')}, "
+             f"torch cuDNN {env_row.get('cudnn', '-')}, torch GPU {env_row.get('gpu', '-')}")
+    rep.text("")
+
+    def ceil(key):
+        return float(ctx[key]) if key in ctx else None
+    rep.text(f"ceilings (engine binary / torch): copy {fmt(ceil('ceil_copy_GBps'), 0)}"
+             f" / {fmt(ceil_rows.get('d2d copy GB/s (read+write)'), 0)} GB/s;  "
+             f"FP32 {fmt(ceil('ceil_fp32_TFLOPs'), 1)} / {fmt(ceil_rows.get('fp32 sgemm (no tf32) TFLOP/s'), 1)} TFLOP/s;  "
+             f"TF32 {fmt(ceil('ceil_tf32_TFLOPs'), 1)} / {fmt(ceil_rows.get('tf32 gemm TFLOP/s'), 1)} TFLOP/s;  "
+             f"CPU copy {fmt(ceil('ceil_cpu_copy_GBps'), 1)} GB/s, CPU SGEMM {fmt(ceil('ceil_cpu_sgemm_TFLOPs'), 3)} TFLOP/s")
 
     summary = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), quick=args.quick, build=build,
                    engine_context=ctx, anchor_env=env_row, anchor_ceilings=ceil_rows,
                    engine_seconds=round(t_engine, 1))
     if gpu:
         hdr, rows, recs = step_table(idx, anchor)
-        print("\nWhole training iteration, median ms (engine: fastest kernel choice with TF32 allowed / strict "
-              "FP32; torch eager with its TF32 conv default, strict FP32, CUDA-graph replay)")
-        print(table(hdr, rows))
+        rep.table("Whole training iteration, median ms (engine: fastest kernel choice with TF32 allowed, and in "
+                  "strict FP32; torch eager with its TF32 conv default, strict FP32, CUDA-graph replay)", hdr, rows)
         summary["train_steps"] = recs
+        hdr, rows = variant_table(idx)
+        rep.table("Whole training iteration per engine kernel choice, median ms", hdr, rows)
     hdr, rows, recs = cpu_table(idx, anchor, args.cpu_threads)
-    print(f"\nWhole training iteration on the CPU ({args.cpu_threads} threads), median ms")
-    print(table(hdr, rows))
+    rep.table(f"Whole training iteration on the CPU ({args.cpu_threads} threads), median ms", hdr, rows)
     summary["cpu_train_steps"] = recs
-    if gpu and not args.no_kernels:
-        hdr, rows, recs = op_table(idx, anchor)
-        if rows:
-            print("\nPer kernel vs the anchor's per-op numbers, median ms")
-            print(table(hdr, rows))
-        summary["ops"] = recs
-        kt = kernel_targets(idx)
-        summary["kernel_targets"] = kt
-        if kt:
-            print("\nPer-kernel targets")
-            print(table(["target", "value", "status"],
-                        [[t["target"], fmt(t["value"], 3), "-" if t["met"] is None else ("met" if t["met"] else "MISSED")]
-                         for t in kt]))
+    if not args.no_kernels:
+        if gpu:
+            hdr, rows, recs = op_table(idx, anchor)
+            if rows:
+                rep.table("Per kernel vs the anchor's per-op numbers, median ms", hdr, rows)
+            summary["ops"] = recs
+            kt = kernel_targets(idx)
+            summary["kernel_targets"] = kt
+            if kt:
+                rep.table("Per-kernel targets", ["target", "value", "status"],
+                          [[t["target"], fmt(t["value"], 3), "-" if t["met"] is None else ("met" if t["met"] else "MISSED")]
+                           for t in kt])
+        hdr, rows = kernel_listing(idx)
+        rep.table("Every per-kernel case (median; fractions of the ceilings above)", hdr, rows, console=False)
     failed = {k: v for data in results.values() for k, v in (data or {}).get("errors", {}).items()}
     summary["engine_errors"] = failed
     if failed:
         print(f"\n{len(failed)} engine case(s) failed (full messages in {os.path.join(out, 'summary.json')}):")
         for k, v in list(failed.items())[:15]:
             print(f"  {k}: {v[:160]}")
+    not_run = [c for data in results.values() for c in (data or {}).get("not_run", [])]
+    summary["engine_not_run"] = not_run
+    if not_run:
+        print(f"\n{len(not_run)} engine case(s) did not run (time-out or repeated crashes); first: {not_run[0]}")
     falls = [n for n, r in idx.items() if r.get("fallback")]
     if falls:
         print(f"\n{len(falls)} case(s) ran a fallback kernel instead of the one asked for (see their labels):")
         for n in falls[:10]:
             print(f"  {n}")
     summary["fallbacks"] = falls
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(rep.md) + "\n")
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     print(f"\nengine {t_engine:.0f} s, total {time.time() - t_start:.0f} s; JSON in {out}")
