@@ -55,6 +55,23 @@ GAN_HD float uniform_at(uint64_t seed, uint64_t draw, uint64_t i) {
   return u32_to_unit(r.v[i % 4]);
 }
 
+GAN_HD float next_below(float x) { return nextafterf(x, -INFINITY); }
+GAN_HD double next_below(double x) { return nextafter(x, -HUGE_VAL); }
+
+// Element i of a uniform draw scaled to [lo, hi) in T (lo < hi). lo + (hi - lo) u is below hi in
+// exact arithmetic, but rounding it to T can land on hi, or above it when hi itself rounds up
+// (float(1000.2) > 1000.2): such values step down to the largest T below hi. Every backend uses
+// this one mapping, so they agree on those rare elements too.
+template <class T>
+GAN_HD T uniform_in(uint64_t seed, uint64_t draw, uint64_t i, double lo, double hi) {
+  T v = static_cast<T>(lo + (hi - lo) * static_cast<double>(uniform_at(seed, draw, i)));
+  if (static_cast<double>(v) >= hi) {
+    v = static_cast<T>(hi);
+    while (static_cast<double>(v) >= hi) v = next_below(v);
+  }
+  return v;
+}
+
 // Element i of a standard-normal draw (Box-Muller on words 2j, 2j+1 of the block; computed in
 // double so CPU and GPU agree to the last bit of the float result in practice).
 GAN_HD double normal_at(uint64_t seed, uint64_t draw, uint64_t i) {

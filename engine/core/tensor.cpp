@@ -54,16 +54,18 @@ static Tensor from_host(const std::vector<T>& values, const Shape& shape, Device
 Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& s, Device d) { return from_host(v, s, d); }
 Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& s, Device d) { return from_host(v, s, d); }
 
+// The tensor is made before a draw is reserved, so a call that throws leaves the generator as it was.
 Tensor Tensor::randn(const Shape& shape, Generator* gen, DType dtype, Device device) {
-  Generator& g = gen ? *gen : default_generator(device);
   Tensor t = make(shape, dtype, device);
+  Generator& g = gen ? *gen : default_generator(device);
   GAN_BACKEND(device, random_normal, t, g.seed(), g.next_draw(), 0.0, 1.0);
   return t;
 }
 
 Tensor Tensor::rand(const Shape& shape, Generator* gen, double lo, double hi, DType dtype, Device device) {
-  Generator& g = gen ? *gen : default_generator(device);
+  GAN_CHECK(lo < hi, "rand: empty range [" << lo << ", " << hi << ")");
   Tensor t = make(shape, dtype, device);
+  Generator& g = gen ? *gen : default_generator(device);
   GAN_BACKEND(device, random_uniform, t, g.seed(), g.next_draw(), lo, hi);
   return t;
 }
@@ -175,6 +177,7 @@ Tensor Tensor::detach() const {
 Tensor& Tensor::copy_(const Tensor& src) {
   GAN_CHECK(src.numel() == numel(), "copy_: source " << src.str() << " into " << str() << ": element counts differ");
   if (src.dtype() == dtype()) {
+    if (src.raw_data() == raw_data() && src.device() == device()) return *this;  // a view of itself
     copy_bytes(raw_data(), device(), src.raw_data(), src.device(), nbytes());
   } else {
     Tensor same_dtype = src.detach().to(device());

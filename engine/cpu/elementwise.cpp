@@ -38,8 +38,7 @@ void random_uniform(Tensor& out, uint64_t seed, uint64_t draw, double lo, double
   GAN_DISPATCH_FLOAT(out.dtype(), "rand", [&] {
     scalar_t* p = out.data<scalar_t>();
     parallel_for(out.numel(), [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i)
-        p[i] = static_cast<scalar_t>(lo + (hi - lo) * static_cast<double>(rng::uniform_at(seed, draw, i)));
+      for (int64_t i = b; i < e; ++i) p[i] = rng::uniform_in<scalar_t>(seed, draw, i, lo, hi);
     }, 4096);
   });
 }
@@ -79,7 +78,9 @@ void unary(UnaryOp op, const Tensor& x, Tensor& out, double a, double b) {
       case UnaryOp::Sign: return map_unary<T>(x, out, [](T v) { return T((v > 0) - (v < 0)); });
       case UnaryOp::Square: return map_unary<T>(x, out, [](T v) { return v * v; });
       case UnaryOp::Reciprocal: return map_unary<T>(x, out, [](T v) { return T(1) / v; });
-      case UnaryOp::Relu: return map_unary<T>(x, out, [](T v) { return v > 0 ? v : T(0); });
+      // Written so that NaN passes through (as it does for every other activation): a NaN that
+      // relu turned into 0 would hide a diverged layer.
+      case UnaryOp::Relu: return map_unary<T>(x, out, [](T v) { return v < 0 ? T(0) : v; });
       case UnaryOp::Tanh: return map_unary<T>(x, out, [](T v) { return std::tanh(v); });
       case UnaryOp::Sigmoid: return map_unary<T>(x, out, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
       case UnaryOp::LogSigmoid:

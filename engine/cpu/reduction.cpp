@@ -2,6 +2,7 @@
 // on the number of threads in any visible way.
 #include "engine/backend/reduction.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -49,6 +50,10 @@ void sum_to(const Tensor& x, Tensor& out) {
     const int64_t nout = out.numel();
     int64_t nred = 1;
     for (int64_t e : rext) nred *= e;
+    if (nred == 0) {  // a sum over an empty dim is 0 (and the loops below would divide by it)
+      std::fill(po, po + nout, scalar_t(0));
+      return;
+    }
     // Sum of the reduced coordinates starting at `base`; the innermost reduced dim is the tight loop.
     auto reduce_from = [&](int64_t base) {
       double acc = 0;

@@ -78,6 +78,8 @@ Tensor log(const Tensor& x) {
 Tensor pow(const Tensor& x, double p) {
   Tensor out = unary_raw(UnaryOp::Pow, x, p);
   autograd::record("pow", {x}, {&out}, [x, p](FunctionNode&, const Grads& g) -> Grads {
+    // x^0 is constant: p x^(p-1) would be 0 * inf = NaN at x = 0.
+    if (p == 0) return {zeros_like(g[0])};
     return {mul(g[0], mul(pow(x, p - 1), p))};
   });
   return out;

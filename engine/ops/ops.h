@@ -8,6 +8,7 @@
 #include "engine/ops/linalg.h"
 #include "engine/ops/loss.h"
 #include "engine/ops/norm.h"
+#include "engine/ops/penalty.h"
 #include "engine/ops/reduction.h"
 #include "engine/ops/shape_ops.h"
 #include "engine/rng/generator.h"

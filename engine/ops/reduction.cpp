@@ -13,11 +13,12 @@ using namespace detail;
 
 Tensor sum(const Tensor& x) { return sum_to(x, Shape{}); }
 
-static Shape reduced_shape(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, int64_t* count) {
+static Shape reduced_shape(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, int64_t* count,
+                           const char* op) {
   std::vector<bool> red(x.dim(), false);
   for (int64_t d : dims) {
-    int64_t w = wrap_dim(d, x.dim(), "sum");
-    GAN_CHECK(!red[w], "sum: dimension " << d << " given twice");
+    int64_t w = wrap_dim(d, x.dim(), op);
+    GAN_CHECK(!red[w], op << ": dimension " << d << " given twice for " << x.str());
     red[w] = true;
   }
   Shape keep = x.shape(), squeezed;
@@ -35,9 +36,9 @@ static Shape reduced_shape(const Tensor& x, const std::vector<int64_t>& dims, bo
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   int64_t count;
-  Shape target = reduced_shape(x, dims, true, &count);
+  Shape target = reduced_shape(x, dims, true, &count, "sum");
   Tensor s = sum_to(x, target);
-  return keepdim ? s : s.reshape(reduced_shape(x, dims, false, &count));
+  return keepdim ? s : s.reshape(reduced_shape(x, dims, false, &count, "sum"));
 }
 
 Tensor mean(const Tensor& x) {
@@ -47,13 +48,14 @@ Tensor mean(const Tensor& x) {
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   int64_t count;
-  reduced_shape(x, dims, keepdim, &count);
+  reduced_shape(x, dims, keepdim, &count, "mean");
   GAN_CHECK(count > 0, "mean: reducing over an empty dimension of " << x.str());
   return mul(sum(x, dims, keepdim), 1.0 / static_cast<double>(count));
 }
 
 Tensor per_sample_norm(const Tensor& x, double eps) {
   GAN_CHECK(x.dim() >= 1, "per_sample_norm: needs a batch dimension, got " << x.str());
+  GAN_CHECK(eps >= 0, "per_sample_norm: eps " << eps << " is negative");
   Tensor out = Tensor::empty({x.shape()[0]}, x.dtype(), x.device());
   GAN_BACKEND(x.device(), per_sample_norm, x, out, eps);
   // d||x||/dx = x / ||x||; written with ops so the penalty's double backward goes through it.

@@ -84,6 +84,11 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end) {
 
 Tensor pad_slice(const Tensor& x, const Shape& shape, int64_t dim, int64_t start) {
   int64_t d = wrap_dim(dim, x.dim(), "pad_slice");
+  // The copy below writes x's extent along d at `start`: anything else would write out of bounds.
+  bool fits = static_cast<int64_t>(shape.size()) == x.dim() && start >= 0 && start + x.shape()[d] <= shape[d];
+  for (int64_t i = 0; fits && i < x.dim(); ++i) fits = i == d || shape[i] == x.shape()[i];
+  GAN_CHECK(fits, "pad_slice: cannot place " << shape_str(x.shape()) << " at " << start << " along dim " << d
+                                             << " of " << shape_str(shape));
   Tensor out = Tensor::zeros(shape, x.dtype(), x.device());
   GAN_BACKEND(x.device(), slice_copy, x, out, d, 0, start, x.shape()[d]);
   autograd::record("pad_slice", {x}, {&out}, [d, start, len = x.shape()[d]](FunctionNode&, const Grads& g) -> Grads {

@@ -17,6 +17,9 @@ uint64_t Generator::below(uint64_t n) {
 
 namespace {
 std::mutex g_mutex;
+// The seed of the last manual_seed: a device's generator created after it (the first CUDA call
+// often comes later) must start from it, not from 0.
+uint64_t g_default_seed = 0;
 std::map<std::pair<int, int>, Generator>& generators() {
   static std::map<std::pair<int, int>, Generator> g;
   return g;
@@ -25,12 +28,15 @@ std::map<std::pair<int, int>, Generator>& generators() {
 
 Generator& default_generator(Device device) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  return generators()[{static_cast<int>(device.type), device.index}];
+  auto key = std::make_pair(static_cast<int>(device.type), device.index);
+  auto it = generators().find(key);
+  if (it == generators().end()) it = generators().emplace(key, Generator(g_default_seed)).first;
+  return it->second;
 }
 
 void manual_seed(uint64_t seed) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  generators()[{static_cast<int>(DeviceType::CPU), 0}].manual_seed(seed);
+  g_default_seed = seed;
   for (auto& [k, g] : generators()) g.manual_seed(seed);
 }
 

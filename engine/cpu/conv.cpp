@@ -1,0 +1,333 @@
+// CPU convolutions: im2col / col2im around one Eigen GEMM per group of samples.
+//
+// With K = Ci kH kW and P = Ho Wo, one sample's column matrix col[K, P] holds in row (c, i, j)
+// and column (oh, ow) the input pixel x[c, oh sh - ph + i, ow sw - pw + j] (zero in the padding).
+// Then, per sample (y, dy: [Co, P]; w: [Co, K]):
+//   forward          y       = w   col
+//   backward data    col     = w^T dy,  dx = col2im(col)   (the transpose scatters and adds)
+//   backward weight  dw     += dy  col^T
+//
+// Small feature maps make narrow GEMMs (a 4x4 map gives P = 16), so samples are processed in
+// groups of B whose column matrices sit side by side, col[K, B P]; dy and y then need a gather or
+// scatter between [B, Co, P] and [Co, B P], which costs far less than the GEMM. Groups run in
+// parallel, one per OpenMP thread, each thread with its own buffers allocated once per call; a
+// single group leaves the threads to Eigen's own GEMM parallelism instead. A kernel that covers
+// the whole input (P = 1) is a fully connected layer and becomes one whole-batch GEMM.
+#include "engine/backend/conv.h"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace gan::cpu {
+
+namespace {
+
+// Below this many GEMM columns per group, samples are grouped; above, one sample is one group.
+constexpr int64_t kTargetColumns = 256;
+// A grouped column buffer stays under this many elements (per thread).
+constexpr int64_t kMaxGroupedColumnElements = int64_t{1} << 21;
+// Below this many multiply-adds a call stays on one thread: waking a team costs more than it saves
+// (gradient checks run thousands of tiny convolutions).
+constexpr int64_t kMinParallelWork = int64_t{1} << 18;
+
+struct Geometry {
+  int64_t N, Ci, H, W, Co, kH, kW, Ho, Wo, sh, sw, ph, pw;
+  int64_t K() const { return Ci * kH * kW; }
+  int64_t P() const { return Ho * Wo; }
+  bool pointwise() const { return kH == 1 && kW == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+  // The kernel covers the whole unpadded input (the generator's first layer, the discriminator's
+  // last): a fully connected layer, whose column matrix is the input itself.
+  bool dense() const { return kH == H && kW == W && ph == 0 && pw == 0; }
+};
+
+// x: [N, Ci, H, W] (the conv2d input side), y: [N, Co, Ho, Wo] (the conv2d output side).
+Geometry geometry(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
+  return {x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3),
+          y.size(2), y.size(3), p.stride_h, p.stride_w, p.pad_h, p.pad_w};
+}
+
+// The output columns [lo, hi) whose input coordinate o s - pad + k lies inside [0, extent).
+inline void valid_range(int64_t k, int64_t s, int64_t pad, int64_t extent, int64_t out, int64_t& lo, int64_t& hi) {
+  const int64_t first = pad - k;             // o s >= first
+  const int64_t last = extent - 1 + pad - k;  // o s <= last
+  lo = first <= 0 ? 0 : (first + s - 1) / s;
+  hi = last < 0 ? 0 : last / s + 1;
+  lo = std::min(lo, out);
+  hi = std::max(lo, std::min(hi, out));
+}
+
+// One sample's column matrix into col, whose rows are `ld` elements apart.
+template <class T>
+void im2col(const T* x, const Geometry& g, T* col, int64_t ld) {
+  for (int64_t c = 0; c < g.Ci; ++c) {
+    const T* xc = x + c * g.H * g.W;
+    for (int64_t i = 0; i < g.kH; ++i) {
+      for (int64_t j = 0; j < g.kW; ++j) {
+        T* row = col + ((c * g.kH + i) * g.kW + j) * ld;
+        int64_t lo, hi;
+        valid_range(j, g.sw, g.pw, g.W, g.Wo, lo, hi);
+        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+          T* dst = row + oh * g.Wo;
+          const int64_t ih = oh * g.sh - g.ph + i;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(dst, dst + g.Wo, T(0));
+            continue;
+          }
+          const T* src = xc + ih * g.W - g.pw + j;  // src[ow sw] is x[c, ih, ow sw - pw + j]
+          std::fill(dst, dst + lo, T(0));
+          if (g.sw == 1) {
+            std::memcpy(dst + lo, src + lo, static_cast<size_t>(hi - lo) * sizeof(T));
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw];
+          }
+          std::fill(dst + hi, dst + g.Wo, T(0));
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: adds each column entry into the input pixel it was read from.
+// dx must hold zeros (or whatever the caller wants added to).
+template <class T>
+void col2im(const T* col, int64_t ld, const Geometry& g, T* dx) {
+  for (int64_t c = 0; c < g.Ci; ++c) {
+    T* dxc = dx + c * g.H * g.W;
+    for (int64_t i = 0; i < g.kH; ++i) {
+      for (int64_t j = 0; j < g.kW; ++j) {
+        const T* row = col + ((c * g.kH + i) * g.kW + j) * ld;
+        int64_t lo, hi;
+        valid_range(j, g.sw, g.pw, g.W, g.Wo, lo, hi);
+        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+          const int64_t ih = oh * g.sh - g.ph + i;
+          if (ih < 0 || ih >= g.H) continue;
+          const T* src = row + oh * g.Wo;
+          T* dst = dxc + ih * g.W - g.pw + j;
+          if (g.sw == 1) {
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow * g.sw] += src[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+// How many samples share one GEMM, and how many threads work on the groups.
+struct Plan {
+  int64_t group = 1, groups = 0;
+  int threads = 1;
+};
+
+Plan plan(const Geometry& g) {
+  int max_threads = 1;
+#ifdef _OPENMP
+  if (!omp_in_parallel() && g.N * g.Co * g.P() * g.K() >= kMinParallelWork) max_threads = omp_get_max_threads();
+#endif
+  Plan pl;
+  const int64_t P = std::max<int64_t>(g.P(), 1), K = std::max<int64_t>(g.K(), 1);
+  int64_t b = (kTargetColumns + P - 1) / P;
+  b = std::min(b, std::max<int64_t>(1, kMaxGroupedColumnElements / (K * P)));
+  // Keep at least one group per thread when the batch allows it.
+  b = std::min(b, std::max<int64_t>(1, (g.N + max_threads - 1) / max_threads));
+  pl.group = std::max<int64_t>(1, b);
+  pl.groups = (g.N + pl.group - 1) / pl.group;
+  pl.threads = static_cast<int>(std::min<int64_t>(max_threads, pl.groups));
+  return pl;
+}
+
+// Runs body(thread, first_sample, samples) for every group, spread over pl.threads threads with a
+// static assignment (so per-thread partial sums are reproducible for a given thread count).
+template <class F>
+void for_each_group(const Geometry& g, const Plan& pl, F&& body) {
+  auto run = [&](int t, int nt) {
+    for (int64_t q = t; q < pl.groups; q += nt) {
+      const int64_t n0 = q * pl.group;
+      body(t, n0, std::min(pl.group, g.N - n0));
+    }
+  };
+#ifdef _OPENMP
+  if (pl.threads > 1) {
+#pragma omp parallel num_threads(pl.threads)
+    run(omp_get_thread_num(), omp_get_num_threads());
+    return;
+  }
+#endif
+  run(0, 1);
+}
+
+template <class T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// [b, C, P] samples <-> one [C, b P] matrix.
+template <class T>
+void gather(const T* src, int64_t b, int64_t C, int64_t P, T* dst) {
+  for (int64_t s = 0; s < b; ++s)
+    for (int64_t c = 0; c < C; ++c) std::memcpy(dst + c * b * P + s * P, src + (s * C + c) * P, P * sizeof(T));
+}
+template <class T>
+void scatter(const T* src, int64_t b, int64_t C, int64_t P, T* dst) {
+  for (int64_t s = 0; s < b; ++s)
+    for (int64_t c = 0; c < C; ++c) std::memcpy(dst + (s * C + c) * P, src + c * b * P + s * P, P * sizeof(T));
+}
+
+// Per-thread scratch, sized on first use by its own thread and reused for every later group.
+template <class T>
+struct Scratch {
+  std::vector<std::vector<T>> bufs;
+  explicit Scratch(int threads) : bufs(static_cast<size_t>(threads)) {}
+  T* get(int t, int64_t n) {
+    auto& v = bufs[static_cast<size_t>(t)];
+    if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+    return v.data();
+  }
+};
+
+// Dense layers as whole-batch GEMMs, X[N, K], Y[N, Co] (Eigen spreads them over the threads).
+template <class T>
+void dense_forward(const T* x, const T* w, T* y, const Geometry& g) {
+  Eigen::Map<const RowMat<T>> X(x, g.N, g.K()), Wm(w, g.Co, g.K());
+  Eigen::Map<RowMat<T>> Y(y, g.N, g.Co);
+  Y.noalias() = X * Wm.transpose();
+}
+template <class T>
+void dense_backward_data(const T* dy, const T* w, T* dx, const Geometry& g) {
+  Eigen::Map<const RowMat<T>> DY(dy, g.N, g.Co), Wm(w, g.Co, g.K());
+  Eigen::Map<RowMat<T>> DX(dx, g.N, g.K());
+  DX.noalias() = DY * Wm;
+}
+template <class T>
+void dense_backward_weight(const T* x, const T* dy, T* dw, const Geometry& g) {
+  Eigen::Map<const RowMat<T>> X(x, g.N, g.K()), DY(dy, g.N, g.Co);
+  Eigen::Map<RowMat<T>> DW(dw, g.Co, g.K());
+  DW.noalias() = DY.transpose() * X;
+}
+
+template <class T>
+void forward_impl(const Tensor& xt, const Tensor& wt, Tensor& yt, const Conv2dParams& p) {
+  const Geometry g = geometry(xt, wt, yt, p);
+  if (g.dense()) return dense_forward(xt.data<T>(), wt.data<T>(), yt.data<T>(), g);
+  const Plan pl = plan(g);
+  const int64_t K = g.K(), P = g.P(), Co = g.Co, xs = g.Ci * g.H * g.W;
+  const T* x = xt.data<T>();
+  T* y = yt.data<T>();
+  Eigen::Map<const RowMat<T>> Wm(wt.data<T>(), Co, K);
+  Scratch<T> cols(pl.threads), outs(pl.threads);
+  for_each_group(g, pl, [&](int t, int64_t n0, int64_t b) {
+    const T* colp = x + n0 * xs;  // a 1x1 stride-1 unpadded conv reads its input as the columns
+    if (b > 1 || !g.pointwise()) {
+      T* col = cols.get(t, K * b * P);
+      for (int64_t s = 0; s < b; ++s) im2col(x + (n0 + s) * xs, g, col + s * P, b * P);
+      colp = col;
+    }
+    Eigen::Map<const RowMat<T>> C(colp, K, b * P);
+    if (b == 1) {
+      Eigen::Map<RowMat<T>> Y(y + n0 * Co * P, Co, P);
+      Y.noalias() = Wm * C;
+    } else {
+      T* out = outs.get(t, Co * b * P);
+      Eigen::Map<RowMat<T>> Y(out, Co, b * P);
+      Y.noalias() = Wm * C;
+      scatter(out, b, Co, P, y + n0 * Co * P);
+    }
+  });
+}
+
+template <class T>
+void backward_data_impl(const Tensor& dyt, const Tensor& wt, Tensor& dxt, const Conv2dParams& p) {
+  const Geometry g = geometry(dxt, wt, dyt, p);
+  if (g.dense()) return dense_backward_data(dyt.data<T>(), wt.data<T>(), dxt.data<T>(), g);
+  const Plan pl = plan(g);
+  const int64_t K = g.K(), P = g.P(), Co = g.Co, xs = g.Ci * g.H * g.W;
+  const T* dy = dyt.data<T>();
+  T* dx = dxt.data<T>();
+  Eigen::Map<const RowMat<T>> Wm(wt.data<T>(), Co, K);
+  Scratch<T> cols(pl.threads), ins(pl.threads);
+  for_each_group(g, pl, [&](int t, int64_t n0, int64_t b) {
+    const T* dyp = dy + n0 * Co * P;
+    if (b > 1) {
+      T* buf = ins.get(t, Co * b * P);
+      gather(dyp, b, Co, P, buf);
+      dyp = buf;
+    }
+    Eigen::Map<const RowMat<T>> DY(dyp, Co, b * P);
+    T* dxp = dx + n0 * xs;
+    if (b == 1 && g.pointwise()) {  // the columns are dx itself
+      Eigen::Map<RowMat<T>> C(dxp, K, P);
+      C.noalias() = Wm.transpose() * DY;
+      return;
+    }
+    T* col = cols.get(t, K * b * P);
+    Eigen::Map<RowMat<T>> C(col, K, b * P);
+    C.noalias() = Wm.transpose() * DY;
+    std::fill(dxp, dxp + b * xs, T(0));
+    for (int64_t s = 0; s < b; ++s) col2im(col + s * P, b * P, g, dxp + s * xs);
+  });
+}
+
+template <class T>
+void backward_weight_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, const Conv2dParams& p) {
+  const Geometry g = geometry(xt, dwt, dyt, p);
+  if (g.dense()) return dense_backward_weight(xt.data<T>(), dyt.data<T>(), dwt.data<T>(), g);
+  const Plan pl = plan(g);
+  const int64_t K = g.K(), P = g.P(), Co = g.Co, xs = g.Ci * g.H * g.W;
+  const T* x = xt.data<T>();
+  const T* dy = dyt.data<T>();
+  T* dw = dwt.data<T>();
+  std::fill(dw, dw + Co * K, T(0));
+  // Thread 0 accumulates straight into dw, the others into partial sums added at the end.
+  Scratch<T> cols(pl.threads), ins(pl.threads), partial(pl.threads);
+  std::vector<char> started(static_cast<size_t>(pl.threads), 0);
+  for_each_group(g, pl, [&](int t, int64_t n0, int64_t b) {
+    T* acc = dw;
+    if (t > 0) {
+      acc = partial.get(t, Co * K);
+      if (!started[static_cast<size_t>(t)]) std::fill(acc, acc + Co * K, T(0));
+      started[static_cast<size_t>(t)] = 1;
+    }
+    const T* colp = x + n0 * xs;
+    if (b > 1 || !g.pointwise()) {
+      T* col = cols.get(t, K * b * P);
+      for (int64_t s = 0; s < b; ++s) im2col(x + (n0 + s) * xs, g, col + s * P, b * P);
+      colp = col;
+    }
+    const T* dyp = dy + n0 * Co * P;
+    if (b > 1) {
+      T* buf = ins.get(t, Co * b * P);
+      gather(dyp, b, Co, P, buf);
+      dyp = buf;
+    }
+    Eigen::Map<const RowMat<T>> C(colp, K, b * P);
+    Eigen::Map<const RowMat<T>> DY(dyp, Co, b * P);
+    Eigen::Map<RowMat<T>> DW(acc, Co, K);
+    DW.noalias() += DY * C.transpose();
+  });
+  for (int t = 1; t < pl.threads; ++t) {
+    if (!started[static_cast<size_t>(t)]) continue;
+    const T* part = partial.bufs[static_cast<size_t>(t)].data();
+    for (int64_t i = 0; i < Co * K; ++i) dw[i] += part[i];
+  }
+}
+
+}  // namespace
+
+void conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y, const Conv2dParams& p) {
+  GAN_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] { forward_impl<scalar_t>(x, w, y, p); });
+}
+
+void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const Conv2dParams& p) {
+  GAN_DISPATCH_FLOAT(dy.dtype(), "conv2d_backward_data", [&] { backward_data_impl<scalar_t>(dy, w, dx, p); });
+}
+
+void conv2d_backward_weight(const Tensor& x, const Tensor& dy, Tensor& dw, const Conv2dParams& p) {
+  GAN_DISPATCH_FLOAT(x.dtype(), "conv2d_backward_weight", [&] { backward_weight_impl<scalar_t>(x, dy, dw, p); });
+}
+
+}  // namespace gan::cpu

@@ -1,0 +1,126 @@
+// CPU optimizer steps: the reference for the CUDA multi-tensor kernels. Formulas follow torch.optim
+// (single-tensor path) operation by operation, computed in the parameters' dtype.
+#include "engine/backend/optim.h"
+
+#include <cmath>
+
+#include "engine/cpu/parallel.h"
+
+namespace gan::cpu {
+
+namespace {
+
+// Applies f(i, ptrs...) over every element of every tensor, each tensor split across threads.
+template <class F>
+void for_each_param(const std::vector<Tensor>& params, F f) {
+  for (size_t t = 0; t < params.size(); ++t)
+    parallel_for(params[t].numel(), [&](int64_t b, int64_t e) { f(t, b, e); });
+}
+
+void check_lists(const char* op, const std::vector<Tensor>& params, std::initializer_list<const std::vector<Tensor>*> others) {
+  for (const auto* l : others)
+    GAN_CHECK(l->size() == params.size(), op << ": " << params.size() << " parameters but a state list of " << l->size());
+}
+
+}  // namespace
+
+void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& exp_avg,
+               const std::vector<Tensor>& exp_avg_sq, const AdamHyper& h) {
+  if (params.empty()) return;
+  check_lists("adam_step", params, {&grads, &exp_avg, &exp_avg_sq});
+  GAN_CHECK(h.step >= 1, "adam_step: step " << h.step << " (steps count from 1)");
+  const double bc1 = 1.0 - std::pow(h.beta1, static_cast<double>(h.step));
+  const double bc2 = 1.0 - std::pow(h.beta2, static_cast<double>(h.step));
+  GAN_DISPATCH_FLOAT(params[0].dtype(), "adam_step", [&] {
+    using T = scalar_t;
+    const T b1 = T(h.beta1), omb1 = T(1.0 - h.beta1), b2 = T(h.beta2), omb2 = T(1.0 - h.beta2), eps = T(h.eps),
+            wd = T(h.weight_decay), step_size = T(h.lr / bc1), bc2_sqrt = T(std::sqrt(bc2));
+    for_each_param(params, [&](size_t t, int64_t b, int64_t e) {
+      T* p = params[t].data<T>();
+      const T* g = grads[t].data<T>();
+      T* m = exp_avg[t].data<T>();
+      T* v = exp_avg_sq[t].data<T>();
+      for (int64_t i = b; i < e; ++i) {
+        T gi = g[i];
+        if (wd != T(0)) gi = gi + wd * p[i];
+        m[i] = b1 * m[i] + omb1 * gi;
+        v[i] = b2 * v[i] + omb2 * (gi * gi);
+        const T denom = std::sqrt(v[i]) / bc2_sqrt + eps;
+        p[i] = p[i] - step_size * (m[i] / denom);
+      }
+    });
+  });
+}
+
+void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+              const std::vector<Tensor>& momentum_buf, const SgdHyper& h) {
+  if (params.empty()) return;
+  const bool use_momentum = h.momentum != 0.0;
+  check_lists("sgd_step", params, {&grads});
+  if (use_momentum) check_lists("sgd_step", params, {&momentum_buf});
+  GAN_DISPATCH_FLOAT(params[0].dtype(), "sgd_step", [&] {
+    using T = scalar_t;
+    const T lr = T(h.lr), mom = T(h.momentum), wd = T(h.weight_decay);
+    for_each_param(params, [&](size_t t, int64_t b, int64_t e) {
+      T* p = params[t].data<T>();
+      const T* g = grads[t].data<T>();
+      T* buf = use_momentum ? momentum_buf[t].data<T>() : nullptr;
+      for (int64_t i = b; i < e; ++i) {
+        T gi = g[i];
+        if (wd != T(0)) gi = gi + wd * p[i];
+        if (use_momentum) {
+          buf[i] = h.first_step ? gi : mom * buf[i] + gi;
+          gi = buf[i];
+        }
+        p[i] = p[i] - lr * gi;
+      }
+    });
+  });
+}
+
+void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                  const std::vector<Tensor>& square_avg, const std::vector<Tensor>& momentum_buf,
+                  const RmspropHyper& h) {
+  if (params.empty()) return;
+  const bool use_momentum = h.momentum > 0.0;
+  check_lists("rmsprop_step", params, {&grads, &square_avg});
+  if (use_momentum) check_lists("rmsprop_step", params, {&momentum_buf});
+  GAN_DISPATCH_FLOAT(params[0].dtype(), "rmsprop_step", [&] {
+    using T = scalar_t;
+    const T lr = T(h.lr), alpha = T(h.alpha), oma = T(1.0 - h.alpha), eps = T(h.eps), wd = T(h.weight_decay),
+            mom = T(h.momentum);
+    for_each_param(params, [&](size_t t, int64_t b, int64_t e) {
+      T* p = params[t].data<T>();
+      const T* g = grads[t].data<T>();
+      T* sq = square_avg[t].data<T>();
+      T* buf = use_momentum ? momentum_buf[t].data<T>() : nullptr;
+      for (int64_t i = b; i < e; ++i) {
+        T gi = g[i];
+        if (wd != T(0)) gi = gi + wd * p[i];
+        sq[i] = alpha * sq[i] + oma * (gi * gi);
+        const T avg = std::sqrt(sq[i]) + eps;
+        if (use_momentum) {
+          buf[i] = mom * buf[i] + gi / avg;
+          p[i] = p[i] - lr * buf[i];
+        } else {
+          p[i] = p[i] - lr * (gi / avg);
+        }
+      }
+    });
+  });
+}
+
+void clamp_params(const std::vector<Tensor>& params, double c) {
+  if (params.empty()) return;
+  GAN_CHECK(c >= 0, "clamp_params: clip value " << c << " is negative");
+  GAN_DISPATCH_FLOAT(params[0].dtype(), "clamp_params", [&] {
+    using T = scalar_t;
+    const T hi = T(c), lo = T(-c);
+    for_each_param(params, [&](size_t t, int64_t b, int64_t e) {
+      T* p = params[t].data<T>();
+      for (int64_t i = b; i < e; ++i) p[i] = std::min(std::max(p[i], lo), hi);
+    });
+  });
+}
+
+}  // namespace gan::cpu

@@ -1,0 +1,130 @@
+// CUDA element-wise primitives: pick the kernel shape (same-shape, scalar operand, general broadcast)
+// on the host, launch on the engine stream, check the launch.
+#include "engine/backend/elementwise.h"
+
+#include "engine/cuda/launch_utils.h"
+#include "kernels/elementwise.cuh"
+
+namespace gan::cuda {
+
+namespace {
+
+kernels::UnaryKind to_kernel(UnaryOp op) {
+  using K = kernels::UnaryKind;
+  switch (op) {
+    case UnaryOp::Neg: return K::Neg;
+    case UnaryOp::Exp: return K::Exp;
+    case UnaryOp::Log: return K::Log;
+    case UnaryOp::Sqrt: return K::Sqrt;
+    case UnaryOp::Abs: return K::Abs;
+    case UnaryOp::Sign: return K::Sign;
+    case UnaryOp::Square: return K::Square;
+    case UnaryOp::Reciprocal: return K::Reciprocal;
+    case UnaryOp::Relu: return K::Relu;
+    case UnaryOp::Tanh: return K::Tanh;
+    case UnaryOp::Sigmoid: return K::Sigmoid;
+    case UnaryOp::LogSigmoid: return K::LogSigmoid;
+    case UnaryOp::Softplus: return K::Softplus;
+    case UnaryOp::AddScalar: return K::AddScalar;
+    case UnaryOp::MulScalar: return K::MulScalar;
+    case UnaryOp::Pow: return K::Pow;
+    case UnaryOp::Clamp: return K::Clamp;
+    case UnaryOp::LeakyRelu: return K::LeakyRelu;
+    case UnaryOp::LeakyStep: return K::LeakyStep;
+    case UnaryOp::InsideMask: return K::InsideMask;
+  }
+  GAN_FAIL("unary: unknown op " << static_cast<int>(op));
+}
+
+kernels::BinaryKind to_kernel(BinaryOp op) {
+  using K = kernels::BinaryKind;
+  switch (op) {
+    case BinaryOp::Add: return K::Add;
+    case BinaryOp::Sub: return K::Sub;
+    case BinaryOp::Mul: return K::Mul;
+    case BinaryOp::Div: return K::Div;
+    case BinaryOp::LeakyReluBackward: return K::LeakyReluBackward;
+    case BinaryOp::TanhBackward: return K::TanhBackward;
+    case BinaryOp::SigmoidBackward: return K::SigmoidBackward;
+  }
+  GAN_FAIL("binary: unknown op " << static_cast<int>(op));
+}
+
+}  // namespace
+
+void fill(Tensor& out, double value) {
+  OnDevice on(out);
+  GAN_DISPATCH_FLOAT(out.dtype(), "fill", [&] {
+    GAN_CUDA_CHECK(kernels::fill<scalar_t>(out.data<scalar_t>(), out.numel(), static_cast<scalar_t>(value), on.stream));
+  });
+}
+
+void arange(Tensor& out) {
+  OnDevice on(out);
+  GAN_DISPATCH_FLOAT(out.dtype(), "arange", [&] {
+    GAN_CUDA_CHECK(kernels::arange<scalar_t>(out.data<scalar_t>(), out.numel(), on.stream));
+  });
+}
+
+void random_normal(Tensor& out, uint64_t seed, uint64_t draw, double mean, double std) {
+  OnDevice on(out);
+  GAN_DISPATCH_FLOAT(out.dtype(), "randn", [&] {
+    GAN_CUDA_CHECK(kernels::random_normal<scalar_t>(out.data<scalar_t>(), out.numel(), seed, draw, mean, std, on.stream));
+  });
+}
+
+void random_uniform(Tensor& out, uint64_t seed, uint64_t draw, double lo, double hi) {
+  OnDevice on(out);
+  GAN_DISPATCH_FLOAT(out.dtype(), "rand", [&] {
+    GAN_CUDA_CHECK(kernels::random_uniform<scalar_t>(out.data<scalar_t>(), out.numel(), seed, draw, lo, hi, on.stream));
+  });
+}
+
+void cast_copy(const Tensor& src, Tensor& dst) {
+  OnDevice on(dst);
+  GAN_DISPATCH_FLOAT(src.dtype(), "cast", [&] {
+    using in_t = scalar_t;
+    GAN_DISPATCH_FLOAT(dst.dtype(), "cast", [&] {
+      GAN_CUDA_CHECK(kernels::cast<in_t, scalar_t>(src.data<in_t>(), dst.data<scalar_t>(), src.numel(), on.stream));
+    });
+  });
+}
+
+void unary(UnaryOp op, const Tensor& x, Tensor& out, double a, double b) {
+  OnDevice on(out);
+  const kernels::UnaryKind k = to_kernel(op);
+  GAN_DISPATCH_FLOAT(x.dtype(), "unary", [&] {
+    GAN_CUDA_CHECK(kernels::unary<scalar_t>(k, x.data<scalar_t>(), out.data<scalar_t>(), x.numel(), a, b, on.stream));
+  });
+}
+
+void binary(BinaryOp op, const Tensor& x, const Tensor& y, Tensor& out, double a) {
+  OnDevice on(out);
+  const kernels::BinaryKind k = to_kernel(op);
+  const Shape& os = out.shape();
+  const int64_t n = out.numel();
+  GAN_DISPATCH_FLOAT(out.dtype(), "binary", [&] {
+    const scalar_t* px = x.data<scalar_t>();
+    const scalar_t* py = y.data<scalar_t>();
+    scalar_t* po = out.data<scalar_t>();
+    if (x.shape() == os && y.shape() == os) {
+      GAN_CUDA_CHECK(kernels::binary_same<scalar_t>(k, px, py, po, n, a, on.stream));
+    } else if (x.shape() == os && y.numel() == 1) {
+      GAN_CUDA_CHECK(kernels::binary_scalar<scalar_t>(k, px, py, /*scalar_first=*/false, po, n, a, on.stream));
+    } else if (y.shape() == os && x.numel() == 1) {
+      GAN_CUDA_CHECK(kernels::binary_scalar<scalar_t>(k, py, px, /*scalar_first=*/true, po, n, a, on.stream));
+    } else {
+      auto idx = make_strided_index(os, broadcast_strides(x.shape(), os), broadcast_strides(y.shape(), os), "binary");
+      GAN_CUDA_CHECK(kernels::binary_strided<scalar_t>(k, px, py, po, idx, n, a, on.stream));
+    }
+  });
+}
+
+void add_inplace(Tensor& out, const Tensor& x, double alpha) {
+  OnDevice on(out);
+  GAN_DISPATCH_FLOAT(out.dtype(), "add_inplace", [&] {
+    GAN_CUDA_CHECK(kernels::add_inplace<scalar_t>(out.data<scalar_t>(), x.data<scalar_t>(), out.numel(), alpha, on.stream));
+  });
+}
+
+}  // namespace gan::cuda

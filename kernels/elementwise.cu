@@ -1,0 +1,338 @@
+// Element-wise kernels. Contiguous maps move 16 bytes per access (float4 / double2) when every pointer
+// is 16-byte aligned, with a scalar tail; grid-stride loops with int64 indices throughout. The op is
+// a template parameter, chosen once per launch, so each map compiles to a tight loop.
+#include "kernels/device_utils.cuh"
+#include "kernels/elementwise.cuh"
+#include "kernels/philox.h"
+
+namespace gan::kernels {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+// Overloads that pick the float or double library function explicitly.
+__device__ __forceinline__ float m_exp(float v) { return expf(v); }
+__device__ __forceinline__ double m_exp(double v) { return exp(v); }
+__device__ __forceinline__ float m_log(float v) { return logf(v); }
+__device__ __forceinline__ double m_log(double v) { return log(v); }
+__device__ __forceinline__ float m_log1p(float v) { return log1pf(v); }
+__device__ __forceinline__ double m_log1p(double v) { return log1p(v); }
+__device__ __forceinline__ float m_sqrt(float v) { return sqrtf(v); }
+__device__ __forceinline__ double m_sqrt(double v) { return sqrt(v); }
+__device__ __forceinline__ float m_tanh(float v) { return tanhf(v); }
+__device__ __forceinline__ double m_tanh(double v) { return tanh(v); }
+__device__ __forceinline__ float m_pow(float v, float p) { return powf(v, p); }
+__device__ __forceinline__ double m_pow(double v, double p) { return pow(v, p); }
+__device__ __forceinline__ float m_abs(float v) { return fabsf(v); }
+__device__ __forceinline__ double m_abs(double v) { return fabs(v); }
+
+// min/max written as the CPU backend's std::min/std::max are, so NaN inputs behave the same.
+template <class T> __device__ __forceinline__ T m_max(T a, T b) { return a < b ? b : a; }
+template <class T> __device__ __forceinline__ T m_min(T a, T b) { return b < a ? b : a; }
+
+template <UnaryKind K, class T>
+struct UnaryFn {
+  T a, b;
+  __device__ __forceinline__ T operator()(T v) const {
+    if constexpr (K == UnaryKind::Neg) return -v;
+    else if constexpr (K == UnaryKind::Exp) return m_exp(v);
+    else if constexpr (K == UnaryKind::Log) return m_log(v);
+    else if constexpr (K == UnaryKind::Sqrt) return m_sqrt(v);
+    else if constexpr (K == UnaryKind::Abs) return m_abs(v);
+    else if constexpr (K == UnaryKind::Sign) return T((v > T(0)) - (v < T(0)));
+    else if constexpr (K == UnaryKind::Square) return v * v;
+    else if constexpr (K == UnaryKind::Reciprocal) return T(1) / v;
+    else if constexpr (K == UnaryKind::Relu) return v > T(0) ? v : T(0);
+    else if constexpr (K == UnaryKind::Tanh) return m_tanh(v);
+    else if constexpr (K == UnaryKind::Sigmoid) return T(1) / (T(1) + m_exp(-v));
+    else if constexpr (K == UnaryKind::LogSigmoid) return m_min(v, T(0)) - m_log1p(m_exp(-m_abs(v)));
+    else if constexpr (K == UnaryKind::Softplus) return m_max(v, T(0)) + m_log1p(m_exp(-m_abs(v)));
+    else if constexpr (K == UnaryKind::AddScalar) return v + a;
+    else if constexpr (K == UnaryKind::MulScalar) return v * a;
+    else if constexpr (K == UnaryKind::Pow) return m_pow(v, a);
+    else if constexpr (K == UnaryKind::Clamp) return m_min(m_max(v, a), b);
+    else if constexpr (K == UnaryKind::LeakyRelu) return v > T(0) ? v : a * v;
+    else if constexpr (K == UnaryKind::LeakyStep) return v > T(0) ? T(1) : a;
+    else return (v > a && v < b) ? T(1) : T(0);  // InsideMask
+  }
+};
+
+template <BinaryKind K, class T>
+struct BinaryFn {
+  T a;
+  __device__ __forceinline__ T operator()(T u, T v) const {
+    if constexpr (K == BinaryKind::Add) return u + v;
+    else if constexpr (K == BinaryKind::Sub) return u - v;
+    else if constexpr (K == BinaryKind::Mul) return u * v;
+    else if constexpr (K == BinaryKind::Div) return u / v;
+    else if constexpr (K == BinaryKind::LeakyReluBackward) return v > T(0) ? u : a * u;
+    else if constexpr (K == BinaryKind::TanhBackward) return u * (T(1) - v * v);
+    else return u * v * (T(1) - v);  // SigmoidBackward
+  }
+};
+
+template <class T>
+struct AxpyFn {  // out += alpha * x, as a binary map of (out, x)
+  T alpha;
+  __device__ __forceinline__ T operator()(T o, T x) const { return o + alpha * x; }
+};
+
+// ---- kernels ----
+
+template <int V, class T>
+__global__ void fill_kernel(T* out, int64_t n, T value) {
+  const int64_t nv = n / V, stride = grid_threads();
+  Pack<T, V> p;
+#pragma unroll
+  for (int k = 0; k < V; ++k) p.v[k] = value;
+  for (int64_t i = global_thread(); i < nv; i += stride) reinterpret_cast<Pack<T, V>*>(out)[i] = p;
+  for (int64_t i = nv * V + global_thread(); i < n; i += stride) out[i] = value;
+}
+
+template <class T>
+__global__ void arange_kernel(T* out, int64_t n) {
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) out[i] = static_cast<T>(i);
+}
+
+// The affine maps use explicitly rounded multiply and add: nvcc would otherwise fuse them into one FMA,
+// rounding once where the CPU rounds twice, and the numbers would differ from the CPU's in the last bit.
+template <class T>
+__global__ void normal_kernel(T* out, int64_t n, uint64_t seed, uint64_t draw, double mean, double std) {
+  for (int64_t i = global_thread(); i < n; i += grid_threads())
+    out[i] = static_cast<T>(__dadd_rn(mean, __dmul_rn(std, rng::normal_at(seed, draw, static_cast<uint64_t>(i)))));
+}
+
+template <class T>
+__global__ void uniform_kernel(T* out, int64_t n, uint64_t seed, uint64_t draw, double lo, double hi) {
+  const double span = hi - lo;
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) {
+    const double u = static_cast<double>(rng::uniform_at(seed, draw, static_cast<uint64_t>(i)));
+    out[i] = static_cast<T>(__dadd_rn(lo, __dmul_rn(span, u)));
+  }
+}
+
+template <class In, class Out>
+__global__ void cast_kernel(const In* in, Out* out, int64_t n) {
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) out[i] = static_cast<Out>(in[i]);
+}
+
+// No __restrict__: add_inplace passes the output as an input too (same index, read before written).
+template <int V, class T, class F>
+__global__ void map1_kernel(const T* x, T* y, int64_t n, F f) {
+  const int64_t nv = n / V, stride = grid_threads();
+  for (int64_t i = global_thread(); i < nv; i += stride) {
+    Pack<T, V> p = reinterpret_cast<const Pack<T, V>*>(x)[i];
+#pragma unroll
+    for (int k = 0; k < V; ++k) p.v[k] = f(p.v[k]);
+    reinterpret_cast<Pack<T, V>*>(y)[i] = p;
+  }
+  for (int64_t i = nv * V + global_thread(); i < n; i += stride) y[i] = f(x[i]);
+}
+
+template <int V, class T, class F>
+__global__ void map2_kernel(const T* x, const T* y, T* out, int64_t n, F f) {
+  const int64_t nv = n / V, stride = grid_threads();
+  for (int64_t i = global_thread(); i < nv; i += stride) {
+    Pack<T, V> p = reinterpret_cast<const Pack<T, V>*>(x)[i];
+    const Pack<T, V> q = reinterpret_cast<const Pack<T, V>*>(y)[i];
+#pragma unroll
+    for (int k = 0; k < V; ++k) p.v[k] = f(p.v[k], q.v[k]);
+    reinterpret_cast<Pack<T, V>*>(out)[i] = p;
+  }
+  for (int64_t i = nv * V + global_thread(); i < n; i += stride) out[i] = f(x[i], y[i]);
+}
+
+template <int V, bool ScalarFirst, class T, class F>
+__global__ void map2_scalar_kernel(const T* v, const T* s, T* out, int64_t n, F f) {
+  const T sv = *s;
+  const int64_t nv = n / V, stride = grid_threads();
+  for (int64_t i = global_thread(); i < nv; i += stride) {
+    Pack<T, V> p = reinterpret_cast<const Pack<T, V>*>(v)[i];
+#pragma unroll
+    for (int k = 0; k < V; ++k) p.v[k] = ScalarFirst ? f(sv, p.v[k]) : f(p.v[k], sv);
+    reinterpret_cast<Pack<T, V>*>(out)[i] = p;
+  }
+  for (int64_t i = nv * V + global_thread(); i < n; i += stride) out[i] = ScalarFirst ? f(sv, v[i]) : f(v[i], sv);
+}
+
+template <class T, class F>
+__global__ void strided2_kernel(const T* x, const T* y, T* out, StridedIndex idx, int64_t n, F f) {
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) {
+    int64_t ox, oy;
+    strided_offsets(idx, i, ox, oy);
+    out[i] = f(x[ox], y[oy]);
+  }
+}
+
+template <class T>
+__global__ void gather_kernel(const T* x, T* out, StridedIndex idx, int64_t n) {
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) out[i] = x[strided_offset0(idx, i)];
+}
+
+// ---- launch helpers ----
+
+template <class T, class F>
+cudaError_t launch_map1(const T* x, T* y, int64_t n, F f, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  constexpr int V = kPack<T>;
+  if (aligned16(x) && aligned16(y))
+    map1_kernel<V><<<grid_for((n + V - 1) / V, kThreads), kThreads, 0, s>>>(x, y, n, f);
+  else
+    map1_kernel<1><<<grid_for(n, kThreads), kThreads, 0, s>>>(x, y, n, f);
+  return cudaGetLastError();
+}
+
+template <class T, class F>
+cudaError_t launch_map2(const T* x, const T* y, T* out, int64_t n, F f, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  constexpr int V = kPack<T>;
+  if (aligned16(x) && aligned16(y) && aligned16(out))
+    map2_kernel<V><<<grid_for((n + V - 1) / V, kThreads), kThreads, 0, s>>>(x, y, out, n, f);
+  else
+    map2_kernel<1><<<grid_for(n, kThreads), kThreads, 0, s>>>(x, y, out, n, f);
+  return cudaGetLastError();
+}
+
+template <class T, class F>
+cudaError_t launch_scalar(const T* v, const T* sc, bool scalar_first, T* out, int64_t n, F f, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  constexpr int V = kPack<T>;
+  const bool vec = aligned16(v) && aligned16(out);
+  const unsigned grid = vec ? grid_for((n + V - 1) / V, kThreads) : grid_for(n, kThreads);
+  if (vec && scalar_first) map2_scalar_kernel<V, true><<<grid, kThreads, 0, s>>>(v, sc, out, n, f);
+  else if (vec) map2_scalar_kernel<V, false><<<grid, kThreads, 0, s>>>(v, sc, out, n, f);
+  else if (scalar_first) map2_scalar_kernel<1, true><<<grid, kThreads, 0, s>>>(v, sc, out, n, f);
+  else map2_scalar_kernel<1, false><<<grid, kThreads, 0, s>>>(v, sc, out, n, f);
+  return cudaGetLastError();
+}
+
+template <class T, class F>
+cudaError_t launch_strided2(const T* x, const T* y, T* out, const StridedIndex& idx, int64_t n, F f, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  strided2_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(x, y, out, idx, n, f);
+  return cudaGetLastError();
+}
+
+// Calls `run(functor)` with the functor of binary op `op`.
+template <class T, class Run>
+cudaError_t with_binary(BinaryKind op, double a, Run run) {
+  const T A = static_cast<T>(a);
+  switch (op) {
+    case BinaryKind::Add: return run(BinaryFn<BinaryKind::Add, T>{A});
+    case BinaryKind::Sub: return run(BinaryFn<BinaryKind::Sub, T>{A});
+    case BinaryKind::Mul: return run(BinaryFn<BinaryKind::Mul, T>{A});
+    case BinaryKind::Div: return run(BinaryFn<BinaryKind::Div, T>{A});
+    case BinaryKind::LeakyReluBackward: return run(BinaryFn<BinaryKind::LeakyReluBackward, T>{A});
+    case BinaryKind::TanhBackward: return run(BinaryFn<BinaryKind::TanhBackward, T>{A});
+    case BinaryKind::SigmoidBackward: return run(BinaryFn<BinaryKind::SigmoidBackward, T>{A});
+  }
+  return cudaErrorInvalidValue;
+}
+
+}  // namespace
+
+template <class T>
+cudaError_t fill(T* out, int64_t n, T value, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  constexpr int V = kPack<T>;
+  if (aligned16(out)) fill_kernel<V><<<grid_for((n + V - 1) / V, kThreads), kThreads, 0, s>>>(out, n, value);
+  else fill_kernel<1><<<grid_for(n, kThreads), kThreads, 0, s>>>(out, n, value);
+  return cudaGetLastError();
+}
+
+template <class T>
+cudaError_t arange(T* out, int64_t n, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  arange_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(out, n);
+  return cudaGetLastError();
+}
+
+template <class T>
+cudaError_t random_normal(T* out, int64_t n, uint64_t seed, uint64_t draw, double mean, double std, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  normal_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(out, n, seed, draw, mean, std);
+  return cudaGetLastError();
+}
+
+template <class T>
+cudaError_t random_uniform(T* out, int64_t n, uint64_t seed, uint64_t draw, double lo, double hi, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  uniform_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(out, n, seed, draw, lo, hi);
+  return cudaGetLastError();
+}
+
+template <class In, class Out>
+cudaError_t cast(const In* in, Out* out, int64_t n, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  cast_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(in, out, n);
+  return cudaGetLastError();
+}
+
+template <class T>
+cudaError_t unary(UnaryKind op, const T* x, T* y, int64_t n, double a, double b, cudaStream_t s) {
+  const T A = static_cast<T>(a), B = static_cast<T>(b);
+#define GAN_UNARY_CASE(K) \
+  case UnaryKind::K: return launch_map1(x, y, n, UnaryFn<UnaryKind::K, T>{A, B}, s);
+  switch (op) {
+    GAN_UNARY_CASE(Neg) GAN_UNARY_CASE(Exp) GAN_UNARY_CASE(Log) GAN_UNARY_CASE(Sqrt) GAN_UNARY_CASE(Abs)
+    GAN_UNARY_CASE(Sign) GAN_UNARY_CASE(Square) GAN_UNARY_CASE(Reciprocal) GAN_UNARY_CASE(Relu)
+    GAN_UNARY_CASE(Tanh) GAN_UNARY_CASE(Sigmoid) GAN_UNARY_CASE(LogSigmoid) GAN_UNARY_CASE(Softplus)
+    GAN_UNARY_CASE(AddScalar) GAN_UNARY_CASE(MulScalar) GAN_UNARY_CASE(Pow) GAN_UNARY_CASE(Clamp)
+    GAN_UNARY_CASE(LeakyRelu) GAN_UNARY_CASE(LeakyStep) GAN_UNARY_CASE(InsideMask)
+  }
+#undef GAN_UNARY_CASE
+  return cudaErrorInvalidValue;
+}
+
+template <class T>
+cudaError_t binary_same(BinaryKind op, const T* x, const T* y, T* out, int64_t n, double a, cudaStream_t s) {
+  return with_binary<T>(op, a, [&](auto f) { return launch_map2(x, y, out, n, f, s); });
+}
+
+template <class T>
+cudaError_t binary_scalar(BinaryKind op, const T* v, const T* sc, bool scalar_first, T* out, int64_t n, double a,
+                          cudaStream_t s) {
+  return with_binary<T>(op, a, [&](auto f) { return launch_scalar(v, sc, scalar_first, out, n, f, s); });
+}
+
+template <class T>
+cudaError_t binary_strided(BinaryKind op, const T* x, const T* y, T* out, const StridedIndex& idx, int64_t n,
+                           double a, cudaStream_t s) {
+  return with_binary<T>(op, a, [&](auto f) { return launch_strided2(x, y, out, idx, n, f, s); });
+}
+
+template <class T>
+cudaError_t add_inplace(T* out, const T* x, int64_t n, double alpha, cudaStream_t s) {
+  return launch_map2(out, x, out, n, AxpyFn<T>{static_cast<T>(alpha)}, s);
+}
+
+template <class T>
+cudaError_t gather(const T* x, T* out, const StridedIndex& idx, int64_t n, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  gather_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(x, out, idx, n);
+  return cudaGetLastError();
+}
+
+#define GAN_INSTANTIATE(T)                                                                                  \
+  template cudaError_t fill<T>(T*, int64_t, T, cudaStream_t);                                               \
+  template cudaError_t arange<T>(T*, int64_t, cudaStream_t);                                                \
+  template cudaError_t random_normal<T>(T*, int64_t, uint64_t, uint64_t, double, double, cudaStream_t);     \
+  template cudaError_t random_uniform<T>(T*, int64_t, uint64_t, uint64_t, double, double, cudaStream_t);    \
+  template cudaError_t unary<T>(UnaryKind, const T*, T*, int64_t, double, double, cudaStream_t);            \
+  template cudaError_t binary_same<T>(BinaryKind, const T*, const T*, T*, int64_t, double, cudaStream_t);   \
+  template cudaError_t binary_scalar<T>(BinaryKind, const T*, const T*, bool, T*, int64_t, double,          \
+                                        cudaStream_t);                                                      \
+  template cudaError_t binary_strided<T>(BinaryKind, const T*, const T*, T*, const StridedIndex&, int64_t,  \
+                                         double, cudaStream_t);                                             \
+  template cudaError_t add_inplace<T>(T*, const T*, int64_t, double, cudaStream_t);                         \
+  template cudaError_t gather<T>(const T*, T*, const StridedIndex&, int64_t, cudaStream_t);
+GAN_INSTANTIATE(float)
+GAN_INSTANTIATE(double)
+#undef GAN_INSTANTIATE
+template cudaError_t cast<float, float>(const float*, float*, int64_t, cudaStream_t);
+template cudaError_t cast<float, double>(const float*, double*, int64_t, cudaStream_t);
+template cudaError_t cast<double, float>(const double*, float*, int64_t, cudaStream_t);
+template cudaError_t cast<double, double>(const double*, double*, int64_t, cudaStream_t);
+
+}  // namespace gan::kernels

@@ -1,0 +1,56 @@
+// Element-wise CUDA kernels: fills, Philox random fills, casts, unary and binary maps, gathers.
+// Raw pointers, element counts and a stream; every launcher returns the launch status
+// (cudaGetLastError()) for the caller to check. T is float or double.
+#pragma once
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+#include "kernels/launch.cuh"
+
+namespace gan::kernels {
+
+// The engine's UnaryOp/BinaryOp, restated here so kernels need no engine header.
+enum class UnaryKind {
+  Neg, Exp, Log, Sqrt, Abs, Sign, Square, Reciprocal,
+  Relu, Tanh, Sigmoid, LogSigmoid, Softplus,
+  AddScalar, MulScalar, Pow, Clamp, LeakyRelu, LeakyStep, InsideMask,
+};
+enum class BinaryKind { Add, Sub, Mul, Div, LeakyReluBackward, TanhBackward, SigmoidBackward };
+
+template <class T> cudaError_t fill(T* out, int64_t n, T value, cudaStream_t stream);
+template <class T> cudaError_t arange(T* out, int64_t n, cudaStream_t stream);
+// out[i] = mean + std * normal_at(seed, draw, i), the same numbers as the CPU backend.
+template <class T>
+cudaError_t random_normal(T* out, int64_t n, uint64_t seed, uint64_t draw, double mean, double std,
+                          cudaStream_t stream);
+// out[i] = lo + (hi - lo) * uniform_at(seed, draw, i).
+template <class T>
+cudaError_t random_uniform(T* out, int64_t n, uint64_t seed, uint64_t draw, double lo, double hi,
+                           cudaStream_t stream);
+template <class In, class Out> cudaError_t cast(const In* in, Out* out, int64_t n, cudaStream_t stream);
+
+// y[i] = f(x[i]; a, b).
+template <class T>
+cudaError_t unary(UnaryKind op, const T* x, T* y, int64_t n, double a, double b, cudaStream_t stream);
+
+// out[i] = f(x[i], y[i]; a): x, y and out of the same n elements.
+template <class T>
+cudaError_t binary_same(BinaryKind op, const T* x, const T* y, T* out, int64_t n, double a, cudaStream_t stream);
+// One operand is a single element read on the device (no host round trip):
+// scalar_first ? f(s[0], v[i]) : f(v[i], s[0]).
+template <class T>
+cudaError_t binary_scalar(BinaryKind op, const T* v, const T* s, bool scalar_first, T* out, int64_t n, double a,
+                          cudaStream_t stream);
+// General broadcast: out[i] = f(x[off0(i)], y[off1(i)]) over `idx` (n = product of its extents).
+template <class T>
+cudaError_t binary_strided(BinaryKind op, const T* x, const T* y, T* out, const StridedIndex& idx, int64_t n,
+                           double a, cudaStream_t stream);
+
+// out[i] += alpha * x[i].
+template <class T> cudaError_t add_inplace(T* out, const T* x, int64_t n, double alpha, cudaStream_t stream);
+
+// out[i] = x[off0(i)] over `idx` (broadcast copies and permutations; stride0 describes x).
+template <class T> cudaError_t gather(const T* x, T* out, const StridedIndex& idx, int64_t n, cudaStream_t stream);
+
+}  // namespace gan::kernels
