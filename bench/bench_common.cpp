@@ -276,8 +276,10 @@ int rotation_sets(const Variant& v, double set_bytes) {
     else cudaGetLastError();
 #endif
   } else {
+    // Virtual machines often report a whole socket's L3 (hundreds of MB); a core reaches far less
+    // of it, and filling many large sets with random numbers would cost more than the case itself.
     long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    cache = l3 > 0 ? static_cast<double>(l3) : 32.0 * (1 << 20);
+    cache = std::min(l3 > 0 ? static_cast<double>(l3) : 32.0 * (1 << 20), 32.0 * (1 << 20));
   }
   const double need = 2.0 * cache;  // a set is long evicted by the time it comes round again
   return static_cast<int>(std::clamp(std::ceil(need / set_bytes), 1.0, 32.0));

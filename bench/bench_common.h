@@ -83,8 +83,8 @@ int repeats(const Variant& v, bool large);
 constexpr int kWarmup = 3;
 
 // How many distinct input sets of `set_bytes` each to rotate among so that the sets together
-// exceed twice the last-level cache (GPU L2, CPU L3); 1 with --warm_l2 or when one set already
-// does; at most 32.
+// exceed twice the last-level cache (GPU L2; CPU L3, counted as at most 32 MB); 1 with --warm_l2
+// or when one set already does; at most 32.
 int rotation_sets(const Variant& v, double set_bytes);
 
 // Times `fn(set)` (set = call number % nsets): `warmup` untimed calls (fewer for a slow case), then

@@ -8,6 +8,7 @@
 #include "bench/train_models.h"
 #include "engine/backend/penalty.h"
 #include "engine/ops/ops.h"
+#include "engine/ops/penalty.h"
 
 using namespace gan;
 using namespace gan::bench;
@@ -45,7 +46,7 @@ void prim_case(const ImgShape& is, Prim prim) {
                  const int sets = rotation_sets(v, 2 * xb + nb);
                  auto real = randn_sets(sets, s, d), fake = randn_sets(sets, s, d);
                  std::vector<Tensor> eps;
-                 for (int i = 0; i < sets; ++i) eps.push_back(rand({n, 1, 1, 1}, d, 0.0, 1.0));
+                 for (int i = 0; i < sets; ++i) eps.push_back(rand({n}, d, 0.0, 1.0));
                  measure(st, v, {3 * xb + nb, 0}, sets,
                          [&](int i) { GAN_BACKEND(d, interpolate_per_sample, real[i], fake[i], eps[i], out); });
                } else if (prim == Prim::Forward) {
@@ -80,7 +81,7 @@ void critic_case(bool with_penalty) {
                measure(st, v, {}, 1, [&](int) {
                  if (with_penalty) {
                    Tensor g = grad({sum(m.D(x))}, {x}, {}, /*create_graph=*/true)[0];
-                   mean(square(add(per_sample_norm(g), -1.0))).backward();
+                   gradient_penalty(g, 1.0).backward();  // mean_n (||g_n|| - 1)^2, as the anchor
                  } else {
                    sum(m.D(x)).backward();
                  }

@@ -4,6 +4,7 @@
 
 #include "engine/backend/optim.h"
 #include "engine/ops/ops.h"
+#include "engine/ops/penalty.h"
 
 namespace gan::bench {
 
@@ -215,12 +216,12 @@ void TrainStep::wgan_gp_step() {
       NoGradGuard no_grad;
       fake = m_.G(noise());
     }
-    // One epsilon per sample, x_hat = eps real + (1 - eps) fake.
-    Tensor eps = Tensor::rand({batch_, 1, 1, 1}, nullptr, 0.0, 1.0, DType::Float32, device_);
-    Tensor x_hat = add(mul(eps, real_), mul(sub(ones_like(eps), eps), fake)).detach().requires_grad_();
+    // One epsilon per sample, x_hat = eps real + (1 - eps) fake; the engine's fused penalty.
+    Tensor eps = Tensor::rand({batch_}, nullptr, 0.0, 1.0, DType::Float32, device_);
+    Tensor x_hat = interpolate_per_sample(real_, fake, eps).detach().requires_grad_();
     Tensor g = grad({sum(m_.D(x_hat))}, {x_hat}, {}, /*create_graph=*/true)[0];
-    Tensor gp = mean(square(add(per_sample_norm(g), -1.0)));
-    Tensor loss = add(sub(mean(m_.D(fake)), mean(m_.D(real_))), mul(gp, lambda));
+    Tensor gp = gradient_penalty(g, lambda);
+    Tensor loss = add(sub(mean(m_.D(fake)), mean(m_.D(real_))), gp);
     loss.backward();
     optD_->step();
   }
