@@ -10,6 +10,7 @@
 #include <deque>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -56,6 +57,24 @@ std::string& current_label() {
 int& current_reps() {
   static int n = 1;
   return n;
+}
+std::string& current_name() {
+  static std::string s;
+  return s;
+}
+
+// The engine says each distinct fallback message once per process, and the messages name the
+// shape but not the TF32 switch, which the fallback decision does not depend on either. So a
+// `.tf32` case whose strict twin fell back falls back too, silently: remember per twin.
+std::map<std::string, std::vector<std::string>>& fallbacks_by_twin() {
+  static std::map<std::string, std::vector<std::string>> m;
+  return m;
+}
+std::string twin_key(const std::string& name) {
+  const std::string sfx = ".tf32";
+  return name.size() > sfx.size() && name.compare(name.size() - sfx.size(), sfx.size(), sfx) == 0
+             ? name.substr(0, name.size() - sfx.size())
+             : name;
 }
 
 // Wall time one case may spend on its timed repeats before it stops early (>= 5 repeats still).
@@ -300,7 +319,6 @@ void measure(benchmark::State& st, const Variant& v, const Work& w, int nsets,
   const double budget_s = time_budget_s(v);
   using clock = std::chrono::steady_clock;
   auto since = [](clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); };
-  fallback_log().clear();
 
   // Warm-up: module loading, cuDNN algorithm search, pool growth stay out of the numbers. A slow
   // case stops warming after one call once a quarter of its budget is spent.
@@ -386,9 +404,15 @@ void measure(benchmark::State& st, const Variant& v, const Work& w, int nsets,
   }
   if (nsets > 1) st.counters["rotated_sets"] = Counter(nsets);
   std::string label = current_label();
+  std::vector<std::string>& twin = fallbacks_by_twin()[twin_key(current_name())];
   if (!fallback_log().empty()) {
     label += " FALLBACK:";
     for (const auto& m : fallback_log()) label += " " + m;
+    twin.insert(twin.end(), fallback_log().begin(), fallback_log().end());
+    st.counters["fallback"] = Counter(1);
+  } else if (!twin.empty()) {
+    label += " FALLBACK (as its TF32/strict twin):";
+    for (const auto& m : twin) label += " " + m;
     st.counters["fallback"] = Counter(1);
   }
   if (!label.empty()) st.SetLabel(label);
@@ -398,9 +422,12 @@ void add_case(const std::string& name, const std::string& label, const Variant& 
               std::function<void(benchmark::State&, const Variant&)> body, int reps) {
   const std::string full = name + "/" + v.name();
   benchmark::RegisterBenchmark(full.c_str(),
-                               [v, body, label, n = reps > 0 ? reps : repeats(v, large)](benchmark::State& st) {
+                               [v, body, label, full, n = reps > 0 ? reps : repeats(v, large)](
+                                   benchmark::State& st) {
                                  current_label() = label;
                                  current_reps() = n;
+                                 current_name() = full;
+                                 fallback_log().clear();  // before the body: its setup may run kernels
                                  try {
                                    apply(v);
                                    body(st, v);
