@@ -244,11 +244,29 @@ def variant_table(idx):
     return ["model", "batch"] + [v + " ms" for v in vs], rows
 
 
+def trainer_table(idx, anchor):
+    """Steps through models::Trainer beside the ops-level step and PyTorch eager."""
+    rows = []
+    for model, batch in [("mlp_mnist", 64), ("dcgan32_cifar", 128), ("dcgan64", 128)]:
+        t_tf, v_tf = best(idx, [f"trainer/{model}/b{batch}/{v}" for v in ("hand.tf32", "cudnn.tf32")])
+        t_st, _ = best(idx, [f"trainer/{model}/b{batch}/{v}" for v in ("hand", "cudnn")])
+        t_cpu = ms(idx, f"trainer/{model}/b{batch}/cpu")
+        o_tf, _ = best(idx, [f"train_step/{model}/b{batch}/{v}" for v in ("hand.tf32", "cudnn.tf32")])
+        o_cpu = ms(idx, f"train_step/{model}/b{batch}/cpu")
+        if all(x is None for x in (t_tf, t_st, t_cpu)):
+            continue
+        rows.append([model, str(batch), fmt(t_tf), v_tf or "-", fmt(t_st), fmt(ratio(t_tf, o_tf), 2),
+                     fmt(ratio(t_tf, anchor_train(anchor, model, "torch eager fp32")), 2), fmt(t_cpu),
+                     fmt(ratio(t_cpu, o_cpu), 2)])
+    return ["model", "batch", "trainer ms (tf32)", "variant", "trainer ms (fp32)", "trainer/ops step",
+            "trainer/torch eager", "trainer cpu ms", "cpu trainer/ops step"], rows
+
+
 def kernel_listing(idx):
     """Every per-kernel case with its roofline counters (for the Markdown report)."""
     rows = []
     for name, r in idx.items():
-        if name.startswith("train_step/"):
+        if name.startswith(("train_step/", "trainer/")):
             continue
         case, variant = name.rsplit("/", 1)
         if r.get("error_occurred"):
@@ -475,6 +493,15 @@ def main():
     log(f"engine: whole training steps (CPU, {args.cpu_threads} threads: {cpu_filter})")
     results["train_step_cpu"] = run_binary(step_bin, q + ["--no_gpu", f"--benchmark_filter={cpu_filter}"], edir,
                                            "bench_train_step.cpu", cpu_env, args.timeout)
+    trainer_bin = os.path.join(bench_dir, "bench_trainer")
+    if os.path.exists(trainer_bin):  # built when the models library is
+        if gpu:
+            log("engine: whole steps through models::Trainer (GPU)")
+            results["trainer_gpu"] = run_binary(trainer_bin, q + ["--no_cpu"], edir, "bench_trainer.gpu", env,
+                                                args.timeout)
+        log(f"engine: whole steps through models::Trainer (CPU, {args.cpu_threads} threads: mlp_mnist)")
+        results["trainer_cpu"] = run_binary(trainer_bin, q + ["--no_gpu", "--benchmark_filter=mlp_mnist"], edir,
+                                            "bench_trainer.cpu", cpu_env, args.timeout)
     if not args.no_kernels:
         for b in KERNEL_BINARIES:
             path = os.path.join(bench_dir, b)
@@ -544,6 +571,9 @@ def main():
         summary["train_steps"] = recs
         hdr, rows = variant_table(idx)
         rep.table("Whole training iteration per engine kernel choice, median ms", hdr, rows)
+    hdr, rows = trainer_table(idx, anchor)
+    if rows:
+        rep.table("Whole training iteration through models::Trainer (data loading included), median ms", hdr, rows)
     hdr, rows, recs = cpu_table(idx, anchor, args.cpu_threads)
     rep.table(f"Whole training iteration on the CPU ({args.cpu_threads} threads), median ms", hdr, rows)
     summary["cpu_train_steps"] = recs
