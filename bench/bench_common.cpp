@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -262,9 +263,24 @@ void apply(const Variant& v) {
 #endif
 }
 
+// Why a ceiling could not be measured (empty when it was): the cases then report no fractions
+// rather than the binary failing.
+std::string& ceiling_error() {
+  static std::string s;
+  return s;
+}
+
 const Ceilings& gpu_ceilings() {
 #ifdef GAN_WITH_CUDA
-  static const Ceilings c = gpu_enabled() ? measure_gpu_ceilings() : Ceilings{};
+  static const Ceilings c = [] {
+    if (!gpu_enabled()) return Ceilings{};
+    try {
+      return measure_gpu_ceilings();
+    } catch (const std::exception& e) {
+      ceiling_error() = std::string("GPU ceilings: ") + e.what();
+      return Ceilings{};
+    }
+  }();
   return c;
 #else
   static const Ceilings c{};
@@ -273,7 +289,14 @@ const Ceilings& gpu_ceilings() {
 }
 
 const Ceilings& cpu_ceilings() {
-  static const Ceilings c = measure_cpu_ceilings();
+  static const Ceilings c = [] {
+    try {
+      return measure_cpu_ceilings();
+    } catch (const std::exception& e) {
+      ceiling_error() = std::string("CPU ceilings: ") + e.what();
+      return Ceilings{};
+    }
+  }();
   return c;
 }
 
@@ -510,7 +533,10 @@ int run_main(int argc, char** argv, void (*register_benchmarks)()) {
 #ifdef GAN_WITH_CUDA
     if (gpu_enabled() && !list_only) {
       cudaDeviceProp prop{};
-      GAN_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+      if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+        cudaGetLastError();
+        std::snprintf(prop.name, sizeof(prop.name), "unknown");
+      }
       int rt = 0, drv = 0;
       cudaRuntimeGetVersion(&rt);
       cudaDriverGetVersion(&drv);
@@ -521,9 +547,11 @@ int run_main(int argc, char** argv, void (*register_benchmarks)()) {
       benchmark::AddCustomContext("cudnn_built", cuda::cudnn_built() ? "1" : "0");
       if (!list_only) {
         const Ceilings& c = gpu_ceilings();
-        benchmark::AddCustomContext("ceil_copy_GBps", num(c.copy_gbps));
-        benchmark::AddCustomContext("ceil_fp32_TFLOPs", num(c.fp32_tflops));
-        benchmark::AddCustomContext("ceil_tf32_TFLOPs", num(c.tf32_tflops));
+        if (c.copy_gbps > 0) {
+          benchmark::AddCustomContext("ceil_copy_GBps", num(c.copy_gbps));
+          benchmark::AddCustomContext("ceil_fp32_TFLOPs", num(c.fp32_tflops));
+          benchmark::AddCustomContext("ceil_tf32_TFLOPs", num(c.tf32_tflops));
+        }
       }
     } else {
       benchmark::AddCustomContext("gpu", "none: GPU cases not registered");
@@ -531,6 +559,7 @@ int run_main(int argc, char** argv, void (*register_benchmarks)()) {
 #else
     benchmark::AddCustomContext("gpu", "none: built without CUDA, GPU cases not registered");
 #endif
+    if (!ceiling_error().empty()) benchmark::AddCustomContext("ceil_error", ceiling_error());
   } catch (const std::exception& e) {
     std::cerr << "benchmark setup failed: " << e.what() << "\n";
     return 1;
