@@ -29,7 +29,7 @@ void random_normal(Tensor& out, uint64_t seed, uint64_t draw, double mean, doubl
   GAN_DISPATCH_FLOAT(out.dtype(), "randn", [&] {
     scalar_t* p = out.data<scalar_t>();
     parallel_for(out.numel(), [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) p[i] = static_cast<scalar_t>(mean + std * rng::normal_at(seed, draw, i));
+      for (int64_t i = b; i < e; ++i) p[i] = static_cast<scalar_t>(rng::mul_add_rounded(mean, std, rng::normal_at(seed, draw, i)));
     }, 4096);
   });
 }

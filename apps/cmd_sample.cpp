@@ -1,0 +1,81 @@
+// gan sample: images from a checkpoint's generator, as a PNG grid or a .npy array.
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include "apps/commands.h"
+#include "engine/core/error.h"
+#include "models/run.h"
+#include "models/sampling.h"
+
+namespace gan::app {
+
+namespace {
+
+struct SampleFlags {
+  std::string checkpoint, out, device = "auto";
+  int64_t n = 64, interpolate = 0, nrow = 0;
+  uint64_t seed = 0;
+  models::ModelConfig model;  // only for files without a model description
+  CLI::Option* model_opt = nullptr;
+};
+
+int run_sample(const SampleFlags& f) {
+  Device device = models::resolve_device(f.device);
+  std::optional<models::ModelConfig> fallback;
+  if (f.model_opt->count()) {
+    fallback = f.model;
+    fallback->image_size = models::ModelConfig{}.image_size;
+    if (f.model.arch == "dcgan32") fallback->image_size = 32;
+    if (f.model.arch == "dcgan64") fallback->image_size = 64;
+  }
+  models::LoadedGenerator g = models::load_generator(f.checkpoint, device, fallback);
+  Tensor images;
+  int64_t nrow = f.nrow;
+  if (f.interpolate > 0) {
+    images = models::interpolate_images(g, f.n, f.interpolate, f.seed);
+    if (nrow == 0) nrow = f.interpolate;
+  } else {
+    images = models::sample_images(g, f.n, f.seed);
+  }
+  models::write_images(images, f.out, nrow);
+  std::printf("wrote %s: %lld images %lldx%lldx%lld (%s %s)\n", f.out.c_str(), static_cast<long long>(images.size(0)),
+              static_cast<long long>(images.size(1)), static_cast<long long>(images.size(2)),
+              static_cast<long long>(images.size(3)), g.config.arch.c_str(),
+              f.interpolate > 0 ? "interpolations" : "samples");
+  return 0;
+}
+
+}  // namespace
+
+Runner add_sample_command(CLI::App& app) {
+  auto f = std::make_shared<SampleFlags>();
+  app.add_option("--checkpoint", f->checkpoint, "A checkpoint (safetensors) written by gan train")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("--out", f->out, "Output file: FILE.png (grid) or FILE.npy (float32 [N, C, H, W] in [-1, 1])")
+      ->required();
+  app.add_option("--n", f->n, "Number of images (with --interpolate: number of rows)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--seed", f->seed, "Noise seed")->capture_default_str();
+  app.add_option("--interpolate", f->interpolate, "K: write latent interpolations of K steps per row")
+      ->check(CLI::Range(int64_t{2}, int64_t{1000}));
+  app.add_option("--nrow", f->nrow, "Images per grid row (default: square grid)")->check(CLI::PositiveNumber);
+  app.add_option("--device", f->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  f->model_opt = app.add_option("--model", f->model.arch,
+                                "For files not written by gan train (e.g. from PyTorch): mlp, dcgan32 or dcgan64")
+                     ->check(CLI::IsMember({"mlp", "dcgan32", "dcgan64"}));
+  app.add_option("--nz", f->model.nz, "With --model: latent size")->check(CLI::PositiveNumber);
+  app.add_option("--ngf", f->model.ngf, "With --model: generator width")->check(CLI::PositiveNumber);
+  app.add_option("--channels", f->model.channels, "With --model: image channels (1 or 3)")
+      ->check(CLI::IsMember({1, 3}));
+  return [f]() -> int {
+    const std::string& o = f->out;
+    GAN_CHECK((o.size() > 4 && (o.compare(o.size() - 4, 4, ".png") == 0 || o.compare(o.size() - 4, 4, ".npy") == 0)),
+              "--out " << o << ": expected a file name ending in .png or .npy");
+    return run_sample(*f);
+  };
+}
+
+}  // namespace gan::app

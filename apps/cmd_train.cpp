@@ -1,0 +1,166 @@
+// gan train: flags -> TrainConfig, progress on stderr, outputs listed at the end.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+
+#include "apps/commands.h"
+#include "engine/core/error.h"
+#include "models/config.h"
+#include "models/progress.h"
+#include "models/run.h"
+
+namespace gan::app {
+
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_sigint(int) { g_interrupted = 1; }
+
+struct TrainFlags {
+  models::TrainConfig cfg;
+  std::string out, resume;
+  bool overwrite = false;
+  CLI::Option *steps = nullptr, *epochs = nullptr, *sample_every = nullptr, *checkpoint_every = nullptr,
+              *log_every = nullptr, *device = nullptr, *kernels = nullptr, *out_opt = nullptr;
+  std::vector<CLI::Option*> fixed_on_resume;  // settings that come from the checkpoint
+};
+
+// Default run lengths: what finishes in a few minutes on a 2-core CPU and still shows digits.
+int64_t default_steps(const std::string& arch) {
+  if (arch == "mlp") return 3000;
+  if (arch == "dcgan32") return 1000;
+  return 1000;
+}
+
+int run_train(TrainFlags& f) {
+  bool tty = ::isatty(2);
+  bool bar_drawn = false;
+  int64_t plain_every = 0;
+  models::RunEvents ev;
+  ev.on_info = [&](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
+  ev.on_log = [&](const models::LogRecord& r) {
+    if (tty) {
+      std::fprintf(stderr, "\r\033[2K%s", models::progress_bar(r).c_str());
+      bar_drawn = true;
+    } else {
+      if (plain_every == 0) {  // about 20 lines a run, on logging steps
+        int64_t le = f.cfg.log_every;
+        plain_every = std::max<int64_t>(le, (r.total_steps / 20 + le - 1) / le * le);
+      }
+      if (r.step % plain_every == 0 || r.step == r.total_steps)
+        std::fprintf(stderr, "%s\n", models::progress_line(r).c_str());
+    }
+    std::fflush(stderr);
+  };
+  ev.on_output = [&](const std::string&, const std::string&) {};
+  ev.should_stop = [] { return g_interrupted != 0; };
+  std::signal(SIGINT, on_sigint);
+
+  models::RunResult r;
+  try {
+    if (!f.resume.empty()) {
+      models::ResumeOverrides o;
+      if (f.steps->count()) o.steps = f.cfg.steps;
+      if (f.epochs->count()) o.epochs = f.cfg.epochs;
+      if (f.sample_every->count()) o.sample_every = f.cfg.sample_every;
+      if (f.checkpoint_every->count()) o.checkpoint_every = f.cfg.checkpoint_every;
+      if (f.log_every->count()) o.log_every = f.cfg.log_every;
+      if (f.device->count()) o.device = f.cfg.device;
+      if (f.kernels->count()) o.kernels = f.cfg.kernels;
+      r = models::resume_training(f.resume, o, ev);
+    } else {
+      if (!f.steps->count() && !f.epochs->count()) f.cfg.steps = default_steps(f.cfg.model.arch);
+      if (f.out.empty()) f.out = "runs/" + f.cfg.model.arch;
+      r = models::run_training(f.cfg, f.out, ev, f.overwrite);
+    }
+  } catch (...) {
+    if (bar_drawn) std::fprintf(stderr, "\n");
+    throw;
+  }
+  if (bar_drawn) std::fprintf(stderr, "\n");
+  std::fprintf(stderr, "%s steps %lld..%lld in %s (%.2f s/100 steps)\n",
+               r.interrupted ? "interrupted after" : "trained", static_cast<long long>(r.first_step),
+               static_cast<long long>(r.last_step), models::format_duration(r.seconds).c_str(),
+               r.last_step > r.first_step ? 100.0 * r.seconds / static_cast<double>(r.last_step - r.first_step) : 0.0);
+  std::printf("outputs in %s/\n", r.out_dir.c_str());
+  if (!r.last_sample.empty()) std::printf("  samples:    %s (latest: %s/samples/last.png)\n", r.last_sample.c_str(),
+                                          r.out_dir.c_str());
+  std::printf("  metrics:    %s\n", r.metrics_path.c_str());
+  if (!r.last_checkpoint.empty()) std::printf("  checkpoint: %s\n", r.last_checkpoint.c_str());
+  std::printf("  config:     %s\n", r.config_path.c_str());
+  if (r.interrupted) {
+    std::printf("continue with: gan train --resume %s\n", r.out_dir.c_str());
+    return 130;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner add_train_command(CLI::App& app) {
+  auto f = std::make_shared<TrainFlags>();
+  models::TrainConfig& c = f->cfg;
+  auto fixed = [&](CLI::Option* o) {
+    f->fixed_on_resume.push_back(o);
+    return o;
+  };
+  fixed(app.add_option("--model", c.model.arch, "Architecture: mlp, dcgan32 or dcgan64")
+            ->check(CLI::IsMember({"mlp", "dcgan32", "dcgan64"}))
+            ->capture_default_str());
+  fixed(app.add_option("--data", c.data,
+                       "Data set: mnist (bundled 10k digits), mnist:PATH, fashion:PATH, cifar10:PATH, folder:PATH")
+            ->capture_default_str());
+  f->out_opt = app.add_option("--out", f->out, "Output folder (default runs/MODEL)");
+  f->steps = app.add_option("--steps", c.steps, "Generator steps to train (default: mlp 3000, dcgan 1000)")
+                 ->check(CLI::PositiveNumber);
+  f->epochs = app.add_option("--epochs", c.epochs, "Passes over the data (instead of --steps)")
+                  ->check(CLI::PositiveNumber)
+                  ->excludes(f->steps);
+  fixed(app.add_option("--batch", c.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str());
+  fixed(app.add_option("--lr", c.lr, "Learning rate (both networks)")->check(CLI::PositiveNumber)->capture_default_str());
+  fixed(app.add_option("--beta1", c.beta1, "Adam beta1 (SGD: momentum)")->check(CLI::Range(0.0, 0.999999))
+            ->capture_default_str());
+  fixed(app.add_option("--beta2", c.beta2, "Adam beta2")->check(CLI::Range(0.0, 0.999999))->capture_default_str());
+  fixed(app.add_option("--optimizer", c.optimizer, "adam, rmsprop or sgd")
+            ->check(CLI::IsMember({"adam", "rmsprop", "sgd"}))
+            ->capture_default_str());
+  fixed(app.add_option("--nz", c.model.nz, "Latent size")->check(CLI::PositiveNumber)->capture_default_str());
+  fixed(app.add_option("--ngf", c.model.ngf, "DCGAN generator width")->check(CLI::PositiveNumber)->capture_default_str());
+  fixed(app.add_option("--ndf", c.model.ndf, "DCGAN discriminator width")->check(CLI::PositiveNumber)
+            ->capture_default_str());
+  fixed(app.add_option("--seed", c.seed, "Random seed (weights, noise, shuffling)")->capture_default_str());
+  f->device = app.add_option("--device", c.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  f->kernels = app.add_option("--kernels", c.kernels, "CUDA kernels: hand (hand-written) or cudnn (cuDNN/cuBLAS)")
+                   ->check(CLI::IsMember({"hand", "cudnn"}))
+                   ->capture_default_str();
+  f->sample_every = app.add_option("--sample-every", c.sample_every, "Write a sample grid every N steps and at the end (0: never)")
+                        ->check(CLI::NonNegativeNumber)
+                        ->capture_default_str();
+  f->checkpoint_every = app.add_option("--checkpoint-every", c.checkpoint_every,
+                                       "Write a checkpoint every N steps (0: only at the end)")
+                            ->check(CLI::NonNegativeNumber)
+                            ->capture_default_str();
+  f->log_every = app.add_option("--log-every", c.log_every, "Metrics row and progress update every N steps")
+                     ->check(CLI::PositiveNumber)
+                     ->capture_default_str();
+  fixed(app.add_option("--n-samples", c.n_samples, "Images in each sample grid")->check(CLI::PositiveNumber)
+            ->capture_default_str());
+  app.add_option("--resume", f->resume, "Continue the run in this folder from its last checkpoint")
+      ->check(CLI::ExistingDirectory);
+  app.add_flag("--overwrite", f->overwrite, "Start over in an --out folder that already holds a run");
+
+  return [f]() -> int {
+    if (!f->resume.empty()) {
+      for (CLI::Option* o : f->fixed_on_resume)
+        GAN_CHECK(o->count() == 0, o->get_name() << " cannot be given with --resume: the run's settings come from "
+                                                    "its checkpoint (only --steps, --epochs, intervals, --device "
+                                                    "and --kernels may change)");
+      GAN_CHECK(f->out_opt->count() == 0 || f->out == f->resume, "--out and --resume name different folders");
+    }
+    return run_train(*f);
+  };
+}
+
+}  // namespace gan::app

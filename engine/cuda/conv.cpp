@@ -1,0 +1,332 @@
+// CUDA convolution primitives (engine/backend/conv.h): the hand-written implicit-GEMM kernels
+// (kernels/conv.cu) or cuDNN's legacy convolution API, chosen at run time (kernel_select.h). When
+// the chosen path cannot run a shape, the other one does, and verbose mode says so once.
+// allow_tf32() switches both paths to TF32 tensor cores for float32; off, both are strict FP32.
+//
+// cuDNN: algorithms come from cudnnFind*Ex (timed on the real shape), cached per shape, dtype,
+// device and math mode; the fastest deterministic one wins, so reruns give the same bits. Float32
+// runs CUDNN_FMA_MATH (strict FP32, what the CPU reference computes) unless TF32 is allowed
+// (allow_tf32()), then CUDNN_DEFAULT_MATH, which lets Ampere-and-later tensor cores run TF32.
+// Note the finder runs kernels and synchronises: the first call per shape must happen outside
+// CUDA-graph capture (a warm-up step does it).
+#include "engine/backend/conv.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <tuple>
+
+#include "engine/cuda/check.h"
+#include "engine/cuda/dnn.h"
+#include "engine/cuda/kernel_select.h"
+#include "engine/cuda/launch_utils.h"
+#include "engine/cuda/memory.h"
+#include "kernels/conv.cuh"
+
+namespace gan::cuda {
+
+namespace {
+
+using kernels::Conv2dShape;
+using kernels::ConvPass;
+
+const char* pass_name(ConvPass pass) {
+  switch (pass) {
+    case ConvPass::Forward: return "conv2d forward";
+    case ConvPass::BackwardData: return "conv2d backward-data";
+    case ConvPass::BackwardWeight: return "conv2d backward-weight";
+  }
+  return "conv2d";
+}
+
+Conv2dShape shape_of(const char* op, const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
+  GAN_CHECK(x.dim() == 4 && w.dim() == 4 && y.dim() == 4,
+            op << ": expected 4-D input, weight and output, got " << x.str() << ", " << w.str() << ", " << y.str());
+  Conv2dShape s;
+  s.N = x.size(0), s.C = x.size(1), s.H = x.size(2), s.W = x.size(3);
+  s.K = w.size(0), s.R = w.size(2), s.S = w.size(3);
+  s.P = y.size(2), s.Q = y.size(3);
+  s.stride_h = p.stride_h, s.stride_w = p.stride_w, s.pad_h = p.pad_h, s.pad_w = p.pad_w;
+  GAN_CHECK(w.size(1) == s.C && y.size(0) == s.N && y.size(1) == s.K,
+            op << ": inconsistent shapes input " << x.str() << ", weight " << w.str() << ", output " << y.str());
+  return s;
+}
+
+std::string describe(const Conv2dShape& s) {
+  std::ostringstream os;
+  os << "x[" << s.N << ", " << s.C << ", " << s.H << ", " << s.W << "] w[" << s.K << ", " << s.C << ", " << s.R << ", "
+     << s.S << "] y[" << s.N << ", " << s.K << ", " << s.P << ", " << s.Q << "] stride (" << s.stride_h << ", "
+     << s.stride_w << ") pad (" << s.pad_h << ", " << s.pad_w << ")";
+  return os.str();
+}
+
+// The three tensors of one computation in conv2d roles: x, w, y (y or dy, x or dx, w or dw).
+struct ConvArgs {
+  ConvPass pass;
+  Conv2dShape s;
+  DType dtype;
+  int device;
+  const void* x;  // x (forward, backward-weight); unused in backward-data
+  const void* w;  // w (forward, backward-data); unused in backward-weight
+  const void* dy; // dy (backward-*)
+  void* out;      // y, dx or dw
+};
+
+// ---- hand-written kernels ----
+
+// Float32 runs the TF32 tensor-core kernels when allow_tf32() is on, else strict FP32.
+void run_hand(const ConvArgs& a, int sms) {
+  const size_t es = dtype_size(a.dtype);
+  Workspace ws(kernels::conv2d_workspace_bytes(a.pass, a.s, es, sms), a.device);
+  cudaStream_t st = stream(a.device);
+  if (a.dtype == DType::Float32 && allow_tf32()) {
+    const float* x = static_cast<const float*>(a.x);
+    const float* w = static_cast<const float*>(a.w);
+    const float* dy = static_cast<const float*>(a.dy);
+    float* out = static_cast<float*>(a.out);
+    switch (a.pass) {
+      case ConvPass::Forward:
+        GAN_CUDA_CHECK(kernels::conv2d_fwd_implicit_gemm_tf32_v2(x, w, out, a.s, ws.get(), sms, st));
+        break;
+      case ConvPass::BackwardData:
+        GAN_CUDA_CHECK(kernels::conv2d_bwd_data_implicit_gemm_tf32_v2(dy, w, out, a.s, ws.get(), sms, st));
+        break;
+      case ConvPass::BackwardWeight:
+        GAN_CUDA_CHECK(kernels::conv2d_bwd_weight_implicit_gemm_tf32_v2(x, dy, out, a.s, ws.get(), sms, st));
+        break;
+    }
+    return;
+  }
+  GAN_DISPATCH_FLOAT(a.dtype, pass_name(a.pass), [&] {
+    using T = scalar_t;
+    const T* x = static_cast<const T*>(a.x);
+    const T* w = static_cast<const T*>(a.w);
+    const T* dy = static_cast<const T*>(a.dy);
+    T* out = static_cast<T*>(a.out);
+    switch (a.pass) {
+      case ConvPass::Forward:
+        GAN_CUDA_CHECK(kernels::conv2d_fwd_implicit_gemm_v1<T>(x, w, out, a.s, ws.get(), sms, st));
+        break;
+      case ConvPass::BackwardData:
+        GAN_CUDA_CHECK(kernels::conv2d_bwd_data_implicit_gemm_v1<T>(dy, w, out, a.s, ws.get(), sms, st));
+        break;
+      case ConvPass::BackwardWeight:
+        GAN_CUDA_CHECK(kernels::conv2d_bwd_weight_implicit_gemm_v1<T>(x, dy, out, a.s, ws.get(), sms, st));
+        break;
+    }
+  });
+}
+
+// ---- cuDNN ----
+
+#ifdef GAN_WITH_CUDNN
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+constexpr int64_t kCudnnIndexLimit = int64_t{1} << 31;
+constexpr size_t kSearchWorkspaceMax = size_t{256} << 20;
+
+std::string cudnn_unsupported(const Conv2dShape& s) {
+  for (int64_t v : {s.N, s.C, s.H, s.W, s.K, s.R, s.S, s.P, s.Q})
+    if (v < 1) return "empty dimension";
+  if (s.pad_h < 0 || s.pad_w < 0 || s.stride_h < 1 || s.stride_w < 1) return "negative padding or stride below 1";
+  if (s.N * s.C * s.H * s.W >= kCudnnIndexLimit || s.N * s.K * s.P * s.Q >= kCudnnIndexLimit ||
+      s.K * s.C * s.R * s.S >= kCudnnIndexLimit)
+    return "a tensor above 2^31 elements (legacy cuDNN descriptors)";
+  // cuDNN derives the output size itself and needs it to match.
+  if ((s.H + 2 * s.pad_h - s.R) / s.stride_h + 1 != s.P || (s.W + 2 * s.pad_w - s.S) / s.stride_w + 1 != s.Q)
+    return "output size not the one cuDNN derives";
+  return {};
+}
+
+struct ConvKey {
+  int pass, dtype, device;
+  bool tf32;
+  int64_t N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw;
+  auto tie() const { return std::tie(pass, dtype, device, tf32, N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw); }
+  bool operator<(const ConvKey& o) const { return tie() < o.tie(); }
+};
+
+// Descriptors and the chosen algorithm of one shape; immutable once built.
+struct ConvPlanCudnn {
+  TensorDesc xd, yd;
+  FilterDesc wd;
+  ConvDesc cd;
+  int algo = 0;
+  size_t workspace = 0;
+};
+
+// Results come fastest first: the first deterministic success, else the first success. Under
+// strict FP32 a result timed with tensor-op math is never taken (the descriptor keeps FMA math).
+template <class Perf>
+const Perf* pick(const Perf* perf, int n, bool strict) {
+  auto usable = [&](const Perf& p) {
+    return p.status == CUDNN_STATUS_SUCCESS &&
+           !(strict && (p.mathType == CUDNN_TENSOR_OP_MATH || p.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION));
+  };
+  for (int i = 0; i < n; ++i)
+    if (usable(perf[i]) && perf[i].determinism == CUDNN_DETERMINISTIC) return &perf[i];
+  for (int i = 0; i < n; ++i)
+    if (usable(perf[i])) return &perf[i];
+  return nullptr;
+}
+
+size_t search_workspace_bytes(int device) {
+  size_t free_b = 0, total_b = 0;
+  DeviceGuard guard(device);
+  if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return std::min(kSearchWorkspaceMax, free_b / 2);
+}
+
+std::unique_ptr<ConvPlanCudnn> build_plan(const ConvArgs& a, bool tf32) {
+  auto pl = std::make_unique<ConvPlanCudnn>();
+  const Conv2dShape& s = a.s;
+  pl->xd.set_nchw(a.dtype, s.N, s.C, s.H, s.W);
+  pl->yd.set_nchw(a.dtype, s.N, s.K, s.P, s.Q);
+  pl->wd.set_kcrs(a.dtype, s.K, s.C, s.R, s.S);
+  GAN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(pl->cd.d, static_cast<int>(s.pad_h), static_cast<int>(s.pad_w),
+                                                  static_cast<int>(s.stride_h), static_cast<int>(s.stride_w), 1, 1,
+                                                  CUDNN_CROSS_CORRELATION, cudnn_dtype(a.dtype)));
+  const bool strict = a.dtype == DType::Float32 && !tf32;
+  GAN_CUDNN_CHECK(cudnnSetConvolutionMathType(pl->cd.d, strict ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH));
+
+  cudnnHandle_t h = cudnn_handle(a.device);
+  const size_t search_bytes = search_workspace_bytes(a.device);
+  Workspace search(search_bytes, a.device);
+  int returned = 0;
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+  auto fail = [&](const char* what) {
+    GAN_FAIL(pass_name(a.pass) << ": cuDNN found no working " << what << " algorithm for " << describe(s));
+  };
+  // The finders write the output while timing; the chosen algorithm overwrites it afterwards.
+  switch (a.pass) {
+    case ConvPass::Forward: {
+      cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+      GAN_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, pl->xd.d, a.x, pl->wd.d, a.w, pl->cd.d, pl->yd.d, a.out,
+                                                             CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf,
+                                                             search.get(), search_bytes));
+      const auto* best = pick(perf, returned, strict);
+      if (!best) fail("forward");
+      pl->algo = best->algo, pl->workspace = best->memory, math = best->mathType;
+      break;
+    }
+    case ConvPass::BackwardData: {
+      cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+      GAN_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, pl->wd.d, a.w, pl->yd.d, a.dy, pl->cd.d, pl->xd.d,
+                                                                  a.out, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                                                                  &returned, perf, search.get(), search_bytes));
+      const auto* best = pick(perf, returned, strict);
+      if (!best) fail("backward-data");
+      pl->algo = best->algo, pl->workspace = best->memory, math = best->mathType;
+      break;
+    }
+    case ConvPass::BackwardWeight: {
+      cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+      GAN_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, pl->xd.d, a.x, pl->yd.d, a.dy, pl->cd.d,
+                                                                    pl->wd.d, a.out,
+                                                                    CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned,
+                                                                    perf, search.get(), search_bytes));
+      const auto* best = pick(perf, returned, strict);
+      if (!best) fail("backward-weight");
+      pl->algo = best->algo, pl->workspace = best->memory, math = best->mathType;
+      break;
+    }
+  }
+  // An algorithm runs with the math type it was timed with; strict FP32 keeps FMA math.
+  if (!strict) GAN_CUDNN_CHECK(cudnnSetConvolutionMathType(pl->cd.d, math));
+  return pl;
+}
+
+const ConvPlanCudnn& cudnn_plan(const ConvArgs& a, bool tf32) {
+  static std::mutex mu;
+  static std::map<ConvKey, std::unique_ptr<ConvPlanCudnn>> cache;
+  const Conv2dShape& s = a.s;
+  ConvKey key{static_cast<int>(a.pass), static_cast<int>(a.dtype), a.device, tf32, s.N, s.C, s.H, s.W, s.K, s.R,
+              s.S, s.P, s.Q, s.stride_h, s.stride_w, s.pad_h, s.pad_w};
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(key);
+  if (it != cache.end()) return *it->second;
+  auto pl = build_plan(a, tf32);
+  return *cache.emplace(key, std::move(pl)).first->second;
+}
+
+void run_cudnn(const ConvArgs& a) {
+  const bool tf32 = a.dtype == DType::Float32 && allow_tf32();
+  const ConvPlanCudnn& pl = cudnn_plan(a, tf32);
+  cudnnHandle_t h = cudnn_handle(a.device);
+  Workspace ws(pl.workspace, a.device);
+  BlendFactors bf(a.dtype);
+  switch (a.pass) {
+    case ConvPass::Forward:
+      GAN_CUDNN_CHECK(cudnnConvolutionForward(h, bf.one(), pl.xd.d, a.x, pl.wd.d, a.w, pl.cd.d,
+                                              static_cast<cudnnConvolutionFwdAlgo_t>(pl.algo), ws.get(), pl.workspace,
+                                              bf.zero(), pl.yd.d, a.out));
+      break;
+    case ConvPass::BackwardData:
+      GAN_CUDNN_CHECK(cudnnConvolutionBackwardData(h, bf.one(), pl.wd.d, a.w, pl.yd.d, a.dy, pl.cd.d,
+                                                   static_cast<cudnnConvolutionBwdDataAlgo_t>(pl.algo), ws.get(),
+                                                   pl.workspace, bf.zero(), pl.xd.d, a.out));
+      break;
+    case ConvPass::BackwardWeight:
+      GAN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, bf.one(), pl.xd.d, a.x, pl.yd.d, a.dy, pl.cd.d,
+                                                     static_cast<cudnnConvolutionBwdFilterAlgo_t>(pl.algo), ws.get(),
+                                                     pl.workspace, bf.zero(), pl.wd.d, a.out));
+      break;
+  }
+}
+
+#pragma GCC diagnostic pop
+#else
+std::string cudnn_unsupported(const Conv2dShape&) { return "this build has no cuDNN"; }
+void run_cudnn(const ConvArgs& a) { GAN_FAIL(pass_name(a.pass) << ": this build has no cuDNN"); }
+#endif
+
+void run(const ConvArgs& a) {
+  DeviceGuard guard(a.device);
+  const int sms = kernels::sm_count();  // of the current device, which the guard set
+  const char* hand_why = kernels::conv2d_hand_unsupported(a.pass, a.s, dtype_size(a.dtype), sms);
+  const std::string cudnn_why = cudnn_unsupported(a.s);
+  const KernelImpl want = kernel_impl(OpFamily::Conv);
+  const bool hand_ok = hand_why == nullptr, cudnn_ok = cudnn_why.empty();
+  if (want == KernelImpl::Cudnn && cudnn_ok) return run_cudnn(a);
+  if (want == KernelImpl::Hand && hand_ok) return run_hand(a, sms);
+  if (want == KernelImpl::Cudnn && hand_ok) {
+    note_fallback(OpFamily::Conv, pass_name(a.pass), KernelImpl::Hand, cudnn_why + " for " + describe(a.s));
+    return run_hand(a, sms);
+  }
+  if (want == KernelImpl::Hand && cudnn_ok) {
+    note_fallback(OpFamily::Conv, pass_name(a.pass), KernelImpl::Cudnn,
+                  std::string("hand kernels: ") + hand_why + " for " + describe(a.s));
+    return run_cudnn(a);
+  }
+  GAN_FAIL(pass_name(a.pass) << ": no CUDA kernel runs " << describe(a.s) << " (" << dtype_name(a.dtype)
+                             << "): hand kernels: " << (hand_why ? hand_why : "-") << "; cuDNN: " << cudnn_why);
+}
+
+}  // namespace
+
+void conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y, const Conv2dParams& p) {
+  ConvArgs a{ConvPass::Forward, shape_of("conv2d forward", x, w, y, p), x.dtype(), x.device().index,
+             x.raw_data(), w.raw_data(), nullptr, y.raw_data()};
+  run(a);
+}
+
+void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const Conv2dParams& p) {
+  ConvArgs a{ConvPass::BackwardData, shape_of("conv2d backward-data", dx, w, dy, p), dy.dtype(), dy.device().index,
+             nullptr, w.raw_data(), dy.raw_data(), dx.raw_data()};
+  run(a);
+}
+
+void conv2d_backward_weight(const Tensor& x, const Tensor& dy, Tensor& dw, const Conv2dParams& p) {
+  ConvArgs a{ConvPass::BackwardWeight, shape_of("conv2d backward-weight", x, dw, dy, p), x.dtype(), x.device().index,
+             x.raw_data(), nullptr, dy.raw_data(), dw.raw_data()};
+  run(a);
+}
+
+}  // namespace gan::cuda

@@ -1,0 +1,59 @@
+// cuDNN plumbing shared by the CUDA convolution and normalisation primitives (cuDNN builds only):
+// one cuDNN handle per device, bound to the engine stream, and RAII descriptors.
+#pragma once
+#include <cstdint>
+
+#include "engine/core/dtype.h"
+
+#ifdef GAN_WITH_CUDNN
+#include <cudnn.h>
+#endif
+
+namespace gan::cuda {
+
+#ifdef GAN_WITH_CUDNN
+// The cuDNN handle of `device`, bound to its engine stream. Created on first use, never destroyed
+// (tensors freed at exit may still be queued behind it).
+cudnnHandle_t cudnn_handle(int device);
+
+cudnnDataType_t cudnn_dtype(DType t);
+
+// Owning wrappers: created in the constructor, destroyed in the destructor.
+struct TensorDesc {
+  cudnnTensorDescriptor_t d = nullptr;
+  TensorDesc();
+  ~TensorDesc();
+  TensorDesc(const TensorDesc&) = delete;
+  TensorDesc& operator=(const TensorDesc&) = delete;
+  void set_nchw(DType t, int64_t n, int64_t c, int64_t h, int64_t w);
+};
+
+struct FilterDesc {
+  cudnnFilterDescriptor_t d = nullptr;
+  FilterDesc();
+  ~FilterDesc();
+  FilterDesc(const FilterDesc&) = delete;
+  FilterDesc& operator=(const FilterDesc&) = delete;
+  void set_kcrs(DType t, int64_t k, int64_t c, int64_t r, int64_t s);
+};
+
+struct ConvDesc {
+  cudnnConvolutionDescriptor_t d = nullptr;
+  ConvDesc();
+  ~ConvDesc();
+  ConvDesc(const ConvDesc&) = delete;
+  ConvDesc& operator=(const ConvDesc&) = delete;
+};
+
+// The alpha = 1 / beta = 0 scaling arguments cuDNN expects in the compute type of `t`.
+struct BlendFactors {
+  float f1 = 1.0f, f0 = 0.0f;
+  double d1 = 1.0, d0 = 0.0;
+  DType t;
+  explicit BlendFactors(DType dtype) : t(dtype) {}
+  const void* one() const { return t == DType::Float64 ? static_cast<const void*>(&d1) : &f1; }
+  const void* zero() const { return t == DType::Float64 ? static_cast<const void*>(&d0) : &f0; }
+};
+#endif
+
+}  // namespace gan::cuda

@@ -1,0 +1,202 @@
+#include "engine/io/datasets.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include "engine/io/file_util.h"
+
+#ifdef GAN_WITH_ZLIB
+#include <zlib.h>
+#endif
+
+namespace gan::io {
+
+namespace fs = std::filesystem;
+
+std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
+  std::vector<uint8_t> raw = read_file(path);
+  if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
+#ifdef GAN_WITH_ZLIB
+  z_stream zs{};
+  GAN_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, path << ": zlib initialisation failed");
+  std::vector<uint8_t> out(raw.size() * 4 + 1024);
+  zs.next_in = raw.data();
+  zs.avail_in = static_cast<uInt>(raw.size());
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    if (zs.total_out == out.size()) out.resize(out.size() * 2);
+    zs.next_out = out.data() + zs.total_out;
+    zs.avail_out = static_cast<uInt>(out.size() - zs.total_out);
+    rc = inflate(&zs, Z_NO_FLUSH);
+    if (rc == Z_BUF_ERROR && zs.avail_in == 0) break;  // input ended early
+    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) break;
+  }
+  size_t produced = zs.total_out;
+  inflateEnd(&zs);
+  GAN_CHECK(rc == Z_STREAM_END, path << ": corrupt or truncated gzip data");
+  out.resize(produced);
+  return out;
+#else
+  GAN_FAIL(path << ": is gzip-compressed but this build has no zlib; gunzip it first");
+#endif
+}
+
+IdxArray parse_idx(const std::vector<uint8_t>& b, const std::string& src) {
+  GAN_CHECK(b.size() >= 4 && b[0] == 0 && b[1] == 0, src << ": not an IDX file (bad magic number)");
+  IdxArray a;
+  a.type = b[2];
+  int ndim = b[3];
+  static const std::map<uint8_t, size_t> sizes = {{0x08, 1}, {0x09, 1}, {0x0B, 2}, {0x0C, 4}, {0x0D, 4}, {0x0E, 8}};
+  auto es = sizes.find(a.type);
+  GAN_CHECK(es != sizes.end(), src << ": unknown IDX element type 0x" << std::hex << int(a.type));
+  GAN_CHECK(ndim >= 1 && b.size() >= 4 + 4 * static_cast<size_t>(ndim), src << ": truncated IDX header");
+  uint64_t count = 1;
+  for (int d = 0; d < ndim; ++d) {
+    const uint8_t* p = b.data() + 4 + 4 * d;
+    int64_t v = (int64_t(p[0]) << 24) | (int64_t(p[1]) << 16) | (int64_t(p[2]) << 8) | int64_t(p[3]);
+    a.dims.push_back(v);
+    count *= static_cast<uint64_t>(v);
+  }
+  size_t header = 4 + 4 * static_cast<size_t>(ndim);
+  uint64_t need = count * es->second;
+  GAN_CHECK(b.size() - header == need, src << ": IDX payload holds " << (b.size() - header) << " bytes, dims "
+                                           << shape_str(a.dims) << " need " << need
+                                           << (b.size() - header < need ? " (truncated file?)" : ""));
+  a.data.assign(b.begin() + static_cast<std::ptrdiff_t>(header), b.end());
+  return a;
+}
+
+IdxArray read_idx(const std::string& path) { return parse_idx(read_maybe_gzip(path), path); }
+
+ImageDataset read_idx_dataset(const std::string& images_path, const std::string& labels_path) {
+  IdxArray img = read_idx(images_path);
+  GAN_CHECK(img.type == 0x08 && img.dims.size() == 3,
+            images_path << ": expected IDX3 uint8 images [N, H, W], got type 0x" << std::hex << int(img.type)
+                        << std::dec << " with " << img.dims.size() << " dims");
+  ImageDataset ds;
+  ds.count = img.dims[0];
+  ds.channels = 1;
+  ds.height = img.dims[1];
+  ds.width = img.dims[2];
+  GAN_CHECK(ds.count > 0 && ds.height > 0 && ds.width > 0, images_path << ": holds no images");
+  ds.pixels = std::move(img.data);
+  ds.source = images_path;
+  if (!labels_path.empty()) {
+    IdxArray lab = read_idx(labels_path);
+    GAN_CHECK(lab.type == 0x08 && lab.dims.size() == 1,
+              labels_path << ": expected IDX1 uint8 labels [N], got " << lab.dims.size() << " dims");
+    GAN_CHECK(lab.dims[0] == ds.count,
+              labels_path << ": " << lab.dims[0] << " labels for " << ds.count << " images in " << images_path);
+    ds.labels.assign(lab.data.begin(), lab.data.end());
+  }
+  return ds;
+}
+
+static std::string first_existing(const fs::path& dir, const std::vector<std::string>& names) {
+  for (const auto& n : names) {
+    fs::path p = dir / n;
+    if (fs::is_regular_file(p)) return p.string();
+  }
+  return "";
+}
+
+ImageDataset read_mnist_like(const std::string& path) {
+  GAN_CHECK(file_exists(path), path << ": no such file or folder");
+  if (!is_directory(path)) return read_idx_dataset(path);
+  fs::path dir(path);
+  std::string images = first_existing(dir, {"train-images-idx3-ubyte.gz", "train-images-idx3-ubyte",
+                                            "train-images.idx3-ubyte", "images-idx3-ubyte.gz", "images-idx3-ubyte"});
+  GAN_CHECK(!images.empty(), path << ": no IDX images found (expected train-images-idx3-ubyte[.gz] or "
+                                     "images-idx3-ubyte.gz)");
+  std::string labels = first_existing(dir, {"train-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte",
+                                            "train-labels.idx1-ubyte", "labels-idx1-ubyte.gz", "labels-idx1-ubyte"});
+  return read_idx_dataset(images, labels);
+}
+
+static void append_cifar_batch(const std::string& file, ImageDataset& ds) {
+  std::vector<uint8_t> b = read_file(file);
+  const size_t rec = 1 + 3072;
+  GAN_CHECK(!b.empty() && b.size() % rec == 0, file << ": " << b.size() << " bytes is not a whole number of CIFAR-10 "
+                                                                         "records of 3073 bytes (truncated file?)");
+  size_t n = b.size() / rec;
+  for (size_t i = 0; i < n; ++i) {
+    uint8_t label = b[i * rec];
+    GAN_CHECK(label < 10, file << ": record " << i << " has label " << int(label) << " (not a CIFAR-10 file?)");
+    ds.labels.push_back(label);
+    ds.pixels.insert(ds.pixels.end(), b.begin() + static_cast<std::ptrdiff_t>(i * rec + 1),
+                     b.begin() + static_cast<std::ptrdiff_t>((i + 1) * rec));
+  }
+  ds.count += static_cast<int64_t>(n);
+}
+
+ImageDataset read_cifar10(const std::string& path) {
+  GAN_CHECK(file_exists(path), path << ": no such file or folder");
+  ImageDataset ds;
+  ds.channels = 3;
+  ds.height = ds.width = 32;
+  ds.source = path;
+  if (!is_directory(path)) {
+    append_cifar_batch(path, ds);
+    return ds;
+  }
+  fs::path dir(path);
+  if (!fs::exists(dir / "data_batch_1.bin") && fs::exists(dir / "cifar-10-batches-bin" / "data_batch_1.bin"))
+    dir /= "cifar-10-batches-bin";
+  for (int i = 1; i <= 5; ++i) {
+    fs::path f = dir / ("data_batch_" + std::to_string(i) + ".bin");
+    if (fs::exists(f)) append_cifar_batch(f.string(), ds);
+  }
+  GAN_CHECK(ds.count > 0, path << ": no CIFAR-10 batches (data_batch_1.bin ... data_batch_5.bin) found");
+  return ds;
+}
+
+static bool is_image_file(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".gif" || ext == ".tga";
+}
+
+ImageDataset read_image_folder(const std::string& path, int64_t size, int64_t channels) {
+  GAN_CHECK(is_directory(path), path << ": not a folder");
+  GAN_CHECK(size > 0 && (channels == 1 || channels == 3),
+            "read_image_folder: size " << size << " and channels " << channels << " (1 or 3) invalid");
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(path, fs::directory_options::follow_directory_symlink, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (it->is_regular_file() && is_image_file(it->path())) files.push_back(it->path());
+  }
+  GAN_CHECK(!ec, path << ": cannot list folder: " << ec.message());
+  GAN_CHECK(!files.empty(), path << ": no images (.png, .jpg, .jpeg, .bmp, .gif, .tga) found");
+  std::sort(files.begin(), files.end());
+  // Class labels from top-level subfolders, when every image sits in one.
+  std::map<std::string, int32_t> classes;
+  bool labelled = true;
+  for (const auto& f : files) {
+    fs::path rel = fs::relative(f, path);
+    if (std::distance(rel.begin(), rel.end()) < 2) labelled = false;
+    else classes.emplace(rel.begin()->string(), 0);
+  }
+  int32_t next = 0;
+  for (auto& [name, id] : classes) id = next++;
+
+  ImageDataset ds;
+  ds.channels = channels;
+  ds.height = ds.width = size;
+  ds.source = path;
+  ds.pixels.reserve(files.size() * static_cast<size_t>(ds.image_bytes()));
+  for (const auto& f : files) {
+    Image img = resize_image(center_crop_square(load_image(f.string(), static_cast<int>(channels))), size, size);
+    for (int64_t c = 0; c < channels; ++c)  // interleaved HWC -> planar CHW
+      for (int64_t y = 0; y < size; ++y)
+        for (int64_t x = 0; x < size; ++x) ds.pixels.push_back(img.at(y, x, c));
+    if (labelled) ds.labels.push_back(classes[fs::relative(f, path).begin()->string()]);
+    ++ds.count;
+  }
+  return ds;
+}
+
+}  // namespace gan::io

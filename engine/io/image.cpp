@@ -1,0 +1,106 @@
+#include "engine/io/image.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/io/file_util.h"
+#include "engine/io/stb.h"
+
+namespace gan::io {
+
+Image make_grid(const Tensor& images, int64_t nrow, int64_t padding, uint8_t pad_value) {
+  GAN_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3) && images.size(0) > 0,
+            "make_grid: expects images [N, 1 or 3, H, W], got " << images.str());
+  GAN_CHECK(nrow > 0 && padding >= 0, "make_grid: nrow " << nrow << " and padding " << padding << " must be positive");
+  std::vector<float> v = images.to_float_vector();
+  const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
+  const int64_t cols = std::min(nrow, n), rows = (n + cols - 1) / cols;
+  Image img;
+  img.channels = c;
+  img.width = cols * (w + padding) + padding;
+  img.height = rows * (h + padding) + padding;
+  img.pixels.assign(static_cast<size_t>(img.width * img.height * c), pad_value);
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t y0 = (k / cols) * (h + padding) + padding, x0 = (k % cols) * (w + padding) + padding;
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x) {
+          float val = v[static_cast<size_t>(((k * c + ch) * h + y) * w + x)];
+          // NaN maps to 0 rather than to undefined behaviour in the cast.
+          double u = std::isnan(val) ? 0.0 : std::clamp((static_cast<double>(val) + 1.0) * 0.5, 0.0, 1.0);
+          img.pixels[static_cast<size_t>(((y0 + y) * img.width + x0 + x) * c + ch)] =
+              static_cast<uint8_t>(std::lround(u * 255.0));
+        }
+  }
+  return img;
+}
+
+static void append_bytes(void* ctx, void* data, int size) {
+  auto* out = static_cast<std::string*>(ctx);
+  out->append(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+
+std::string encode_png(const Image& img) {
+  GAN_CHECK(img.width > 0 && img.height > 0 && img.channels >= 1 && img.channels <= 4 &&
+                img.pixels.size() == static_cast<size_t>(img.width * img.height * img.channels),
+            "encode_png: inconsistent image " << img.width << "x" << img.height << "x" << img.channels);
+  std::string out;
+  int ok = stbi_write_png_to_func(append_bytes, &out, static_cast<int>(img.width), static_cast<int>(img.height),
+                                  static_cast<int>(img.channels), img.pixels.data(),
+                                  static_cast<int>(img.width * img.channels));
+  GAN_CHECK(ok, "encode_png: stb_image_write failed for a " << img.width << "x" << img.height << " image");
+  return out;
+}
+
+void save_png(const std::string& path, const Image& img) { write_file_atomic(path, encode_png(img)); }
+
+Image decode_image(const uint8_t* bytes, size_t size, int channels, const std::string& source) {
+  GAN_CHECK(channels >= 0 && channels <= 4, "decode_image: channels must be 0..4, got " << channels);
+  int w = 0, h = 0, c = 0;
+  uint8_t* p = stbi_load_from_memory(bytes, static_cast<int>(size), &w, &h, &c, channels);
+  GAN_CHECK(p, source << ": cannot decode image: " << stbi_failure_reason());
+  Image img;
+  img.width = w;
+  img.height = h;
+  img.channels = channels ? channels : c;
+  img.pixels.assign(p, p + static_cast<size_t>(w) * h * img.channels);
+  stbi_image_free(p);
+  return img;
+}
+
+Image load_image(const std::string& path, int channels) {
+  std::vector<uint8_t> bytes = read_file(path);
+  return decode_image(bytes.data(), bytes.size(), channels, path);
+}
+
+Image resize_image(const Image& img, int64_t width, int64_t height) {
+  GAN_CHECK(width > 0 && height > 0, "resize_image: target " << width << "x" << height << " must be positive");
+  if (width == img.width && height == img.height) return img;
+  Image out;
+  out.width = width;
+  out.height = height;
+  out.channels = img.channels;
+  out.pixels.resize(static_cast<size_t>(width * height * img.channels));
+  int ok = stbir_resize_uint8(img.pixels.data(), static_cast<int>(img.width), static_cast<int>(img.height), 0,
+                              out.pixels.data(), static_cast<int>(width), static_cast<int>(height), 0,
+                              static_cast<int>(img.channels));
+  GAN_CHECK(ok, "resize_image: stb_image_resize failed (" << img.width << "x" << img.height << " -> " << width << "x"
+                                                          << height << ")");
+  return out;
+}
+
+Image center_crop_square(const Image& img) {
+  int64_t s = std::min(img.width, img.height);
+  if (img.width == s && img.height == s) return img;
+  int64_t x0 = (img.width - s) / 2, y0 = (img.height - s) / 2;
+  Image out;
+  out.width = out.height = s;
+  out.channels = img.channels;
+  out.pixels.resize(static_cast<size_t>(s * s * img.channels));
+  for (int64_t y = 0; y < s; ++y)
+    std::copy_n(img.pixels.begin() + ((y0 + y) * img.width + x0) * img.channels, s * img.channels,
+                out.pixels.begin() + y * s * img.channels);
+  return out;
+}
+
+}  // namespace gan::io

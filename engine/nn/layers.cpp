@@ -1,0 +1,61 @@
+// Linear, activations and reshaping layers (the ones built on matmul and element-wise ops).
+#include <cmath>
+#include <sstream>
+
+#include "engine/nn/init.h"
+#include "engine/nn/layers.h"
+#include "engine/ops/ops.h"
+
+namespace gan::nn {
+
+static Generator& gen_or_default(Generator* gen) { return gen ? *gen : default_generator(Device::cpu()); }
+
+Linear::Linear(int64_t in, int64_t out, bool has_bias, Generator* gen)
+    : Module("Linear"), in_features(in), out_features(out) {
+  GAN_CHECK(in > 0 && out > 0, "Linear: features must be positive, got in=" << in << " out=" << out);
+  Generator& g = gen_or_default(gen);
+  weight = register_parameter("weight", Tensor::empty({out, in}));
+  init::kaiming_uniform_(weight, std::sqrt(5.0), g);
+  if (has_bias) {
+    bias = register_parameter("bias", Tensor::empty({out}));
+    double bound = 1.0 / std::sqrt(static_cast<double>(in));
+    init::uniform_(bias, -bound, bound, g);
+  }
+}
+
+Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+
+std::string Linear::extra_repr() const {
+  std::ostringstream os;
+  os << "in_features=" << in_features << ", out_features=" << out_features
+     << ", bias=" << (bias.defined() ? "True" : "False");
+  return os.str();
+}
+
+Tensor ReLU::forward(const Tensor& x) { return relu(x); }
+Tensor LeakyReLU::forward(const Tensor& x) { return leaky_relu(x, negative_slope); }
+Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
+Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
+
+std::string LeakyReLU::extra_repr() const {
+  std::ostringstream os;
+  os << "negative_slope=" << negative_slope;
+  return os.str();
+}
+
+Tensor Flatten::forward(const Tensor& x) {
+  GAN_CHECK(x.dim() >= 1, "Flatten: input " << x.str() << " has no batch dimension");
+  return x.dim() == 1 ? x.reshape({x.size(0), 1}) : x.flatten(1);
+}
+
+Tensor Unflatten::forward(const Tensor& x) {
+  GAN_CHECK(x.dim() == 2 && x.size(1) == numel_of(shape),
+            "Unflatten: input " << x.str() << " cannot be viewed as [N, " << shape_str(shape).substr(1));
+  Shape s{x.size(0)};
+  s.insert(s.end(), shape.begin(), shape.end());
+  return x.reshape(s);
+}
+
+std::string Unflatten::extra_repr() const { return "dim=1, unflattened_size=" + shape_str(shape); }
+
+}  // namespace gan::nn

@@ -1,0 +1,135 @@
+// Layers with PyTorch's names, shapes, defaults and default initialisation, so that weights move
+// between this engine and torch.nn without renaming or reshaping.
+//
+// Every constructor that creates weights takes the Generator that initialises them (the CPU
+// default generator when null); weights are created on the CPU; Module::to moves them.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "engine/nn/module.h"
+#include "engine/ops/conv.h"
+#include "engine/rng/generator.h"
+
+namespace gan::nn {
+
+// y = x W^T + b; W [out, in], b [out]. Init as torch.nn.Linear: W ~ kaiming_uniform(a = sqrt(5)),
+// i.e. U(-1/sqrt(in), 1/sqrt(in)), and b ~ U(-1/sqrt(in), 1/sqrt(in)).
+class Linear : public Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, bool bias = true, Generator* gen = nullptr);
+  Tensor forward(const Tensor& x) override;  // x [N, in] -> [N, out]
+  Tensor weight, bias;                        // bias undefined when bias = false
+  int64_t in_features, out_features;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+// 2-D convolution, NCHW, square kernel; W [out, in, k, k]. Init as torch.nn.Conv2d.
+class Conv2d : public Module {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride = 1, int64_t padding = 0,
+         bool bias = true, Generator* gen = nullptr);
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias;
+  int64_t in_channels, out_channels, kernel_size;
+  Conv2dParams params;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+// Transposed 2-D convolution; W [in, out, k, k] as PyTorch. Init as torch.nn.ConvTranspose2d
+// (whose fan-in is computed from W's second dimension: out * k * k).
+class ConvTranspose2d : public Module {
+ public:
+  ConvTranspose2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride = 1,
+                  int64_t padding = 0, int64_t output_padding = 0, bool bias = true, Generator* gen = nullptr);
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias;
+  int64_t in_channels, out_channels, kernel_size;
+  Conv2dParams params;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+// Batch norm over [N, C, H, W] (or [N, C]). Parameters weight (ones), bias (zeros); buffers
+// running_mean (zeros), running_var (ones) and the counter num_batches_tracked. Training mode
+// normalises with the batch statistics and updates the running ones (momentum as PyTorch);
+// eval mode uses the running ones.
+class BatchNorm2d : public Module {
+ public:
+  explicit BatchNorm2d(int64_t num_features, double eps = 1e-5, double momentum = 0.1, bool affine = true,
+                       bool track_running_stats = true);
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias, running_mean, running_var;
+  int64_t num_features;
+  int64_t num_batches_tracked = 0;
+  double eps, momentum;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+// Layer norm over the trailing dims `normalized_shape`; weight (ones) and bias (zeros) of that shape.
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true);
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias;
+  Shape normalized_shape;
+  double eps;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+class ReLU : public Module {
+ public:
+  ReLU() : Module("ReLU") {}
+  Tensor forward(const Tensor& x) override;
+};
+
+class LeakyReLU : public Module {
+ public:
+  explicit LeakyReLU(double negative_slope = 0.01) : Module("LeakyReLU"), negative_slope(negative_slope) {}
+  Tensor forward(const Tensor& x) override;
+  double negative_slope;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+class Tanh : public Module {
+ public:
+  Tanh() : Module("Tanh") {}
+  Tensor forward(const Tensor& x) override;
+};
+
+class Sigmoid : public Module {
+ public:
+  Sigmoid() : Module("Sigmoid") {}
+  Tensor forward(const Tensor& x) override;
+};
+
+// [N, d1, d2, ...] -> [N, d1 * d2 * ...] (torch.nn.Flatten with its defaults).
+class Flatten : public Module {
+ public:
+  Flatten() : Module("Flatten") {}
+  Tensor forward(const Tensor& x) override;
+};
+
+// [N, prod(shape)] -> [N, shape...] (torch.nn.Unflatten(1, shape)).
+class Unflatten : public Module {
+ public:
+  explicit Unflatten(Shape shape) : Module("Unflatten"), shape(std::move(shape)) {}
+  Tensor forward(const Tensor& x) override;
+  Shape shape;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
+}  // namespace gan::nn

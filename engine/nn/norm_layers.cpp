@@ -1,0 +1,70 @@
+// BatchNorm2d and LayerNorm modules over the engine's normalisation ops.
+#include <sstream>
+
+#include "engine/nn/layers.h"
+#include "engine/ops/ops.h"
+
+namespace gan::nn {
+
+BatchNorm2d::BatchNorm2d(int64_t c, double eps, double momentum, bool affine, bool track)
+    : Module("BatchNorm2d"), num_features(c), eps(eps), momentum(momentum) {
+  GAN_CHECK(c > 0, "BatchNorm2d: num_features must be positive, got " << c);
+  if (affine) {
+    weight = register_parameter("weight", Tensor::ones({c}));
+    bias = register_parameter("bias", Tensor::zeros({c}));
+  }
+  if (track) {
+    running_mean = register_buffer("running_mean", Tensor::zeros({c}));
+    running_var = register_buffer("running_var", Tensor::ones({c}));
+    register_counter("num_batches_tracked", &num_batches_tracked);
+  }
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  GAN_CHECK((x.dim() == 4 || x.dim() == 2) && x.size(1) == num_features,
+            "BatchNorm2d(" << num_features << "): input " << x.str() << " is not [N, " << num_features
+                           << ", H, W]");
+  if (is_training()) {
+    if (running_mean.defined()) ++num_batches_tracked;
+    return batch_norm(x, weight, bias, running_mean, running_var, true, momentum, eps);
+  }
+  // Without running statistics PyTorch normalises with the batch even in eval mode.
+  if (!running_mean.defined()) return batch_norm(x, weight, bias, Tensor(), Tensor(), true, momentum, eps);
+  return batch_norm(x, weight, bias, running_mean, running_var, false, momentum, eps);
+}
+
+std::string BatchNorm2d::extra_repr() const {
+  std::ostringstream os;
+  os << num_features << ", eps=" << eps << ", momentum=" << momentum
+     << ", affine=" << (weight.defined() ? "True" : "False")
+     << ", track_running_stats=" << (running_mean.defined() ? "True" : "False");
+  return os.str();
+}
+
+LayerNorm::LayerNorm(Shape shape, double eps, bool affine)
+    : Module("LayerNorm"), normalized_shape(std::move(shape)), eps(eps) {
+  GAN_CHECK(!normalized_shape.empty() && numel_of(normalized_shape) > 0,
+            "LayerNorm: invalid normalized_shape " << shape_str(normalized_shape));
+  if (affine) {
+    weight = register_parameter("weight", Tensor::ones(normalized_shape));
+    bias = register_parameter("bias", Tensor::zeros(normalized_shape));
+  }
+}
+
+Tensor LayerNorm::forward(const Tensor& x) {
+  int64_t nd = static_cast<int64_t>(normalized_shape.size());
+  GAN_CHECK(x.dim() >= nd, "LayerNorm" << shape_str(normalized_shape) << ": input " << x.str() << " has too few dims");
+  Shape tail(x.shape().end() - nd, x.shape().end());
+  GAN_CHECK(tail == normalized_shape,
+            "LayerNorm" << shape_str(normalized_shape) << ": input " << x.str() << " does not end in that shape");
+  return layer_norm(x, nd, weight, bias, eps);
+}
+
+std::string LayerNorm::extra_repr() const {
+  std::ostringstream os;
+  os << shape_str(normalized_shape) << ", eps=" << eps
+     << ", elementwise_affine=" << (weight.defined() ? "True" : "False");
+  return os.str();
+}
+
+}  // namespace gan::nn

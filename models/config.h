@@ -1,0 +1,48 @@
+// The settings of a model and of a training run, with their JSON form (config.json and the
+// checkpoint's metadata carry it, so a run can be resumed or sampled from its files alone).
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace gan::models {
+
+struct ModelConfig {
+  std::string arch = "mlp";  // mlp | dcgan32 | dcgan64
+  int64_t nz = 100;          // latent size
+  int64_t channels = 1;      // image channels (1 or 3)
+  int64_t image_size = 28;   // side of the square images (fixed by the DCGAN archs: 32 or 64)
+  int64_t ngf = 64, ndf = 64;                       // DCGAN widths
+  std::vector<int64_t> g_hidden{256, 512, 1024};    // MLP generator hidden widths
+  std::vector<int64_t> d_hidden{512, 256};          // MLP discriminator hidden widths
+  double leaky_slope = 0.2;
+
+  // Throws naming the bad field.
+  void validate() const;
+};
+
+struct TrainConfig {
+  ModelConfig model;
+  std::string data = "mnist";  // mnist | mnist:PATH | fashion:PATH | cifar10:PATH | folder:PATH
+  std::string loss = "bce";
+  std::string optimizer = "adam";  // adam | rmsprop | sgd
+  double lr = 2e-4, beta1 = 0.5, beta2 = 0.999;
+  int64_t batch = 64;
+  int64_t steps = 0;   // total generator steps; 0: use epochs
+  int64_t epochs = 0;  // passes over the data when steps is 0
+  uint64_t seed = 0;
+  std::string device = "auto";   // auto | cpu | cuda | cuda:N
+  std::string kernels = "hand";  // hand | cudnn (CUDA only)
+  int64_t sample_every = 500, checkpoint_every = 1000, log_every = 10;
+  int64_t n_samples = 64;  // images in each sample grid (fixed noise)
+
+  void validate() const;
+};
+
+nlohmann::json to_json(const ModelConfig& c);
+ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& source);
+nlohmann::json to_json(const TrainConfig& c);
+TrainConfig train_config_from_json(const nlohmann::json& j, const std::string& source);
+
+}  // namespace gan::models

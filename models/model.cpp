@@ -1,0 +1,38 @@
+#include "models/model.h"
+
+#include "models/dcgan.h"
+#include "models/mlp_gan.h"
+
+namespace gan::models {
+
+Shape GanModel::noise_shape(int64_t n) const {
+  if (config.arch == "mlp") return {n, config.nz};
+  return {n, config.nz, 1, 1};
+}
+
+Tensor GanModel::noise(int64_t n, Generator& gen, Device device) const {
+  return Tensor::randn(noise_shape(n), &gen, DType::Float32, device);
+}
+
+std::shared_ptr<nn::Module> build_generator(const ModelConfig& cfg, Generator& init) {
+  cfg.validate();
+  if (cfg.arch == "mlp") return std::make_shared<MlpGenerator>(cfg, init);
+  if (cfg.arch == "dcgan32") return std::make_shared<Dcgan32Generator>(cfg, init);
+  return std::make_shared<Dcgan64Generator>(cfg, init);
+}
+
+static std::shared_ptr<nn::Module> build_discriminator(const ModelConfig& cfg, Generator& init) {
+  if (cfg.arch == "mlp") return std::make_shared<MlpDiscriminator>(cfg, init);
+  if (cfg.arch == "dcgan32") return std::make_shared<Dcgan32Discriminator>(cfg, init);
+  return std::make_shared<Dcgan64Discriminator>(cfg, init);
+}
+
+GanModel build_model(const ModelConfig& cfg, Generator& init) {
+  GanModel m;
+  m.config = cfg;
+  m.generator = build_generator(cfg, init);
+  m.discriminator = build_discriminator(cfg, init);
+  return m;
+}
+
+}  // namespace gan::models

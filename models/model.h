@@ -1,0 +1,26 @@
+// A generator/discriminator pair built from a ModelConfig, with the noise it expects.
+#pragma once
+#include <memory>
+
+#include "engine/nn/module.h"
+#include "engine/rng/generator.h"
+#include "models/config.h"
+
+namespace gan::models {
+
+struct GanModel {
+  ModelConfig config;
+  std::shared_ptr<nn::Module> generator, discriminator;
+
+  // [n, nz] for the MLP, [n, nz, 1, 1] for the DCGANs.
+  Shape noise_shape(int64_t n) const;
+  // Standard normal noise from `gen` on `device`.
+  Tensor noise(int64_t n, Generator& gen, Device device) const;
+};
+
+// Builds both networks on the CPU, initialised from `init` (validates the config first).
+GanModel build_model(const ModelConfig& cfg, Generator& init);
+// The generator alone (sampling from a checkpoint).
+std::shared_ptr<nn::Module> build_generator(const ModelConfig& cfg, Generator& init);
+
+}  // namespace gan::models

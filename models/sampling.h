@@ -1,0 +1,35 @@
+// Images from a trained generator: random samples, latent interpolations, and writing them as a
+// PNG grid or a .npy array.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "engine/nn/module.h"
+#include "models/config.h"
+
+namespace gan::models {
+
+struct LoadedGenerator {
+  ModelConfig config;
+  std::shared_ptr<nn::Module> generator;  // in eval mode
+  Device device;
+};
+
+// The generator of a checkpoint. Checkpoints of this engine describe their model in metadata;
+// for other safetensors files holding `generator.*` tensors (or bare PyTorch Generator names,
+// `main.0.weight`, ...) pass `fallback` to say which model they are. Errors name the file.
+LoadedGenerator load_generator(const std::string& path, Device device,
+                               const std::optional<ModelConfig>& fallback = std::nullopt);
+
+// n images [n, C, H, W] in [-1, 1] from noise drawn with `seed`.
+Tensor sample_images(const LoadedGenerator& g, int64_t n, uint64_t seed);
+// `rows` interpolations of `steps` images each ([rows * steps, C, H, W], row-major): spherical
+// interpolation between two noise vectors per row, endpoints included.
+Tensor interpolate_images(const LoadedGenerator& g, int64_t rows, int64_t steps, uint64_t seed);
+
+// FILE.png: a grid with `nrow` images per row (0: a near-square grid); FILE.npy: the float32
+// array [N, C, H, W]. Other extensions are refused. Written atomically.
+void write_images(const Tensor& images, const std::string& path, int64_t nrow = 0);
+
+}  // namespace gan::models

@@ -1,0 +1,200 @@
+// The `gan` command as a user meets it: bad flags, values, data and checkpoints give a one-line
+// error naming the flag or file and a non-zero exit without touching existing outputs; a short
+// run writes its outputs, resumes, and its checkpoint samples to PNG and .npy.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/io/file_util.h"
+#include "engine/io/image.h"
+#include "engine/io/npy.h"
+#include "engine/io/safetensors.h"
+#include "tests/test_helpers.h"
+
+#ifdef GAN_APP_PATH
+
+using namespace gan;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+struct AppTest : ::testing::Test {
+  fs::path dir;
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("gan_app_test_" + std::to_string(::getpid()) + "_" +
+                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  std::string p(const std::string& n) const { return (dir / n).string(); }
+
+  // Runs `gan ARGS` from the temp folder with the bundled data reachable; stdout+stderr together.
+  Result gan(const std::string& args) const {
+    std::string log = p("cmd.log");
+    std::string cmd = "cd '" + dir.string() + "' && GAN_DATA_DIR='" + std::string(GAN_SOURCE_DIR) +
+                      "/data' OMP_NUM_THREADS=2 '" + std::string(GAN_APP_PATH) + "' " + args + " > '" + log +
+                      "' 2>&1 < /dev/null";
+    int status = std::system(cmd.c_str());
+    std::ifstream f(log);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ss.str()};
+  }
+
+  // A failing command: non-zero exit, one "gan...: error:" line containing every needle.
+  void expect_fails(const std::string& args, std::initializer_list<std::string> needles) const {
+    Result r = gan(args);
+    EXPECT_NE(r.code, 0) << args << "\n" << r.out;
+    EXPECT_NE(r.code, -1) << args << " crashed\n" << r.out;
+    size_t pos = r.out.find("error: ");
+    ASSERT_NE(pos, std::string::npos) << args << "\n" << r.out;
+    std::string line = r.out.substr(pos, r.out.find('\n', pos) - pos);
+    for (const auto& n : needles) EXPECT_NE(line.find(n), std::string::npos) << args << "\n" << r.out;
+  }
+};
+
+std::string slurp(const std::string& path) {
+  auto v = io::read_file(path);
+  return std::string(v.begin(), v.end());
+}
+
+int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+}  // namespace
+
+TEST_F(AppTest, BadFlagsAndValues) {
+  expect_fails("train --bogus 3", {"--bogus"});
+  expect_fails("train --model resnet", {"--model", "resnet"});
+  expect_fails("train --steps -5", {"--steps"});
+  expect_fails("train --steps abc", {"--steps", "abc"});
+  expect_fails("train --steps 5 --epochs 2", {"--steps", "--epochs"});
+  expect_fails("train --lr 0", {"--lr"});
+  expect_fails("train --kernels fast", {"--kernels", "fast"});
+  expect_fails("train --device tpu --steps 1 --out o", {"tpu"});
+  expect_fails("train --data imagenet --steps 1 --out o", {"--data", "imagenet"});
+  expect_fails("frobnicate", {"frobnicate"});
+  expect_fails("sample --n 4 --out x.png", {"--checkpoint"});
+  EXPECT_FALSE(fs::exists(dir / "o"));
+  EXPECT_EQ(gan("train --help").code, 0);
+}
+
+TEST_F(AppTest, BadDataFiles) {
+  expect_fails("train --data mnist:" + p("nothing") + " --steps 1 --out o", {p("nothing")});
+  io::write_file_atomic(p("broken-idx"), std::string("\0\0\x08\x03\0\0\0\x02", 8));
+  expect_fails("train --data mnist:" + p("broken-idx") + " --steps 1 --out o", {p("broken-idx")});
+  io::write_file_atomic(p("cifar.bin"), std::string(5000, '\x01'));
+  expect_fails("train --model dcgan32 --data cifar10:" + p("cifar.bin") + " --steps 1 --out o", {p("cifar.bin")});
+  fs::create_directories(dir / "imgs");
+  expect_fails("train --data folder:" + p("imgs") + " --steps 1 --out o", {p("imgs"), "no images"});
+  EXPECT_FALSE(fs::exists(dir / "o"));
+}
+
+TEST_F(AppTest, TrainResumeSampleAndRefusals) {
+  // A short MLP run on the bundled data.
+  Result r = gan("train --model mlp --steps 20 --batch 16 --log-every 5 --sample-every 10 --checkpoint-every 10 "
+                 "--n-samples 9 --out run");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("outputs in run/"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("step 20/20"), std::string::npos) << r.out;  // plain progress lines off a TTY
+  for (auto f : {"run/config.json", "run/metrics.csv", "run/samples/step-000010.png", "run/samples/step-000020.png",
+                 "run/samples/last.png", "run/checkpoints/step-000010.safetensors",
+                 "run/checkpoints/step-000020.safetensors", "run/checkpoints/last.safetensors"})
+    EXPECT_TRUE(fs::exists(dir / f)) << f << "\n" << r.out;
+  std::string metrics = slurp(p("run/metrics.csv"));
+  EXPECT_EQ(metrics.substr(0, metrics.find('\n')), "step,epoch,loss_d,loss_g,d_x,d_g_z,images_per_s");
+  EXPECT_EQ(count_lines(metrics), 1 + 4);
+  io::Image grid = io::load_image(p("run/samples/last.png"));
+  EXPECT_EQ(grid.width, 3 * 30 + 2);  // 9 samples: 3 x 3 grid of 28x28 with padding 2
+  auto ck = io::load_safetensors(p("run/checkpoints/last.safetensors"));
+  EXPECT_EQ(ck.metadata.at("step"), "20");
+
+  // An existing run is not overwritten by a new one, and resume refuses fixed settings.
+  expect_fails("train --steps 5 --out run", {"run", "--resume"});
+  expect_fails("train --resume run --batch 32", {"--batch", "--resume"});
+  EXPECT_EQ(slurp(p("run/metrics.csv")), metrics);
+
+  // Resume to 30 steps: metrics continue, the checkpoint moves on.
+  r = gan("train --resume run --steps 30");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("resuming mlp at step 20 of 30"), std::string::npos) << r.out;
+  std::string m2 = slurp(p("run/metrics.csv"));
+  EXPECT_EQ(m2.substr(0, metrics.size()), metrics);
+  EXPECT_EQ(count_lines(m2), 1 + 6);
+  EXPECT_EQ(io::load_safetensors(p("run/checkpoints/last.safetensors")).metadata.at("step"), "30");
+
+  // Sampling: a PNG grid, a .npy array, interpolations.
+  r = gan("sample --checkpoint run/checkpoints/last.safetensors --n 5 --out s.npy --seed 3");
+  ASSERT_EQ(r.code, 0) << r.out;
+  Tensor a = io::load_npy(p("s.npy"));
+  EXPECT_EQ(a.shape(), (Shape{5, 1, 28, 28}));
+  for (double v : a.to_double_vector()) ASSERT_TRUE(v >= -1 && v <= 1);
+  r = gan("sample --checkpoint run/checkpoints/last.safetensors --n 5 --out s2.npy --seed 3");
+  EXPECT_EQ(io::load_npy(p("s2.npy")).to_double_vector(), a.to_double_vector());  // same seed, same images
+  r = gan("sample --checkpoint run/checkpoints/last.safetensors --n 2 --interpolate 6 --out i.png");
+  ASSERT_EQ(r.code, 0) << r.out;
+  io::Image ig = io::load_image(p("i.png"));
+  EXPECT_EQ(ig.width, 6 * 30 + 2);
+  EXPECT_EQ(ig.height, 2 * 30 + 2);
+
+  // Bad checkpoints and outputs: errors name the file or flag, nothing is written.
+  expect_fails("sample --checkpoint run/checkpoints/last.safetensors --out s.jpg", {"--out", "s.jpg"});
+  std::string bytes = slurp(p("run/checkpoints/last.safetensors"));
+  io::write_file_atomic(p("cut.safetensors"), bytes.substr(0, bytes.size() - 100));
+  expect_fails("sample --checkpoint cut.safetensors --out c.png", {"cut.safetensors"});
+  EXPECT_FALSE(fs::exists(dir / "c.png"));
+  io::SafetensorsFile f = io::load_safetensors(p("run/checkpoints/last.safetensors"));
+  for (auto& [k, v] : f.tensors)
+    if (k == "generator.main.0.weight") {
+      v.shape = {v.shape[0] / 2, v.shape[1] * 2};
+    }
+  io::save_safetensors(p("reshaped.safetensors"), f);
+  expect_fails("sample --checkpoint reshaped.safetensors --out c.png", {"reshaped.safetensors", "main.0.weight"});
+  fs::create_directories(dir / "run2/checkpoints");
+  io::write_file_atomic(p("run2/checkpoints/last.safetensors"), bytes.substr(0, 50));
+  expect_fails("train --resume run2", {"run2/checkpoints/last.safetensors"});
+  EXPECT_FALSE(fs::exists(dir / "c.png"));
+}
+
+TEST_F(AppTest, DivergenceStopsWithoutSavingBrokenState) {
+  // An absurd learning rate: D's first update makes the generator's loss NaN in step 1.
+  Result r = gan("train --model mlp --steps 50 --batch 16 --lr 1e30 --checkpoint-every 1 --out nan");
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("training diverged"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no checkpoint was written yet"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir / "nan/checkpoints/last.safetensors"));
+
+  // A run whose checkpoint was doctored to hold huge (finite) weights in D's first layer:
+  // resuming overflows to NaN at once, and the last good checkpoint stays as it was.
+  r = gan("train --model mlp --steps 4 --batch 16 --checkpoint-every 2 --sample-every 0 --out run");
+  ASSERT_EQ(r.code, 0) << r.out;
+  io::SafetensorsFile f = io::load_safetensors(p("run/checkpoints/last.safetensors"));
+  for (auto& [k, v] : f.tensors)
+    if (k == "discriminator.main.0.weight") {
+      std::vector<float> big(v.data.size() / 4);
+      for (size_t i = 0; i < big.size(); ++i) big[i] = (i % 3 ? 1e38f : -1e38f);
+      std::memcpy(v.data.data(), big.data(), v.data.size());
+    }
+  io::save_safetensors(p("run/checkpoints/last.safetensors"), f);
+  std::string before = slurp(p("run/checkpoints/last.safetensors"));
+  r = gan("train --resume run --steps 10");
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("training diverged"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the last good checkpoint is run/checkpoints/last.safetensors (step 4)"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(slurp(p("run/checkpoints/last.safetensors")), before);
+}
+
+#else
+TEST(AppTest, Skipped) { GTEST_SKIP() << "the gan app target is not part of this build"; }
+#endif
