@@ -456,6 +456,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer repeats, fewer CPU cases (about half the time)")
     ap.add_argument("--no-anchor", action="store_true", help="skip bench/torch_anchor.py")
     ap.add_argument("--no-kernels", action="store_true", help="whole steps only, no per-kernel binaries")
+    ap.add_argument("--families", default="",
+                    help="comma-separated kernel families to run (elementwise,bce,batchnorm,conv2d,"
+                         "conv_transpose2d,penalty,optim); default: all")
     ap.add_argument("--cpu-threads", type=int, default=2, help="OpenMP threads for the CPU cases (default 2)")
     ap.add_argument("--timeout", type=int, default=300, help="seconds per engine binary (default 300)")
     ap.add_argument("--anchor-timeout", type=int, default=240, help="seconds for the anchor (default 240)")
@@ -503,7 +506,13 @@ def main():
         results["trainer_cpu"] = run_binary(trainer_bin, q + ["--no_gpu", "--benchmark_filter=mlp_mnist"], edir,
                                             "bench_trainer.cpu", cpu_env, args.timeout)
     if not args.no_kernels:
+        wanted = [f.strip() for f in args.families.split(",") if f.strip()]
+        unknown = [f for f in wanted if "bench_" + f not in KERNEL_BINARIES]
+        if unknown:
+            sys.exit(f"bench_compare: unknown kernel families {unknown}")
         for b in KERNEL_BINARIES:
+            if wanted and b[len("bench_"):] not in wanted:
+                continue
             path = os.path.join(bench_dir, b)
             if not os.path.exists(path):
                 log(f"engine: {b} not built, skipped")
