@@ -184,6 +184,14 @@ StepTrace trace_step(Trainer& trainer, Tensor real, Tensor z) {
   autograd::DotOptions dot;
   for (auto& [n, p] : G.named_parameters()) dot.names[p.impl_ptr().get()] = "generator." + n;
   for (auto& [n, p] : D.named_parameters()) dot.names[p.impl_ptr().get()] = "discriminator." + n;
+  auto cluster = [&](const Named& acts, const std::string& label) {
+    for (auto& a : acts)
+      if (a.second.grad_fn()) dot.clusters[a.second.grad_fn().get()] = label;
+  };
+  cluster(g_acts, "G(z)");
+  cluster(real_acts, "D step: D(x), real batch");
+  cluster(fake_acts, "D step: D(G(z).detach())");
+  cluster(gstep_acts, "G step: D(G(z)), D frozen");
   dot.root_names = {"loss_d", "loss_g"};
   dot.title = model.config.arch + ": one training step (D step on real + G(z).detach(), then G step)";
   tr.dot = autograd::graph_to_dot({loss_d, loss_g}, dot, &tr.dot_stats);
@@ -242,6 +250,7 @@ TraceFiles write_trace(const TraceRequest& req) {
     cfg.model.arch = req.arch;
     cfg.seed = req.seed;
     cfg.batch = req.batch_size;
+    cfg.steps = 1;
   }
   cfg.device = req.device;
   if (batch.defined()) cfg.batch = batch.size(0);

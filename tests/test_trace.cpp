@@ -49,7 +49,7 @@ struct DotParts {
 };
 DotParts parse_dot(const std::string& dot) {
   DotParts p;
-  std::regex decl(R"(^  ([nr]\d+) \[label=")"), edge(R"(^  (n\d+) -> ([nr]\d+) \[)");
+  std::regex decl(R"(^ +([nr]\d+) \[label=")"), edge(R"(^ +(n\d+) -> ([nr]\d+) \[)");
   std::istringstream is(dot);
   std::string line;
   EXPECT_TRUE(std::getline(is, line) && line == "digraph autograd {");
@@ -74,8 +74,10 @@ std::string tiny_graph_dot(autograd::DotStats* st) {
   Tensor x = Tensor::randn({5, 3}, &g);
   Tensor w = Tensor::randn({1, 3}, &g).requires_grad_();
   Tensor b = Tensor::randn({1}, &g).requires_grad_();
-  Tensor loss = bce_with_logits(leaky_relu(linear(x, w, b), 0.2).reshape({5}), 1.0);
+  Tensor h = linear(x, w, b);
+  Tensor loss = bce_with_logits(leaky_relu(h, 0.2).reshape({5}), 1.0);
   autograd::DotOptions o;
+  o.clusters[h.grad_fn().get()] = "layer fc";
   o.names[w.impl_ptr().get()] = "fc.weight";
   o.names[b.impl_ptr().get()] = "fc.bias";
   o.root_names = {"loss"};
@@ -97,6 +99,7 @@ TEST(GraphDot, TinyGraphHasTheHandCountedNodes) {
   for (const char* s : {"linear\\n[5, 1]", "leaky_relu\\n[5, 1]", "reshape\\n[5]", "bce_with_logits\\n[]",
                         "fc.weight\\n[1, 3]", "fc.bias\\n[1]", "loss\\n[]"})
     EXPECT_NE(dot.find(s), std::string::npos) << s << " missing from\n" << dot;
+  EXPECT_NE(dot.find("subgraph cluster_0 {\n    label=\"layer fc\";"), std::string::npos) << dot;
   // Same computation in the same process later: the same text (no addresses, no global counters).
   EXPECT_EQ(dot, tiny_graph_dot(nullptr));
 }
@@ -132,6 +135,7 @@ models::TrainConfig tiny(const std::string& arch) {
   c.model.ndf = 3;
   c.batch = 6;
   c.seed = 21;
+  c.steps = 1;
   return c;
 }
 
@@ -212,33 +216,42 @@ TEST(Trace, Dcgan32FirstLayerGradientsFromTheTrace) {
                                                 Conv2dParams::make(1, 0));
   EXPECT_EQ(max_abs_diff(g0_grad, tr.get("generator.main.0.weight.grad")), 0.0);
 
-  // Batch norm's input gradient (D's main.3 normalises main.2's output) has no component along
-  // the two directions batch norm is blind to, per channel: a constant shift and a scaling of
-  // the centred input. Sum g and sum g xhat are zero up to rounding.
+  // Batch norm's three-term backward, recomputed in float64 from the trace: D's main.3 normalises
+  // main.2's output x with weight w; G is the gradient arriving at its output. Per channel,
+  //   dx = w s (G - mean(G) - xhat mean(G xhat)),  s = (var + eps)^(-1/2),  xhat = (x - mean) s,
+  // and, as batch norm cannot see a shift of its input channel, sum(dx) = 0.
+  const auto w = tr.get("discriminator.main.3.weight").to_double_vector();
   for (const char* pass : {"real", "fake"}) {
-    std::string p = std::string("discriminator.") + pass + ".main.2.out";
-    const Tensor& x = tr.get(p);
-    auto xv = x.to_double_vector(), gv = tr.get(p + ".grad").to_double_vector();
+    std::string p = std::string("discriminator.") + pass + ".main.";
+    const Tensor& x = tr.get(p + "2.out");
+    auto xv = x.to_double_vector(), dx = tr.get(p + "2.out.grad").to_double_vector();
+    auto g = tr.get(p + "3.out.grad").to_double_vector();
     const int64_t N = x.size(0), C = x.size(1), S = x.size(2) * x.size(3);
+    const double M = static_cast<double>(N * S);
+    auto at = [&](int64_t n, int64_t c, int64_t i) { return (n * C + c) * S + i; };
     for (int64_t c = 0; c < C; ++c) {
-      double mu = 0, var = 0;
+      double mu = 0, var = 0, mean_g = 0, mean_gx = 0, sum_dx = 0, scale = 0, err = 0;
       for (int64_t n = 0; n < N; ++n)
-        for (int64_t i = 0; i < S; ++i) mu += xv[(n * C + c) * S + i];
-      mu /= static_cast<double>(N * S);
+        for (int64_t i = 0; i < S; ++i) mu += xv[at(n, c, i)] / M;
       for (int64_t n = 0; n < N; ++n)
-        for (int64_t i = 0; i < S; ++i) var += std::pow(xv[(n * C + c) * S + i] - mu, 2);
-      const double s = 1 / std::sqrt(var / static_cast<double>(N * S) + 1e-5);
-      double sum_g = 0, sum_gx = 0, scale = 0;
+        for (int64_t i = 0; i < S; ++i) var += std::pow(xv[at(n, c, i)] - mu, 2) / M;
+      const double s = 1 / std::sqrt(var + 1e-5);
       for (int64_t n = 0; n < N; ++n)
         for (int64_t i = 0; i < S; ++i) {
-          const int64_t k = (n * C + c) * S + i;
-          sum_g += gv[k];
-          sum_gx += gv[k] * (xv[k] - mu) * s;
-          scale += std::abs(gv[k]);
+          mean_g += g[at(n, c, i)] / M;
+          mean_gx += g[at(n, c, i)] * (xv[at(n, c, i)] - mu) * s / M;
+        }
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t i = 0; i < S; ++i) {
+          const int64_t k = at(n, c, i);
+          const double ref = w[c] * s * (g[k] - mean_g - (xv[k] - mu) * s * mean_gx);
+          err = std::max(err, std::abs(dx[k] - ref));
+          scale = std::max(scale, std::abs(ref));
+          sum_dx += dx[k];
         }
       EXPECT_GT(scale, 0.0) << p << " channel " << c;
-      EXPECT_LT(std::abs(sum_g), 1e-5 * scale) << p << " channel " << c;
-      EXPECT_LT(std::abs(sum_gx), 1e-4 * scale) << p << " channel " << c;
+      EXPECT_LT(err, 1e-4 * scale) << p << " channel " << c;
+      EXPECT_LT(std::abs(sum_dx), 1e-4 * scale * M) << p << " channel " << c;
     }
   }
 }
@@ -266,15 +279,19 @@ TEST(Trace, MlpNamesShapesAndLogitGradients) {
       continue;
     }
     EXPECT_EQ(shape_str(tr.get(name).shape()), shape_str(shape)) << name;
-    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".out") == 0)
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".out") == 0) {
       EXPECT_EQ(shape_str(tr.get(name + ".grad").shape()), shape_str(shape)) << name << ".grad";
+    }
   }
   // No gradient reaches G through the detached fake batch of the D step, so G's activations carry
   // loss_g's gradient only; every activation name appears exactly with its .grad.
   std::set<std::string> names;
   for (auto& [n, v] : tr.tensors) EXPECT_TRUE(names.insert(n).second) << "duplicate name " << n;
-  for (auto& n : names)
-    if (n.size() > 4 && n.compare(n.size() - 4, 4, ".out") == 0) EXPECT_TRUE(names.count(n + ".grad")) << n;
+  for (auto& n : names) {
+    if (n.size() > 4 && n.compare(n.size() - 4, 4, ".out") == 0) {
+      EXPECT_TRUE(names.count(n + ".grad")) << n;
+    }
+  }
 
   // d/dl of mean BCE(l, t) = (sigmoid(l) - t) / B: target 1 on real, 0 on fake (loss_d), 1 in the
   // generator step (the non-saturating loss).

@@ -1,6 +1,7 @@
 #include "engine/autograd/graph_dot.h"
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -72,7 +73,20 @@ std::string graph_to_dot(const std::vector<Tensor>& roots, const DotOptions& opt
   os << "  node [fontname=\"Helvetica\", fontsize=10];\n";
   os << "  edge [fontname=\"Helvetica\", fontsize=8, color=\"#555555\"];\n";
   if (!opts.title.empty()) os << "  labelloc=t;\n  label=\"" << escape(opts.title) << "\";\n";
+  // Node declarations, grouped by cluster (clusters in order of their first node).
+  std::vector<std::string> cluster_order;
+  std::map<std::string, std::vector<size_t>> members;
+  std::vector<size_t> loose;
   for (size_t i = 0; i < nodes.size(); ++i) {
+    auto it = opts.clusters.find(nodes[i]);
+    if (it == opts.clusters.end() || nodes[i]->is_accumulator()) {
+      loose.push_back(i);
+      continue;
+    }
+    if (!members.count(it->second)) cluster_order.push_back(it->second);
+    members[it->second].push_back(i);
+  }
+  auto declare = [&](size_t i, const char* indent) {
     Node* n = nodes[i];
     std::string label;
     const char* style;
@@ -88,8 +102,15 @@ std::string graph_to_dot(const std::vector<Tensor>& roots, const DotOptions& opt
       for (const auto& o : n->outputs) label += "\n" + shape_label(o.shape);
       style = "shape=box, style=\"rounded,filled\", fillcolor=\"#fff2cc\"";
     }
-    os << "  n" << i << " [label=\"" << escape(label) << "\", " << style << "];\n";
+    os << indent << "n" << i << " [label=\"" << escape(label) << "\", " << style << "];\n";
+  };
+  for (size_t c = 0; c < cluster_order.size(); ++c) {
+    os << "  subgraph cluster_" << c << " {\n    label=\"" << escape(cluster_order[c])
+       << "\";\n    style=dashed;\n    color=\"#999999\";\n";
+    for (size_t i : members[cluster_order[c]]) declare(i, "    ");
+    os << "  }\n";
   }
+  for (size_t i : loose) declare(i, "  ");
   for (size_t i = 0; i < nodes.size(); ++i) {
     for (const auto& e : nodes[i]->next) {
       if (!e.fn) continue;

@@ -23,10 +23,14 @@
 
 namespace gan::autograd {
 
+struct Node;
+
 struct DotOptions {
   std::map<const TensorImpl*, std::string> names;  // leaf tensor -> label (parameter name)
   std::vector<std::string> root_names;             // one per root; "output i" when absent
   std::string title;                               // graph label, drawn at the top
+  // Ops to draw inside a labelled box (Graphviz cluster), e.g. the layers of one network pass.
+  std::map<const Node*, std::string> clusters;
 };
 
 struct DotStats {
