@@ -22,9 +22,9 @@ Runner add_trace_command(CLI::App& app) {
   app.add_option("--noise", req->noise_path, "Noise z as .npy: [N, nz] (mlp) or [N, nz, 1, 1] (dcgan) "
                                              "(default: the run's noise stream)")
       ->check(CLI::ExistingFile);
-  app.add_option("--batch-size", req->batch_size, "Batch size when no --batch is given")
-      ->check(CLI::Range(int64_t{2}, int64_t{1} << 20))
-      ->capture_default_str();
+  app.add_option("--batch-size", req->batch_size,
+                 "Batch size when no --batch is given (default: the checkpoint's run's, or 64)")
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   app.add_option("--device", req->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
   app.add_option("--out", req->out_dir, "Output folder: trace.safetensors, graph.dot, graph.svg")->required();
   ck->excludes(model)->excludes(seed);

@@ -249,12 +249,12 @@ TraceFiles write_trace(const TraceRequest& req) {
   } else {
     cfg.model.arch = req.arch;
     cfg.seed = req.seed;
-    cfg.batch = req.batch_size;
+    cfg.batch = req.batch_size > 0 ? req.batch_size : 64;
     cfg.steps = 1;
   }
   cfg.device = req.device;
   if (batch.defined()) cfg.batch = batch.size(0);
-  else if (!req.checkpoint.empty() && req.batch_size > 0) cfg.batch = req.batch_size;
+  else if (req.batch_size > 0) cfg.batch = req.batch_size;
 
   // The trainer needs a data set for its loader. A given batch stands in for it (its images are
   // only used when no batch is given, which here they are not).

@@ -59,7 +59,7 @@ struct TraceRequest {
   std::string checkpoint;    // continue from this checkpoint instead of a fresh seeded model
   uint64_t seed = 0;
   std::string batch_path, noise_path;  // optional .npy files
-  int64_t batch_size = 64;             // when no batch file is given
+  int64_t batch_size = 0;  // without a batch file: 0 = the run's batch (checkpoint) or 64 (seed)
   std::string device = "cpu";
   std::string out_dir;
 };

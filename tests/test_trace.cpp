@@ -389,3 +389,34 @@ TEST(Trace, WritesTheFiles) {
   }
   fs::remove_all(dir);
 }
+
+// --checkpoint traces the step the run would take next: the same batch (loader position), the
+// same noise (noise stream position), the same weights and Adam moments.
+TEST(Trace, CheckpointTracesTheRunsNextStep) {
+  models::TrainConfig cfg = tiny("mlp");
+  cfg.steps = 3;
+  const io::ImageDataset mnist = models::load_dataset("mnist", 28);
+  models::fit_model_to_data(cfg, mnist);
+  models::Trainer plain(cfg, mnist, Device::cpu());
+  plain.train_step();
+  plain.train_step();
+  fs::path dir = fs::temp_directory_path() / ("gan_trace_ck_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  io::save_safetensors((dir / "ck.safetensors").string(), plain.checkpoint());
+  plain.train_step();
+
+  models::TraceRequest req;
+  req.checkpoint = (dir / "ck.safetensors").string();
+  req.out_dir = (dir / "trace").string();
+  models::TraceFiles f = models::write_trace(req);
+  EXPECT_EQ(f.batch, cfg.batch);  // the run's batch, not a default
+  EXPECT_GT(f.trace.get("optim.generator.main.0.weight.exp_avg").numel(), 0);
+  for (auto [prefix, net] : {std::pair<std::string, nn::Module*>{"generator.", plain.model().generator.get()},
+                             std::pair<std::string, nn::Module*>{"discriminator.", plain.model().discriminator.get()}})
+    for (auto& [name, p] : net->named_parameters()) {
+      EXPECT_EQ(max_abs_diff(p.grad(), f.trace.get(prefix + name + ".grad")), 0.0) << prefix << name;
+      EXPECT_EQ(max_abs_diff(p, f.trace.get(prefix + name + ".updated")), 0.0) << prefix << name;
+    }
+  fs::remove_all(dir);
+}
