@@ -5,6 +5,7 @@
 //   config.json                      the run's settings (also inside every checkpoint)
 //   metrics.csv                      step,epoch,loss_d,loss_g,d_x,d_g_z,images_per_s (means
 //                                    over each logging interval)
+//   curves.png                       those curves as a picture, redrawn with every sample grid
 //   samples/step-NNNNNN.png          grids of G(fixed noise); samples/last.png is the latest
 //   checkpoints/last.safetensors     full state, replaced atomically at every checkpoint
 //   checkpoints/step-NNNNNN.safetensors  the periodic ones
@@ -51,6 +52,7 @@ struct RunResult {
 struct ResumeOverrides {
   std::optional<int64_t> steps, epochs, sample_every, checkpoint_every, log_every;
   std::optional<std::string> device, kernels;
+  std::optional<bool> tf32;
 };
 
 // Trains from scratch into `out_dir`. Everything is checked (data, config, device, the folder
