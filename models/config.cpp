@@ -49,8 +49,9 @@ void TrainConfig::validate() const {
   GAN_CHECK(steps > 0 || epochs > 0, "train: give a number of steps or of epochs");
   GAN_CHECK(sample_every >= 0 && checkpoint_every >= 0 && log_every > 0,
             "train: sample/checkpoint intervals must be >= 0 and the log interval > 0");
+  GAN_CHECK(kernels.empty() || kernels == "hand" || kernels == "cudnn" || kernels.find('=') != std::string::npos,
+            "train: kernels must be hand or cudnn, got '" << kernels << "'");
   GAN_CHECK(n_samples > 0, "train: the sample grid needs at least one image");
-  GAN_CHECK(kernels == "hand" || kernels == "cudnn", "train: kernels must be hand or cudnn, got '" << kernels << "'");
 }
 
 void apply_defaults(TrainConfig& cfg, const std::set<std::string>& given) {
@@ -128,6 +129,7 @@ json to_json(const TrainConfig& c) {
           {"seed", c.seed},
           {"device", c.device},
           {"kernels", c.kernels},
+          {"tf32", c.tf32},
           {"sample_every", c.sample_every},
           {"checkpoint_every", c.checkpoint_every},
           {"log_every", c.log_every},
@@ -153,6 +155,7 @@ TrainConfig train_config_from_json(const json& j, const std::string& src) {
   read(j, "seed", c.seed, src);
   read(j, "device", c.device, src);
   read(j, "kernels", c.kernels, src);
+  read(j, "tf32", c.tf32, src);
   read(j, "sample_every", c.sample_every, src);
   read(j, "checkpoint_every", c.checkpoint_every, src);
   read(j, "log_every", c.log_every, src);

@@ -43,7 +43,9 @@ struct TrainConfig {
   int64_t epochs = 0;  // passes over the data when steps is 0
   uint64_t seed = 0;
   std::string device = "auto";   // auto | cpu | cuda | cuda:N
-  std::string kernels = "hand";  // hand | cudnn (CUDA only)
+  std::string kernels;    // CUDA kernels: "" (GAN_KERNELS or the engine's default), hand, cudnn,
+                          // or GAN_KERNELS' per-family syntax (conv=cudnn,batchnorm=hand)
+  bool tf32 = false;      // TF32 tensor-core math for float32 matmuls/convolutions on CUDA
   int64_t sample_every = 500, checkpoint_every = 1000, log_every = 10;
   int64_t n_samples = 64;  // images in each sample grid (fixed noise)
 

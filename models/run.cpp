@@ -1,5 +1,6 @@
 #include "models/run.h"
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -8,7 +9,11 @@
 #include <sstream>
 
 #include "engine/io/file_util.h"
+#ifdef GAN_WITH_CUDA
+#include "engine/cuda/kernel_select.h"
+#endif
 #include "engine/io/image.h"
+#include "engine/io/plot.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops/ops.h"
 #include "models/data.h"
@@ -50,6 +55,7 @@ class Run {
     r.config_path = dir_ + "/config.json";
     r.metrics_path = dir_ + "/metrics.csv";
     r.first_step = t_.step();
+    load_rows(r.metrics_path);
     metrics_.open(r.metrics_path, std::ios::app);
     GAN_CHECK(metrics_, r.metrics_path << ": cannot open for writing");
     const TrainConfig& cfg = t_.config();
@@ -69,6 +75,7 @@ class Run {
       if (!last && ev_.should_stop && ev_.should_stop()) {
         r.interrupted = true;
         flush(total);
+        if (cfg.sample_every > 0) r.last_sample = write_samples();
         break;
       }
     }
@@ -76,6 +83,7 @@ class Run {
       r.last_checkpoint = write_checkpoint(cfg.checkpoint_every > 0 && t_.step() % cfg.checkpoint_every == 0);
     else if (io::file_exists(last_path()))
       r.last_checkpoint = last_path();
+    write_curves();
     r.last_step = t_.step();
     r.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
     return r;
@@ -175,6 +183,7 @@ class Run {
     }
     if (has[0]) rec.wasserstein = sums[4] / n;
     metrics_ << row << "\n";
+    rows_.push_back({static_cast<double>(rec.step), rec.loss_d, rec.loss_g, rec.d_x, rec.d_g_z});
     metrics_.flush();
     if (ev_.on_log) ev_.on_log(rec);
   }
@@ -218,8 +227,40 @@ class Run {
     std::string path = dir_ + "/samples/" + step_name("step", t_.step(), ".png");
     io::write_file_atomic(path, png);
     io::write_file_atomic(dir_ + "/samples/last.png", png);
+    write_curves();
     if (ev_.on_output) ev_.on_output("sample", path);
     return path;
+  }
+
+  // Rows already in metrics.csv (a resumed run's history), so the curves cover the whole run.
+  void load_rows(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      std::array<double, 5> row{};
+      if (std::sscanf(line.c_str(), "%lf,%*lf,%lf,%lf,%lf,%lf", &row[0], &row[1], &row[2], &row[3], &row[4]) == 5)
+        rows_.push_back(row);
+    }
+  }
+
+  // DIR/curves.png: losses above, D's outputs below, against the step.
+  void write_curves() {
+    if (rows_.empty()) return;
+    auto series = [&](const char* label, int col, uint8_t r, uint8_t g, uint8_t b) {
+      io::Series s{label, {}, {}, r, g, b};
+      for (const auto& row : rows_) {
+        s.x.push_back(row[0]);
+        s.y.push_back(row[col]);
+      }
+      return s;
+    };
+    io::PlotOptions losses{"losses", "step", 720, 260, false, 0, 1};
+    io::PlotOptions outputs{"discriminator outputs (mean sigmoid)", "step", 720, 220, true, 0, 1};
+    io::Image img = io::stack_vertically(
+        {io::line_plot({series("loss_d", 1, 31, 119, 180), series("loss_g", 2, 255, 127, 14)}, losses),
+         io::line_plot({series("D(x)", 3, 44, 160, 44), series("D(G(z))", 4, 214, 39, 40)}, outputs)});
+    io::save_png(dir_ + "/curves.png", img);
   }
 
   std::string write_checkpoint(bool periodic) {
@@ -248,6 +289,7 @@ class Run {
   const RunEvents& ev_;
   std::ofstream metrics_;
   std::vector<StepLosses> pending_;
+  std::vector<std::array<double, 5>> rows_;  // step, loss_d, loss_g, d_x, d_g_z
   Clock::time_point start_, interval_start_;
   int64_t interval_first_step_ = 0, first_step_ = 0;
   std::string good_checkpoint_;
@@ -255,9 +297,12 @@ class Run {
   std::optional<Coverage> coverage_, last_coverage_;
 };
 
+// Kernel family and TF32 apply to CUDA only; a CPU-only build has nothing to choose.
 void set_kernel_choice(const TrainConfig& cfg) {
-  // The CUDA backend reads its kernel family from GAN_KERNELS (hand-written or cuDNN/cuBLAS).
-  ::setenv("GAN_KERNELS", cfg.kernels.c_str(), 1);
+#ifdef GAN_WITH_CUDA
+  if (!cfg.kernels.empty()) cuda::set_kernel_impl(cfg.kernels);
+  cuda::set_allow_tf32(cfg.tf32);
+#endif
 }
 
 std::string describe_data(const io::ImageDataset& d) {
@@ -360,6 +405,7 @@ RunResult resume_training(const std::string& dir, const ResumeOverrides& o, cons
   if (o.log_every) cfg.log_every = *o.log_every;
   if (o.device) cfg.device = *o.device;
   if (o.kernels) cfg.kernels = *o.kernels;
+  if (o.tf32) cfg.tf32 = *o.tf32;
   cfg.validate();
   Device device = resolve_device(cfg.device);
   set_kernel_choice(cfg);

@@ -8,6 +8,7 @@
 //                                    gradient_penalty,grad_norm (WGAN family; empty otherwise)
 //                                    and modes_covered,high_quality,reverse_kl (toy data with
 //                                    modes, on sample steps; models/toy.h defines them)
+//   curves.png                       those curves as a picture, redrawn with every sample grid
 //   samples/step-NNNNNN.png          grids of G(fixed noise) (toy data: scatter plots over the
 //                                    critic's heat map); samples/last.png is the latest
 //   checkpoints/last.safetensors     full state, replaced atomically at every checkpoint
@@ -58,6 +59,7 @@ struct RunResult {
 struct ResumeOverrides {
   std::optional<int64_t> steps, epochs, sample_every, checkpoint_every, log_every;
   std::optional<std::string> device, kernels;
+  std::optional<bool> tf32;
 };
 
 // Trains from scratch into `out_dir`. Everything is checked (data, config, device, the folder
