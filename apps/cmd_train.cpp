@@ -5,12 +5,14 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <set>
 
 #include "apps/commands.h"
 #include "engine/core/error.h"
 #include "models/config.h"
 #include "models/progress.h"
 #include "models/run.h"
+#include "models/toy.h"
 
 namespace gan::app {
 
@@ -30,16 +32,20 @@ struct TrainFlags {
   models::TrainConfig cfg;
   std::string out, resume;
   bool overwrite = false;
+  int64_t toy_width = 0;
   CLI::Option *steps = nullptr, *epochs = nullptr, *sample_every = nullptr, *checkpoint_every = nullptr,
               *log_every = nullptr, *device = nullptr, *kernels = nullptr, *tf32 = nullptr,
               *out_opt = nullptr;
   std::vector<CLI::Option*> fixed_on_resume;  // settings that come from the checkpoint
+  // Options whose defaults depend on the loss and the data: config field name -> option.
+  std::vector<std::pair<std::string, CLI::Option*>> loss_dependent;
 };
 
 // Default run lengths: on a CPU what finishes in minutes on 2 cores and already shows digits on
-// MNIST; a GPU trains longer in less time.
+// MNIST; a GPU trains longer in less time. Toy runs: 2000 steps either way.
 int64_t default_steps(const std::string& arch, bool gpu) {
   if (arch == "mlp") return gpu ? 20000 : 3000;
+  if (arch == "toy") return 2000;
   return gpu ? 5000 : 1500;
 }
 
@@ -47,6 +53,10 @@ int run_train(TrainFlags& f) {
   bool tty = ::isatty(2);
   bool bar_drawn = false;
   int64_t plain_every = 0;
+  if (f.toy_width > 0) {
+    GAN_CHECK(f.cfg.model.arch == "toy" || models::is_toy_data(f.cfg.data), "--toy-width: only for toy (2-D) models");
+    f.cfg.model.g_hidden = f.cfg.model.d_hidden = {f.toy_width, f.toy_width, f.toy_width};
+  }
   models::RunEvents ev;
   ev.on_info = [&](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
   ev.on_log = [&](const models::LogRecord& r) {
@@ -85,6 +95,10 @@ int run_train(TrainFlags& f) {
       if (f.tf32->count()) o.tf32 = f.cfg.tf32;
       r = models::resume_training(f.resume, o, ev);
     } else {
+      std::set<std::string> given;
+      for (auto& [field, opt] : f.loss_dependent)
+        if (opt->count()) given.insert(field);
+      models::apply_defaults(f.cfg, given);
       if (!f.steps->count() && !f.epochs->count())
         f.cfg.steps = default_steps(f.cfg.model.arch, models::resolve_device(f.cfg.device).is_cuda());
       if (f.out.empty()) f.out = "runs/" + f.cfg.model.arch;
@@ -121,27 +135,55 @@ Runner add_train_command(CLI::App& app) {
     f->fixed_on_resume.push_back(o);
     return o;
   };
-  fixed(app.add_option("--model", c.model.arch, "Architecture: mlp, dcgan32 or dcgan64")
-            ->check(CLI::IsMember({"mlp", "dcgan32", "dcgan64"}))
-            ->capture_default_str());
+  auto dep = [&](const char* field, CLI::Option* o) {
+    f->loss_dependent.push_back({field, o});
+    return fixed(o);
+  };
+  dep("model", app.add_option("--model", c.model.arch, "Architecture: mlp, dcgan32, dcgan64 or toy (2-D data; the default there)")
+                   ->check(CLI::IsMember({"mlp", "dcgan32", "dcgan64", "toy"}))
+                   ->capture_default_str());
   fixed(app.add_option("--data", c.data,
-                       "Data set: mnist (bundled 10k digits), mnist:PATH, fashion:PATH, cifar10:PATH, folder:PATH")
+                       "Data set: mnist (bundled 10k digits), mnist:PATH, fashion:PATH, cifar10:PATH, folder:PATH, "
+                       "or 2-D points: gaussians8, gaussians25, swissroll")
+            ->capture_default_str());
+  fixed(app.add_option("--loss", c.loss,
+                       "Objective: bce, wgan (RMSProp 5e-5, clip 0.01, 5 critic steps), wgan-gp (Adam 1e-4 betas 0/0.9, "
+                       "lambda 10, 5 critic steps; toy data: betas 0.5/0.9, lambda 0.1), lsgan, hinge; each brings "
+                       "these defaults unless the flags below are given")
+            ->check(CLI::IsMember({"bce", "wgan", "wgan-gp", "lsgan", "hinge"}))
+            ->capture_default_str());
+  dep("n_critic", app.add_option("--n-critic", c.n_critic, "Critic steps per generator step (default: the loss's)")
+                      ->check(CLI::Range(int64_t{1}, int64_t{1000})));
+  dep("gp_lambda", app.add_option("--gp-lambda", c.gp_lambda, "wgan-gp penalty weight (default 10; toy data 0.1)")
+                       ->check(CLI::NonNegativeNumber));
+  dep("clip", app.add_option("--clip", c.clip, "wgan weight clipping bound (default 0.01)")->check(CLI::PositiveNumber));
+  fixed(app.add_option("--critic-norm", c.model.critic_norm,
+                       "DCGAN critic normalisation: batch (BatchNorm2d), layer (LayerNorm over C,H,W) or none; "
+                       "wgan-gp needs layer or none")
+            ->check(CLI::IsMember({"batch", "layer", "none"}))
             ->capture_default_str());
   f->out_opt = app.add_option("--out", f->out, "Output folder (default runs/MODEL)");
-  f->steps = app.add_option("--steps", c.steps, "Generator steps to train (default on CPU: mlp 3000, dcgan 1500; on GPU: 20000, 5000)")
+  f->steps = app.add_option("--steps", c.steps, "Generator steps to train (default on CPU: mlp 3000, dcgan 1500, toy 2000; on GPU: 20000, 5000, 2000)")
                  ->check(CLI::PositiveNumber);
   f->epochs = app.add_option("--epochs", c.epochs, "Passes over the data (instead of --steps)")
                   ->check(CLI::PositiveNumber)
                   ->excludes(f->steps);
-  fixed(app.add_option("--batch", c.batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str());
-  fixed(app.add_option("--lr", c.lr, "Learning rate (both networks)")->check(CLI::PositiveNumber)->capture_default_str());
-  fixed(app.add_option("--beta1", c.beta1, "Adam beta1 (SGD: momentum)")->check(CLI::Range(0.0, 0.999999))
-            ->capture_default_str());
-  fixed(app.add_option("--beta2", c.beta2, "Adam beta2")->check(CLI::Range(0.0, 0.999999))->capture_default_str());
-  fixed(app.add_option("--optimizer", c.optimizer, "adam, rmsprop or sgd")
-            ->check(CLI::IsMember({"adam", "rmsprop", "sgd"}))
-            ->capture_default_str());
-  fixed(app.add_option("--nz", c.model.nz, "Latent size")->check(CLI::PositiveNumber)->capture_default_str());
+  dep("batch", app.add_option("--batch", c.batch, "Batch size (toy data: 256)")->check(CLI::PositiveNumber)
+                   ->capture_default_str());
+  dep("lr", app.add_option("--lr", c.lr, "Learning rate, both networks (default: the loss's)")->check(CLI::PositiveNumber)
+                ->capture_default_str());
+  dep("beta1", app.add_option("--beta1", c.beta1, "Adam beta1 (SGD: momentum) (default: the loss's)")
+                   ->check(CLI::Range(0.0, 0.999999))
+                   ->capture_default_str());
+  dep("beta2", app.add_option("--beta2", c.beta2, "Adam beta2 (default: the loss's)")->check(CLI::Range(0.0, 0.999999))
+                   ->capture_default_str());
+  dep("optimizer", app.add_option("--optimizer", c.optimizer, "adam, rmsprop or sgd (default: the loss's)")
+                       ->check(CLI::IsMember({"adam", "rmsprop", "sgd"}))
+                       ->capture_default_str());
+  dep("nz", app.add_option("--nz", c.model.nz, "Latent size (toy: 2)")->check(CLI::PositiveNumber)->capture_default_str());
+  dep("hidden", app.add_option("--toy-width", f->toy_width,
+                               "Toy models: width of the 3 hidden layers of G and D (default 512)")
+                    ->check(CLI::PositiveNumber));
   fixed(app.add_option("--ngf", c.model.ngf, "DCGAN generator width")->check(CLI::PositiveNumber)->capture_default_str());
   fixed(app.add_option("--ndf", c.model.ndf, "DCGAN discriminator width")->check(CLI::PositiveNumber)
             ->capture_default_str());
@@ -161,8 +203,10 @@ Runner add_train_command(CLI::App& app) {
   f->log_every = app.add_option("--log-every", c.log_every, "Metrics row and progress update every N steps")
                      ->check(CLI::PositiveNumber)
                      ->capture_default_str();
-  fixed(app.add_option("--n-samples", c.n_samples, "Images in each sample grid")->check(CLI::PositiveNumber)
-            ->capture_default_str());
+  dep("n_samples", app.add_option("--n-samples", c.n_samples,
+                                  "Images in each sample grid (toy: points plotted and scored, 2500)")
+                       ->check(CLI::PositiveNumber)
+                       ->capture_default_str());
   app.add_option("--resume", f->resume, "Continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);
   app.add_flag("--overwrite", f->overwrite, "Start over in an --out folder that already holds a run");

@@ -43,7 +43,7 @@ struct UnaryFn {
     else if constexpr (K == UnaryKind::Sign) return T((v > T(0)) - (v < T(0)));
     else if constexpr (K == UnaryKind::Square) return v * v;
     else if constexpr (K == UnaryKind::Reciprocal) return T(1) / v;
-    else if constexpr (K == UnaryKind::Relu) return v > T(0) ? v : T(0);
+    else if constexpr (K == UnaryKind::Relu) return v < T(0) ? T(0) : v;  // NaN passes, as on the CPU
     else if constexpr (K == UnaryKind::Tanh) return m_tanh(v);
     else if constexpr (K == UnaryKind::Sigmoid) return T(1) / (T(1) + m_exp(-v));
     else if constexpr (K == UnaryKind::LogSigmoid) return m_min(v, T(0)) - m_log1p(m_exp(-m_abs(v)));
@@ -95,21 +95,18 @@ __global__ void arange_kernel(T* out, int64_t n) {
   for (int64_t i = global_thread(); i < n; i += grid_threads()) out[i] = static_cast<T>(i);
 }
 
-// The affine maps use explicitly rounded multiply and add: nvcc would otherwise fuse them into one FMA,
-// rounding once where the CPU rounds twice, and the numbers would differ from the CPU's in the last bit.
+// mean + std z with the product and the sum rounded separately, as on the CPU (see mul_add_rounded).
 template <class T>
 __global__ void normal_kernel(T* out, int64_t n, uint64_t seed, uint64_t draw, double mean, double std) {
   for (int64_t i = global_thread(); i < n; i += grid_threads())
-    out[i] = static_cast<T>(__dadd_rn(mean, __dmul_rn(std, rng::normal_at(seed, draw, static_cast<uint64_t>(i)))));
+    out[i] = static_cast<T>(rng::mul_add_rounded(mean, std, rng::normal_at(seed, draw, static_cast<uint64_t>(i))));
 }
 
+// The same [lo, hi) mapping as the CPU, including the rare values that round up to hi.
 template <class T>
 __global__ void uniform_kernel(T* out, int64_t n, uint64_t seed, uint64_t draw, double lo, double hi) {
-  const double span = hi - lo;
-  for (int64_t i = global_thread(); i < n; i += grid_threads()) {
-    const double u = static_cast<double>(rng::uniform_at(seed, draw, static_cast<uint64_t>(i)));
-    out[i] = static_cast<T>(__dadd_rn(lo, __dmul_rn(span, u)));
-  }
+  for (int64_t i = global_thread(); i < n; i += grid_threads())
+    out[i] = rng::uniform_in<T>(seed, draw, static_cast<uint64_t>(i), lo, hi);
 }
 
 template <class In, class Out>

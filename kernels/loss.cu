@@ -13,19 +13,20 @@ __device__ __forceinline__ float m_log1p(float v) { return log1pf(v); }
 __device__ __forceinline__ double m_log1p(double v) { return log1p(v); }
 
 template <class T>
-__global__ void bce_kernel(const T* x, const T* targets, T target, int64_t n, T* dlogits, T grad_scale,
+__global__ void bce_kernel(const T* x, const T* targets, T target, int64_t n, T* dlogits, double grad_scale,
                            double* partial) {
   __shared__ double scratch[32];
   double acc = 0;
   for (int64_t i = global_thread(); i < n; i += grid_threads()) {
     const T v = x[i];
     const T t = targets ? targets[i] : target;
-    const T e = m_exp(-(v < T(0) ? -v : v));  // exp(-|x|), never overflows
-    const T loss = (v > T(0) ? v : T(0)) - v * t + m_log1p(e);
-    acc += static_cast<double>(loss);
+    // One exp gives both terms, and neither overflows: e = exp(-|x|),
+    // bce = max(x, 0) - x t + log1p(e), sigmoid(x) = x >= 0 ? 1 / (1 + e) : e / (1 + e).
+    const T e = m_exp(v < T(0) ? v : -v);
+    acc += static_cast<double>((v < T(0) ? T(0) : v) - v * t) + static_cast<double>(m_log1p(e));
     if (dlogits) {
-      const T sig = T(1) / (T(1) + m_exp(-v));
-      dlogits[i] = (sig - t) * grad_scale;
+      const T sig = v >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+      dlogits[i] = static_cast<T>(static_cast<double>(sig - t) * grad_scale);
     }
   }
   acc = block_sum(acc, scratch);
@@ -52,7 +53,7 @@ cudaError_t bce_with_logits(const T* logits, const T* targets, double target, in
   const unsigned blocks = grid_for(n, kThreads);
   double* partial = static_cast<double*>(workspace);
   bce_kernel<<<blocks, kThreads, 0, s>>>(logits, targets, static_cast<T>(target), n, dlogits,
-                                         static_cast<T>(grad_scale), partial);
+                                         grad_scale, partial);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return e;
   sum_partials_kernel<<<1, kThreads, 0, s>>>(partial, static_cast<int64_t>(blocks), loss_sum);

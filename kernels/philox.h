@@ -62,9 +62,21 @@ GAN_HD double next_below(double x) { return nextafter(x, -HUGE_VAL); }
 // exact arithmetic, but rounding it to T can land on hi, or above it when hi itself rounds up
 // (float(1000.2) > 1000.2): such values step down to the largest T below hi. Every backend uses
 // this one mapping, so they agree on those rare elements too.
+// a + b c with the product and the sum each rounded, on every backend. Compilers fuse a + b c into
+// one FMA (rounding once) where they may: nvcc always, GCC under -march=native on an FMA-capable CPU.
+// Fused on one backend and not on the other, the draws would differ in the last bit.
+GAN_HD double mul_add_rounded(double a, double b, double c) {
+#if defined(__CUDA_ARCH__)
+  return __dadd_rn(a, __dmul_rn(b, c));
+#else
+  volatile double product = b * c;  // a product read back from memory cannot be fused into the add
+  return a + product;
+#endif
+}
+
 template <class T>
 GAN_HD T uniform_in(uint64_t seed, uint64_t draw, uint64_t i, double lo, double hi) {
-  T v = static_cast<T>(lo + (hi - lo) * static_cast<double>(uniform_at(seed, draw, i)));
+  T v = static_cast<T>(mul_add_rounded(lo, hi - lo, static_cast<double>(uniform_at(seed, draw, i))));
   if (static_cast<double>(v) >= hi) {
     v = static_cast<T>(hi);
     while (static_cast<double>(v) >= hi) v = next_below(v);

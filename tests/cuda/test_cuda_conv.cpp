@@ -394,6 +394,12 @@ TEST(CudaConvOps, DcganBlocksForwardBackwardMatchCpu) {
     EXPECT_LT(std::abs(got.loss.item() - ref.loss.item()), 1e-5 * (1 + std::abs(ref.loss.item())));
     for (size_t i = 0; i < ref.params.size(); ++i) {
       ASSERT_TRUE(got.params[i].grad().defined()) << "param " << i;
+      if (i == 1) {
+        // The transposed conv's bias feeds training-mode batch norm, which subtracts the batch
+        // mean: its gradient is zero in exact arithmetic, so both sides hold rounding noise only.
+        for (double v : got.params[i].grad().to_double_vector()) EXPECT_LT(std::abs(v), 1e-4) << "param 1";
+        continue;
+      }
       EXPECT_LT(rel(got.params[i].grad(), ref.params[i].grad()), 1e-5) << "param " << i;
     }
     EXPECT_LT(rel(got.x.grad(), ref.x.grad()), 1e-5) << "input";
@@ -429,8 +435,10 @@ TEST(CudaConvOps, ConvCriticGradientPenaltyMatchesCpu) {
     const auto got = run(Device::cuda(0));
     EXPECT_LT(rel(got[0], ref[0]), 1e-5) << "penalty";
     for (size_t i = 1; i < ref.size(); ++i) {
-      ASSERT_TRUE(ref[i].defined() && got[i].defined()) << "param " << i - 1;
-      EXPECT_LT(rel(got[i], ref[i]), 1e-5) << "param " << i - 1;
+      // The first layer's bias only moves leaky_relu's kinks, so the penalty (built from dD/dx)
+      // gives it no gradient at all: it must be absent on both devices.
+      ASSERT_EQ(ref[i].defined(), got[i].defined()) << "param " << i - 1;
+      if (ref[i].defined()) EXPECT_LT(rel(got[i], ref[i]), 1e-5) << "param " << i - 1;
     }
   }
 }

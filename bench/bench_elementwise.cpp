@@ -1,0 +1,76 @@
+// Element-wise kernels: broadcasting add/mul, gradient accumulation, LeakyReLU and Tanh forward and
+// backward, at DCGAN activation sizes and one size far beyond L2. These are bandwidth-bound: the
+// figure that matters is frac_copy (target: >= 0.9 at the large size). No library path exists for
+// them, so GPU cases run the hand-written kernels only; the CPU runs the non-large sizes.
+#include "bench/bench_common.h"
+#include "bench/bench_shapes.h"
+#include "engine/backend/elementwise.h"
+
+using namespace gan;
+using namespace gan::bench;
+
+namespace {
+
+// x (op) y -> z with y broadcast from `yshape`; bytes: x, y read once, z written once.
+void binary_case(const char* name, BinaryOp op, double a, const ActShape& s, Shape yshape) {
+  const Shape xs = {s.n, s.c, s.h, s.w};
+  for (const Variant& v : variants(false, false, !s.large)) {
+    add_case(std::string("elementwise.") + name + "/" + dims_str(xs) + (yshape == xs ? "" : "_" + dims_str(yshape)), s.ids, v, s.large,
+        [=](benchmark::State& st, const Variant& v) {
+          const Device d = v.device();
+          const double set_bytes = bytes_of(xs) + bytes_of(yshape);
+          const int n = rotation_sets(v, set_bytes);
+          auto xv = randn_sets(n, xs, d), yv = randn_sets(n, yshape, d);
+          Tensor z = Tensor::empty(xs, DType::Float32, d);
+          measure(st, v, {set_bytes + bytes_of(xs), 0}, n,
+                  [&](int i) { GAN_BACKEND(d, binary, op, xv[i], yv[i], z, a); });
+        });
+  }
+}
+
+void unary_case(const char* name, UnaryOp op, double a, const ActShape& s) {
+  const Shape xs = {s.n, s.c, s.h, s.w};
+  for (const Variant& v : variants(false, false, !s.large)) {
+    add_case(std::string("elementwise.") + name + "/" + dims_str(xs), s.ids, v, s.large,
+        [=](benchmark::State& st, const Variant& v) {
+          const Device d = v.device();
+          const int n = rotation_sets(v, bytes_of(xs));
+          auto xv = randn_sets(n, xs, d);
+          Tensor y = Tensor::empty(xs, DType::Float32, d);
+          measure(st, v, {2 * bytes_of(xs), 0}, n,
+                  [&](int i) { GAN_BACKEND(d, unary, op, xv[i], y, a, 0.0); });
+        });
+  }
+}
+
+// Gradient accumulation out += x (D's gradients from the real and the fake batch).
+void accumulate_case(const ActShape& s) {
+  const Shape xs = {s.n, s.c, s.h, s.w};
+  for (const Variant& v : variants(false, false, !s.large)) {
+    add_case("elementwise.add_inplace/" + dims_str(xs), s.ids, v, s.large, [=](benchmark::State& st, const Variant& v) {
+      const Device d = v.device();
+      const int n = rotation_sets(v, 2 * bytes_of(xs));
+      auto xv = randn_sets(n, xs, d), outv = randn_sets(n, xs, d);
+      measure(st, v, {3 * bytes_of(xs), 0}, n, [&](int i) { GAN_BACKEND(d, add_inplace, outv[i], xv[i], 1.0); });
+    });
+  }
+}
+
+void register_all() {
+  for (const ActShape& s : activation_shapes()) {
+    binary_case("add", BinaryOp::Add, 0, s, {s.n, s.c, s.h, s.w});
+    binary_case("add_bias", BinaryOp::Add, 0, s, {1, s.c, 1, 1});        // per-channel bias
+    binary_case("mul_per_sample", BinaryOp::Mul, 0, s, {s.n, 1, 1, 1});  // WGAN-GP interpolation weight
+    accumulate_case(s);
+    unary_case("leaky_relu_fwd", UnaryOp::LeakyRelu, 0.2, s);
+    // backward: incoming gradient and the forward input
+    binary_case("leaky_relu_bwd", BinaryOp::LeakyReluBackward, 0.2, s, {s.n, s.c, s.h, s.w});
+    unary_case("tanh_fwd", UnaryOp::Tanh, 0, s);
+    // backward: incoming gradient and the forward output
+    binary_case("tanh_bwd", BinaryOp::TanhBackward, 0, s, {s.n, s.c, s.h, s.w});
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return run_main(argc, argv, register_all); }
