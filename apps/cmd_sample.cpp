@@ -7,6 +7,7 @@
 #include "engine/core/error.h"
 #include "models/run.h"
 #include "models/sampling.h"
+#include "models/toy.h"
 
 namespace gan::app {
 
@@ -15,10 +16,35 @@ namespace {
 struct SampleFlags {
   std::string checkpoint, out, device = "auto";
   int64_t n = 64, interpolate = 0, nrow = 0;
+  CLI::Option* n_opt = nullptr;
   uint64_t seed = 0;
   models::ModelConfig model;  // only for files without a model description
   CLI::Option* model_opt = nullptr;
 };
+
+// Toy checkpoints: N points (the coverage protocol's 2500 unless --n is given), their file, and
+// the mode-coverage report on data with modes.
+int run_sample_toy(const SampleFlags& f, const models::LoadedGenerator& g) {
+  GAN_CHECK(f.interpolate == 0, "--interpolate: not available for toy (2-D) models");
+  GAN_CHECK(models::is_toy_data(g.data), f.checkpoint << ": a toy model without a toy data set in its config");
+  const int64_t n = f.n_opt->count() ? f.n : models::kCoverageSamples;
+  Tensor pts = models::sample_images(g, n, f.seed);
+  models::write_toy_points(pts, g.data, f.out);
+  std::printf("wrote %s: %lld points (%s generator, data %s)\n", f.out.c_str(), static_cast<long long>(n),
+              g.config.arch.c_str(), g.data.c_str());
+  models::ToyData d = models::toy_data(g.data);
+  if (!d.modes.empty()) {
+    models::Coverage c = models::mode_coverage(pts, d);
+    std::printf("mode coverage (VEEGAN/PacGAN protocol%s): modes covered %lld/%lld, high-quality %.1f%% "
+                "(within 3 sigma = %.2f of the nearest mode), reverse KL %.4f\n",
+                n == models::kCoverageSamples ? ", N = 2500" : ", protocol N is 2500", static_cast<long long>(c.modes_covered),
+                static_cast<long long>(c.modes), 100 * c.high_quality_share, 3 * d.sigma, c.reverse_kl);
+    std::string hist;
+    for (int64_t h : c.histogram) hist += (hist.empty() ? "" : " ") + std::to_string(h);
+    std::printf("high-quality points per mode: %s\n", hist.c_str());
+  }
+  return 0;
+}
 
 int run_sample(const SampleFlags& f) {
   Device device = models::resolve_device(f.device);
@@ -30,6 +56,7 @@ int run_sample(const SampleFlags& f) {
     if (f.model.arch == "dcgan64") fallback->image_size = 64;
   }
   models::LoadedGenerator g = models::load_generator(f.checkpoint, device, fallback);
+  if (g.config.arch == "toy") return run_sample_toy(f, g);
   Tensor images;
   int64_t nrow = f.nrow;
   if (f.interpolate > 0) {
@@ -53,11 +80,11 @@ Runner add_sample_command(CLI::App& app) {
   app.add_option("--checkpoint", f->checkpoint, "A checkpoint (safetensors) written by gan train")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("--out", f->out, "Output file: FILE.png (grid) or FILE.npy (float32 [N, C, H, W] in [-1, 1])")
+  app.add_option("--out", f->out, "Output file: FILE.png (grid; toy: scatter plot) or FILE.npy (float32 [N, C, H, W] in [-1, 1]; toy: [N, 2])")
       ->required();
-  app.add_option("--n", f->n, "Number of images (with --interpolate: number of rows)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  f->n_opt = app.add_option("--n", f->n, "Number of images (with --interpolate: number of rows; toy models: points, 2500)")
+                 ->check(CLI::PositiveNumber)
+                 ->capture_default_str();
   app.add_option("--seed", f->seed, "Noise seed")->capture_default_str();
   app.add_option("--interpolate", f->interpolate, "K: write latent interpolations of K steps per row")
       ->check(CLI::Range(int64_t{2}, int64_t{1000}));

@@ -10,5 +10,6 @@ using Runner = std::function<int()>;
 
 Runner add_train_command(CLI::App& app);
 Runner add_sample_command(CLI::App& app);
+Runner add_trace_command(CLI::App& app);
 
 }  // namespace gan::app

@@ -1,6 +1,7 @@
-// gan: train GANs and sample from them.
+// gan: train GANs, sample from them, trace a training step.
 //   gan train --model mlp --data mnist --out runs/mlp
 //   gan sample --checkpoint runs/mlp/checkpoints/last.safetensors --n 64 --out samples.png
+//   gan trace --model dcgan64 --seed 0 --out trace/
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -19,10 +20,12 @@ int main(int argc, char** argv) {
   runners[train] = gan::app::add_train_command(*train);
   CLI::App* sample = app.add_subcommand("sample", "Write images from a checkpoint's generator (.png grid or .npy)");
   runners[sample] = gan::app::add_sample_command(*sample);
+  CLI::App* trace = app.add_subcommand("trace", "Record one training step: activations, gradients, losses, graph");
+  runners[trace] = gan::app::add_trace_command(*trace);
   if (argc > 1 && argv[1][0] != '-' && runners.end() == std::find_if(runners.begin(), runners.end(), [&](auto& r) {
         return r.first->get_name() == argv[1];
       })) {
-    std::fprintf(stderr, "gan: error: unknown command '%s' (expected train or sample)\nRun 'gan --help' for usage.\n",
+    std::fprintf(stderr, "gan: error: unknown command '%s' (expected train, sample or trace)\nRun 'gan --help' for usage.\n",
                  argv[1]);
     return 2;
   }

@@ -48,8 +48,9 @@ inline ConvView conv_view(const ConvLayer& L, int64_t batch, bool transposed) {
 }
 
 inline void conv_case(const std::string& family, const ConvLayer& L, const std::string& ids, bool transposed,
-                      ConvPass pass) {
+                      ConvPass pass, bool tf32) {
   for (const Variant& var : variants(true, true, !L.large)) {
+    if (var.tf32 != tf32) continue;
     const ConvView cv = conv_view(L, var.gpu() ? kBatch : kCpuBatch, transposed);
     add_case(family + "." + conv_pass_name(pass) + "/" + cv.name, ids, var, L.large,
              [=](benchmark::State& st, const Variant& v) {
@@ -83,7 +84,8 @@ inline void conv_case(const std::string& family, const ConvLayer& L, const std::
 }
 
 // Every distinct layer shape once (DCGAN-32 shares several with DCGAN-64), labelled with all the
-// layers that have it.
+// layers that have it. Order (what a time limit cuts first comes last): the DCGAN shapes in strict
+// FP32 (the targets' terms), then with TF32, then the GPU-filling size.
 inline void register_conv_family(const std::string& family, const std::vector<ConvLayer>& layers, bool transposed) {
   std::vector<std::pair<ConvLayer, std::string>> unique;
   for (const ConvLayer& L : layers) {
@@ -96,8 +98,11 @@ inline void register_conv_family(const std::string& family, const std::vector<Co
       }
     if (!found) unique.push_back({L, L.id});
   }
-  for (ConvPass pass : {ConvPass::Fwd, ConvPass::BwdData, ConvPass::BwdWeight})
-    for (const auto& u : unique) conv_case(family, u.first, u.second, transposed, pass);
+  for (bool large : {false, true})
+    for (bool tf32 : {false, true})
+      for (ConvPass pass : {ConvPass::Fwd, ConvPass::BwdData, ConvPass::BwdWeight})
+        for (const auto& u : unique)
+          if (u.first.large == large) conv_case(family, u.first, u.second, transposed, pass, tf32);
 }
 
 }  // namespace gan::bench

@@ -1,14 +1,21 @@
 #include "models/config.h"
 
 #include "engine/core/error.h"
+#include "models/losses.h"
+#include "models/toy.h"
 
 namespace gan::models {
 
 using nlohmann::json;
 
 void ModelConfig::validate() const {
-  GAN_CHECK(arch == "mlp" || arch == "dcgan32" || arch == "dcgan64",
-            "model: unknown architecture '" << arch << "' (expected mlp, dcgan32 or dcgan64)");
+  GAN_CHECK(arch == "mlp" || arch == "dcgan32" || arch == "dcgan64" || arch == "toy",
+            "model: unknown architecture '" << arch << "' (expected mlp, dcgan32, dcgan64 or toy)");
+  GAN_CHECK(critic_norm == "batch" || critic_norm == "layer" || critic_norm == "none",
+            "model: unknown critic norm '" << critic_norm << "' (expected batch, layer or none)");
+  GAN_CHECK(critic_norm == "batch" || arch == "dcgan32" || arch == "dcgan64",
+            "model: --critic-norm " << critic_norm << " applies to the DCGAN critics only (" << arch
+                                    << " has no normalisation)");
   GAN_CHECK(nz > 0, "model: nz must be positive, got " << nz);
   GAN_CHECK(channels == 1 || channels == 3, "model: channels must be 1 or 3, got " << channels);
   GAN_CHECK(image_size > 0, "model: image size must be positive, got " << image_size);
@@ -23,7 +30,15 @@ void ModelConfig::validate() const {
 
 void TrainConfig::validate() const {
   model.validate();
-  GAN_CHECK(loss == "bce", "train: unknown loss '" << loss << "' (available: bce)");
+  loss_defaults(loss, false);  // throws naming an unknown loss and the known ones
+  GAN_CHECK(n_critic >= 1 && n_critic <= 1000, "train: --n-critic must lie in [1, 1000], got " << n_critic);
+  GAN_CHECK(gp_lambda >= 0, "train: --gp-lambda must not be negative, got " << gp_lambda);
+  GAN_CHECK(clip > 0, "train: --clip must be positive, got " << clip);
+  GAN_CHECK(is_toy_data(data) == (model.arch == "toy"),
+            "train: " << (model.arch == "toy" ? "--model toy needs 2-D data (--data gaussians8, gaussians25 or swissroll), not "
+                                              : "2-D data needs --model toy, not ")
+                      << (model.arch == "toy" ? data : model.arch));
+  GAN_CHECK(!is_toy_data(data) || steps > 0, "train: toy data has no epochs; give --steps");
   GAN_CHECK(optimizer == "adam" || optimizer == "rmsprop" || optimizer == "sgd",
             "train: unknown optimizer '" << optimizer << "' (expected adam, rmsprop or sgd)");
   GAN_CHECK(lr > 0, "train: learning rate must be positive, got " << lr);
@@ -34,14 +49,35 @@ void TrainConfig::validate() const {
   GAN_CHECK(steps > 0 || epochs > 0, "train: give a number of steps or of epochs");
   GAN_CHECK(sample_every >= 0 && checkpoint_every >= 0 && log_every > 0,
             "train: sample/checkpoint intervals must be >= 0 and the log interval > 0");
+  GAN_CHECK(kernels.empty() || kernels == "hand" || kernels == "cudnn" || kernels.find('=') != std::string::npos,
+            "train: kernels must be hand or cudnn, got '" << kernels << "'");
   GAN_CHECK(n_samples > 0, "train: the sample grid needs at least one image");
-  GAN_CHECK(kernels == "hand" || kernels == "cudnn", "train: kernels must be hand or cudnn, got '" << kernels << "'");
+}
+
+void apply_defaults(TrainConfig& cfg, const std::set<std::string>& given) {
+  auto missing = [&](const char* k) { return given.count(k) == 0; };
+  const bool toy = is_toy_data(cfg.data);
+  if (toy && missing("model")) cfg.model.arch = "toy";
+  LossDefaults d = loss_defaults(cfg.loss, toy);
+  if (missing("optimizer")) cfg.optimizer = d.optimizer;
+  if (missing("lr")) cfg.lr = d.lr;
+  if (missing("beta1")) cfg.beta1 = d.beta1;
+  if (missing("beta2")) cfg.beta2 = d.beta2;
+  if (missing("n_critic")) cfg.n_critic = d.n_critic;
+  if (missing("gp_lambda")) cfg.gp_lambda = d.gp_lambda;
+  if (missing("clip")) cfg.clip = d.clip;
+  if (cfg.model.arch == "toy") {
+    if (missing("batch")) cfg.batch = 256;
+    if (missing("nz")) cfg.model.nz = 2;
+    if (missing("hidden")) cfg.model.g_hidden = cfg.model.d_hidden = {512, 512, 512};
+    if (missing("n_samples")) cfg.n_samples = kCoverageSamples;
+  }
 }
 
 json to_json(const ModelConfig& c) {
   return {{"arch", c.arch},       {"nz", c.nz},       {"channels", c.channels}, {"image_size", c.image_size},
           {"ngf", c.ngf},         {"ndf", c.ndf},     {"g_hidden", c.g_hidden}, {"d_hidden", c.d_hidden},
-          {"leaky_slope", c.leaky_slope}};
+          {"leaky_slope", c.leaky_slope}, {"critic_norm", c.critic_norm}};
 }
 
 // Reads field `key` into `out` when present; a value of the wrong type names the field.
@@ -67,6 +103,7 @@ ModelConfig model_config_from_json(const json& j, const std::string& src) {
   read(j, "g_hidden", c.g_hidden, src);
   read(j, "d_hidden", c.d_hidden, src);
   read(j, "leaky_slope", c.leaky_slope, src);
+  read(j, "critic_norm", c.critic_norm, src);
   try {
     c.validate();
   } catch (const Error& e) {
@@ -79,6 +116,9 @@ json to_json(const TrainConfig& c) {
   return {{"model", to_json(c.model)},
           {"data", c.data},
           {"loss", c.loss},
+          {"n_critic", c.n_critic},
+          {"gp_lambda", c.gp_lambda},
+          {"clip", c.clip},
           {"optimizer", c.optimizer},
           {"lr", c.lr},
           {"beta1", c.beta1},
@@ -89,6 +129,7 @@ json to_json(const TrainConfig& c) {
           {"seed", c.seed},
           {"device", c.device},
           {"kernels", c.kernels},
+          {"tf32", c.tf32},
           {"sample_every", c.sample_every},
           {"checkpoint_every", c.checkpoint_every},
           {"log_every", c.log_every},
@@ -101,6 +142,9 @@ TrainConfig train_config_from_json(const json& j, const std::string& src) {
   if (j.contains("model")) c.model = model_config_from_json(j.at("model"), src);
   read(j, "data", c.data, src);
   read(j, "loss", c.loss, src);
+  read(j, "n_critic", c.n_critic, src);
+  read(j, "gp_lambda", c.gp_lambda, src);
+  read(j, "clip", c.clip, src);
   read(j, "optimizer", c.optimizer, src);
   read(j, "lr", c.lr, src);
   read(j, "beta1", c.beta1, src);
@@ -111,6 +155,7 @@ TrainConfig train_config_from_json(const json& j, const std::string& src) {
   read(j, "seed", c.seed, src);
   read(j, "device", c.device, src);
   read(j, "kernels", c.kernels, src);
+  read(j, "tf32", c.tf32, src);
   read(j, "sample_every", c.sample_every, src);
   read(j, "checkpoint_every", c.checkpoint_every, src);
   read(j, "log_every", c.log_every, src);

@@ -3,13 +3,14 @@
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace gan::models {
 
 struct ModelConfig {
-  std::string arch = "mlp";  // mlp | dcgan32 | dcgan64
+  std::string arch = "mlp";  // mlp | dcgan32 | dcgan64 | toy (2-D points, models/toy.h)
   int64_t nz = 100;          // latent size
   int64_t channels = 1;      // image channels (1 or 3)
   int64_t image_size = 28;   // side of the square images (fixed by the DCGAN archs: 32 or 64)
@@ -17,6 +18,11 @@ struct ModelConfig {
   std::vector<int64_t> g_hidden{256, 512, 1024};    // MLP generator hidden widths
   std::vector<int64_t> d_hidden{512, 256};          // MLP discriminator hidden widths
   double leaky_slope = 0.2;
+  // DCGAN critics' normalisation: batch (BatchNorm2d, as pytorch/examples), layer (LayerNorm over
+  // (C, H, W) at the same positions, so state_dict names keep their indices: main.3.weight is
+  // then [C, H, W]) or none (an Identity in that position: no tensors). Other archs: batch
+  // (the default; they have no normalisation).
+  std::string critic_norm = "batch";
 
   // Throws naming the bad field.
   void validate() const;
@@ -24,8 +30,12 @@ struct ModelConfig {
 
 struct TrainConfig {
   ModelConfig model;
-  std::string data = "mnist";  // mnist | mnist:PATH | fashion:PATH | cifar10:PATH | folder:PATH
-  std::string loss = "bce";
+  // mnist | mnist:PATH | fashion:PATH | cifar10:PATH | folder:PATH | gaussians8 | gaussians25 | swissroll
+  std::string data = "mnist";
+  std::string loss = "bce";      // bce | wgan | wgan-gp | lsgan | hinge (models/losses.h)
+  int64_t n_critic = 1;         // discriminator steps per generator step
+  double gp_lambda = 10.0;      // wgan-gp penalty weight
+  double clip = 0.01;           // wgan weight clipping bound
   std::string optimizer = "adam";  // adam | rmsprop | sgd
   double lr = 2e-4, beta1 = 0.5, beta2 = 0.999;
   int64_t batch = 64;
@@ -33,12 +43,21 @@ struct TrainConfig {
   int64_t epochs = 0;  // passes over the data when steps is 0
   uint64_t seed = 0;
   std::string device = "auto";   // auto | cpu | cuda | cuda:N
-  std::string kernels = "hand";  // hand | cudnn (CUDA only)
+  std::string kernels;    // CUDA kernels: "" (GAN_KERNELS or the engine's default), hand, cudnn,
+                          // or GAN_KERNELS' per-family syntax (conv=cudnn,batchnorm=hand)
+  bool tf32 = false;      // TF32 tensor-core math for float32 matmuls/convolutions on CUDA
   int64_t sample_every = 500, checkpoint_every = 1000, log_every = 10;
   int64_t n_samples = 64;  // images in each sample grid (fixed noise)
 
   void validate() const;
 };
+
+// Fills the settings the user did not give (`given` holds their TrainConfig field names:
+// "optimizer", "lr", "beta1", "beta2", "n_critic", "gp_lambda", "clip", "batch", "nz",
+// "n_samples", "hidden") from the loss's paper defaults and, for toy data, from the WGAN-GP toy
+// experiments (batch 256, nz 2, hidden 512 x 3, 2500 plotted points); also picks --model toy for
+// toy data when the model was not given ("model").
+void apply_defaults(TrainConfig& cfg, const std::set<std::string>& given);
 
 nlohmann::json to_json(const ModelConfig& c);
 ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& source);

@@ -15,6 +15,20 @@ static std::shared_ptr<nn::Module> make(A&&... a) {
   return std::make_shared<M>(std::forward<A>(a)...);
 }
 
+// nn.Identity: holds a place in a Sequential so that later layers keep their indices.
+class Identity : public nn::Module {
+ public:
+  Identity() : nn::Module("Identity") {}
+  Tensor forward(const Tensor& x) override { return x; }
+};
+
+// The critic's normalisation after a conv producing [c, s, s] (see ModelConfig::critic_norm).
+static std::shared_ptr<nn::Module> critic_norm(const ModelConfig& cfg, int64_t c, int64_t s) {
+  if (cfg.critic_norm == "layer") return std::make_shared<nn::LayerNorm>(Shape{c, s, s});
+  if (cfg.critic_norm == "none") return std::make_shared<Identity>();
+  return std::make_shared<BatchNorm2d>(c);
+}
+
 static void check_noise(const Tensor& z, int64_t nz, const char* who) {
   GAN_CHECK(z.dim() == 4 && z.size(1) == nz && z.size(2) == 1 && z.size(3) == 1,
             who << ": noise " << z.str() << " should be [N, " << nz << ", 1, 1]");
@@ -54,12 +68,12 @@ Dcgan64Discriminator::Dcgan64Discriminator(const ModelConfig& cfg, Generator& ge
       // input is (nc) x 64 x 64
       make<Conv2d>(nc, ndf, 4, 2, 1, false, &gen), make<LeakyReLU>(cfg.leaky_slope),
       // (ndf) x 32 x 32
-      make<Conv2d>(ndf, ndf * 2, 4, 2, 1, false, &gen), make<BatchNorm2d>(ndf * 2), make<LeakyReLU>(cfg.leaky_slope),
+      make<Conv2d>(ndf, ndf * 2, 4, 2, 1, false, &gen), critic_norm(cfg, ndf * 2, 16), make<LeakyReLU>(cfg.leaky_slope),
       // (ndf*2) x 16 x 16
-      make<Conv2d>(ndf * 2, ndf * 4, 4, 2, 1, false, &gen), make<BatchNorm2d>(ndf * 4),
+      make<Conv2d>(ndf * 2, ndf * 4, 4, 2, 1, false, &gen), critic_norm(cfg, ndf * 4, 8),
       make<LeakyReLU>(cfg.leaky_slope),
       // (ndf*4) x 8 x 8
-      make<Conv2d>(ndf * 4, ndf * 8, 4, 2, 1, false, &gen), make<BatchNorm2d>(ndf * 8),
+      make<Conv2d>(ndf * 4, ndf * 8, 4, 2, 1, false, &gen), critic_norm(cfg, ndf * 8, 4),
       make<LeakyReLU>(cfg.leaky_slope),
       // (ndf*8) x 4 x 4
       make<Conv2d>(ndf * 8, 1, 4, 1, 0, false, &gen),
@@ -101,10 +115,10 @@ Dcgan32Discriminator::Dcgan32Discriminator(const ModelConfig& cfg, Generator& ge
       // input is (nc) x 32 x 32
       make<Conv2d>(nc, ndf * 2, 4, 2, 1, false, &gen), make<LeakyReLU>(cfg.leaky_slope),
       // (ndf*2) x 16 x 16
-      make<Conv2d>(ndf * 2, ndf * 4, 4, 2, 1, false, &gen), make<BatchNorm2d>(ndf * 4),
+      make<Conv2d>(ndf * 2, ndf * 4, 4, 2, 1, false, &gen), critic_norm(cfg, ndf * 4, 8),
       make<LeakyReLU>(cfg.leaky_slope),
       // (ndf*4) x 8 x 8
-      make<Conv2d>(ndf * 4, ndf * 8, 4, 2, 1, false, &gen), make<BatchNorm2d>(ndf * 8),
+      make<Conv2d>(ndf * 4, ndf * 8, 4, 2, 1, false, &gen), critic_norm(cfg, ndf * 8, 4),
       make<LeakyReLU>(cfg.leaky_slope),
       // (ndf*8) x 4 x 4
       make<Conv2d>(ndf * 8, 1, 4, 1, 0, false, &gen),

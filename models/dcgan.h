@@ -5,6 +5,11 @@
 // (it has no parameters, so the state_dict names are unchanged and a generator or discriminator
 // saved here loads into the example's Generator / Discriminator with load_state_dict).
 // Weights are initialised as the example's weights_init (conv N(0, 0.02), BatchNorm N(1, 0.02)).
+//
+// The discriminators' normalisation follows ModelConfig::critic_norm: BatchNorm2d (default),
+// LayerNorm over (C, H, W) (WGAN-GP critics; PyTorch: nn.LayerNorm([C, H, W]), weight ones and
+// bias zeros, e.g. main.3.weight [ndf*4, 8, 8] in the 32x32 critic) or nothing (nn.Identity in
+// that slot), always at the same Sequential index so that the other names do not move.
 #pragma once
 #include "engine/nn/layers.h"
 #include "models/config.h"

@@ -1,22 +1,48 @@
 // GAN objectives as interchangeable strategies: the trainer asks a GanLoss for the
-// discriminator's and the generator's loss and how many discriminator steps to take per
-// generator step, so other objectives (WGAN-GP, hinge, least squares) plug in beside BCE.
+// discriminator's and the generator's loss, how many discriminator (critic) steps to take per
+// generator step, whether to clip the critic's weights after each of them, and which extra terms
+// (Wasserstein estimate, gradient penalty, gradient norm) to log.
+//
+//   bce      L_D = BCE(D(x), 1) + BCE(D(G(z)), 0)          L_G = BCE(D(G(z)), 1)  (non-saturating)
+//   wgan     L_D = mean D(G(z)) - mean D(x), weights clipped to [-c, c] after each critic step
+//            L_G = -mean D(G(z))                                    (Arjovsky et al. 2017)
+//   wgan-gp  L_D = mean D(G(z)) - mean D(x) + lambda mean_n (||grad D(xhat_n)|| - 1)^2
+//            xhat_n = eps_n x_n + (1 - eps_n) G(z)_n, one eps_n ~ U[0, 1] per sample
+//            L_G = -mean D(G(z))                                    (Gulrajani et al. 2017)
+//   lsgan    L_D = 0.5 mean (D(x) - 1)^2 + 0.5 mean D(G(z))^2
+//            L_G = 0.5 mean (D(G(z)) - 1)^2                          (Mao et al. 2017, a-b-c = 0-1-1)
+//   hinge    L_D = mean relu(1 - D(x)) + mean relu(1 + D(G(z)))
+//            L_G = -mean D(G(z))                                    (Lim & Ye 2017; Miyato et al. 2018)
+// D's outputs are raw (no sigmoid) for all of them.
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/nn/module.h"
+#include "engine/rng/generator.h"
 
 namespace gan::models {
 
+struct TrainConfig;
+
 // What a discriminator loss may look at. `fake` carries no history (the generator is not
-// updated by this loss); `d_real`, `d_fake` are the discriminator's outputs on them.
+// updated by this loss); `d_real`, `d_fake` are the discriminator's outputs on them. `rng` is
+// the run's seeded generator (WGAN-GP draws its interpolation weights from it).
 struct DiscriminatorLossInputs {
   nn::Module& discriminator;
   const Tensor& real;
   const Tensor& fake;
   const Tensor& d_real;
   const Tensor& d_fake;
+  Generator* rng = nullptr;
+};
+
+// Scalars a loss reports beside its value (0-dim, no history; undefined when it has none).
+struct LossTerms {
+  Tensor wasserstein;       // mean D(x) - mean D(G(z)): the critic's estimate of W1 (WGAN family)
+  Tensor gradient_penalty;  // lambda mean (||g|| - 1)^2
+  Tensor grad_norm;         // mean over samples of ||dD(xhat)/dxhat||
 };
 
 class GanLoss {
@@ -28,18 +54,102 @@ class GanLoss {
   virtual Tensor generator_loss(const Tensor& d_fake) = 0;
   // Discriminator (critic) updates per generator update.
   virtual int discriminator_steps() const { return 1; }
+  // > 0: every critic weight is clamped to [-c, c] after each critic update.
+  virtual double weight_clip() const { return 0; }
+  // Throws when the discriminator cannot be trained with this loss (called once, up front).
+  virtual void check_discriminator(nn::Module&) const {}
+  // The terms of the most recent discriminator_loss call.
+  virtual LossTerms terms() const { return {}; }
 };
 
-// The standard GAN with the non-saturating generator loss, on logits:
-//   L_D = BCE(D(x), 1) + BCE(D(G(z)), 0),   L_G = BCE(D(G(z)), 1) = -log sigmoid(D(G(z))).
+// The standard GAN with the non-saturating generator loss, on logits.
 class BceLoss : public GanLoss {
  public:
+  explicit BceLoss(int n_critic = 1);
   std::string name() const override { return "bce"; }
   Tensor discriminator_loss(const DiscriminatorLossInputs& in) override;
   Tensor generator_loss(const Tensor& d_fake) override;
+  int discriminator_steps() const override { return n_critic_; }
+
+ private:
+  int n_critic_;
 };
 
-// "bce"; throws naming the unknown loss.
+class WganLoss : public GanLoss {
+ public:
+  WganLoss(int n_critic = 5, double clip = 0.01);
+  std::string name() const override { return "wgan"; }
+  Tensor discriminator_loss(const DiscriminatorLossInputs& in) override;
+  Tensor generator_loss(const Tensor& d_fake) override;
+  int discriminator_steps() const override { return n_critic_; }
+  double weight_clip() const override { return clip_; }
+  LossTerms terms() const override { return terms_; }
+
+ private:
+  int n_critic_;
+  double clip_;
+  LossTerms terms_;
+};
+
+class WganGpLoss : public GanLoss {
+ public:
+  WganGpLoss(int n_critic = 5, double lambda = 10.0);
+  std::string name() const override { return "wgan-gp"; }
+  // Needs in.rng. Adds the penalty's double-backward graph: backward() of the result reaches
+  // the critic's parameters through grad(D(xhat), xhat) taken with create_graph.
+  Tensor discriminator_loss(const DiscriminatorLossInputs& in) override;
+  Tensor generator_loss(const Tensor& d_fake) override;
+  int discriminator_steps() const override { return n_critic_; }
+  // Refuses a critic holding batch norm (see the message).
+  void check_discriminator(nn::Module& d) const override;
+  LossTerms terms() const override { return terms_; }
+  double lambda() const { return lambda_; }
+
+ private:
+  int n_critic_;
+  double lambda_;
+  LossTerms terms_;
+};
+
+class LsganLoss : public GanLoss {
+ public:
+  explicit LsganLoss(int n_critic = 1);
+  std::string name() const override { return "lsgan"; }
+  Tensor discriminator_loss(const DiscriminatorLossInputs& in) override;
+  Tensor generator_loss(const Tensor& d_fake) override;
+  int discriminator_steps() const override { return n_critic_; }
+
+ private:
+  int n_critic_;
+};
+
+class HingeLoss : public GanLoss {
+ public:
+  explicit HingeLoss(int n_critic = 1);
+  std::string name() const override { return "hinge"; }
+  Tensor discriminator_loss(const DiscriminatorLossInputs& in) override;
+  Tensor generator_loss(const Tensor& d_fake) override;
+  int discriminator_steps() const override { return n_critic_; }
+
+ private:
+  int n_critic_;
+};
+
+// The losses `gan train --loss` knows.
+const std::vector<std::string>& loss_names();
+
+// A loss with its paper's defaults; throws naming an unknown loss.
 std::unique_ptr<GanLoss> make_loss(const std::string& name);
+// The loss of a run, with the run's n_critic / gp_lambda / clip.
+std::unique_ptr<GanLoss> make_loss(const TrainConfig& cfg);
+
+// The settings a loss brings (its paper's), for image models or for the 2-D toy models.
+struct LossDefaults {
+  std::string optimizer;
+  double lr, beta1, beta2;
+  int64_t n_critic;
+  double gp_lambda, clip;
+};
+LossDefaults loss_defaults(const std::string& loss, bool toy);
 
 }  // namespace gan::models

@@ -2,11 +2,12 @@
 
 #include "models/dcgan.h"
 #include "models/mlp_gan.h"
+#include "models/toy.h"
 
 namespace gan::models {
 
 Shape GanModel::noise_shape(int64_t n) const {
-  if (config.arch == "mlp") return {n, config.nz};
+  if (config.arch == "mlp" || config.arch == "toy") return {n, config.nz};
   return {n, config.nz, 1, 1};
 }
 
@@ -17,12 +18,14 @@ Tensor GanModel::noise(int64_t n, Generator& gen, Device device) const {
 std::shared_ptr<nn::Module> build_generator(const ModelConfig& cfg, Generator& init) {
   cfg.validate();
   if (cfg.arch == "mlp") return std::make_shared<MlpGenerator>(cfg, init);
+  if (cfg.arch == "toy") return std::make_shared<ToyGenerator>(cfg, init);
   if (cfg.arch == "dcgan32") return std::make_shared<Dcgan32Generator>(cfg, init);
   return std::make_shared<Dcgan64Generator>(cfg, init);
 }
 
 static std::shared_ptr<nn::Module> build_discriminator(const ModelConfig& cfg, Generator& init) {
   if (cfg.arch == "mlp") return std::make_shared<MlpDiscriminator>(cfg, init);
+  if (cfg.arch == "toy") return std::make_shared<ToyDiscriminator>(cfg, init);
   if (cfg.arch == "dcgan32") return std::make_shared<Dcgan32Discriminator>(cfg, init);
   return std::make_shared<Dcgan64Discriminator>(cfg, init);
 }

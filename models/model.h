@@ -12,7 +12,7 @@ struct GanModel {
   ModelConfig config;
   std::shared_ptr<nn::Module> generator, discriminator;
 
-  // [n, nz] for the MLP, [n, nz, 1, 1] for the DCGANs.
+  // [n, nz] for the MLP and toy models, [n, nz, 1, 1] for the DCGANs.
   Shape noise_shape(int64_t n) const;
   // Standard normal noise from `gen` on `device`.
   Tensor noise(int64_t n, Generator& gen, Device device) const;

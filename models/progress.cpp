@@ -15,6 +15,22 @@ std::string format_duration(double s) {
   return buf;
 }
 
+// " W 0.412" and " modes 8/8 hq 91%" where the run has them.
+static std::string extras(const LogRecord& r) {
+  std::string s;
+  char buf[96];
+  if (r.wasserstein) {
+    std::snprintf(buf, sizeof buf, " W %.3f", *r.wasserstein);
+    s += buf;
+  }
+  if (r.coverage) {
+    std::snprintf(buf, sizeof buf, " modes %lld/%lld hq %.0f%% rKL %.3f", static_cast<long long>(r.coverage->modes_covered),
+                  static_cast<long long>(r.coverage->modes), 100 * r.coverage->high_quality_share, r.coverage->reverse_kl);
+    s += buf;
+  }
+  return s;
+}
+
 std::string progress_bar(const LogRecord& r, int width) {
   double frac = r.total_steps > 0 ? static_cast<double>(r.step) / static_cast<double>(r.total_steps) : 0;
   int filled = static_cast<int>(frac * width);
@@ -26,7 +42,7 @@ std::string progress_bar(const LogRecord& r, int width) {
                 bar.c_str(), static_cast<long long>(r.step), static_cast<long long>(r.total_steps),
                 static_cast<int>(frac * 100), r.steps_per_s, r.images_per_s, format_duration(r.eta_s).c_str(),
                 r.loss_d, r.loss_g, r.d_x, r.d_g_z);
-  return buf;
+  return buf + extras(r);
 }
 
 std::string progress_line(const LogRecord& r) {
@@ -36,7 +52,7 @@ std::string progress_line(const LogRecord& r) {
                 static_cast<long long>(r.step), static_cast<long long>(r.total_steps),
                 static_cast<long long>(r.epoch), r.loss_d, r.loss_g, r.d_x, r.d_g_z, r.images_per_s,
                 format_duration(r.eta_s).c_str());
-  return buf;
+  return buf + extras(r);
 }
 
 }  // namespace gan::models

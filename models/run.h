@@ -4,8 +4,13 @@
 // Layout of DIR:
 //   config.json                      the run's settings (also inside every checkpoint)
 //   metrics.csv                      step,epoch,loss_d,loss_g,d_x,d_g_z,images_per_s (means
-//                                    over each logging interval)
-//   samples/step-NNNNNN.png          grids of G(fixed noise); samples/last.png is the latest
+//                                    over each logging interval), then wasserstein,
+//                                    gradient_penalty,grad_norm (WGAN family; empty otherwise)
+//                                    and modes_covered,high_quality,reverse_kl (toy data with
+//                                    modes, on sample steps; models/toy.h defines them)
+//   curves.png                       those curves as a picture, redrawn with every sample grid
+//   samples/step-NNNNNN.png          grids of G(fixed noise) (toy data: scatter plots over the
+//                                    critic's heat map); samples/last.png is the latest
 //   checkpoints/last.safetensors     full state, replaced atomically at every checkpoint
 //   checkpoints/step-NNNNNN.safetensors  the periodic ones
 #pragma once
@@ -16,6 +21,7 @@
 #include "engine/core/device.h"
 #include "engine/core/error.h"
 #include "models/config.h"
+#include "models/toy.h"
 
 namespace gan::models {
 
@@ -31,6 +37,8 @@ struct LogRecord {
   double images_per_s = 0;  // over the last logging interval
   double steps_per_s = 0;   // since this process started training
   double elapsed_s = 0, eta_s = 0;
+  std::optional<double> wasserstein;  // WGAN family
+  std::optional<Coverage> coverage;   // toy data with modes, on sample steps
 };
 
 struct RunEvents {
@@ -51,6 +59,7 @@ struct RunResult {
 struct ResumeOverrides {
   std::optional<int64_t> steps, epochs, sample_every, checkpoint_every, log_every;
   std::optional<std::string> device, kernels;
+  std::optional<bool> tf32;
 };
 
 // Trains from scratch into `out_dir`. Everything is checked (data, config, device, the folder

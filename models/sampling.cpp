@@ -9,6 +9,8 @@
 #include "engine/io/safetensors.h"
 #include "engine/ops/ops.h"
 #include "models/model.h"
+#include "models/toy.h"
+#include "models/toy_plot.h"
 #include "models/trainer.h"
 
 namespace gan::models {
@@ -16,9 +18,12 @@ namespace gan::models {
 LoadedGenerator load_generator(const std::string& path, Device device, const std::optional<ModelConfig>& fallback) {
   io::SafetensorsFile f = io::load_safetensors(path);
   ModelConfig cfg;
+  std::string data;
   auto fmt = f.metadata.find("format");
   if (fmt != f.metadata.end() && fmt->second == kCheckpointFormat) {
-    cfg = checkpoint_config(f, path).model;
+    TrainConfig tc = checkpoint_config(f, path);
+    cfg = tc.model;
+    data = tc.data;
   } else {
     GAN_CHECK(fallback.has_value(), path << ": has no model description (not written by `gan train`); say which "
                                             "model it holds with --model and its sizes");
@@ -38,7 +43,7 @@ LoadedGenerator load_generator(const std::string& path, Device device, const std
   }
   GAN_CHECK(!state.empty(), path << ": holds no generator tensors");
   Generator init(0);
-  LoadedGenerator g{cfg, build_generator(cfg, init), device};
+  LoadedGenerator g{cfg, data, build_generator(cfg, init), device};
   g.generator->load_state_dict(state, path);
   g.generator->to(device);
   g.generator->eval();
@@ -46,7 +51,7 @@ LoadedGenerator load_generator(const std::string& path, Device device, const std
 }
 
 static Shape noise_shape(const ModelConfig& cfg, int64_t n) {
-  return cfg.arch == "mlp" ? Shape{n, cfg.nz} : Shape{n, cfg.nz, 1, 1};
+  return cfg.arch == "mlp" || cfg.arch == "toy" ? Shape{n, cfg.nz} : Shape{n, cfg.nz, 1, 1};
 }
 
 Tensor sample_images(const LoadedGenerator& g, int64_t n, uint64_t seed) {
@@ -110,6 +115,27 @@ void write_images(const Tensor& images, const std::string& path, int64_t nrow) {
   } else {
     GAN_FAIL("--out " << path << ": unknown output type (expected a .png or .npy file name)");
   }
+}
+
+}  // namespace gan::models
+
+namespace gan::models {
+
+void write_toy_points(const Tensor& points, const std::string& data, const std::string& path) {
+  GAN_CHECK(points.dim() == 2 && points.size(1) == 2, "write_toy_points: points " << points.str() << " should be [N, 2]");
+  if (ends_with(path, ".npy")) {
+    io::save_npy(path, points.to(DType::Float32));
+    return;
+  }
+  GAN_CHECK(ends_with(path, ".png"), "--out " << path << ": unknown output type (expected a .png or .npy file name)");
+  ToyData d = toy_data(data);
+  ToyPlot p;
+  p.extent = d.extent;
+  Generator real_gen(0x706c6f74ULL);
+  p.real = sample_toy(d, 1000, real_gen).to_double_vector();
+  p.fake = points.to_double_vector();
+  p.title = d.name + " " + std::to_string(points.size(0)) + " SAMPLES";
+  io::save_png(path, render_toy_plot(p));
 }
 
 }  // namespace gan::models

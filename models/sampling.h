@@ -12,6 +12,7 @@ namespace gan::models {
 
 struct LoadedGenerator {
   ModelConfig config;
+  std::string data;  // the run's --data (from the checkpoint's config; empty for foreign files)
   std::shared_ptr<nn::Module> generator;  // in eval mode
   Device device;
 };
@@ -22,7 +23,7 @@ struct LoadedGenerator {
 LoadedGenerator load_generator(const std::string& path, Device device,
                                const std::optional<ModelConfig>& fallback = std::nullopt);
 
-// n images [n, C, H, W] in [-1, 1] from noise drawn with `seed`.
+// n images [n, C, H, W] in [-1, 1] from noise drawn with `seed` (toy models: points [n, 2]).
 Tensor sample_images(const LoadedGenerator& g, int64_t n, uint64_t seed);
 // `rows` interpolations of `steps` images each ([rows * steps, C, H, W], row-major): spherical
 // interpolation between two noise vectors per row, endpoints included.
@@ -31,5 +32,9 @@ Tensor interpolate_images(const LoadedGenerator& g, int64_t rows, int64_t steps,
 // FILE.png: a grid with `nrow` images per row (0: a near-square grid); FILE.npy: the float32
 // array [N, C, H, W]. Other extensions are refused. Written atomically.
 void write_images(const Tensor& images, const std::string& path, int64_t nrow = 0);
+
+// Toy points [N, 2]: FILE.npy holds them as float32 (N, 2); FILE.png is a scatter plot over
+// 1000 points of the toy data set `data` (no critic heat map: only the generator is loaded).
+void write_toy_points(const Tensor& points, const std::string& data, const std::string& path);
 
 }  // namespace gan::models

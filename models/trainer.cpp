@@ -12,6 +12,7 @@ using nlohmann::json;
 // Distinct streams from one seed: weights use `seed` itself.
 static constexpr uint64_t kNoiseStream = 0x6e6f697365000000ULL;  // "noise"
 static constexpr uint64_t kFixedStream = 0x6669786564000000ULL;  // "fixed"
+static constexpr uint64_t kDataStream = 0x746f790000000000ULL;   // "toy"
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& cfg, const optim::NamedTensors& params) {
   if (cfg.optimizer == "adam") {
@@ -49,24 +50,55 @@ Trainer::Trainer(TrainConfig cfg, const io::ImageDataset& data, Device device)
       model_(build_on(cfg_, device)),
       opt_g_(make_optimizer(cfg_, model_.generator->named_parameters())),
       opt_d_(make_optimizer(cfg_, model_.discriminator->named_parameters())),
-      loader_(data, cfg_.batch, cfg_.model.image_size, cfg_.seed),
-      noise_gen_(cfg_.seed ^ kNoiseStream),
-      loss_(make_loss(cfg_.loss)) {
+      loader_(std::make_unique<io::BatchLoader>(data, cfg_.batch, cfg_.model.image_size, cfg_.seed)),
+      data_gen_(cfg_.seed ^ kDataStream),
+      noise_gen_(cfg_.seed ^ kNoiseStream) {
+  GAN_CHECK(!is_toy_data(cfg_.data), "Trainer: " << cfg_.data << " is 2-D toy data, not images");
   GAN_CHECK(data.channels == cfg_.model.channels,
             data.source << ": images have " << data.channels << " channel(s), the model expects "
                         << cfg_.model.channels);
+  init();
+}
+
+Trainer::Trainer(TrainConfig cfg, Device device)
+    : cfg_((cfg.validate(), std::move(cfg))),
+      device_(device),
+      model_(build_on(cfg_, device)),
+      opt_g_(make_optimizer(cfg_, model_.generator->named_parameters())),
+      opt_d_(make_optimizer(cfg_, model_.discriminator->named_parameters())),
+      toy_(models::toy_data(cfg_.data)),
+      data_gen_(cfg_.seed ^ kDataStream),
+      noise_gen_(cfg_.seed ^ kNoiseStream) {
+  init();
+}
+
+void Trainer::init() {
+  loss_ = make_loss(cfg_);
+  loss_->check_discriminator(*model_.discriminator);
   Generator fixed(cfg_.seed ^ kFixedStream);
   fixed_noise_ = model_.noise(cfg_.n_samples, fixed, device_);
 }
 
 int64_t Trainer::total_steps() const {
-  return cfg_.steps > 0 ? cfg_.steps : cfg_.epochs * loader_.batches_per_epoch() / loss_->discriminator_steps();
+  if (cfg_.steps > 0 || !loader_) return cfg_.steps;
+  return cfg_.epochs * loader_->batches_per_epoch() / loss_->discriminator_steps();
 }
 
-int64_t Trainer::epoch() const { return loader_.epoch(); }
+int64_t Trainer::epoch() const { return loader_ ? loader_->epoch() : 0; }
+
+io::BatchLoader& Trainer::loader() {
+  GAN_CHECK(loader_, "Trainer: a toy run (" << cfg_.data << ") has no image loader");
+  return *loader_;
+}
+
+Tensor Trainer::next_real() {
+  if (toy_) return sample_toy(*toy_, cfg_.batch, data_gen_).to(device_);
+  return loader_->next().to(device_);
+}
 
 void Trainer::set_loss(std::unique_ptr<GanLoss> loss) {
   GAN_CHECK(loss && loss->discriminator_steps() >= 1, "Trainer: a loss with at least one discriminator step");
+  loss->check_discriminator(*model_.discriminator);
   loss_ = std::move(loss);
 }
 
@@ -85,7 +117,7 @@ StepLosses Trainer::train_step() {
   StepLosses out;
   Tensor fake;
   for (int i = 0; i < k; ++i) {
-    Tensor real = loader_.next().to(device_);
+    Tensor real = next_real();
     Tensor z = model_.noise(B, noise_gen_, device_);
     if (k == 1) {
       fake = G(z);  // kept with its history: the generator step below reuses it
@@ -96,10 +128,11 @@ StepLosses Trainer::train_step() {
     Tensor fake_in = fake.detach();
     Tensor d_real = D(real);
     Tensor d_fake = D(fake_in);
-    Tensor loss_d = loss_->discriminator_loss({D, real, fake_in, d_real, d_fake});
+    Tensor loss_d = loss_->discriminator_loss({D, real, fake_in, d_real, d_fake, &noise_gen_});
     opt_d_->zero_grad();
     loss_d.backward();
     opt_d_->step();
+    if (loss_->weight_clip() > 0) optim::clip_weights(D.parameters(), loss_->weight_clip());
     if (i == 0) {
       NoGradGuard no_grad;
       out.d_x = mean(sigmoid(d_real.detach()));
@@ -107,6 +140,7 @@ StepLosses Trainer::train_step() {
     }
     out.loss_d = loss_d.detach();
   }
+  out.terms = loss_->terms();
   if (k != 1) fake = G(model_.noise(B, noise_gen_, device_));
   {
     FrozenModule frozen(D);
@@ -174,8 +208,10 @@ io::SafetensorsFile Trainer::checkpoint() const {
   f.metadata["optimizer"] = opt_g_->kind();
   f.metadata["step"] = std::to_string(step_);
   f.metadata["config"] = to_json(cfg_).dump();
-  f.metadata["loader"] = json{{"epoch", loader_.epoch()}, {"position", loader_.position()}}.dump();
-  f.metadata["rng"] = json{{"noise_seed", noise_gen_.seed()}, {"noise_draws", noise_gen_.draws()}}.dump();
+  f.metadata["loader"] = json{{"epoch", loader_ ? loader_->epoch() : 0}, {"position", loader_ ? loader_->position() : 0}}.dump();
+  json rng{{"noise_seed", noise_gen_.seed()}, {"noise_draws", noise_gen_.draws()}};
+  if (toy_) rng["data_draws"] = data_gen_.draws();
+  f.metadata["rng"] = rng.dump();
   return f;
 }
 
@@ -222,12 +258,13 @@ void Trainer::restore(const io::SafetensorsFile& f, const std::string& src) {
   GAN_CHECK(step >= 0, src << ": negative step " << step);
   json loader = meta_json(f, "loader", src), rng = meta_json(f, "rng", src);
   int64_t l_epoch, l_pos;
-  uint64_t seed, draws;
+  uint64_t seed, draws, data_draws = 0;
   try {
     l_epoch = loader.at("epoch").get<int64_t>();
     l_pos = loader.at("position").get<int64_t>();
     seed = rng.at("noise_seed").get<uint64_t>();
     draws = rng.at("noise_draws").get<uint64_t>();
+    if (toy_) data_draws = rng.at("data_draws").get<uint64_t>();
   } catch (const json::exception&) {
     GAN_FAIL(src << ": checkpoint metadata 'loader' or 'rng' lacks its fields");
   }
@@ -257,7 +294,8 @@ void Trainer::restore(const io::SafetensorsFile& f, const std::string& src) {
   model_.discriminator->load_state_dict(d_state, src);
   opt_g_->load_state(og_t, og_c, src);
   opt_d_->load_state(od_t, od_c, src);
-  loader_.set_state(l_epoch, l_pos);
+  if (loader_) loader_->set_state(l_epoch, l_pos);
+  data_gen_.set_state(data_gen_.seed(), data_draws);
   noise_gen_.set_state(seed, draws);
   step_ = step;
 }

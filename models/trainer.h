@@ -13,6 +13,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/io/datasets.h"
@@ -22,6 +23,7 @@
 #include "models/config.h"
 #include "models/losses.h"
 #include "models/model.h"
+#include "models/toy.h"
 
 namespace gan::models {
 
@@ -31,18 +33,22 @@ struct StepLosses {
   Tensor loss_d, loss_g;
   Tensor d_x;    // mean sigmoid(D(x)) on the real batch
   Tensor d_g_z;  // mean sigmoid(D(G(z))) before the discriminator update
+  LossTerms terms;  // the loss's own terms on the last critic step (undefined where it has none)
 };
 
 class Trainer {
  public:
   // cfg.model.channels / image_size must already match what the data should be fitted to.
   Trainer(TrainConfig cfg, const io::ImageDataset& data, Device device);
+  // A run on 2-D toy data (cfg.data gaussians8 | gaussians25 | swissroll, cfg.model.arch toy):
+  // every real batch is a fresh draw from the distribution.
+  Trainer(TrainConfig cfg, Device device);
 
   StepLosses train_step();
 
   int64_t step() const { return step_; }  // completed generator steps
   int64_t total_steps() const;            // cfg.steps, or epochs x batches per epoch
-  int64_t epoch() const;                  // epoch of the most recent batch
+  int64_t epoch() const;                  // epoch of the most recent batch (0 for toy data)
   int64_t images_per_step() const { return cfg_.batch * loss_->discriminator_steps(); }
 
   const TrainConfig& config() const { return cfg_; }
@@ -51,7 +57,9 @@ class Trainer {
   GanModel& model() { return model_; }
   optim::Optimizer& g_optimizer() { return *opt_g_; }
   optim::Optimizer& d_optimizer() { return *opt_d_; }
-  io::BatchLoader& loader() { return loader_; }
+  io::BatchLoader& loader();  // image data only
+  // The toy distribution of a toy run (nullptr for image data).
+  const ToyData* toy_data() const { return toy_ ? &*toy_ : nullptr; }
   GanLoss& loss() { return *loss_; }
   void set_loss(std::unique_ptr<GanLoss> loss);
   const Tensor& fixed_noise() const { return fixed_noise_; }
@@ -70,9 +78,14 @@ class Trainer {
  private:
   TrainConfig cfg_;
   Device device_;
+  void init();
+  Tensor next_real();
+
   GanModel model_;
   std::unique_ptr<optim::Optimizer> opt_g_, opt_d_;
-  io::BatchLoader loader_;
+  std::unique_ptr<io::BatchLoader> loader_;
+  std::optional<ToyData> toy_;
+  Generator data_gen_;  // toy data draws
   Generator noise_gen_;
   Tensor fixed_noise_;
   std::unique_ptr<GanLoss> loss_;

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -37,6 +38,16 @@ STEP_TARGETS = {"dcgan64": 0.5, "dcgan32_cifar": 0.5, "mlp_mnist": 0.3, "wgangp_
 CPU_STEP_TARGET = 1.5  # MLP GAN on 2 CPU threads: engine / PyTorch CPU
 ELEMENTWISE_TARGET = 0.9  # fraction of the copy ceiling at the large size
 CONVT_TARGET = 1.5  # hand / cuDNN, strict FP32, DCGAN shapes
+
+
+class Terminated(Exception):
+    """SIGTERM (e.g. from `timeout`): stop measuring, report what there is."""
+
+
+def on_sigterm(signum, frame):
+    # `timeout` signals the process and then its whole group, so a second SIGTERM follows at once.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
 
 
 def log(msg):
@@ -97,6 +108,7 @@ def run_binary(binary, args, outdir, tag, env, timeout):
     context = {}
     lpath = os.path.join(outdir, f"{tag}.log")
     stdbuf = ["stdbuf", "-oL"] if shutil.which("stdbuf") else []
+    rc = 0
     for attempt in range(4):
         todo = [c for c in all_cases if c not in done]
         if not todo:
@@ -115,6 +127,8 @@ def run_binary(binary, args, outdir, tag, env, timeout):
                 rc = subprocess.run(cmd, stdout=jf, stderr=lf, env=env, timeout=timeout).returncode
             except subprocess.TimeoutExpired:
                 rc = "timeout"
+            except Terminated:
+                rc = "terminated"
         data = load_json_tolerant(jpath) or {}
         context = context or data.get("context", {})
         runs = {base_name(r["name"]): r for r in data.get("benchmarks", [])
@@ -133,7 +147,7 @@ def run_binary(binary, args, outdir, tag, env, timeout):
                     continue
             final[c] = r
             done.add(c)
-        if rc == "timeout":
+        if rc in ("timeout", "terminated"):
             break
         if rc != 0:
             nxt = next((c for c in todo if c not in runs), None)
@@ -147,7 +161,8 @@ def run_binary(binary, args, outdir, tag, env, timeout):
     errors = {c: r.get("error_message", "") for c, r in final.items() if r.get("error_occurred")}
     errors.update(died)
     merged = {"context": context, "benchmarks": ordered, "errors": errors,
-              "not_run": [c for c in all_cases if c not in final and c not in died]}
+              "not_run": [c for c in all_cases if c not in final and c not in died],
+              "terminated": rc == "terminated", "timed_out": rc == "timeout"}
     with open(os.path.join(outdir, f"{tag}.json"), "w") as f:
         json.dump(merged, f, indent=1)
     return merged
@@ -456,10 +471,17 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer repeats, fewer CPU cases (about half the time)")
     ap.add_argument("--no-anchor", action="store_true", help="skip bench/torch_anchor.py")
     ap.add_argument("--no-kernels", action="store_true", help="whole steps only, no per-kernel binaries")
+    ap.add_argument("--families", default="",
+                    help="comma-separated kernel families to run (elementwise,bce,batchnorm,conv2d,"
+                         "conv_transpose2d,penalty,optim); default: all")
     ap.add_argument("--cpu-threads", type=int, default=2, help="OpenMP threads for the CPU cases (default 2)")
     ap.add_argument("--timeout", type=int, default=300, help="seconds per engine binary (default 300)")
     ap.add_argument("--anchor-timeout", type=int, default=240, help="seconds for the anchor (default 240)")
+    ap.add_argument("--deadline", type=int, default=0,
+                    help="seconds for the whole run: later steps shrink or are skipped so that the tables are "
+                         "still printed in time (default: none; SIGTERM also stops early and reports)")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, on_sigterm)
 
     build = args.build
     if build is None:
@@ -475,6 +497,10 @@ def main():
     if not os.path.exists(step_bin):
         sys.exit(f"bench_compare: {step_bin} not found: build the bench targets first (see docs/PERFORMANCE.md)")
 
+    wanted = [f.strip() for f in args.families.split(",") if f.strip()]
+    unknown = [f for f in wanted if "bench_" + f not in KERNEL_BINARIES]
+    if unknown:
+        sys.exit(f"bench_compare: unknown kernel families {unknown}")
     env = dict(os.environ)
     cpu_env = dict(env, OMP_NUM_THREADS=str(args.cpu_threads))
     q = ["--quick"] if args.quick else []
@@ -485,47 +511,50 @@ def main():
         f"{'quick' if args.quick else 'full'} run")
 
     results = {}
-    if gpu:
-        log("engine: whole training steps (GPU)")
-        results["train_step_gpu"] = run_binary(step_bin, q + ["--no_cpu"], edir, "bench_train_step.gpu", env,
-                                               args.timeout)
-    cpu_filter = "mlp_mnist" if args.quick else "mlp_mnist|dcgan32_mnist"
-    log(f"engine: whole training steps (CPU, {args.cpu_threads} threads: {cpu_filter})")
-    results["train_step_cpu"] = run_binary(step_bin, q + ["--no_gpu", f"--benchmark_filter={cpu_filter}"], edir,
-                                           "bench_train_step.cpu", cpu_env, args.timeout)
-    trainer_bin = os.path.join(bench_dir, "bench_trainer")
-    if os.path.exists(trainer_bin):  # built when the models library is
-        if gpu:
-            log("engine: whole steps through models::Trainer (GPU)")
-            results["trainer_gpu"] = run_binary(trainer_bin, q + ["--no_cpu"], edir, "bench_trainer.gpu", env,
-                                                args.timeout)
-        log(f"engine: whole steps through models::Trainer (CPU, {args.cpu_threads} threads: mlp_mnist)")
-        results["trainer_cpu"] = run_binary(trainer_bin, q + ["--no_gpu", "--benchmark_filter=mlp_mnist"], edir,
-                                            "bench_trainer.cpu", cpu_env, args.timeout)
-    if not args.no_kernels:
-        for b in KERNEL_BINARIES:
-            path = os.path.join(bench_dir, b)
-            if not os.path.exists(path):
-                log(f"engine: {b} not built, skipped")
-                continue
-            log(f"engine: {b} ({'GPU' if gpu else 'CPU'})")
-            extra = ["--no_cpu"] if gpu else ["--no_gpu"]
-            results[b] = run_binary(path, q + extra, edir, b, env if gpu else cpu_env, args.timeout)
-    t_engine = time.time() - t_start
-
     anchor = []
-    anchor_path = os.path.join(ROOT, "bench", "torch_anchor.py")
-    if not args.no_anchor:
+    t_engine = 0.0
+    deadline = t_start + args.deadline if args.deadline else None
+
+    def left():
+        return None if deadline is None else deadline - time.time()
+
+    def limit(cap):
+        """A step's time limit: its own cap, or what is left before --deadline."""
+        lft = left()
+        return cap if lft is None else max(5, min(cap, int(lft) - 5))
+
+    def engine(key, binary, extra, tag, run_env, what):
+        nonlocal t_engine
+        lft = left()
+        if lft is not None and lft < 15:
+            log(f"engine: {what}: skipped, --deadline reached")
+            return
+        log(f"engine: {what}")
+        t0 = time.time()
+        results[key] = run_binary(binary, q + extra, edir, tag, run_env, limit(args.timeout))
+        t_engine += time.time() - t0
+        if results[key].get("terminated"):
+            raise Terminated()
+
+    def run_anchor():
+        nonlocal anchor
+        anchor_path = os.path.join(ROOT, "bench", "torch_anchor.py")
         sections = ["ceil", "train", "ops", "cpu"] if gpu else ["cpu"]
+        lft = left()
+        if lft is not None and lft < 20:
+            log("anchor: skipped, --deadline reached")
+            return
         log(f"anchor: python3 bench/torch_anchor.py {' '.join(sections)}")
         aenv = dict(env, ANCHOR_OUT=out, SKIP_COMPILE="1")
         t0 = time.time()
         try:
             with open(os.path.join(out, "torch_anchor.log"), "w") as lf:
                 rc = subprocess.run([sys.executable, anchor_path] + sections, stdout=lf, stderr=subprocess.STDOUT,
-                                    env=aenv, timeout=args.anchor_timeout, cwd=out).returncode
+                                    env=aenv, timeout=limit(args.anchor_timeout), cwd=out).returncode
         except subprocess.TimeoutExpired:
             rc = "timeout"
+        except Terminated:
+            rc = "terminated"
         try:
             with open(os.path.join(out, "torch_anchor.json")) as f:
                 anchor = json.load(f)
@@ -533,6 +562,45 @@ def main():
             anchor = []
         log(f"  anchor: exit {rc}, {len(anchor)} measurements, {time.time() - t0:.1f} s"
             + ("" if anchor else " (no torch here? see torch_anchor.log)"))
+        if rc == "terminated":
+            raise Terminated()
+
+    # Most important first, so that a time limit costs the least: the engine's whole steps, PyTorch's
+    # figures for the same steps and ops, then the per-kernel families (their GPU-filling sizes and
+    # TF32 variants come last inside each binary).
+    interrupted = False
+    try:
+        if gpu:
+            engine("train_step_gpu", step_bin, ["--no_cpu"], "bench_train_step.gpu", env,
+                   "whole training steps (GPU)")
+        if not args.no_anchor and gpu:
+            run_anchor()
+        cpu_filter = "mlp_mnist" if args.quick else "mlp_mnist|dcgan32_mnist"
+        engine("train_step_cpu", step_bin, ["--no_gpu", f"--benchmark_filter={cpu_filter}"],
+               "bench_train_step.cpu", cpu_env, f"whole training steps (CPU, {args.cpu_threads} threads: {cpu_filter})")
+        trainer_bin = os.path.join(bench_dir, "bench_trainer")
+        if os.path.exists(trainer_bin):  # built when the models library is
+            if gpu:
+                engine("trainer_gpu", trainer_bin, ["--no_cpu"], "bench_trainer.gpu", env,
+                       "whole steps through models::Trainer (GPU)")
+            engine("trainer_cpu", trainer_bin, ["--no_gpu", "--benchmark_filter=mlp_mnist"], "bench_trainer.cpu",
+                   cpu_env, f"whole steps through models::Trainer (CPU, {args.cpu_threads} threads: mlp_mnist)")
+        if not args.no_kernels:
+            for b in KERNEL_BINARIES:
+                if wanted and b[len("bench_"):] not in wanted:
+                    continue
+                path = os.path.join(bench_dir, b)
+                if not os.path.exists(path):
+                    log(f"engine: {b} not built, skipped")
+                    continue
+                engine(b, path, ["--no_cpu"] if gpu else ["--no_gpu"], b, env if gpu else cpu_env,
+                       f"{b} ({'GPU' if gpu else 'CPU'})")
+        if not args.no_anchor and not gpu:
+            run_anchor()
+    except Terminated:
+        interrupted = True
+        log("bench_compare: terminated (time limit of the caller): reporting what was measured")
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the report takes a moment: let it finish
 
     idx = engine_index(results)
     ctx = {}
@@ -563,7 +631,7 @@ def main():
 
     summary = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), quick=args.quick, build=build,
                    engine_context=ctx, anchor_env=env_row, anchor_ceilings=ceil_rows,
-                   engine_seconds=round(t_engine, 1))
+                   engine_seconds=round(t_engine, 1), interrupted=interrupted)
     if gpu:
         hdr, rows, recs = step_table(idx, anchor)
         rep.table("Whole training iteration, median ms (engine: fastest kernel choice with TF32 allowed, and in "

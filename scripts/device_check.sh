@@ -99,11 +99,17 @@ PY
 fi
 
 if want train && [ -x "$BUILD/apps/gan" ]; then
-  for spec in "mlp 300" "dcgan32 100" "dcgan64 40"; do
+  # MODEL STEPS [extra flags]: long enough to see digits form, short enough for the lease.
+  for spec in "mlp 3000" "dcgan32 1500" "dcgan64 300" \
+              "toy8 10000 --data gaussians8 --loss wgan-gp --seed 1" \
+              "toy25 10000 --data gaussians25 --loss wgan-gp --seed 1"; do
     set -- $spec
-    run_step "train_$1" timeout "$(budget 60)" "$BUILD/apps/gan" train --model "$1" --data mnist --steps "$2" --device cuda \
-      --sample-every "$2" --checkpoint-every "$2" --out "$OUT/run_$1"
-    tail -n 2 "$OUT/run_$1/metrics.csv" 2>/dev/null
+    name=$1 steps=$2; shift 2
+    model=$name; [[ $name == toy* ]] && model=toy
+    extra=("$@"); [ ${#extra[@]} -eq 0 ] && extra=(--data mnist)
+    run_step "train_$name" timeout "$(budget 75)" "$BUILD/apps/gan" train --model "$model" "${extra[@]}" \
+      --steps "$steps" --device cuda --sample-every $((steps / 5)) --checkpoint-every "$steps" --out "$OUT/run_$name"
+    tail -n 1 "$OUT/run_$name/metrics.csv" 2>/dev/null
   done
 fi
 

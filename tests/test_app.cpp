@@ -112,7 +112,10 @@ TEST_F(AppTest, TrainResumeSampleAndRefusals) {
                  "run/checkpoints/step-000020.safetensors", "run/checkpoints/last.safetensors"})
     EXPECT_TRUE(fs::exists(dir / f)) << f << "\n" << r.out;
   std::string metrics = slurp(p("run/metrics.csv"));
-  EXPECT_EQ(metrics.substr(0, metrics.find('\n')), "step,epoch,loss_d,loss_g,d_x,d_g_z,images_per_s");
+  // The original columns first (stable), then the loss terms and toy coverage (empty for bce on images).
+  EXPECT_EQ(metrics.substr(0, metrics.find('\n')),
+            "step,epoch,loss_d,loss_g,d_x,d_g_z,images_per_s,wasserstein,gradient_penalty,grad_norm,modes_covered,"
+            "high_quality,reverse_kl");
   EXPECT_EQ(count_lines(metrics), 1 + 4);
   io::Image grid = io::load_image(p("run/samples/last.png"));
   EXPECT_EQ(grid.width, 3 * 30 + 2);  // 9 samples: 3 x 3 grid of 28x28 with padding 2

@@ -1,4 +1,5 @@
 // The autograd engine itself: accumulation, grad(), create_graph, no-grad, detach, errors.
+#include "engine/autograd/node.h"
 #include "tests/test_helpers.h"
 
 using namespace gan;
@@ -18,7 +19,9 @@ TEST(Autograd, ScalarChainRuleByHand) {
 }
 
 TEST(Autograd, GradientsAccumulateAcrossBackwardCalls) {
-  // Like a discriminator seeing a real and a fake batch: two backward passes add up.
+  // Two separate backward() calls add into the same .grad (which is why an optimizer's zero_grad
+  // must come before each step's backward). Not the trainer's real + fake case: there both passes
+  // feed one loss and meet inside a single backward (LaterPassRunsFirstAndLeafGetsOneSum).
   Tensor w = Tensor::from_vector(std::vector<double>{1.0, -2.0}, {2}).requires_grad_();
   sum(w * 3.0).backward();
   sum(square(w)).backward();
@@ -32,6 +35,35 @@ TEST(Autograd, DiamondSumsBothPaths) {
   y.backward();
   double e = std::exp(0.5);
   EXPECT_NEAR(x.grad().item(), (2 * e + 1) * e, 1e-12);
+}
+
+// The discriminator step's shape: one weight used by a "real" pass, then by a "fake" pass recorded
+// after it, both summed into one loss. Each pass is two logging ops; every rule notes its name and
+// whether the weight's .grad exists yet. The engine runs the most recently recorded ready node
+// first, so the whole fake pass runs before the real one, and the weight's accumulator waits for
+// both deliveries: .grad is still unset while the real pass runs and ends up as one sum.
+TEST(Autograd, LaterPassRunsFirstAndLeafGetsOneSum) {
+  Tensor w = Tensor::from_vector(std::vector<double>{0.5, -1.5, 2.0}, {3}).requires_grad_();
+  std::vector<std::string> log;
+  // y = k x, recorded by hand so the rule can log.
+  auto scaled = [&](const Tensor& x, double k, std::string name) {
+    Tensor y = mul(x.detach(), k);
+    autograd::record("scaled", {x}, {&y},
+                     [&log, w, k, name](autograd::FunctionNode&, const std::vector<Tensor>& g) -> std::vector<Tensor> {
+                       log.push_back(name + (w.grad().defined() ? " (grad set)" : ""));
+                       return {mul(g[0], k)};
+                     });
+    return y;
+  };
+  auto pass = [&](const std::string& name, double k0, double k1) {
+    return sum(scaled(scaled(w, k0, name + ".0"), k1, name + ".1"));
+  };
+  Tensor real = pass("real", 3.0, -0.5);
+  Tensor fake = pass("fake", 2.0, 0.35);
+  add(real, fake).backward();
+  EXPECT_EQ(log, (std::vector<std::string>{"fake.1", "fake.0", "real.1", "real.0"}));
+  // d/dw = 3 * -0.5 + 2 * 0.35 = -0.8 per element: the real pass alone gives -1.5, the fake 0.7.
+  expect_close(w.grad(), {-0.8, -0.8, -0.8});
 }
 
 TEST(Autograd, GradDoesNotTouchLeafGrads) {

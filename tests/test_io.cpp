@@ -15,6 +15,7 @@
 #include "engine/io/image.h"
 #include "engine/io/loader.h"
 #include "engine/io/npy.h"
+#include "engine/io/plot.h"
 #include "engine/io/safetensors.h"
 #include "engine/io/stb.h"
 #include "tests/test_helpers.h"
@@ -317,6 +318,30 @@ TEST(Image, ResizeAndCrop) {
   EXPECT_EQ(r.width, 9);
   EXPECT_EQ(r.height, 7);
   for (uint8_t p : r.pixels) EXPECT_NEAR(p, 90, 1);  // a constant image stays constant
+}
+
+TEST(Image, LinePlotDrawsSeriesWhereTheyBelong) {
+  // A flat series at y = 0.5 on a fixed [0, 1] axis runs along the middle of the plot area
+  // (rows 22..238 of a 260-pixel image); a NaN point leaves a gap, not a crash.
+  io::Series s{"half", {0, 1, 2, 3, 4}, {0.5, 0.5, NAN, 0.5, 0.5}, 200, 10, 20};
+  io::PlotOptions opt;
+  opt.fixed_y = true;
+  io::Image img = io::line_plot({s}, opt);
+  EXPECT_EQ(img.width, 720);
+  EXPECT_EQ(img.height, 260);
+  EXPECT_EQ(img.channels, 3);
+  auto is_series = [&](int64_t y, int64_t x) {
+    return img.at(y, x, 0) == 200 && img.at(y, x, 1) == 10 && img.at(y, x, 2) == 20;
+  };
+  int64_t mid = 238 - (238 - 22) / 2;
+  int64_t x_first = 60 + (708 - 60) / 8;  // a quarter of the way into the first segment
+  EXPECT_TRUE(is_series(mid, x_first) || is_series(mid + 1, x_first));
+  EXPECT_FALSE(is_series(mid - 40, x_first));
+  int64_t x_gap = 60 + (708 - 60) * 2 / 4;  // the NaN point's column
+  EXPECT_FALSE(is_series(mid, x_gap) || is_series(mid + 1, x_gap));
+  io::Image two = io::stack_vertically({img, img});
+  EXPECT_EQ(two.height, 520);
+  EXPECT_THROW(io::line_plot({io::Series{"bad", {1, 2}, {1}, 0, 0, 0}}, opt), Error);
 }
 
 // ---------------- data sets ----------------

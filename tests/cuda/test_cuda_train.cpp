@@ -1,0 +1,122 @@
+// Whole-model checks on the GPU: one GAN training step on CUDA equals the same step on the CPU
+// (losses and every parameter gradient) from the same weights, batch and noise; a short CUDA run
+// stays finite and its checkpoint restores on the CPU. Skipped, saying why, without a GPU.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/cuda/kernel_select.h"
+#include "engine/ops/ops.h"
+#include "models/model.h"
+#include "models/trainer.h"
+#include "tests/test_helpers.h"
+
+using namespace gan;
+using gan::test::rel_error;
+
+namespace {
+
+#define SKIP_WITHOUT_GPU() \
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible: the CUDA training step was not run"
+
+struct StepResult {
+  double loss_d = 0, loss_g = 0;
+  std::vector<std::pair<std::string, Tensor>> d_grads, g_grads;  // on the CPU
+};
+
+// One discriminator and one generator step's losses and gradients (no optimizer update), as
+// the trainer computes them.
+StepResult gan_step(models::GanModel& m, const Tensor& real, const Tensor& z) {
+  StepResult r;
+  Tensor fake = m.generator->forward(z);
+  Tensor d_real = m.discriminator->forward(real);
+  Tensor d_fake = m.discriminator->forward(fake.detach());
+  Tensor loss_d = add(bce_with_logits(d_real, 1.0), bce_with_logits(d_fake, 0.0));
+  m.discriminator->zero_grad();
+  loss_d.backward();
+  for (auto& [n, p] : m.discriminator->named_parameters()) r.d_grads.emplace_back(n, p.grad().cpu());
+  m.discriminator->set_requires_grad(false);
+  Tensor loss_g = bce_with_logits(m.discriminator->forward(fake), 1.0);
+  m.generator->zero_grad();
+  loss_g.backward();
+  m.discriminator->set_requires_grad(true);
+  for (auto& [n, p] : m.generator->named_parameters()) r.g_grads.emplace_back(n, p.grad().cpu());
+  r.loss_d = loss_d.item();
+  r.loss_g = loss_g.item();
+  return r;
+}
+
+void copy_weights(const nn::Module& from, nn::Module& to) {
+  std::map<std::string, nn::StateValue> sd;
+  for (auto& [k, v] : from.state_dict()) sd[k] = v;
+  to.load_state_dict(sd, "cpu model");
+}
+
+}  // namespace
+
+TEST(CudaTrain, StepMatchesCpuForEveryModel) {
+  SKIP_WITHOUT_GPU();
+  cuda::set_allow_tf32(false);
+  for (std::string arch : {"mlp", "dcgan32", "dcgan64"}) {
+    models::ModelConfig cfg;
+    cfg.arch = arch;
+    cfg.channels = 3;
+    cfg.image_size = arch == "dcgan64" ? 64 : arch == "dcgan32" ? 32 : 28;
+    cfg.nz = 17;
+    cfg.ngf = cfg.ndf = 8;
+    cfg.g_hidden = {64, 96};
+    cfg.d_hidden = {80, 48};
+    Generator init(5);
+    models::GanModel cpu = models::build_model(cfg, init);
+    Generator other(6);
+    models::GanModel gpu = models::build_model(cfg, other);
+    copy_weights(*cpu.generator, *gpu.generator);
+    copy_weights(*cpu.discriminator, *gpu.discriminator);
+    gpu.generator->to(Device::cuda(0));
+    gpu.discriminator->to(Device::cuda(0));
+    Generator data(7);
+    const int64_t B = 6;
+    Tensor real = Tensor::rand({B, 3, cfg.image_size, cfg.image_size}, &data, -1.0, 1.0);
+    Tensor z = Tensor::randn(cpu.noise_shape(B), &data);
+    StepResult a = gan_step(cpu, real, z);
+    StepResult b = gan_step(gpu, real.to(Device::cuda(0)), z.to(Device::cuda(0)));
+    EXPECT_NEAR(b.loss_d, a.loss_d, 1e-5 * std::abs(a.loss_d) + 1e-6) << arch;
+    EXPECT_NEAR(b.loss_g, a.loss_g, 1e-5 * std::abs(a.loss_g) + 1e-6) << arch;
+    for (size_t i = 0; i < a.d_grads.size(); ++i)
+      EXPECT_LT(rel_error(b.d_grads[i].second, a.d_grads[i].second), 1e-4) << arch << " D " << a.d_grads[i].first;
+    for (size_t i = 0; i < a.g_grads.size(); ++i)
+      EXPECT_LT(rel_error(b.g_grads[i].second, a.g_grads[i].second), 1e-4) << arch << " G " << a.g_grads[i].first;
+    // BatchNorm's running statistics moved the same way on both devices.
+    auto sa = cpu.generator->state_dict(), sb = gpu.generator->state_dict();
+    for (size_t i = 0; i < sa.size(); ++i)
+      if (!sa[i].second.is_counter)
+        EXPECT_LT(rel_error(sb[i].second.tensor, sa[i].second.tensor), 1e-5) << arch << " " << sa[i].first;
+  }
+}
+
+TEST(CudaTrain, ShortRunOnGpuRestoresOnCpu) {
+  SKIP_WITHOUT_GPU();
+  io::ImageDataset ds;
+  ds.count = 40;
+  ds.channels = 1;
+  ds.height = ds.width = 28;
+  Generator g(8);
+  for (int64_t i = 0; i < 40 * 784; ++i) ds.pixels.push_back(static_cast<uint8_t>(g.below(256)));
+  ds.source = "random";
+  models::TrainConfig c;
+  c.model.arch = "dcgan32";
+  c.model.ngf = c.model.ndf = 8;
+  c.batch = 8;
+  c.steps = 6;
+  models::Trainer gpu(c, ds, Device::cuda(0));
+  for (int i = 0; i < 6; ++i) {
+    models::StepLosses s = gpu.train_step();
+    ASSERT_TRUE(std::isfinite(s.loss_d.item()) && std::isfinite(s.loss_g.item()));
+  }
+  EXPECT_TRUE(gpu.state_finite());
+  models::Trainer cpu(c, ds, Device::cpu());
+  cpu.restore(gpu.checkpoint(), "gpu checkpoint");
+  EXPECT_EQ(cpu.step(), 6);
+  Tensor a = gpu.generate(gpu.fixed_noise()).cpu(), b = cpu.generate(cpu.fixed_noise());
+  EXPECT_LT(rel_error(a, b), 1e-4);  // same weights, same fixed noise (Philox), eval-mode BatchNorm
+}

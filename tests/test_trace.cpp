@@ -1,0 +1,443 @@
+// `gan trace` and the autograd graph picture: the DOT of a hand-counted graph; a traced step's
+// names and shapes; its parameter gradients, updated weights and losses equal, bit for bit, what
+// Trainer::train_step computes from the same seed and batch; the gradients arriving at the
+// discriminator's logits against the closed form of BCE-with-logits; the written files.
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <regex>
+#include <set>
+
+#include "engine/autograd/graph_dot.h"
+#include "engine/io/file_util.h"
+#include "engine/io/safetensors.h"
+#include "models/data.h"
+#include "models/trace.h"
+#include "models/trainer.h"
+#include "tests/test_helpers.h"
+
+using namespace gan;
+using namespace gan::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+io::ImageDataset random_images(int64_t n, int64_t c, int64_t s, uint64_t seed) {
+  io::ImageDataset ds;
+  ds.count = n;
+  ds.channels = c;
+  ds.height = ds.width = s;
+  Generator g(seed);
+  for (int64_t i = 0; i < n * c * s * s; ++i) ds.pixels.push_back(static_cast<uint8_t>(g.below(256)));
+  ds.source = "random";
+  return ds;
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(shape_str(a.shape()), shape_str(b.shape()));
+  auto x = a.to_double_vector(), y = b.to_double_vector();
+  double m = 0;
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
+  return m;
+}
+
+// Node ids declared and edges drawn in a DOT text, checking every edge joins declared nodes.
+struct DotParts {
+  std::set<std::string> nodes;
+  int64_t op_edges = 0, root_edges = 0;
+};
+DotParts parse_dot(const std::string& dot) {
+  DotParts p;
+  std::regex decl(R"(^ +([nr]\d+) \[label=")"), edge(R"(^ +(n\d+) -> ([nr]\d+) \[)");
+  std::istringstream is(dot);
+  std::string line;
+  EXPECT_TRUE(std::getline(is, line) && line == "digraph autograd {");
+  std::string last;
+  while (std::getline(is, line)) {
+    std::smatch m;
+    if (std::regex_search(line, m, edge)) {
+      EXPECT_TRUE(p.nodes.count(m[1]) && p.nodes.count(m[2])) << "edge to an undeclared node: " << line;
+      (m[2].str()[0] == 'r' ? p.root_edges : p.op_edges)++;
+    } else if (std::regex_search(line, m, decl)) {
+      p.nodes.insert(m[1]);
+    }
+    last = line;
+  }
+  EXPECT_EQ(last, "}");
+  return p;
+}
+
+// linear -> leaky_relu -> reshape -> bce_with_logits: 4 ops, 2 parameter leaves, 5 arrows.
+std::string tiny_graph_dot(autograd::DotStats* st) {
+  Generator g(11);
+  Tensor x = Tensor::randn({5, 3}, &g);
+  Tensor w = Tensor::randn({1, 3}, &g).requires_grad_();
+  Tensor b = Tensor::randn({1}, &g).requires_grad_();
+  Tensor h = linear(x, w, b);
+  Tensor loss = bce_with_logits(leaky_relu(h, 0.2).reshape({5}), 1.0);
+  autograd::DotOptions o;
+  o.clusters[h.grad_fn().get()] = "layer fc";
+  o.names[w.impl_ptr().get()] = "fc.weight";
+  o.names[b.impl_ptr().get()] = "fc.bias";
+  o.root_names = {"loss"};
+  return autograd::graph_to_dot({loss}, o, st);
+}
+
+}  // namespace
+
+TEST(GraphDot, TinyGraphHasTheHandCountedNodes) {
+  autograd::DotStats st;
+  std::string dot = tiny_graph_dot(&st);
+  EXPECT_EQ(st.ops, 4);
+  EXPECT_EQ(st.leaves, 2);
+  EXPECT_EQ(st.edges, 5);
+  DotParts p = parse_dot(dot);
+  EXPECT_EQ(p.nodes.size(), 7u);  // 4 ops + 2 leaves + the root
+  EXPECT_EQ(p.op_edges, 5);
+  EXPECT_EQ(p.root_edges, 1);
+  for (const char* s : {"linear\\n[5, 1]", "leaky_relu\\n[5, 1]", "reshape\\n[5]", "bce_with_logits\\n[]",
+                        "fc.weight\\n[1, 3]", "fc.bias\\n[1]", "loss\\n[]"})
+    EXPECT_NE(dot.find(s), std::string::npos) << s << " missing from\n" << dot;
+  EXPECT_NE(dot.find("subgraph cluster_0 {\n    label=\"layer fc\";"), std::string::npos) << dot;
+  // Same computation in the same process later: the same text (no addresses, no global counters).
+  EXPECT_EQ(dot, tiny_graph_dot(nullptr));
+}
+
+TEST(GraphDot, DetachCutsTheGraphAndUngraphedRootsAreRefused) {
+  Generator g(12);
+  Tensor x = Tensor::randn({4, 3}, &g);
+  Tensor w1 = Tensor::randn({2, 3}, &g).requires_grad_(), w2 = Tensor::randn({1, 2}, &g).requires_grad_();
+  Tensor h = tanh(linear(x, w1, Tensor()));
+  Tensor y = sum(linear(h.detach(), w2, Tensor()));
+  autograd::DotStats st;
+  std::string dot = autograd::graph_to_dot({y}, {}, &st);
+  EXPECT_EQ(st.leaves, 1);  // w2 only: w1 is behind the detach
+  EXPECT_EQ(dot.find("tanh"), std::string::npos);
+  EXPECT_NE(dot.find("leaf\\n[1, 2]"), std::string::npos);  // unnamed leaves still show their shape
+  try {
+    autograd::graph_to_dot({h.detach()});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("graph_to_dot"), std::string::npos);
+  }
+}
+
+namespace {
+
+models::TrainConfig tiny(const std::string& arch) {
+  models::TrainConfig c;
+  c.model.arch = arch;
+  c.model.nz = 5;
+  c.model.g_hidden = {16};
+  c.model.d_hidden = {12};
+  c.model.ngf = 4;
+  c.model.ndf = 3;
+  c.batch = 6;
+  c.seed = 21;
+  c.steps = 1;
+  return c;
+}
+
+// Two trainers from the same seed and data: one takes Trainer::train_step, the other is traced.
+// Every parameter gradient, updated parameter, buffer and loss must agree bit for bit.
+void expect_trace_equals_train_step(models::TrainConfig cfg, const io::ImageDataset& data) {
+  models::fit_model_to_data(cfg, data);
+  models::Trainer plain(cfg, data, Device::cpu()), traced(cfg, data, Device::cpu());
+  models::StepLosses l = plain.train_step();
+  models::StepTrace tr = models::trace_step(traced);
+  EXPECT_EQ(l.loss_d.item(), tr.get("loss.d").item());
+  EXPECT_EQ(l.loss_g.item(), tr.get("loss.g").item());
+  for (auto [prefix, net] : {std::pair<std::string, nn::Module*>{"generator.", plain.model().generator.get()},
+                             std::pair<std::string, nn::Module*>{"discriminator.", plain.model().discriminator.get()}}) {
+    int n = 0;
+    for (auto& [name, p] : net->named_parameters()) {
+      ASSERT_TRUE(p.grad().defined()) << prefix << name;
+      EXPECT_EQ(max_abs_diff(p.grad(), tr.get(prefix + name + ".grad")), 0.0) << prefix << name << ".grad";
+      EXPECT_EQ(max_abs_diff(p, tr.get(prefix + name + ".updated")), 0.0) << prefix << name << ".updated";
+      ++n;
+    }
+    EXPECT_GT(n, 0);
+  }
+  // Buffers (batch-norm running statistics) advanced identically too.
+  auto a = plain.checkpoint(), b = traced.checkpoint();
+  for (auto& [name, st] : a.tensors) {
+    if (st.is_integer()) continue;
+    EXPECT_EQ(max_abs_diff(st.to_tensor(), b.get(name).to_tensor()), 0.0) << name;
+  }
+}
+
+std::string read_text(const std::string& path) {
+  auto bytes = io::read_file(path);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+double sigmoid_d(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+}  // namespace
+
+TEST(Trace, MlpStepEqualsTrainerStep) { expect_trace_equals_train_step(tiny("mlp"), random_images(30, 1, 8, 5)); }
+
+TEST(Trace, Dcgan32StepWithBatchNormEqualsTrainerStep) {
+  expect_trace_equals_train_step(tiny("dcgan32"), random_images(14, 3, 32, 6));
+}
+
+TEST(Trace, Dcgan64StepEqualsTrainerStep) {
+  models::TrainConfig c = tiny("dcgan64");
+  c.batch = 3;
+  expect_trace_equals_train_step(c, random_images(7, 1, 64, 7));
+}
+
+namespace {
+
+// The claims docs/backprop.md leads the reader through, checked on a traced DCGAN step (tiny
+// widths): the first conv's weight gradient is conv2d_weight_grad(input, gradient at its output)
+// summed over the real and the fake pass; in the generator step the gradient arriving at G(z) is
+// conv2d's data gradient, a conv_transpose2d with D's updated first-layer weights; G's first weight
+// gradient is conv_transpose2d_weight_grad of the noise. These come out bit for bit. Then batch
+// norm's three-term backward at D's main.3, per pass, in float64.
+void expect_first_layer_gradients_from_the_trace(models::TrainConfig cfg, const io::ImageDataset& data,
+                                                 const std::string& g_out) {
+  models::fit_model_to_data(cfg, data);
+  models::Trainer t(cfg, data, Device::cpu());
+  models::StepTrace tr = models::trace_step(t);
+  const Conv2dParams down = Conv2dParams::make(2, 1);  // D's main.0: Conv2d(nc, *, 4, 2, 1)
+  const Tensor& w0 = tr.get("discriminator.main.0.weight");
+  Tensor from_real =
+      conv2d_weight_grad(tr.get("input.real"), tr.get("discriminator.real.main.0.out.grad"), w0.shape(), down);
+  Tensor from_fake = conv2d_weight_grad(tr.get(g_out), tr.get("discriminator.fake.main.0.out.grad"), w0.shape(), down);
+  EXPECT_EQ(max_abs_diff(add(from_fake, from_real), tr.get("discriminator.main.0.weight.grad")), 0.0);
+  EXPECT_GT(max_abs_diff(from_real, tr.get("discriminator.main.0.weight.grad")), 0.0);  // the fake pass counts
+
+  // (32 + 2 - 4) mod 2 = (64 + 2 - 4) mod 2 = 0: no output_padding needed to land back on the image.
+  Tensor to_image = conv_transpose2d(tr.get("discriminator.gstep.main.0.out.grad"),
+                                     tr.get("discriminator.main.0.weight.updated"), Tensor(), down);
+  EXPECT_EQ(max_abs_diff(to_image, tr.get(g_out + ".grad")), 0.0);
+  // G's first layer: ConvTranspose2d(nz, 8 ngf, 4, 1, 0) on z [N, nz, 1, 1].
+  const Tensor& g0 = tr.get("generator.main.0.weight");
+  Tensor g0_grad = conv_transpose2d_weight_grad(tr.get("input.noise"), tr.get("generator.main.0.out.grad"), g0.shape(),
+                                                Conv2dParams::make(1, 0));
+  EXPECT_EQ(max_abs_diff(g0_grad, tr.get("generator.main.0.weight.grad")), 0.0);
+
+  // Batch norm's three-term backward, recomputed in float64 from the trace: D's main.3 normalises
+  // main.2's output x with weight w; G is the gradient arriving at its output. Per channel, with the
+  // statistics of that pass's batch alone (the real and the fake batch are normalised separately),
+  //   dx = w s (G - mean(G) - xhat mean(G xhat)),  s = (var + eps)^(-1/2),  xhat = (x - mean) s,
+  // and, as batch norm cannot see a shift of its input channel, sum(dx) = 0. The elementwise check
+  // allows each float32 dx an error of 1e-4 of the channel's largest, which alone would let the
+  // sum drift by 1e-4 * M of it; the sum gets its own bound, 1e-6 of sum |dx| (float32 rounding
+  // leaves ratios near 1e-8 on these steps).
+  const auto w = tr.get("discriminator.main.3.weight").to_double_vector();
+  for (const char* pass : {"real", "fake"}) {
+    std::string p = std::string("discriminator.") + pass + ".main.";
+    const Tensor& x = tr.get(p + "2.out");
+    auto xv = x.to_double_vector(), dx = tr.get(p + "2.out.grad").to_double_vector();
+    auto g = tr.get(p + "3.out.grad").to_double_vector();
+    const int64_t N = x.size(0), C = x.size(1), S = x.size(2) * x.size(3);
+    const double M = static_cast<double>(N * S);
+    auto at = [&](int64_t n, int64_t c, int64_t i) { return (n * C + c) * S + i; };
+    for (int64_t c = 0; c < C; ++c) {
+      double mu = 0, var = 0, mean_g = 0, mean_gx = 0, sum_dx = 0, sum_abs_dx = 0, scale = 0, err = 0;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t i = 0; i < S; ++i) mu += xv[at(n, c, i)] / M;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t i = 0; i < S; ++i) var += std::pow(xv[at(n, c, i)] - mu, 2) / M;
+      const double s = 1 / std::sqrt(var + 1e-5);
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t i = 0; i < S; ++i) {
+          mean_g += g[at(n, c, i)] / M;
+          mean_gx += g[at(n, c, i)] * (xv[at(n, c, i)] - mu) * s / M;
+        }
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t i = 0; i < S; ++i) {
+          const int64_t k = at(n, c, i);
+          const double ref = w[c] * s * (g[k] - mean_g - (xv[k] - mu) * s * mean_gx);
+          err = std::max(err, std::abs(dx[k] - ref));
+          scale = std::max(scale, std::abs(ref));
+          sum_dx += dx[k];
+          sum_abs_dx += std::abs(dx[k]);
+        }
+      EXPECT_GT(scale, 0.0) << p << " channel " << c;
+      EXPECT_LT(err, 1e-4 * scale) << p << " channel " << c;
+      EXPECT_LT(std::abs(sum_dx), 1e-6 * sum_abs_dx) << p << " channel " << c;
+    }
+  }
+}
+
+}  // namespace
+
+TEST(Trace, Dcgan32FirstLayerGradientsFromTheTrace) {
+  expect_first_layer_gradients_from_the_trace(tiny("dcgan32"), random_images(14, 3, 32, 10), "generator.main.10.out");
+}
+
+// The same on the network docs/backprop.md walks through (one-channel 64x64, G ends at main.13).
+TEST(Trace, Dcgan64FirstLayerGradientsFromTheTrace) {
+  models::TrainConfig c = tiny("dcgan64");
+  c.batch = 3;
+  expect_first_layer_gradients_from_the_trace(c, random_images(7, 1, 64, 11), "generator.main.13.out");
+}
+
+TEST(Trace, MlpNamesShapesAndLogitGradients) {
+  models::TrainConfig cfg = tiny("mlp");
+  io::ImageDataset data = random_images(30, 1, 8, 8);
+  models::fit_model_to_data(cfg, data);
+  models::Trainer t(cfg, data, Device::cpu());
+  models::StepTrace tr = models::trace_step(t);
+  const int64_t B = cfg.batch;
+  // G: Linear(5,16) LeakyReLU Linear(16,64) Tanh;  D: Linear(64,12) LeakyReLU Linear(12,1).
+  const std::vector<std::pair<std::string, Shape>> expect{
+      {"input.real", {B, 1, 8, 8}},  {"input.noise", {B, 5}},     {"generator.main.0.out", {B, 16}},
+      {"generator.main.1.out", {B, 16}}, {"generator.main.2.out", {B, 64}}, {"generator.main.3.out", {B, 64}},
+      {"discriminator.real.main.0.out", {B, 12}}, {"discriminator.real.main.2.out", {B, 1}},
+      {"discriminator.fake.main.1.out", {B, 12}}, {"discriminator.gstep.main.2.out", {B, 1}},
+      {"generator.main.0.weight", {16, 5}},       {"generator.main.0.weight.grad", {16, 5}},
+      {"discriminator.main.2.bias.grad", {1}},    {"discriminator.main.0.weight.updated", {12, 64}},
+      {"optim.discriminator.main.0.weight.exp_avg", {12, 64}},  // none before the first step...
+      {"loss.d", {}},                            {"loss.g", {}}};
+  for (auto& [name, shape] : expect) {
+    if (name.rfind("optim.", 0) == 0) {
+      EXPECT_THROW(tr.get(name), Error) << "a fresh optimizer has no state yet";
+      continue;
+    }
+    EXPECT_EQ(shape_str(tr.get(name).shape()), shape_str(shape)) << name;
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".out") == 0) {
+      EXPECT_EQ(shape_str(tr.get(name + ".grad").shape()), shape_str(shape)) << name << ".grad";
+    }
+  }
+  // No gradient reaches G through the detached fake batch of the D step, so G's activations carry
+  // loss_g's gradient only; every activation name appears exactly with its .grad.
+  std::set<std::string> names;
+  for (auto& [n, v] : tr.tensors) EXPECT_TRUE(names.insert(n).second) << "duplicate name " << n;
+  for (auto& n : names) {
+    if (n.size() > 4 && n.compare(n.size() - 4, 4, ".out") == 0) {
+      EXPECT_TRUE(names.count(n + ".grad")) << n;
+    }
+  }
+
+  // d/dl of mean BCE(l, t) = (sigmoid(l) - t) / B: target 1 on real, 0 on fake (loss_d), 1 in the
+  // generator step (the non-saturating loss).
+  struct Case {
+    const char* pass;
+    double target;
+  };
+  for (Case c : {Case{"real", 1.0}, Case{"fake", 0.0}, Case{"gstep", 1.0}}) {
+    std::string base = std::string("discriminator.") + c.pass + ".main.2.out";
+    auto logit = tr.get(base).to_double_vector(), g = tr.get(base + ".grad").to_double_vector();
+    for (int64_t i = 0; i < B; ++i)
+      EXPECT_NEAR(g[i], (sigmoid_d(logit[i]) - c.target) / static_cast<double>(B), 1e-7) << base << " " << i;
+  }
+  // Chain rule through one layer: the gradient arriving at Tanh's input is the one at its output
+  // times 1 - y^2; at LeakyReLU's input, times 1 or the slope.
+  auto y = tr.get("generator.main.3.out").to_double_vector();
+  auto gy = tr.get("generator.main.3.out.grad").to_double_vector();
+  auto gx = tr.get("generator.main.2.out.grad").to_double_vector();
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(gx[i], gy[i] * (1 - y[i] * y[i]), 1e-7 + 1e-5 * std::abs(gx[i]));
+  auto pre = tr.get("discriminator.real.main.0.out").to_double_vector();
+  auto g_pre = tr.get("discriminator.real.main.0.out.grad").to_double_vector();
+  auto g_post = tr.get("discriminator.real.main.1.out.grad").to_double_vector();
+  for (size_t i = 0; i < pre.size(); ++i)
+    EXPECT_NEAR(g_pre[i], g_post[i] * (pre[i] > 0 ? 1.0 : 0.2), 1e-9 + 1e-6 * std::abs(g_pre[i]));
+  // The D step's weight gradient of the last layer, summed over both passes, from the logits'
+  // gradients and the previous layer's activations: dW = sum_passes g^T h.
+  auto w_grad = tr.get("discriminator.main.2.weight.grad").to_double_vector();
+  for (int64_t j = 0; j < 12; ++j) {
+    double ref = 0;
+    for (const char* pass : {"real", "fake"}) {
+      std::string p = std::string("discriminator.") + pass;
+      auto gl = tr.get(p + ".main.2.out.grad").to_double_vector();
+      auto h = tr.get(p + ".main.1.out").to_double_vector();
+      for (int64_t n = 0; n < B; ++n) ref += gl[n] * h[n * 12 + j];
+    }
+    EXPECT_NEAR(w_grad[j], ref, 1e-6 * (1 + std::abs(ref)));
+  }
+}
+
+TEST(Trace, GivenBatchAndNoiseAreUsedAndChecked) {
+  models::TrainConfig cfg = tiny("dcgan32");
+  io::ImageDataset data = random_images(10, 1, 32, 9);
+  models::fit_model_to_data(cfg, data);
+  Generator g(5);
+  Tensor real = Tensor::rand({4, 1, 32, 32}, &g, -1.0, 1.0);
+  Tensor z = Tensor::randn({4, 5, 1, 1}, &g);
+  {
+    models::Trainer t(cfg, data, Device::cpu());
+    models::StepTrace tr = models::trace_step(t, real, z);
+    EXPECT_EQ(max_abs_diff(tr.get("input.real"), real), 0.0);
+    EXPECT_EQ(max_abs_diff(tr.get("input.noise"), z), 0.0);
+    EXPECT_EQ(tr.get("discriminator.real.main.0.out").size(0), 4);
+  }
+  models::Trainer t(cfg, data, Device::cpu());
+  try {
+    models::trace_step(t, real, Tensor::randn({4, 5}, &g));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("noise"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Trace, WritesTheFiles) {
+  fs::path dir = fs::temp_directory_path() / ("gan_trace_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  models::TraceRequest req;
+  req.arch = "mlp";
+  req.seed = 4;
+  req.batch_size = 3;
+  req.out_dir = dir.string();
+  models::TraceFiles f = models::write_trace(req);
+  auto file = io::load_safetensors(f.safetensors);
+  EXPECT_EQ(file.metadata.at("format"), "gan-engine-trace");
+  EXPECT_EQ(file.metadata.at("arch"), "mlp");
+  EXPECT_EQ(file.get("input.real").shape, (Shape{3, 1, 28, 28}));
+  EXPECT_EQ(file.get("generator.main.6.out.grad").shape, (Shape{3, 784}));
+  EXPECT_EQ(file.get("discriminator.main.0.weight.grad").shape, (Shape{512, 784}));
+  EXPECT_EQ(file.tensors.size(), f.trace.tensors.size());
+  DotParts p = parse_dot(read_text(f.dot));
+  EXPECT_EQ(p.root_edges, 2);  // loss_d and loss_g
+  // G: 4 linear, 3 leaky_relu, tanh, reshape to images. D, each pass: 3 linear, 2 leaky_relu,
+  // reshape to [N]; only the generator-step pass also records its input flatten (the real batch
+  // and the detached fake need no gradient, so flattening them records nothing). The losses:
+  // bce_with_logits on real and on fake and their add; bce_with_logits for loss_g.
+  EXPECT_EQ(f.trace.dot_stats.ops, 9 + 6 + 6 + 7 + 4);
+  // G's 8 parameters and D's 6 (D's are frozen in the generator step: leaves of loss_d only).
+  EXPECT_EQ(f.trace.dot_stats.leaves, 8 + 6);
+  EXPECT_EQ(static_cast<int64_t>(p.nodes.size()), f.trace.dot_stats.ops + f.trace.dot_stats.leaves + 2);
+  if (f.svg.empty()) {
+    std::printf("[ INFO     ] Graphviz dot not installed: graph.svg not checked\n");
+  } else {
+    std::string svg = read_text(f.svg);
+    EXPECT_NE(svg.find("<svg"), std::string::npos);
+    EXPECT_NE(svg.find("loss_g"), std::string::npos);
+  }
+  fs::remove_all(dir);
+}
+
+// --checkpoint traces the step the run would take next: the same batch (loader position), the
+// same noise (noise stream position), the same weights and Adam moments.
+TEST(Trace, CheckpointTracesTheRunsNextStep) {
+  models::TrainConfig cfg = tiny("mlp");
+  cfg.steps = 3;
+  const io::ImageDataset mnist = models::load_dataset("mnist", 28);
+  models::fit_model_to_data(cfg, mnist);
+  models::Trainer plain(cfg, mnist, Device::cpu());
+  plain.train_step();
+  plain.train_step();
+  fs::path dir = fs::temp_directory_path() / ("gan_trace_ck_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  io::save_safetensors((dir / "ck.safetensors").string(), plain.checkpoint());
+  plain.train_step();
+
+  models::TraceRequest req;
+  req.checkpoint = (dir / "ck.safetensors").string();
+  req.out_dir = (dir / "trace").string();
+  models::TraceFiles f = models::write_trace(req);
+  EXPECT_EQ(f.batch, cfg.batch);  // the run's batch, not a default
+  EXPECT_GT(f.trace.get("optim.generator.main.0.weight.exp_avg").numel(), 0);
+  for (auto [prefix, net] : {std::pair<std::string, nn::Module*>{"generator.", plain.model().generator.get()},
+                             std::pair<std::string, nn::Module*>{"discriminator.", plain.model().discriminator.get()}})
+    for (auto& [name, p] : net->named_parameters()) {
+      EXPECT_EQ(max_abs_diff(p.grad(), f.trace.get(prefix + name + ".grad")), 0.0) << prefix << name;
+      EXPECT_EQ(max_abs_diff(p, f.trace.get(prefix + name + ".updated")), 0.0) << prefix << name;
+    }
+  fs::remove_all(dir);
+}
