@@ -153,6 +153,64 @@ __global__ void map2_scalar_kernel(const T* v, const T* s, T* out, int64_t n, F 
   for (int64_t i = nv * V + global_thread(); i < n; i += stride) out[i] = ScalarFirst ? f(sv, v[i]) : f(v[i], sv);
 }
 
+// Where element i of a run broadcast sits: r = i % inner, m = (i / inner) % mid (the small operand's
+// index). Moving by a fixed step costs two adds and two compares, so the grid-stride loop does no
+// 64-bit division (each is an emulated sequence of tens of instructions on the GPU, enough to halve
+// the bandwidth of a memory-bound map).
+struct RunGeom {
+  int64_t inner, mid;
+  int64_t step_r, step_m;  // the grid-stride step (in elements) as (step % inner, (step / inner) % mid)
+};
+
+struct RunPos {
+  int64_t r, m;
+  __device__ __forceinline__ void advance(const RunGeom& g) {  // by one grid step
+    r += g.step_r;
+    const int64_t carry = r >= g.inner;
+    if (carry) r -= g.inner;
+    m += g.step_m + carry;  // < 2 mid: one subtraction suffices
+    if (m >= g.mid) m -= g.mid;
+  }
+  __device__ __forceinline__ void next(const RunGeom& g) {  // by one element
+    if (++r == g.inner) {
+      r = 0;
+      if (++m == g.mid) m = 0;
+    }
+  }
+};
+
+template <bool SmallFirst, class T, class F>
+__device__ __forceinline__ T apply_run(const F& f, T big, T small) {
+  return SmallFirst ? f(small, big) : f(big, small);
+}
+
+// Packs of V elements of `big`. Uniform (inner % V == 0): a pack never crosses a run, so it uses one
+// small element; otherwise each element steps its own position.
+template <int V, bool Uniform, bool SmallFirst, class T, class F>
+__global__ void run2_kernel(const T* big, const T* small, T* out, int64_t n, RunGeom g, F f) {
+  const int64_t nv = n / V, stride = grid_threads();
+  int64_t i = global_thread();
+  if (i < nv) {
+    const int64_t e0 = i * V;
+    RunPos p{e0 % g.inner, (e0 / g.inner) % g.mid};
+    for (; i < nv; i += stride, p.advance(g)) {
+      Pack<T, V> x = reinterpret_cast<const Pack<T, V>*>(big)[i];
+      if constexpr (Uniform) {
+        const T s = small[p.m];
+#pragma unroll
+        for (int k = 0; k < V; ++k) x.v[k] = apply_run<SmallFirst>(f, x.v[k], s);
+      } else {
+        RunPos q = p;
+#pragma unroll
+        for (int k = 0; k < V; ++k, q.next(g)) x.v[k] = apply_run<SmallFirst>(f, x.v[k], small[q.m]);
+      }
+      reinterpret_cast<Pack<T, V>*>(out)[i] = x;
+    }
+  }
+  for (int64_t j = nv * V + global_thread(); j < n; j += stride)  // fewer than V elements
+    out[j] = apply_run<SmallFirst>(f, big[j], small[(j / g.inner) % g.mid]);
+}
+
 template <class T, class F>
 __global__ void strided2_kernel(const T* x, const T* y, T* out, StridedIndex idx, int64_t n, F f) {
   for (int64_t i = global_thread(); i < n; i += grid_threads()) {
@@ -208,6 +266,28 @@ template <class T, class F>
 cudaError_t launch_strided2(const T* x, const T* y, T* out, const StridedIndex& idx, int64_t n, F f, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
   strided2_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(x, y, out, idx, n, f);
+  return cudaGetLastError();
+}
+
+template <int V, bool Uniform, class T, class F>
+void launch_run_v(const T* big, const T* small, bool small_first, T* out, int64_t n, int64_t inner, int64_t mid, F f,
+                  cudaStream_t s) {
+  const unsigned grid = grid_for((n + V - 1) / V, kThreads);
+  const int64_t step = static_cast<int64_t>(grid) * kThreads * V;
+  const RunGeom g{inner, mid, step % inner, (step / inner) % mid};
+  if (small_first) run2_kernel<V, Uniform, true><<<grid, kThreads, 0, s>>>(big, small, out, n, g, f);
+  else run2_kernel<V, Uniform, false><<<grid, kThreads, 0, s>>>(big, small, out, n, g, f);
+}
+
+template <class T, class F>
+cudaError_t launch_run(const T* big, const T* small, bool small_first, T* out, int64_t n, int64_t inner, int64_t mid,
+                       F f, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  if (inner < 1 || mid < 1) return cudaErrorInvalidValue;
+  constexpr int V = kPack<T>;
+  if (!(aligned16(big) && aligned16(out))) launch_run_v<1, true>(big, small, small_first, out, n, inner, mid, f, s);
+  else if (inner % V == 0) launch_run_v<V, true>(big, small, small_first, out, n, inner, mid, f, s);
+  else launch_run_v<V, false>(big, small, small_first, out, n, inner, mid, f, s);
   return cudaGetLastError();
 }
 
@@ -294,6 +374,12 @@ cudaError_t binary_scalar(BinaryKind op, const T* v, const T* sc, bool scalar_fi
 }
 
 template <class T>
+cudaError_t binary_run(BinaryKind op, const T* big, const T* small, bool small_first, T* out, int64_t n, int64_t inner,
+                       int64_t mid, double a, cudaStream_t s) {
+  return with_binary<T>(op, a, [&](auto f) { return launch_run(big, small, small_first, out, n, inner, mid, f, s); });
+}
+
+template <class T>
 cudaError_t binary_strided(BinaryKind op, const T* x, const T* y, T* out, const StridedIndex& idx, int64_t n,
                            double a, cudaStream_t s) {
   return with_binary<T>(op, a, [&](auto f) { return launch_strided2(x, y, out, idx, n, f, s); });
@@ -320,6 +406,8 @@ cudaError_t gather(const T* x, T* out, const StridedIndex& idx, int64_t n, cudaS
   template cudaError_t binary_same<T>(BinaryKind, const T*, const T*, T*, int64_t, double, cudaStream_t);   \
   template cudaError_t binary_scalar<T>(BinaryKind, const T*, const T*, bool, T*, int64_t, double,          \
                                         cudaStream_t);                                                      \
+  template cudaError_t binary_run<T>(BinaryKind, const T*, const T*, bool, T*, int64_t, int64_t, int64_t,   \
+                                     double, cudaStream_t);                                                 \
   template cudaError_t binary_strided<T>(BinaryKind, const T*, const T*, T*, const StridedIndex&, int64_t,  \
                                          double, cudaStream_t);                                             \
   template cudaError_t add_inplace<T>(T*, const T*, int64_t, double, cudaStream_t);                         \

@@ -42,6 +42,13 @@ cudaError_t binary_same(BinaryKind op, const T* x, const T* y, T* out, int64_t n
 template <class T>
 cudaError_t binary_scalar(BinaryKind op, const T* v, const T* s, bool scalar_first, T* out, int64_t n, double a,
                           cudaStream_t stream);
+// A full contiguous operand `big` against a `small` one whose element for output i is
+// small[(i / inner) % mid]: per-channel [1,C,1,1] vs [N,C,H,W] (inner = H*W, mid = C), per-sample
+// [N,1,1,1] (inner = C*H*W, mid = N), a row [1,K] vs [M,K] (inner = 1, mid = K), a column [M,1]
+// (inner = K, mid = M). small_first ? f(small, big) : f(big, small). inner >= 1, mid >= 1.
+template <class T>
+cudaError_t binary_run(BinaryKind op, const T* big, const T* small, bool small_first, T* out, int64_t n,
+                       int64_t inner, int64_t mid, double a, cudaStream_t stream);
 // General broadcast: out[i] = f(x[off0(i)], y[off1(i)]) over `idx` (n = product of its extents).
 template <class T>
 cudaError_t binary_strided(BinaryKind op, const T* x, const T* y, T* out, const StridedIndex& idx, int64_t n,

@@ -131,6 +131,29 @@ TEST(Elementwise, BinaryForwardBroadcastsLikeNumPy) {
       }
 }
 
+// One operand broadcast along a single block of dims (bias, per-sample weight, row, column) on
+// tensors big enough to be split across threads, in both operand orders.
+TEST(Elementwise, BlockBroadcastOnLargeTensorsMatchesReference) {
+  const std::pair<Shape, Shape> pairs[] = {
+      {{40, 33, 7, 5}, {1, 33, 1, 1}},  // per-channel, 1155 rows of 35
+      {{40, 33, 7, 5}, {40, 1, 1, 1}},  // per-sample
+      {{300, 129}, {129}},              // row
+      {{300, 129}, {300, 1}},           // column
+      {{6, 35, 9, 31}, {1, 35, 9, 1}},  // a block of two dims
+  };
+  uint64_t seed = 700;
+  for (const auto& c : binary_cases())
+    for (DType dt : both_dtypes())
+      for (const auto& [sf, ss] : pairs)
+        for (bool small_first : {false, true}) {
+          const Shape sa = small_first ? ss : sf, sb = small_first ? sf : ss;
+          Tensor a = uniform(sa, dt, seed++, -2, 2);
+          Tensor b = std::string(c.name) == "div" ? uniform(sb, dt, seed++, 0.5, 2.5) : uniform(sb, dt, seed++, -2, 2);
+          expect_matches(c.op(a, b), ref_binary(a.to_double_vector(), sa, b.to_double_vector(), sb, c.ref),
+                         std::string(c.name) + " " + shape_str(sa) + " " + shape_str(sb) + " " + dtype_name(dt));
+        }
+}
+
 TEST(Elementwise, BinaryOnRandomBroadcastableShapes) {
   std::mt19937_64 r(21);
   std::bernoulli_distribution drop(0.4);

@@ -105,6 +105,37 @@ void unary(UnaryOp op, const Tensor& x, Tensor& out, double a, double b) {
   });
 }
 
+// out[i] = g(big[i], small[(i / inner) % mid]): rows of `inner` elements that share one small value,
+// or, for inner == 1, blocks of `mid` elements that read small[0..mid) in order. Either way the inner
+// loop is a plain vectorisable map with no index arithmetic.
+// The functor is copied and the pointers restrict-qualified so that stores to `out` cannot alias
+// the functor's captured scalars, which would keep the loop scalar.
+template <class T, class G>
+static void map_run(const T* big, const T* small, T* out, int64_t n, int64_t inner, int64_t mid, G g) {
+  if (n <= 0) return;
+  if (inner == 1) {
+    parallel_for(n / mid, [&, g](int64_t b, int64_t e) {
+      const G h = g;
+      const T* __restrict s = small;
+      for (int64_t r = b; r < e; ++r) {
+        const T* __restrict src = big + r * mid;
+        T* __restrict dst = out + r * mid;
+        for (int64_t j = 0; j < mid; ++j) dst[j] = h(src[j], s[j]);
+      }
+    }, std::max<int64_t>(1, kParallelGrain / mid));
+    return;
+  }
+  parallel_for(n / inner, [&, g](int64_t b, int64_t e) {
+    const G h = g;
+    for (int64_t r = b; r < e; ++r) {
+      const T s = small[r % mid];
+      const T* __restrict src = big + r * inner;
+      T* __restrict dst = out + r * inner;
+      for (int64_t j = 0; j < inner; ++j) dst[j] = h(src[j], s);
+    }
+  }, std::max<int64_t>(1, kParallelGrain / inner));
+}
+
 template <class T, class F>
 static void map_binary(const Tensor& x, const Tensor& y, Tensor& out, F f) {
   const T* px = x.data<T>();
@@ -135,6 +166,10 @@ static void map_binary(const Tensor& x, const Tensor& y, Tensor& out, F f) {
       T* __restrict o = po;
       for (int64_t i = b; i < e; ++i) o[i] = g(s, in[i]);
     });
+  } else if (int64_t inner = 0, mid = 0; x.shape() == out.shape() && broadcast_run(y.shape(), out.shape(), inner, mid)) {
+    map_run(px, py, po, n, inner, mid, [f](T u, T v) { return f(u, v); });
+  } else if (y.shape() == out.shape() && broadcast_run(x.shape(), out.shape(), inner, mid)) {
+    map_run(py, px, po, n, inner, mid, [f](T v, T u) { return f(u, v); });
   } else {
     // General broadcast: rows of the innermost output dim, each input walked with its own stride.
     const Shape& os = out.shape();

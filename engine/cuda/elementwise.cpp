@@ -1,5 +1,6 @@
-// CUDA element-wise primitives: pick the kernel shape (same-shape, scalar operand, general broadcast)
-// on the host, launch on the engine stream, check the launch.
+// CUDA element-wise primitives: pick the kernel shape (same-shape, scalar operand, one operand broadcast
+// along a single block of dims, general broadcast) on the host, launch on the engine stream, check the
+// launch.
 #include "engine/backend/elementwise.h"
 
 #include "engine/cuda/launch_utils.h"
@@ -113,6 +114,10 @@ void binary(BinaryOp op, const Tensor& x, const Tensor& y, Tensor& out, double a
       GAN_CUDA_CHECK(kernels::binary_scalar<scalar_t>(k, px, py, /*scalar_first=*/false, po, n, a, on.stream));
     } else if (y.shape() == os && x.numel() == 1) {
       GAN_CUDA_CHECK(kernels::binary_scalar<scalar_t>(k, py, px, /*scalar_first=*/true, po, n, a, on.stream));
+    } else if (int64_t inner = 0, mid = 0; x.shape() == os && broadcast_run(y.shape(), os, inner, mid)) {
+      GAN_CUDA_CHECK(kernels::binary_run<scalar_t>(k, px, py, /*small_first=*/false, po, n, inner, mid, a, on.stream));
+    } else if (y.shape() == os && broadcast_run(x.shape(), os, inner, mid)) {
+      GAN_CUDA_CHECK(kernels::binary_run<scalar_t>(k, py, px, /*small_first=*/true, po, n, inner, mid, a, on.stream));
     } else {
       auto idx = make_strided_index(os, broadcast_strides(x.shape(), os), broadcast_strides(y.shape(), os), "binary");
       GAN_CUDA_CHECK(kernels::binary_strided<scalar_t>(k, px, py, po, idx, n, a, on.stream));

@@ -1,5 +1,7 @@
 #include "engine/cuda/launch_utils.h"
 
+#include <algorithm>
+
 namespace gan::cuda {
 
 kernels::StridedIndex make_strided_index(const Shape& extent, const std::vector<int64_t>& stride0,
@@ -31,6 +33,27 @@ kernels::StridedIndex make_strided_index(const Shape& extent, const std::vector<
     idx.stride1[d] = s1[d];
   }
   return idx;
+}
+
+bool broadcast_run(const Shape& small, const Shape& out, int64_t& inner, int64_t& mid) {
+  if (small.size() > out.size()) return false;
+  const size_t off = out.size() - small.size();
+  size_t lo = out.size(), hi = 0;  // the block [lo, hi) of out's dims where small is not 1
+  for (size_t d = 0; d < small.size(); ++d)
+    if (small[d] != 1) {
+      lo = std::min(lo, off + d);
+      hi = off + d + 1;
+    }
+  if (lo >= hi) return false;
+  int64_t m = 1, in = 1;
+  for (size_t d = lo; d < hi; ++d) {
+    if (small[d - off] != out[d]) return false;  // a broadcast dim inside the block
+    m *= out[d];
+  }
+  for (size_t d = hi; d < out.size(); ++d) in *= out[d];
+  inner = in;
+  mid = m;
+  return true;
 }
 
 std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {

@@ -16,6 +16,7 @@
 #include "engine/backend/penalty.h"
 #include "engine/backend/reduction.h"
 #include "engine/cuda/kernel_select.h"
+#include "engine/cuda/launch_utils.h"
 #include "engine/cuda/memory.h"
 #include "tests/test_helpers.h"
 
@@ -163,6 +164,38 @@ TEST_F(KernelSelect, Tf32IsOffByDefaultAndSwitchable) {
   EXPECT_TRUE(cuda::allow_tf32());
   cuda::set_allow_tf32(false);
   EXPECT_FALSE(cuda::allow_tf32());
+}
+
+// The host-side test that routes a broadcast to the run kernel (no GPU needed).
+TEST(CudaBroadcastRun, RecognisesOneBlockOfDims) {
+  struct Case {
+    Shape small, out;
+    bool run;
+    int64_t inner, mid;
+  };
+  const Case cases[] = {
+      {{1, 5, 1, 1}, {3, 5, 7, 9}, true, 63, 5},
+      {{5, 1, 1}, {3, 5, 7, 9}, true, 63, 5},
+      {{3, 1, 1, 1}, {3, 5, 7, 9}, true, 315, 3},
+      {{1, 9}, {4, 9}, true, 1, 9},
+      {{9}, {4, 9}, true, 1, 9},
+      {{4, 1}, {4, 9}, true, 9, 4},
+      {{1, 5, 7, 1}, {3, 5, 7, 9}, true, 9, 35},
+      {{1, 1, 3, 1, 1}, {2, 1, 3, 1, 5}, true, 5, 3},
+      {{3, 1, 1, 9}, {3, 5, 7, 9}, false, 0, 0},  // two blocks
+      {{1, 5, 1, 9}, {3, 5, 7, 9}, false, 0, 0},
+      {{1, 1}, {4, 9}, false, 0, 0},              // one element: the scalar path's case
+      {{}, {4, 9}, false, 0, 0},
+  };
+  for (const Case& c : cases) {
+    int64_t inner = -1, mid = -1;
+    const bool run = cuda::broadcast_run(c.small, c.out, inner, mid);
+    EXPECT_EQ(run, c.run) << shape_str(c.small) << " to " << shape_str(c.out);
+    if (run && c.run) {
+      EXPECT_EQ(inner, c.inner) << shape_str(c.small) << " to " << shape_str(c.out);
+      EXPECT_EQ(mid, c.mid) << shape_str(c.small) << " to " << shape_str(c.out);
+    }
+  }
 }
 
 // ---------------------------------------------------------------- devices, memory, copies
@@ -379,6 +412,78 @@ TEST(CudaElementwise, EveryBinaryOpWithBroadcastingMatchesCpu) {
           EXPECT_LT(rel_error(got, want), tol(dt)) << name << " " << shape_str(sx) << " with " << shape_str(sy) << " "
                                                    << dtype_name(dt) << (unaligned ? " unaligned" : "");
         }
+}
+
+// The run-broadcast fast path (kernels::binary_run): one operand full and contiguous, the other read at
+// (i / inner) % mid. Inner sizes divisible by the 16-byte pack (one small element per pack) and not
+// (each element steps its own index), both operand orders, aligned and unaligned full operand.
+TEST(CudaElementwise, RunBroadcastFastPathMatchesCpu) {
+  SKIP_WITHOUT_CUDA();
+  const std::pair<Shape, Shape> cases[] = {  // {full, small}
+      {{3, 5, 4, 4}, {1, 5, 1, 1}},     // per-channel bias, inner 16
+      {{3, 5, 7, 9}, {1, 5, 1, 1}},     // per-channel bias, inner 63
+      {{3, 5, 7, 9}, {5, 1, 1}},        // the same with a lower-rank bias
+      {{7, 3, 5, 5}, {7, 1, 1, 1}},     // per-sample weight, inner 75
+      {{6, 2, 2, 2}, {6, 1, 1, 1}},     // per-sample weight, inner 8
+      {{13, 37}, {1, 37}},              // row vector, inner 1
+      {{13, 36}, {36}},                 // row vector, mid divisible by the pack
+      {{13, 37}, {13, 1}},              // column vector, inner 37
+      {{2, 3}, {1, 3}},                 // fewer elements than one pack
+      {{4, 3, 5, 6}, {1, 3, 5, 1}},     // a block of two dims, inner 6
+      {{2, 1, 3, 1, 5}, {1, 1, 3, 1, 1}},  // extent-1 dims around the block
+  };
+  const std::pair<BinaryOp, const char*> ops[] = {
+      {BinaryOp::Add, "add"}, {BinaryOp::Sub, "sub"}, {BinaryOp::Mul, "mul"}, {BinaryOp::Div, "div"},
+      {BinaryOp::LeakyReluBackward, "leaky_relu_backward"}, {BinaryOp::TanhBackward, "tanh_backward"},
+      {BinaryOp::SigmoidBackward, "sigmoid_backward"}};
+  uint64_t seed = 900;
+  for (DType dt : {kF32, kF64})
+    for (const auto& [op, name] : ops)
+      for (const auto& [sf, ss] : cases)
+        for (bool small_first : {false, true})
+          for (bool unaligned : {false, true}) {
+            const Shape sx = small_first ? ss : sf, sy = small_first ? sf : ss;
+            Tensor x = randn_cpu(sx, ++seed, dt);
+            Tensor y = op == BinaryOp::Div ? rand_cpu(sy, ++seed, 0.5, 2.0, dt) : randn_cpu(sy, ++seed, dt);
+            Tensor want = Tensor::empty(sf, dt);
+            cpu::binary(op, x, y, want, 0.2);
+            Tensor got = poisoned(sf, dt);
+            // Misalign the full operand (the one the kernel reads 16 bytes at a time).
+            cuda::binary(op, to_cuda(x, unaligned && !small_first), to_cuda(y, unaligned && small_first), got, 0.2);
+            EXPECT_LT(rel_error(got, want), tol(dt))
+                << name << " " << shape_str(sx) << " with " << shape_str(sy) << " " << dtype_name(dt)
+                << (unaligned ? " unaligned" : "");
+          }
+}
+
+// Tensors larger than one pass of the grid (about 1M float elements on an H100), so every thread
+// moves its run position forward by the grid step several times, including across the wrap of mid.
+TEST(CudaElementwise, RunBroadcastOverManyGridStridesMatchesCpu) {
+  SKIP_WITHOUT_CUDA();
+  const std::pair<Shape, Shape> cases[] = {
+      {{9, 33, 64, 64}, {1, 33, 1, 1}},  // inner 4096
+      {{5, 37, 67, 97}, {1, 37, 1, 1}},  // inner 6499, not a multiple of the pack
+      {{3, 7, 229, 251}, {3, 1, 1, 1}},  // per-sample, inner 402493
+      {{1300, 1001}, {1, 1001}},          // row, inner 1
+      {{1201, 1001}, {1201, 1}},          // column, inner 1001
+  };
+  uint64_t seed = 1900;
+  for (DType dt : {kF32, kF64})
+    for (BinaryOp op : {BinaryOp::Sub, BinaryOp::Div})
+      for (const auto& [sf, ss] : cases)
+        for (bool small_first : {false, true})
+          for (bool unaligned : {false, true}) {
+            const Shape sx = small_first ? ss : sf, sy = small_first ? sf : ss;
+            Tensor x = rand_cpu(sx, ++seed, 0.5, 2.0, dt);
+            Tensor y = rand_cpu(sy, ++seed, 0.5, 2.0, dt);
+            Tensor want = Tensor::empty(sf, dt);
+            cpu::binary(op, x, y, want, 0.0);
+            Tensor got = poisoned(sf, dt);
+            cuda::binary(op, to_cuda(x, unaligned && !small_first), to_cuda(y, unaligned && small_first), got, 0.0);
+            EXPECT_LT(rel_error(got, want), tol(dt))
+                << (op == BinaryOp::Sub ? "sub " : "div ") << shape_str(sx) << " with " << shape_str(sy) << " "
+                << dtype_name(dt) << (unaligned ? " unaligned" : "");
+          }
 }
 
 TEST(CudaElementwise, AddInplaceMatchesCpu) {
