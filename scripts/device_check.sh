@@ -107,7 +107,7 @@ if want train && [ -x "$BUILD/apps/gan" ]; then
     name=$1 steps=$2; shift 2
     model=$name; [[ $name == toy* ]] && model=toy
     extra=("$@"); [ ${#extra[@]} -eq 0 ] && extra=(--data mnist)
-    run_step "train_$name" timeout "$(budget 75)" "$BUILD/apps/gan" train --model "$model" "${extra[@]}" \
+    run_step "train_$name" timeout "$(budget ${TRAIN_CAP:-75})" "$BUILD/apps/gan" train --model "$model" "${extra[@]}" \
       --steps "$steps" --device cuda --sample-every $((steps / 5)) --checkpoint-every "$steps" --out "$OUT/run_$name"
     tail -n 1 "$OUT/run_$name/metrics.csv" 2>/dev/null
   done
@@ -115,7 +115,7 @@ fi
 
 if want bench && [ -f scripts/bench_compare.py ]; then
   run_step bench timeout "$(budget 230 40)" python3 scripts/bench_compare.py --build "$BUILD" --quick \
-    --timeout 30 --anchor-timeout 80 --out "$OUT/bench"
+    --timeout 30 --anchor-timeout 80 ${BENCH_ARGS:-} --out "$OUT/bench"
   tail -n 40 "$OUT/bench.log"
 fi
 
