@@ -190,7 +190,8 @@ Runner add_train_command(CLI::App& app) {
   fixed(app.add_option("--seed", c.seed, "Random seed (weights, noise, shuffling)")->capture_default_str());
   f->device = app.add_option("--device", c.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   f->kernels = app.add_option("--kernels", c.kernels,
-                              "CUDA kernels: hand (hand-written) or cudnn (cuDNN/cuBLAS); default: $GAN_KERNELS or hand")
+                              "CUDA kernels: hand (hand-written) or cudnn (cuDNN/cuBLAS); default: $GAN_KERNELS, else the "
+                              "faster as measured (cuDNN convolutions with --tf32, hand otherwise)")
                    ->check(CLI::IsMember({"hand", "cudnn"}));
   f->tf32 = app.add_flag("--tf32", c.tf32, "CUDA: TF32 tensor-core math for float32 (faster, ~1e-3 relative error)");
   f->sample_every = app.add_option("--sample-every", c.sample_every, "Write a sample grid every N steps and at the end (0: never)")

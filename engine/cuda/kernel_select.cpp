@@ -35,14 +35,6 @@ std::atomic<bool> g_verbose{false};
 
 int index_of(OpFamily f) { return static_cast<int>(f); }
 
-KernelImpl default_impl(OpFamily f) {
-  switch (f) {
-    case OpFamily::Conv: return kDefaultConvImpl;
-    case OpFamily::BatchNorm: return kDefaultBatchNormImpl;
-  }
-  return KernelImpl::Hand;
-}
-
 std::optional<OpFamily> parse_family(const std::string& s) {
   if (s == "conv") return OpFamily::Conv;
   if (s == "batchnorm" || s == "bn") return OpFamily::BatchNorm;
@@ -126,6 +118,15 @@ bool cudnn_built() {
 #endif
 }
 
+KernelImpl default_kernel_impl(OpFamily family) {
+  KernelImpl d = KernelImpl::Hand;
+  switch (family) {
+    case OpFamily::Conv: d = allow_tf32() ? kDefaultConvImplTf32 : kDefaultConvImplFp32; break;
+    case OpFamily::BatchNorm: d = kDefaultBatchNormImpl; break;
+  }
+  return d == KernelImpl::Cudnn && !cudnn_built() ? KernelImpl::Hand : d;
+}
+
 KernelImpl kernel_impl(OpFamily family) {
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mu);
@@ -133,7 +134,7 @@ KernelImpl kernel_impl(OpFamily family) {
   if (st.chosen[i]) return *st.chosen[i];
   read_env_locked(st);
   GAN_CHECK(st.env_error.empty(), st.env_error);
-  return st.from_env[i] ? *st.from_env[i] : default_impl(family);
+  return st.from_env[i] ? *st.from_env[i] : default_kernel_impl(family);
 }
 
 void set_kernel_impl(OpFamily family, KernelImpl impl) {

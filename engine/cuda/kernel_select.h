@@ -1,7 +1,8 @@
 // Run-time choice between the hand-written CUDA kernels and the cuDNN ones, per op family, so both
 // can be tested and benchmarked against each other on the same build.
 //
-// Precedence, per family: set_kernel_impl() (the --kernels flag) > env GAN_KERNELS > the default.
+// Precedence, per family: set_kernel_impl() (the --kernels flag) > env GAN_KERNELS > the default
+// (default_kernel_impl(): the faster path as measured, which for conv depends on the TF32 switch).
 //   GAN_KERNELS=hand | cudnn                    every family
 //   GAN_KERNELS=conv=cudnn,batchnorm=hand       per family (families not named keep their default)
 // A bad value is an error (gan::Error naming the variable and the accepted values), raised when a
@@ -19,9 +20,19 @@ namespace gan::cuda {
 enum class KernelImpl { Hand, Cudnn };
 enum class OpFamily { Conv, BatchNorm };
 
-// Defaults from the benchmarks (bench/, recorded in docs/ with card and date). Until a family has been
-// measured on the GPU its hand path is the default, so that path is the one exercised everywhere.
-inline constexpr KernelImpl kDefaultConvImpl = KernelImpl::Hand;
+// Defaults: whichever path the benchmarks measured faster (H100 80GB HBM3, 2026-11-27, batch 128;
+// docs/gpu-runs/h100-2026-11-27/bench-report.md).
+// - Conv with TF32 allowed: cuDNN. Its tensor-core kernels beat the hand TF32 ones 2-4x on the middle
+//   DCGAN layers (conv_transpose2d fwd 512x4x4 -> 256x8x8: hand 0.419 ms, cuDNN 0.156 ms), and whole
+//   steps follow: DCGAN-32 CIFAR 11.55 ms hand vs 4.45 ms cuDNN, DCGAN-64 17.41 vs 8.98.
+// - Conv in strict FP32: hand. Comparable or faster on most DCGAN shapes; whole steps DCGAN-32 CIFAR
+//   12.55 ms hand vs 14.30 cuDNN, DCGAN-32 MNIST 12.40 vs 13.86, DCGAN-64 20.07 vs 19.80 (a tie),
+//   WGAN-GP DCGAN-32 39.5 vs 54.3.
+// - Batch norm: hand. Training fwd+bwd faster at 3 of 4 DCGAN shapes (128x64x32x32: 0.123 vs
+//   0.286 ms; the exception is 128x256x8x8, 0.037 vs 0.031) and 2.6x at 128x64x128x128 (1.67 vs 4.29).
+// A cuDNN default in a build without cuDNN means the hand path.
+inline constexpr KernelImpl kDefaultConvImplTf32 = KernelImpl::Cudnn;
+inline constexpr KernelImpl kDefaultConvImplFp32 = KernelImpl::Hand;
 inline constexpr KernelImpl kDefaultBatchNormImpl = KernelImpl::Hand;
 
 const char* kernel_impl_name(KernelImpl impl);  // "hand", "cudnn"
@@ -33,6 +44,9 @@ bool cudnn_built();
 
 // The implementation `family` runs now.
 KernelImpl kernel_impl(OpFamily family);
+// What `family` runs when neither set_kernel_impl() nor GAN_KERNELS names it: the constants above,
+// the conv one picked by allow_tf32() at the time of the call.
+KernelImpl default_kernel_impl(OpFamily family);
 void set_kernel_impl(OpFamily family, KernelImpl impl);
 void set_kernel_impl(KernelImpl impl);          // every family
 void set_kernel_impl(const std::string& spec);  // GAN_KERNELS syntax, e.g. from --kernels

@@ -89,11 +89,45 @@ class KernelSelect : public ::testing::Test {
   }
 };
 
-TEST_F(KernelSelect, DefaultsAreTheDocumentedConstants) {
+TEST_F(KernelSelect, DefaultsAreTheMeasuredFasterPaths) {
   unsetenv("GAN_KERNELS");
   cuda::reset_kernel_impl();
-  EXPECT_EQ(cuda::kernel_impl(cuda::OpFamily::Conv), cuda::kDefaultConvImpl);
-  EXPECT_EQ(cuda::kernel_impl(cuda::OpFamily::BatchNorm), cuda::kDefaultBatchNormImpl);
+  // Strict FP32: the hand kernels for both families.
+  cuda::set_allow_tf32(false);
+  EXPECT_EQ(cuda::kernel_impl(cuda::OpFamily::Conv), cuda::KernelImpl::Hand);
+  EXPECT_EQ(cuda::kernel_impl(cuda::OpFamily::BatchNorm), cuda::KernelImpl::Hand);
+  // TF32 allowed: cuDNN convolutions where the build has cuDNN; batch norm stays hand.
+  cuda::set_allow_tf32(true);
+  const cuda::KernelImpl tf32_conv = cuda::cudnn_built() ? cuda::KernelImpl::Cudnn : cuda::KernelImpl::Hand;
+  EXPECT_EQ(cuda::kernel_impl(cuda::OpFamily::Conv), tf32_conv);
+  EXPECT_EQ(cuda::default_kernel_impl(cuda::OpFamily::Conv), tf32_conv);
+  EXPECT_EQ(cuda::kernel_impl(cuda::OpFamily::BatchNorm), cuda::KernelImpl::Hand);
+  // The default follows the switch at the time of the call, not when it was first asked for.
+  cuda::set_allow_tf32(false);
+  EXPECT_EQ(cuda::kernel_impl(cuda::OpFamily::Conv), cuda::KernelImpl::Hand);
+  EXPECT_EQ(cuda::kDefaultConvImplTf32, cuda::KernelImpl::Cudnn);
+  EXPECT_EQ(cuda::kDefaultConvImplFp32, cuda::KernelImpl::Hand);
+  EXPECT_EQ(cuda::kDefaultBatchNormImpl, cuda::KernelImpl::Hand);
+}
+
+TEST_F(KernelSelect, EnvironmentAndFlagBeatTheTf32Default) {
+  cuda::set_allow_tf32(true);
+  setenv("GAN_KERNELS", "hand", 1);
+  cuda::reset_kernel_impl();
+  EXPECT_EQ(cuda::kernel_impl(cuda::OpFamily::Conv), cuda::KernelImpl::Hand);
+  setenv("GAN_KERNELS", "batchnorm=hand", 1);  // conv not named: its default applies
+  cuda::reset_kernel_impl();
+  EXPECT_EQ(cuda::kernel_impl(cuda::OpFamily::Conv), cuda::default_kernel_impl(cuda::OpFamily::Conv));
+  cuda::set_kernel_impl(cuda::OpFamily::Conv, cuda::KernelImpl::Hand);
+  EXPECT_EQ(cuda::kernel_impl(cuda::OpFamily::Conv), cuda::KernelImpl::Hand);
+  if (cuda::cudnn_built()) {
+    cuda::set_allow_tf32(false);
+    cuda::set_kernel_impl("conv=cudnn");
+    EXPECT_EQ(cuda::kernel_impl(cuda::OpFamily::Conv), cuda::KernelImpl::Cudnn);
+    setenv("GAN_KERNELS", "batchnorm=cudnn", 1);
+    cuda::reset_kernel_impl();
+    EXPECT_EQ(cuda::kernel_impl(cuda::OpFamily::BatchNorm), cuda::KernelImpl::Cudnn);
+  }
 }
 
 TEST_F(KernelSelect, ParsesNames) {
