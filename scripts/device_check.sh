@@ -44,7 +44,7 @@ echo "== device: $(nvidia-smi --query-gpu=name,driver_version,memory.total --for
 echo "== nvcc: $(nvcc --version | tail -1)  cmake: $(cmake --version | head -1)  date: $(date -u +%F)"
 
 # Header-only dependencies that may be missing on the GPU image travel as Debian packages in
-# .devdeps/ (see scripts/prepare_device_deps.sh); they are unpacked into a private prefix.
+# .devdeps/ (scripts/device_deps.sh fetches them); they are unpacked into a private prefix.
 need_deps=0
 for h in CLI/CLI.hpp nlohmann/json.hpp stb/stb_image_write.h eigen3/Eigen/Dense gtest/gtest.h benchmark/benchmark.h; do
   [ -f /usr/include/$h ] || need_deps=1
