@@ -46,4 +46,33 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
+std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
+  std::vector<int64_t> st(out.size(), 0);
+  auto cs = contiguous_strides(in);
+  const size_t off = out.size() - in.size();
+  for (size_t i = 0; i < in.size(); ++i) st[off + i] = in[i] == 1 ? 0 : cs[i];
+  return st;
+}
+
+bool broadcast_run(const Shape& in, const Shape& out, int64_t& inner, int64_t& mid) {
+  if (in.size() > out.size()) return false;
+  const size_t off = out.size() - in.size();
+  size_t lo = out.size(), hi = 0;  // the block [lo, hi) of out's dims where `in` is not 1
+  for (size_t d = 0; d < in.size(); ++d)
+    if (in[d] != 1) {
+      if (lo == out.size()) lo = off + d;
+      hi = off + d + 1;
+    }
+  if (lo >= hi) return false;
+  int64_t m = 1, k = 1;
+  for (size_t d = lo; d < hi; ++d) {
+    if (in[d - off] != out[d]) return false;  // a broadcast dim inside the block
+    m *= out[d];
+  }
+  for (size_t d = hi; d < out.size(); ++d) k *= out[d];
+  inner = k;
+  mid = m;
+  return true;
+}
+
 }  // namespace gan

@@ -15,5 +15,12 @@ std::string shape_str(const Shape& s);
 int64_t wrap_dim(int64_t d, int64_t ndim, const char* op);
 // NumPy broadcasting of two shapes; throws naming `op` and both shapes when they do not broadcast.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+// Strides of `in` (right-aligned to `out`'s rank) with 0 on broadcast dims.
+std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
+// Whether `in`, broadcast to `out`, is read at in[(i / inner) % mid] for output element i: its dims
+// other than 1 form one block of neighbouring dims of `out` (right-aligned), as a bias [1,C,1,1], a
+// per-sample [N,1,1,1], a row [1,K] or a column [M,1] do. False for a one-element `in`. Both
+// backends use it to pick their broadcasting fast path.
+bool broadcast_run(const Shape& in, const Shape& out, int64_t& inner, int64_t& mid);
 
 }  // namespace gan

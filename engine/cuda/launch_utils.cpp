@@ -35,33 +35,4 @@ kernels::StridedIndex make_strided_index(const Shape& extent, const std::vector<
   return idx;
 }
 
-bool broadcast_run(const Shape& small, const Shape& out, int64_t& inner, int64_t& mid) {
-  if (small.size() > out.size()) return false;
-  const size_t off = out.size() - small.size();
-  size_t lo = out.size(), hi = 0;  // the block [lo, hi) of out's dims where small is not 1
-  for (size_t d = 0; d < small.size(); ++d)
-    if (small[d] != 1) {
-      lo = std::min(lo, off + d);
-      hi = off + d + 1;
-    }
-  if (lo >= hi) return false;
-  int64_t m = 1, in = 1;
-  for (size_t d = lo; d < hi; ++d) {
-    if (small[d - off] != out[d]) return false;  // a broadcast dim inside the block
-    m *= out[d];
-  }
-  for (size_t d = hi; d < out.size(); ++d) in *= out[d];
-  inner = in;
-  mid = m;
-  return true;
-}
-
-std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
-  std::vector<int64_t> st(out.size(), 0);
-  auto cs = contiguous_strides(in);
-  const size_t off = out.size() - in.size();
-  for (size_t i = 0; i < in.size(); ++i) st[off + i] = in[i] == 1 ? 0 : cs[i];
-  return st;
-}
-
 }  // namespace gan::cuda

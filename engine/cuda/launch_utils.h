@@ -40,13 +40,8 @@ class Workspace {
 kernels::StridedIndex make_strided_index(const Shape& extent, const std::vector<int64_t>& stride0,
                                          const std::vector<int64_t>& stride1, const char* op);
 
-// Whether `small`, broadcast to `out`, is read at small[(i / inner) % mid] for output element i: its
-// dims other than 1 form one block of neighbouring dims of `out` (right-aligned), such as a bias
-// [1,C,1,1], a per-sample [N,1,1,1], a row [1,K] or a column [M,1]. Sets inner and mid when so; false
-// for a one-element `small` (the scalar path's case) and for any other pattern.
-bool broadcast_run(const Shape& small, const Shape& out, int64_t& inner, int64_t& mid);
-
-// Strides of `in` (right-aligned to `out`'s rank) with 0 on broadcast dims.
-std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
+// broadcast_run / broadcast_strides: engine/core/shape.h, shared with the CPU backend.
+using gan::broadcast_run;
+using gan::broadcast_strides;
 
 }  // namespace gan::cuda
