@@ -148,7 +148,7 @@ Runner add_train_command(CLI::App& app) {
             ->capture_default_str());
   fixed(app.add_option("--loss", c.loss,
                        "Objective: bce, wgan (RMSProp 5e-5, clip 0.01, 5 critic steps), wgan-gp (Adam 1e-4 betas 0/0.9, "
-                       "lambda 10, 5 critic steps; toy data: betas 0.5/0.9, lambda 0.1), lsgan, hinge; each brings "
+                       "lambda 10, 5 critic steps; toy data: lr 3e-4, betas 0.5/0.9, lambda 0.1), lsgan, hinge; each brings "
                        "these defaults unless the flags below are given")
             ->check(CLI::IsMember({"bce", "wgan", "wgan-gp", "lsgan", "hinge"}))
             ->capture_default_str());
@@ -172,6 +172,11 @@ Runner add_train_command(CLI::App& app) {
                    ->capture_default_str());
   dep("lr", app.add_option("--lr", c.lr, "Learning rate, both networks (default: the loss's)")->check(CLI::PositiveNumber)
                 ->capture_default_str());
+  dep("lr_schedule", app.add_option("--lr-schedule", c.lr_schedule,
+                                    "constant, or linear: lr x (1 - step/steps), reaching 0 at the last step (default: "
+                                    "the loss's)")
+                         ->check(CLI::IsMember({"constant", "linear"}))
+                         ->capture_default_str());
   dep("beta1", app.add_option("--beta1", c.beta1, "Adam beta1 (SGD: momentum) (default: the loss's)")
                    ->check(CLI::Range(0.0, 0.999999))
                    ->capture_default_str());

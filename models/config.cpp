@@ -1,5 +1,7 @@
 #include "models/config.h"
 
+#include <algorithm>
+
 #include "engine/core/error.h"
 #include "models/losses.h"
 #include "models/toy.h"
@@ -42,6 +44,8 @@ void TrainConfig::validate() const {
   GAN_CHECK(optimizer == "adam" || optimizer == "rmsprop" || optimizer == "sgd",
             "train: unknown optimizer '" << optimizer << "' (expected adam, rmsprop or sgd)");
   GAN_CHECK(lr > 0, "train: learning rate must be positive, got " << lr);
+  GAN_CHECK(lr_schedule == "constant" || lr_schedule == "linear",
+            "train: unknown learning-rate schedule '" << lr_schedule << "' (expected constant or linear)");
   GAN_CHECK(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
             "train: betas must lie in [0, 1), got " << beta1 << ", " << beta2);
   GAN_CHECK(batch > 0, "train: batch size must be positive, got " << batch);
@@ -54,6 +58,11 @@ void TrainConfig::validate() const {
   GAN_CHECK(n_samples > 0, "train: the sample grid needs at least one image");
 }
 
+double TrainConfig::lr_at(int64_t step, int64_t total) const {
+  if (lr_schedule == "constant" || total <= 0) return lr;
+  return lr * std::max(0.0, 1.0 - static_cast<double>(step) / static_cast<double>(total));
+}
+
 void apply_defaults(TrainConfig& cfg, const std::set<std::string>& given) {
   auto missing = [&](const char* k) { return given.count(k) == 0; };
   const bool toy = is_toy_data(cfg.data);
@@ -61,6 +70,7 @@ void apply_defaults(TrainConfig& cfg, const std::set<std::string>& given) {
   LossDefaults d = loss_defaults(cfg.loss, toy);
   if (missing("optimizer")) cfg.optimizer = d.optimizer;
   if (missing("lr")) cfg.lr = d.lr;
+  if (missing("lr_schedule")) cfg.lr_schedule = d.lr_schedule;
   if (missing("beta1")) cfg.beta1 = d.beta1;
   if (missing("beta2")) cfg.beta2 = d.beta2;
   if (missing("n_critic")) cfg.n_critic = d.n_critic;
@@ -121,6 +131,7 @@ json to_json(const TrainConfig& c) {
           {"clip", c.clip},
           {"optimizer", c.optimizer},
           {"lr", c.lr},
+          {"lr_schedule", c.lr_schedule},
           {"beta1", c.beta1},
           {"beta2", c.beta2},
           {"batch", c.batch},
@@ -147,6 +158,7 @@ TrainConfig train_config_from_json(const json& j, const std::string& src) {
   read(j, "clip", c.clip, src);
   read(j, "optimizer", c.optimizer, src);
   read(j, "lr", c.lr, src);
+  read(j, "lr_schedule", c.lr_schedule, src);  // absent in older runs: constant
   read(j, "beta1", c.beta1, src);
   read(j, "beta2", c.beta2, src);
   read(j, "batch", c.batch, src);

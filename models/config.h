@@ -38,6 +38,9 @@ struct TrainConfig {
   double clip = 0.01;           // wgan weight clipping bound
   std::string optimizer = "adam";  // adam | rmsprop | sgd
   double lr = 2e-4, beta1 = 0.5, beta2 = 0.999;
+  // constant | linear: lr x (1 - step / total steps) for both networks, reaching 0 at the end (the
+  // WGAN-GP experiments' decay). It damps the late oscillation of the generator around the data.
+  std::string lr_schedule = "constant";
   int64_t batch = 64;
   int64_t steps = 0;   // total generator steps; 0: use epochs
   int64_t epochs = 0;  // passes over the data when steps is 0
@@ -50,11 +53,13 @@ struct TrainConfig {
   int64_t n_samples = 64;  // images in each sample grid (fixed noise)
 
   void validate() const;
+  // The learning rate for generator step `step` (0-based) of `total`, after the schedule.
+  double lr_at(int64_t step, int64_t total) const;
 };
 
 // Fills the settings the user did not give (`given` holds their TrainConfig field names:
-// "optimizer", "lr", "beta1", "beta2", "n_critic", "gp_lambda", "clip", "batch", "nz",
-// "n_samples", "hidden") from the loss's paper defaults and, for toy data, from the WGAN-GP toy
+// "optimizer", "lr", "lr_schedule", "beta1", "beta2", "n_critic", "gp_lambda", "clip", "batch",
+// "nz", "n_samples", "hidden") from the loss's paper defaults and, for toy data, from the WGAN-GP toy
 // experiments (batch 256, nz 2, hidden 512 x 3, 2500 plotted points); also picks --model toy for
 // toy data when the model was not given ("model").
 void apply_defaults(TrainConfig& cfg, const std::set<std::string>& given);

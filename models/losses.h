@@ -149,6 +149,7 @@ struct LossDefaults {
   double lr, beta1, beta2;
   int64_t n_critic;
   double gp_lambda, clip;
+  std::string lr_schedule = "constant";
 };
 LossDefaults loss_defaults(const std::string& loss, bool toy);
 

@@ -317,6 +317,7 @@ std::string describe_loss(const TrainConfig& c) {
   if (c.loss == "wgan-gp") os << ", lambda " << c.gp_lambda;
   if (c.loss == "wgan") os << ", weight clipping +-" << c.clip;
   os << "; " << c.optimizer << " lr " << c.lr;
+  if (c.lr_schedule != "constant") os << " (" << c.lr_schedule << " decay to 0)";
   if (c.optimizer == "adam") os << " betas (" << c.beta1 << ", " << c.beta2 << ")";
   os << ", batch " << c.batch;
   return os.str();

@@ -114,6 +114,9 @@ StepLosses Trainer::train_step() {
   nn::Module& D = *model_.discriminator;
   const int k = loss_->discriminator_steps();
   const int64_t B = cfg_.batch;
+  const double lr = cfg_.lr_at(step_, total_steps());
+  opt_d_->set_lr(lr);
+  opt_g_->set_lr(lr);
   StepLosses out;
   Tensor fake;
   for (int i = 0; i < k; ++i) {

@@ -319,6 +319,60 @@ TEST(Train, ConfigJsonRoundTripAndValidation) {
   EXPECT_THROW(bad.validate(), Error);  // dcgan64 makes 64x64 images
 }
 
+// The linear schedule: step i of N trains both networks at lr (1 - i/N); the schedule is a pure
+// function of the step, so a resumed run repeats it exactly.
+TEST(Train, LinearLrScheduleDecaysToZeroAndResumesExactly) {
+  const int64_t N = 40;
+  models::TrainConfig c = tiny_mlp(N);
+  c.lr = 4e-4;
+  c.lr_schedule = "linear";
+  models::fit_model_to_data(c, bundled_mnist());
+  models::Trainer straight(c, bundled_mnist(), Device::cpu());
+  for (int64_t i = 0; i < N; ++i) {
+    straight.train_step();
+    const double expected = 4e-4 * (N - i) / N;
+    EXPECT_NEAR(straight.g_optimizer().lr(), expected, 1e-15) << "step " << i;
+    EXPECT_NEAR(straight.d_optimizer().lr(), expected, 1e-15) << "step " << i;
+  }
+  EXPECT_NEAR(straight.g_optimizer().lr(), 4e-4 / N, 1e-15);  // the last step's, one notch above 0
+
+  TempDir dir;
+  std::string path = dir / "half.safetensors";
+  {
+    models::Trainer first(c, bundled_mnist(), Device::cpu());
+    for (int64_t i = 0; i < N / 2; ++i) first.train_step();
+    io::save_safetensors(path, first.checkpoint());
+  }
+  models::Trainer resumed(c, bundled_mnist(), Device::cpu());
+  resumed.restore(io::load_safetensors(path), path);
+  for (int64_t i = N / 2; i < N; ++i) resumed.train_step();
+  auto a = state_bytes(straight), b = state_bytes(resumed);
+  for (auto& [k, v] : a) EXPECT_TRUE(v == b.at(k)) << k << " differs after resume";
+
+  // The constant schedule leaves the optimizers at --lr; the linear one changed the weights.
+  models::TrainConfig k = c;
+  k.lr_schedule = "constant";
+  models::Trainer constant(k, bundled_mnist(), Device::cpu());
+  for (int64_t i = 0; i < 3; ++i) constant.train_step();
+  EXPECT_DOUBLE_EQ(constant.g_optimizer().lr(), 4e-4);
+}
+
+TEST(Train, LrScheduleInConfigJson) {
+  models::TrainConfig c = tiny_mlp(5);
+  c.lr_schedule = "linear";
+  auto j = models::to_json(c);
+  EXPECT_EQ(models::train_config_from_json(j, "cfg").lr_schedule, "linear");
+  j.erase("lr_schedule");  // a run written before the option existed trained at a constant rate
+  EXPECT_EQ(models::train_config_from_json(j, "cfg").lr_schedule, "constant");
+  j["lr_schedule"] = "cosine";
+  try {
+    models::train_config_from_json(j, "cfg.json");
+    ADD_FAILURE() << "an unknown schedule was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cosine"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Train, GeneratorFromAForeignFileWithBareNames) {
   // What PyTorch's save_file(netG.state_dict()) writes: bare names, no metadata.
   TempDir dir;

@@ -413,6 +413,7 @@ TEST(Wgan, LossDefaultsAndOverrides) {
   models::apply_defaults(toy, {});
   EXPECT_EQ(toy.model.arch, "toy");
   EXPECT_DOUBLE_EQ(toy.gp_lambda, 0.1);
+  EXPECT_DOUBLE_EQ(toy.lr, 3e-4);  // measured faster than the toy code's 1e-4 (docs/wgan.md)
   EXPECT_DOUBLE_EQ(toy.beta1, 0.5);
   EXPECT_EQ(toy.batch, 256);
   EXPECT_EQ(toy.model.nz, 2);
