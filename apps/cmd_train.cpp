@@ -148,7 +148,7 @@ Runner add_train_command(CLI::App& app) {
             ->capture_default_str());
   fixed(app.add_option("--loss", c.loss,
                        "Objective: bce, wgan (RMSProp 5e-5, clip 0.01, 5 critic steps), wgan-gp (Adam 1e-4 betas 0/0.9, "
-                       "lambda 10, 5 critic steps; toy data: lr 3e-4, betas 0.5/0.9, lambda 0.1), lsgan, hinge; each brings "
+                       "lambda 10, 5 critic steps; toy data: lr 3e-4 decayed linearly, betas 0.5/0.9, lambda 0.1), lsgan, hinge; each brings "
                        "these defaults unless the flags below are given")
             ->check(CLI::IsMember({"bce", "wgan", "wgan-gp", "lsgan", "hinge"}))
             ->capture_default_str());

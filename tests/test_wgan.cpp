@@ -397,6 +397,7 @@ TEST(Wgan, LossDefaultsAndOverrides) {
   EXPECT_DOUBLE_EQ(c.beta2, 0.9);
   EXPECT_EQ(c.n_critic, 5);
   EXPECT_DOUBLE_EQ(c.gp_lambda, 10.0);
+  EXPECT_EQ(c.lr_schedule, "constant");
 
   models::TrainConfig w;
   w.loss = "wgan";
@@ -414,6 +415,12 @@ TEST(Wgan, LossDefaultsAndOverrides) {
   EXPECT_EQ(toy.model.arch, "toy");
   EXPECT_DOUBLE_EQ(toy.gp_lambda, 0.1);
   EXPECT_DOUBLE_EQ(toy.lr, 3e-4);  // measured faster than the toy code's 1e-4 (docs/wgan.md)
+  EXPECT_EQ(toy.lr_schedule, "linear");
+  models::TrainConfig flat;
+  flat.loss = "wgan-gp";
+  flat.data = "gaussians8";
+  models::apply_defaults(flat, {"lr_schedule"});  // --lr-schedule constant given: kept
+  EXPECT_EQ(flat.lr_schedule, "constant");
   EXPECT_DOUBLE_EQ(toy.beta1, 0.5);
   EXPECT_EQ(toy.batch, 256);
   EXPECT_EQ(toy.model.nz, 2);
