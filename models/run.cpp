@@ -239,7 +239,7 @@ class Run {
     std::getline(in, line);
     while (std::getline(in, line)) {
       std::array<double, 5> row{};
-      if (std::sscanf(line.c_str(), "%lf,%*lf,%lf,%lf,%lf,%lf", &row[0], &row[1], &row[2], &row[3], &row[4]) == 5)
+      if (std::sscanf(line.c_str(), "%lf,%*f,%lf,%lf,%lf,%lf", &row[0], &row[1], &row[2], &row[3], &row[4]) == 5)
         rows_.push_back(row);
     }
   }

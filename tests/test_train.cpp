@@ -142,9 +142,13 @@ TEST(Train, DcganSmokeBothSizes) {
     // One generator forward in training mode per step; three discriminator forwards (real,
     // fake, and the generator step's).
     for (auto& [k, v] : t.model().generator->state_dict())
-      if (v.is_counter) EXPECT_EQ(v.counter, 3) << arch << " " << k;
+      if (v.is_counter) {
+        EXPECT_EQ(v.counter, 3) << arch << " " << k;
+      }
     for (auto& [k, v] : t.model().discriminator->state_dict())
-      if (v.is_counter) EXPECT_EQ(v.counter, 9) << arch << " " << k;
+      if (v.is_counter) {
+        EXPECT_EQ(v.counter, 9) << arch << " " << k;
+      }
     EXPECT_EQ(t.generate(t.fixed_noise()).shape(), (Shape{64, 3, side, side})) << arch;
   }
 }
