@@ -62,6 +62,19 @@ models::TrainConfig tiny_mlp(int64_t steps) {
   return c;
 }
 
+// A trainer that ran `half` steps of `c`, was saved to `path` and restored into a fresh trainer.
+std::unique_ptr<models::Trainer> resumed_from_half(const models::TrainConfig& c, const io::ImageDataset& ds,
+                                                   int64_t half, const std::string& path) {
+  {
+    models::Trainer first(c, ds, Device::cpu());
+    for (int64_t i = 0; i < half; ++i) first.train_step();
+    io::save_safetensors(path, first.checkpoint());
+  }
+  auto resumed = std::make_unique<models::Trainer>(c, ds, Device::cpu());
+  resumed->restore(io::load_safetensors(path), path);
+  return resumed;
+}
+
 models::TrainConfig tiny_dcgan(const std::string& arch, int64_t channels, int64_t steps) {
   models::TrainConfig c;
   c.model.arch = arch;
@@ -184,14 +197,8 @@ TEST(Train, ResumeIsExactMlp) {
   models::Trainer straight(c, bundled_mnist(), Device::cpu());
   for (int64_t i = 0; i < N; ++i) straight.train_step();
 
-  std::string path = dir / "half.safetensors";
-  {
-    models::Trainer first(c, bundled_mnist(), Device::cpu());
-    for (int64_t i = 0; i < N / 2; ++i) first.train_step();
-    io::save_safetensors(path, first.checkpoint());
-  }
-  models::Trainer resumed(c, bundled_mnist(), Device::cpu());
-  resumed.restore(io::load_safetensors(path), path);
+  auto owner = resumed_from_half(c, bundled_mnist(), N / 2, dir / "half.safetensors");
+  models::Trainer& resumed = *owner;
   EXPECT_EQ(resumed.step(), N / 2);
   for (int64_t i = N / 2; i < N; ++i) resumed.train_step();
 
@@ -341,16 +348,9 @@ TEST(Train, LinearLrScheduleDecaysToZeroAndResumesExactly) {
   EXPECT_NEAR(straight.g_optimizer().lr(), 4e-4 / N, 1e-15);  // the last step's, one notch above 0
 
   TempDir dir;
-  std::string path = dir / "half.safetensors";
-  {
-    models::Trainer first(c, bundled_mnist(), Device::cpu());
-    for (int64_t i = 0; i < N / 2; ++i) first.train_step();
-    io::save_safetensors(path, first.checkpoint());
-  }
-  models::Trainer resumed(c, bundled_mnist(), Device::cpu());
-  resumed.restore(io::load_safetensors(path), path);
-  for (int64_t i = N / 2; i < N; ++i) resumed.train_step();
-  auto a = state_bytes(straight), b = state_bytes(resumed);
+  auto resumed = resumed_from_half(c, bundled_mnist(), N / 2, dir / "half.safetensors");
+  for (int64_t i = N / 2; i < N; ++i) resumed->train_step();
+  auto a = state_bytes(straight), b = state_bytes(*resumed);
   for (auto& [k, v] : a) EXPECT_TRUE(v == b.at(k)) << k << " differs after resume";
 
   // The constant schedule leaves the optimizers at --lr; the linear one changed the weights.

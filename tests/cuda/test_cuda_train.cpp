@@ -46,6 +46,18 @@ StepResult gan_step(models::GanModel& m, const Tensor& real, const Tensor& z) {
   return r;
 }
 
+// `count` random 28x28 grey images: data whose content does not matter, only its flow.
+io::ImageDataset random_digits(int64_t count, uint64_t seed) {
+  io::ImageDataset ds;
+  ds.count = count;
+  ds.channels = 1;
+  ds.height = ds.width = 28;
+  Generator g(seed);
+  for (int64_t i = 0; i < count * 784; ++i) ds.pixels.push_back(static_cast<uint8_t>(g.below(256)));
+  ds.source = "random";
+  return ds;
+}
+
 void copy_weights(const nn::Module& from, nn::Module& to) {
   std::map<std::string, nn::StateValue> sd;
   for (auto& [k, v] : from.state_dict()) sd[k] = v;
@@ -97,13 +109,7 @@ TEST(CudaTrain, StepMatchesCpuForEveryModel) {
 
 TEST(CudaTrain, ShortRunOnGpuRestoresOnCpu) {
   SKIP_WITHOUT_GPU();
-  io::ImageDataset ds;
-  ds.count = 40;
-  ds.channels = 1;
-  ds.height = ds.width = 28;
-  Generator g(8);
-  for (int64_t i = 0; i < 40 * 784; ++i) ds.pixels.push_back(static_cast<uint8_t>(g.below(256)));
-  ds.source = "random";
+  io::ImageDataset ds = random_digits(40, 8);
   models::TrainConfig c;
   c.model.arch = "dcgan32";
   c.model.image_size = 32;  // the loader pads the 28x28 digits to the model's size
@@ -130,13 +136,7 @@ TEST(CudaTrain, ShortRunOnGpuRestoresOnCpu) {
 TEST(CudaTrain, WganGpStepsMatchCpu) {
   SKIP_WITHOUT_GPU();
   cuda::set_allow_tf32(false);
-  io::ImageDataset ds;
-  ds.count = 48;
-  ds.channels = 1;
-  ds.height = ds.width = 28;
-  Generator g(9);
-  for (int64_t i = 0; i < 48 * 784; ++i) ds.pixels.push_back(static_cast<uint8_t>(g.below(256)));
-  ds.source = "random";
+  io::ImageDataset ds = random_digits(48, 9);
   for (std::string data : {"gaussians25", "mnist"}) {
     models::TrainConfig c;
     c.loss = "wgan-gp";
