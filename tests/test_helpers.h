@@ -6,9 +6,23 @@
 #include <vector>
 
 #include "engine/autograd/gradcheck.h"
+#include "engine/io/datasets.h"
 #include "engine/ops/ops.h"
 
 namespace gan::test {
+
+// n random c x s x s images (uniform bytes): data whose content does not matter, only its flow
+// through loaders and models of any size.
+inline io::ImageDataset random_images(int64_t n, int64_t c, int64_t s, uint64_t seed) {
+  io::ImageDataset ds;
+  ds.count = n;
+  ds.channels = c;
+  ds.height = ds.width = s;
+  Generator g(seed);
+  for (int64_t i = 0; i < n * c * s * s; ++i) ds.pixels.push_back(static_cast<uint8_t>(g.below(256)));
+  ds.source = "random";
+  return ds;
+}
 
 // A float64 CPU tensor of N(0, 1) values from a fixed seed, optionally requiring grad.
 inline Tensor randn64(const Shape& s, uint64_t seed, bool requires_grad = true) {

@@ -23,17 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-io::ImageDataset random_images(int64_t n, int64_t c, int64_t s, uint64_t seed) {
-  io::ImageDataset ds;
-  ds.count = n;
-  ds.channels = c;
-  ds.height = ds.width = s;
-  Generator g(seed);
-  for (int64_t i = 0; i < n * c * s * s; ++i) ds.pixels.push_back(static_cast<uint8_t>(g.below(256)));
-  ds.source = "random";
-  return ds;
-}
-
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   EXPECT_EQ(shape_str(a.shape()), shape_str(b.shape()));
   auto x = a.to_double_vector(), y = b.to_double_vector();

@@ -38,18 +38,6 @@ const io::ImageDataset& bundled_mnist() {
   return ds;
 }
 
-// Random images: enough for smoke tests of the convolutional models at any size.
-io::ImageDataset random_images(int64_t n, int64_t c, int64_t s, uint64_t seed) {
-  io::ImageDataset ds;
-  ds.count = n;
-  ds.channels = c;
-  ds.height = ds.width = s;
-  Generator g(seed);
-  for (int64_t i = 0; i < n * c * s * s; ++i) ds.pixels.push_back(static_cast<uint8_t>(g.below(256)));
-  ds.source = "random";
-  return ds;
-}
-
 models::TrainConfig tiny_mlp(int64_t steps) {
   models::TrainConfig c;
   c.model.arch = "mlp";

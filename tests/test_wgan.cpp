@@ -279,17 +279,6 @@ TEST(Wgan, EveryLossMatchesItsFormulaOnHandMadeOutputs) {
 
 namespace {
 
-io::ImageDataset random_images(int64_t n, int64_t c, int64_t s, uint64_t seed) {
-  io::ImageDataset ds;
-  ds.count = n;
-  ds.channels = c;
-  ds.height = ds.width = s;
-  Generator g(seed);
-  for (int64_t i = 0; i < n * c * s * s; ++i) ds.pixels.push_back(static_cast<uint8_t>(g.below(256)));
-  ds.source = "random";
-  return ds;
-}
-
 models::TrainConfig tiny_dcgan32(const std::string& loss, const std::string& norm) {
   models::TrainConfig c;
   c.model.arch = "dcgan32";

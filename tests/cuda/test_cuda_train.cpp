@@ -12,6 +12,7 @@
 #include "tests/test_helpers.h"
 
 using namespace gan;
+using gan::test::random_images;
 using gan::test::rel_error;
 
 namespace {
@@ -44,18 +45,6 @@ StepResult gan_step(models::GanModel& m, const Tensor& real, const Tensor& z) {
   r.loss_d = loss_d.item();
   r.loss_g = loss_g.item();
   return r;
-}
-
-// `count` random 28x28 grey images: data whose content does not matter, only its flow.
-io::ImageDataset random_digits(int64_t count, uint64_t seed) {
-  io::ImageDataset ds;
-  ds.count = count;
-  ds.channels = 1;
-  ds.height = ds.width = 28;
-  Generator g(seed);
-  for (int64_t i = 0; i < count * 784; ++i) ds.pixels.push_back(static_cast<uint8_t>(g.below(256)));
-  ds.source = "random";
-  return ds;
 }
 
 void copy_weights(const nn::Module& from, nn::Module& to) {
@@ -109,7 +98,7 @@ TEST(CudaTrain, StepMatchesCpuForEveryModel) {
 
 TEST(CudaTrain, ShortRunOnGpuRestoresOnCpu) {
   SKIP_WITHOUT_GPU();
-  io::ImageDataset ds = random_digits(40, 8);
+  io::ImageDataset ds = random_images(40, 1, 28, 8);
   models::TrainConfig c;
   c.model.arch = "dcgan32";
   c.model.image_size = 32;  // the loader pads the 28x28 digits to the model's size
@@ -136,7 +125,7 @@ TEST(CudaTrain, ShortRunOnGpuRestoresOnCpu) {
 TEST(CudaTrain, WganGpStepsMatchCpu) {
   SKIP_WITHOUT_GPU();
   cuda::set_allow_tf32(false);
-  io::ImageDataset ds = random_digits(48, 9);
+  io::ImageDataset ds = random_images(48, 1, 28, 9);
   for (std::string data : {"gaussians25", "mnist"}) {
     models::TrainConfig c;
     c.loss = "wgan-gp";
