@@ -1,5 +1,6 @@
 // gan trace: one training step recorded in full (activations, the gradients arriving at them,
 // parameter gradients, losses) plus the step's autograd graph. See models/trace.h for the names.
+// A fresh model takes the same flags as `gan train` (--model, --loss, --critic-norm, --seed, ...).
 #include <cstdio>
 #include <memory>
 
@@ -11,29 +12,26 @@ namespace gan::app {
 
 Runner add_trace_command(CLI::App& app) {
   auto req = std::make_shared<models::TraceRequest>();
-  auto* model = app.add_option("--model", req->arch, "mlp, dcgan32 or dcgan64 (a fresh model from --seed)")
-                    ->check(CLI::IsMember({"mlp", "dcgan32", "dcgan64"}));
+  auto run = add_run_flags(app, req->cfg);
   auto* ck = app.add_option("--checkpoint", req->checkpoint, "Trace the next step of this checkpoint's run instead")
                  ->check(CLI::ExistingFile);
-  auto* seed = app.add_option("--seed", req->seed, "Seed of the fresh model, its noise and its MNIST batch");
-  app.add_option("--batch", req->batch_path, "Real images as .npy, float [N, C, S, S] in [-1, 1] (default: the "
-                                             "run's next batch of its data, the bundled MNIST for a fresh model)")
+  app.add_option("--batch-file", req->batch_path, "Real images as .npy, float [N, C, S, S] in [-1, 1] (default: the "
+                                                  "run's next batch of its data)")
       ->check(CLI::ExistingFile);
-  app.add_option("--noise", req->noise_path, "Noise z as .npy: [N, nz] (mlp) or [N, nz, 1, 1] (dcgan) "
-                                             "(default: the run's noise stream)")
+  app.add_option("--noise", req->noise_path, "Noise z as .npy: [N, nz] (mlp, toy) or [N, nz, 1, 1] (dcgan), used for "
+                                             "every noise draw of the step (default: the run's noise stream)")
       ->check(CLI::ExistingFile);
-  app.add_option("--batch-size", req->batch_size,
-                 "Batch size when no --batch is given (default: the checkpoint's run's, or 64)")
-      ->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   app.add_option("--device", req->device, "cpu, cuda, cuda:N or auto")->capture_default_str();
   app.add_option("--out", req->out_dir, "Output folder: trace.safetensors, graph.dot, graph.svg")->required();
-  ck->excludes(model)->excludes(seed);
-  return [req, model, ck, seed]() -> int {
-    GAN_CHECK(ck->count() || (model->count() && seed->count()),
-              "say what to trace: --model M --seed S for a fresh model, or --checkpoint FILE");
+  for (CLI::Option* o : run->options) ck->excludes(o);
+  return [req, run, ck]() -> int {
+    GAN_CHECK(ck->count() || run->seed->count(),
+              "say what to trace: a fresh model (--model M --seed S, and any `gan train` flag) or --checkpoint FILE");
+    if (!ck->count()) run->apply(req->cfg);
     models::TraceFiles f = models::write_trace(*req);
     const auto& st = f.trace.dot_stats;
-    std::printf("%s, batch %lld: loss_d %.6f, loss_g %.6f\n", f.arch.c_str(), static_cast<long long>(f.batch),
+    std::printf("%s %s, batch %lld, %d critic step(s): loss_d %.6f, loss_g %.6f\n", f.cfg.model.arch.c_str(),
+                f.cfg.loss.c_str(), static_cast<long long>(f.cfg.batch), static_cast<int>(f.cfg.n_critic),
                 f.trace.loss_d.item(), f.trace.loss_g.item());
     std::printf("wrote %s (%zu tensors)\n", f.safetensors.c_str(), f.trace.tensors.size());
     std::printf("wrote %s (%lld ops, %lld leaves, %lld edges)\n", f.dot.c_str(), static_cast<long long>(st.ops),

@@ -5,14 +5,13 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
-#include <set>
 
 #include "apps/commands.h"
 #include "engine/core/error.h"
 #include "models/config.h"
+#include "models/defaults.h"
 #include "models/progress.h"
 #include "models/run.h"
-#include "models/toy.h"
 
 namespace gan::app {
 
@@ -30,34 +29,18 @@ void on_sigint(int) {
 
 struct TrainFlags {
   models::TrainConfig cfg;
+  std::shared_ptr<RunFlags> run;
   std::string out, resume;
   bool overwrite = false;
-  int64_t toy_width = 0;
   CLI::Option *steps = nullptr, *epochs = nullptr, *sample_every = nullptr, *checkpoint_every = nullptr,
               *log_every = nullptr, *device = nullptr, *kernels = nullptr, *tf32 = nullptr,
               *out_opt = nullptr;
-  std::vector<CLI::Option*> fixed_on_resume;  // settings that come from the checkpoint
-  // Options whose defaults depend on the loss and the data: config field name -> option.
-  std::vector<std::pair<std::string, CLI::Option*>> loss_dependent;
 };
-
-// Default run lengths: on a CPU what finishes in minutes on 2 cores and already shows digits on
-// MNIST; a GPU trains longer in less time. Toy runs: 10000 steps either way, the length at which
-// the toy defaults were measured to converge (docs/wgan.md; WGAN-GP ~12 min on 2 cores).
-int64_t default_steps(const std::string& arch, bool gpu) {
-  if (arch == "mlp") return gpu ? 20000 : 3000;
-  if (arch == "toy") return 10000;
-  return gpu ? 5000 : 1500;
-}
 
 int run_train(TrainFlags& f) {
   bool tty = ::isatty(2);
   bool bar_drawn = false;
   int64_t plain_every = 0;
-  if (f.toy_width > 0) {
-    GAN_CHECK(f.cfg.model.arch == "toy" || models::is_toy_data(f.cfg.data), "--toy-width: only for toy (2-D) models");
-    f.cfg.model.g_hidden = f.cfg.model.d_hidden = {f.toy_width, f.toy_width, f.toy_width};
-  }
   models::RunEvents ev;
   ev.on_info = [&](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
   ev.on_log = [&](const models::LogRecord& r) {
@@ -96,12 +79,9 @@ int run_train(TrainFlags& f) {
       if (f.tf32->count()) o.tf32 = f.cfg.tf32;
       r = models::resume_training(f.resume, o, ev);
     } else {
-      std::set<std::string> given;
-      for (auto& [field, opt] : f.loss_dependent)
-        if (opt->count()) given.insert(field);
-      models::apply_defaults(f.cfg, given);
+      f.run->apply(f.cfg);
       if (!f.steps->count() && !f.epochs->count())
-        f.cfg.steps = default_steps(f.cfg.model.arch, models::resolve_device(f.cfg.device).is_cuda());
+        f.cfg.steps = models::default_steps(f.cfg.model.arch, models::resolve_device(f.cfg.device).is_cuda());
       if (f.out.empty()) f.out = "runs/" + f.cfg.model.arch;
       r = models::run_training(f.cfg, f.out, ev, f.overwrite);
     }
@@ -132,68 +112,13 @@ int run_train(TrainFlags& f) {
 Runner add_train_command(CLI::App& app) {
   auto f = std::make_shared<TrainFlags>();
   models::TrainConfig& c = f->cfg;
-  auto fixed = [&](CLI::Option* o) {
-    f->fixed_on_resume.push_back(o);
-    return o;
-  };
-  auto dep = [&](const char* field, CLI::Option* o) {
-    f->loss_dependent.push_back({field, o});
-    return fixed(o);
-  };
-  dep("model", app.add_option("--model", c.model.arch, "Architecture: mlp, dcgan32, dcgan64 or toy (2-D data; the default there)")
-                   ->check(CLI::IsMember({"mlp", "dcgan32", "dcgan64", "toy"}))
-                   ->capture_default_str());
-  fixed(app.add_option("--data", c.data,
-                       "Data set: mnist (bundled 10k digits), mnist:PATH, fashion:PATH, cifar10:PATH, folder:PATH, "
-                       "or 2-D points: gaussians8, gaussians25, swissroll")
-            ->capture_default_str());
-  fixed(app.add_option("--loss", c.loss,
-                       "Objective: bce, wgan (RMSProp 5e-5, clip 0.01, 5 critic steps), wgan-gp (Adam 1e-4 betas 0/0.9, "
-                       "lambda 10, 5 critic steps; toy data: lr 3e-4 decayed linearly, betas 0.5/0.9, lambda 0.1), lsgan, hinge; each brings "
-                       "these defaults unless the flags below are given")
-            ->check(CLI::IsMember({"bce", "wgan", "wgan-gp", "lsgan", "hinge"}))
-            ->capture_default_str());
-  dep("n_critic", app.add_option("--n-critic", c.n_critic, "Critic steps per generator step (default: the loss's)")
-                      ->check(CLI::Range(int64_t{1}, int64_t{1000})));
-  dep("gp_lambda", app.add_option("--gp-lambda", c.gp_lambda, "wgan-gp penalty weight (default 10; toy data 0.1)")
-                       ->check(CLI::NonNegativeNumber));
-  dep("clip", app.add_option("--clip", c.clip, "wgan weight clipping bound (default 0.01)")->check(CLI::PositiveNumber));
-  fixed(app.add_option("--critic-norm", c.model.critic_norm,
-                       "DCGAN critic normalisation: batch (BatchNorm2d), layer (LayerNorm over C,H,W) or none; "
-                       "wgan-gp needs layer or none")
-            ->check(CLI::IsMember({"batch", "layer", "none"}))
-            ->capture_default_str());
+  f->run = add_run_flags(app, c);
   f->out_opt = app.add_option("--out", f->out, "Output folder (default runs/MODEL)");
   f->steps = app.add_option("--steps", c.steps, "Generator steps to train (default on CPU: mlp 3000, dcgan 1500, toy 10000; on GPU: 20000, 5000, 10000)")
                  ->check(CLI::PositiveNumber);
   f->epochs = app.add_option("--epochs", c.epochs, "Passes over the data (instead of --steps)")
                   ->check(CLI::PositiveNumber)
                   ->excludes(f->steps);
-  dep("batch", app.add_option("--batch", c.batch, "Batch size (toy data: 256)")->check(CLI::PositiveNumber)
-                   ->capture_default_str());
-  dep("lr", app.add_option("--lr", c.lr, "Learning rate, both networks (default: the loss's)")->check(CLI::PositiveNumber)
-                ->capture_default_str());
-  dep("lr_schedule", app.add_option("--lr-schedule", c.lr_schedule,
-                                    "constant, or linear: lr x (1 - step/steps), reaching 0 at the last step (default: "
-                                    "the loss's)")
-                         ->check(CLI::IsMember({"constant", "linear"}))
-                         ->capture_default_str());
-  dep("beta1", app.add_option("--beta1", c.beta1, "Adam beta1 (SGD: momentum) (default: the loss's)")
-                   ->check(CLI::Range(0.0, 0.999999))
-                   ->capture_default_str());
-  dep("beta2", app.add_option("--beta2", c.beta2, "Adam beta2 (default: the loss's)")->check(CLI::Range(0.0, 0.999999))
-                   ->capture_default_str());
-  dep("optimizer", app.add_option("--optimizer", c.optimizer, "adam, rmsprop or sgd (default: the loss's)")
-                       ->check(CLI::IsMember({"adam", "rmsprop", "sgd"}))
-                       ->capture_default_str());
-  dep("nz", app.add_option("--nz", c.model.nz, "Latent size (toy: 2)")->check(CLI::PositiveNumber)->capture_default_str());
-  dep("hidden", app.add_option("--toy-width", f->toy_width,
-                               "Toy models: width of the 3 hidden layers of G and D (default 512)")
-                    ->check(CLI::PositiveNumber));
-  fixed(app.add_option("--ngf", c.model.ngf, "DCGAN generator width")->check(CLI::PositiveNumber)->capture_default_str());
-  fixed(app.add_option("--ndf", c.model.ndf, "DCGAN discriminator width")->check(CLI::PositiveNumber)
-            ->capture_default_str());
-  fixed(app.add_option("--seed", c.seed, "Random seed (weights, noise, shuffling)")->capture_default_str());
   f->device = app.add_option("--device", c.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   f->kernels = app.add_option("--kernels", c.kernels,
                               "CUDA kernels: hand (hand-written) or cudnn (cuDNN/cuBLAS); default: $GAN_KERNELS, else the "
@@ -210,17 +135,19 @@ Runner add_train_command(CLI::App& app) {
   f->log_every = app.add_option("--log-every", c.log_every, "Metrics row and progress update every N steps")
                      ->check(CLI::PositiveNumber)
                      ->capture_default_str();
-  dep("n_samples", app.add_option("--n-samples", c.n_samples,
-                                  "Images in each sample grid (toy: points plotted and scored, 2500)")
-                       ->check(CLI::PositiveNumber)
-                       ->capture_default_str());
+  f->run->loss_dependent.push_back({"n_samples", app.add_option("--n-samples", c.n_samples,
+                                                                 "Images in each sample grid (toy: points plotted and "
+                                                                 "scored, 2500)")
+                                                      ->check(CLI::PositiveNumber)
+                                                      ->capture_default_str()});
+  f->run->options.push_back(f->run->loss_dependent.back().second);
   app.add_option("--resume", f->resume, "Continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);
   app.add_flag("--overwrite", f->overwrite, "Start over in an --out folder that already holds a run");
 
   return [f]() -> int {
     if (!f->resume.empty()) {
-      for (CLI::Option* o : f->fixed_on_resume)
+      for (CLI::Option* o : f->run->options)
         GAN_CHECK(o->count() == 0, o->get_name() << " cannot be given with --resume: the run's settings come from "
                                                     "its checkpoint (only --steps, --epochs, intervals, --device, "
                                                     "--kernels and --tf32 may change)");

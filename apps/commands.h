@@ -3,6 +3,12 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/config.h"
 
 namespace gan::app {
 
@@ -11,5 +17,16 @@ using Runner = std::function<int()>;
 Runner add_train_command(CLI::App& app);
 Runner add_sample_command(CLI::App& app);
 Runner add_trace_command(CLI::App& app);
+
+// The flags that describe a fresh run (model, data, loss, optimizer, seed), shared by train and
+// trace. They fill a TrainConfig; apply() then adds what they leave to the loss's defaults.
+struct RunFlags {
+  std::vector<CLI::Option*> options;  // every one (a resumed run takes them from its checkpoint)
+  std::vector<std::pair<std::string, CLI::Option*>> loss_dependent;  // config field -> option
+  CLI::Option* seed = nullptr;
+  int64_t toy_width = 0;
+  void apply(models::TrainConfig& cfg) const;
+};
+std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& cfg);
 
 }  // namespace gan::app

@@ -3,8 +3,8 @@
 // generator and discriminator, the MLP GAN generator, and 64 tensors of 2^20 that fill the GPU.
 // Pure bandwidth: Adam reads p, g, m, v and writes p, m, v (28 bytes per parameter).
 #include "bench/bench_common.h"
-#include "bench/train_models.h"
 #include "engine/backend/optim.h"
+#include "models/model.h"
 
 using namespace gan;
 using namespace gan::bench;
@@ -41,29 +41,19 @@ struct ParamSet {
 };
 
 std::vector<ParamSet> param_sets() {
-  std::vector<ParamSet> v;
-  auto from_net = [](const std::string& name, const Net& net) {
+  auto shapes = [](const std::string& name, const nn::Module& net) {
     ParamSet p{name, {}, false};
-    for (const Layer& l : net.layers) {
-      if (l.kind == Layer::Linear) {
-        p.shapes.push_back({l.out, l.in});
-        p.shapes.push_back({l.out});
-      } else {
-        p.shapes.push_back(l.kind == Layer::Conv ? Shape{l.out, l.in, 4, 4} : Shape{l.in, l.out, 4, 4});
-      }
-      if (l.bn) {
-        p.shapes.push_back({l.out});
-        p.shapes.push_back({l.out});
-      }
-    }
+    for (auto& [n, t] : net.named_parameters()) p.shapes.push_back(t.shape());
     return p;
   };
-  GanModel d64 = make_model("dcgan64"), mlp = make_model("mlp_mnist");
-  v.push_back(from_net("dcgan64_G", d64.G));
-  v.push_back(from_net("dcgan64_D", d64.D));
-  v.push_back(from_net("mlp_G", mlp.G));
-  v.push_back({"large_64x2^20", std::vector<Shape>(64, Shape{int64_t(1) << 20}), true});
-  return v;
+  models::ModelConfig d64, mlp;  // the anchor's DCGAN-64 (3 x 64 x 64, ngf = ndf = 64) and MNIST MLP GAN
+  d64.arch = "dcgan64";
+  d64.channels = 3;
+  d64.image_size = 64;
+  Generator init(0);
+  models::GanModel a = models::build_model(d64, init), b = models::build_model(mlp, init);
+  return {shapes("dcgan64_G", *a.generator), shapes("dcgan64_D", *a.discriminator), shapes("mlp_G", *b.generator),
+          {"large_64x2^20", std::vector<Shape>(64, Shape{int64_t(1) << 20}), true}};
 }
 
 void optim_case(const ParamSet& ps, Opt o) {

@@ -5,10 +5,10 @@
 // set beside the plain critic forward + backward as bench/torch_anchor.py does.
 #include "bench/bench_common.h"
 #include "bench/bench_shapes.h"
-#include "bench/train_models.h"
 #include "engine/backend/penalty.h"
 #include "engine/ops/ops.h"
 #include "engine/ops/penalty.h"
+#include "models/model.h"
 
 using namespace gan;
 using namespace gan::bench;
@@ -75,15 +75,21 @@ void critic_case(bool with_penalty) {
     add_case(name, with_penalty ? "fwd, grad(create_graph), penalty, double bwd" : "critic fwd + bwd only", v, false,
              [=](benchmark::State& st, const Variant& v) {
                const Device d = v.device();
-               GanModel m = make_model("dcgan32_cifar_nonorm");
-               m.D.init(d);
+               models::ModelConfig cfg;  // the anchor's WGAN-GP critic: DCGAN-32, 3 channels, no normalisation
+               cfg.arch = "dcgan32";
+               cfg.channels = 3;
+               cfg.image_size = 32;
+               cfg.critic_norm = "none";
+               Generator init(0);
+               std::shared_ptr<nn::Module> D = models::build_model(cfg, init).discriminator;
+               D->to(d);
                Tensor x = randn({batch, 3, 32, 32}, d).requires_grad_();
                measure(st, v, {}, 1, [&](int) {
                  if (with_penalty) {
-                   Tensor g = grad({sum(m.D(x))}, {x}, {}, /*create_graph=*/true)[0];
+                   Tensor g = grad({sum((*D)(x))}, {x}, {}, /*create_graph=*/true)[0];
                    gradient_penalty(g, 1.0).backward();  // mean_n (||g_n|| - 1)^2, as the anchor
                  } else {
-                   sum(m.D(x)).backward();
+                   sum((*D)(x)).backward();
                  }
                });
              });

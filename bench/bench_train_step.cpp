@@ -1,13 +1,16 @@
-// Whole training iterations (D step on a real and a fake batch, G step, Adam on both) for the
-// models of bench/torch_anchor.py, on the GPU (hand-written kernels and cuDNN, each in strict FP32
-// and with TF32 allowed) and on the CPU. Reports median ms per iteration and images/s (batch /
-// iteration time; a WGAN-GP iteration is 5 critic steps and one generator step). The real batch is
-// random and already on the device; z is drawn inside the step, as in the anchor.
-//
-// Names: train_step/<model>/b<batch>/<variant>, <model> as the anchor names it, so
-// scripts/bench_compare.py can set each row beside PyTorch's.
+// Whole training steps: the trainer's own step (models::Trainer::train_step, what `gan train`
+// runs) on the models of bench/torch_anchor.py, on the GPU (hand-written kernels and cuDNN, each in
+// strict FP32 and with TF32 allowed) and on the CPU. Reports median ms per step and images/s
+// (batch / step time; a WGAN-GP step is 5 critic steps and one generator step).
+//   train_step/<model>/b<batch>/<variant>  the real batch fixed and already on the device, as in the
+//                                          anchor (no data loading in the numbers); z drawn in the step
+//   trainer/<model>/b<batch>/<variant>     the same step with data loading: the next shuffled batch of
+//                                          an in-memory 8-bit data set, copied to the device, scaled
+// <model> is the anchor's name, so scripts/bench_compare.py sets each row beside PyTorch's.
 #include "bench/bench_common.h"
-#include "bench/train_models.h"
+#include "models/config.h"
+#include "models/data.h"
+#include "models/trainer.h"
 
 using namespace gan;
 using namespace gan::bench;
@@ -15,40 +18,81 @@ using namespace gan::bench;
 namespace {
 
 struct StepCase {
-  const char* model;      // the anchor's name
-  const char* net;        // train_models.h's model
+  const char* model;  // the anchor's name
+  const char* arch;
+  int64_t channels;
   const char* loss;
   int64_t batch;
-  bool slow_on_cpu;       // minutes on a 2-core machine: 2 repeats there
+  bool slow_on_cpu;  // minutes on a 2-core machine: 2 repeats there
+  bool with_loader;  // also time it with data loading
 };
 
 const StepCase kCases[] = {
-    {"mlp_mnist", "mlp_mnist", "bce", 64, false},
-    {"dcgan32_mnist", "dcgan32_mnist", "bce", 128, true},
-    {"dcgan32_cifar", "dcgan32_cifar", "bce", 128, true},
-    {"dcgan64", "dcgan64", "bce", 128, true},
-    {"wgangp_dcgan32_cifar", "dcgan32_cifar_nonorm", "wgan-gp", 64, true},
+    {"mlp_mnist", "mlp", 1, "bce", 64, false, true},
+    {"dcgan32_mnist", "dcgan32", 1, "bce", 128, true, false},
+    {"dcgan32_cifar", "dcgan32", 3, "bce", 128, true, true},
+    {"dcgan64", "dcgan64", 3, "bce", 128, true, true},
+    {"wgangp_dcgan32_cifar", "dcgan32", 3, "wgan-gp", 64, true, false},
 };
 
-void step_case(const StepCase& c, int64_t batch, const Variant& v) {
-  const bool quick = options().quick;
+// The anchor's settings: ngf = ndf = 64, Adam 2e-4 (0.5, 0.999) for BCE; WGAN-GP with a critic
+// without normalisation, Adam 1e-4 (0.5, 0.9), lambda 10, 5 critic steps.
+models::TrainConfig anchor_config(const StepCase& c, int64_t batch, const Variant& v) {
+  models::TrainConfig cfg;
+  cfg.model.arch = c.arch;
+  cfg.model.channels = c.channels;
+  cfg.model.image_size = cfg.model.arch == "mlp" ? 28 : cfg.model.arch == "dcgan32" ? 32 : 64;
+  cfg.loss = c.loss;
+  if (cfg.loss == "wgan-gp") {
+    cfg.model.critic_norm = "none";
+    cfg.lr = 1e-4;
+    cfg.beta2 = 0.9;
+    cfg.n_critic = 5;
+  }
+  cfg.batch = batch;
+  cfg.steps = 1000000;
+  cfg.device = v.gpu() ? "cuda" : "cpu";
+  cfg.kernels = v.path == Path::Lib ? "cudnn" : "hand";
+  return cfg;
+}
+
+// Random 8-bit images: enough for a few batches, so the loader shuffles and wraps as in a real run.
+io::ImageDataset random_dataset(int64_t count, int64_t channels, int64_t size) {
+  io::ImageDataset d;
+  d.count = count;
+  d.channels = channels;
+  d.height = d.width = size;
+  d.pixels.resize(static_cast<size_t>(count * channels * size * size));
+  uint32_t x = 12345u;
+  for (auto& p : d.pixels) {
+    x = x * 1664525u + 1013904223u;  // any bytes will do; a generator keeps it cheap and repeatable
+    p = static_cast<uint8_t>(x >> 24);
+  }
+  d.source = "random";
+  return d;
+}
+
+void step_case(const StepCase& c, int64_t batch, const Variant& v, bool loader) {
+  const bool quick = options().quick, wgan = std::string(c.loss) == "wgan-gp";
   int reps, warm;
-  const bool wgan = std::string(c.loss) == "wgan-gp";
   if (v.gpu()) {
     reps = wgan ? (quick ? 5 : 10) : (quick ? 10 : 20);
     warm = 5;  // first calls search cuDNN algorithms and grow the memory pool
-  } else if (c.slow_on_cpu) {
-    reps = quick ? 1 : 2;
-    warm = 1;
   } else {
-    reps = quick ? 10 : 20;
-    warm = 3;
+    reps = c.slow_on_cpu ? (quick ? 1 : 2) : (quick ? 10 : 20);
+    warm = c.slow_on_cpu ? 1 : 3;
   }
-  const std::string name = std::string("train_step/") + c.model + "/b" + std::to_string(batch);
-  const std::string label = std::string(c.loss) + (wgan ? ", 5 critic steps" : "");
-  add_case(name, label, v, false, [c, batch, warm](benchmark::State& st, const Variant& v) {
-    TrainStep step(c.net, c.loss, batch, v.device());
-    measure(st, v, {}, 1, [&](int) { step.run(); }, warm);
+  const std::string name = std::string(loader ? "trainer/" : "train_step/") + c.model + "/b" + std::to_string(batch);
+  const std::string label = std::string(c.loss) + (wgan ? ", 5 critic steps" : "") + (loader ? ", with data loading" : "");
+  add_case(name, label, v, false, [c, batch, warm, loader](benchmark::State& st, const Variant& v) {
+    models::TrainConfig cfg = anchor_config(c, batch, v);
+    const int64_t s = cfg.model.image_size;
+    std::unique_ptr<models::DataSource> data;
+    if (loader) data = std::make_unique<models::ImageSource>(random_dataset(8 * batch, c.channels, s), batch, s, 0);
+    else data = std::make_unique<models::FixedBatchSource>(rand({batch, c.channels, s, s}, v.device(), -1.0, 1.0), "random");
+    models::Trainer trainer(cfg, std::move(data), v.device());
+    apply(v);  // after the trainer, which applies its own kernel choice from cfg
+    measure(st, v, {}, 1, [&](int) { trainer.train_step(); }, warm);
     if (st.error_occurred()) return;
     const double ms = st.counters["median_ms"];
     st.counters["images_per_s"] = benchmark::Counter(static_cast<double>(batch) / (ms * 1e-3));
@@ -57,13 +101,13 @@ void step_case(const StepCase& c, int64_t batch, const Variant& v) {
 }
 
 void register_all() {
-  for (const StepCase& c : kCases) {
+  for (const StepCase& c : kCases)
     for (const Variant& v : variants(true, true, true)) {
       // The CPU runs the MNIST DCGAN-32 at batch 64, as the anchor's CPU section does.
       const int64_t batch = (!v.gpu() && std::string(c.model) == "dcgan32_mnist") ? 64 : c.batch;
-      step_case(c, batch, v);
+      step_case(c, batch, v, false);
+      if (c.with_loader) step_case(c, batch, v, true);
     }
-  }
 }
 
 }  // namespace

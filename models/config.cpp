@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "engine/core/error.h"
-#include "models/losses.h"
+#include "models/defaults.h"
 #include "models/toy.h"
 
 namespace gan::models {
@@ -61,27 +61,6 @@ void TrainConfig::validate() const {
 double TrainConfig::lr_at(int64_t step, int64_t total) const {
   if (lr_schedule == "constant" || total <= 0) return lr;
   return lr * std::max(0.0, 1.0 - static_cast<double>(step) / static_cast<double>(total));
-}
-
-void apply_defaults(TrainConfig& cfg, const std::set<std::string>& given) {
-  auto missing = [&](const char* k) { return given.count(k) == 0; };
-  const bool toy = is_toy_data(cfg.data);
-  if (toy && missing("model")) cfg.model.arch = "toy";
-  LossDefaults d = loss_defaults(cfg.loss, toy);
-  if (missing("optimizer")) cfg.optimizer = d.optimizer;
-  if (missing("lr")) cfg.lr = d.lr;
-  if (missing("lr_schedule")) cfg.lr_schedule = d.lr_schedule;
-  if (missing("beta1")) cfg.beta1 = d.beta1;
-  if (missing("beta2")) cfg.beta2 = d.beta2;
-  if (missing("n_critic")) cfg.n_critic = d.n_critic;
-  if (missing("gp_lambda")) cfg.gp_lambda = d.gp_lambda;
-  if (missing("clip")) cfg.clip = d.clip;
-  if (cfg.model.arch == "toy") {
-    if (missing("batch")) cfg.batch = 256;
-    if (missing("nz")) cfg.model.nz = 2;
-    if (missing("hidden")) cfg.model.g_hidden = cfg.model.d_hidden = {512, 512, 512};
-    if (missing("n_samples")) cfg.n_samples = kCoverageSamples;
-  }
 }
 
 json to_json(const ModelConfig& c) {

@@ -3,7 +3,6 @@
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -56,13 +55,6 @@ struct TrainConfig {
   // The learning rate for generator step `step` (0-based) of `total`, after the schedule.
   double lr_at(int64_t step, int64_t total) const;
 };
-
-// Fills the settings the user did not give (`given` holds their TrainConfig field names:
-// "optimizer", "lr", "lr_schedule", "beta1", "beta2", "n_critic", "gp_lambda", "clip", "batch",
-// "nz", "n_samples", "hidden") from the loss's paper defaults and, for toy data, from the WGAN-GP toy
-// experiments (batch 256, nz 2, hidden 512 x 3, 2500 plotted points); also picks --model toy for
-// toy data when the model was not given ("model").
-void apply_defaults(TrainConfig& cfg, const std::set<std::string>& given);
 
 nlohmann::json to_json(const ModelConfig& c);
 ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& source);

@@ -1,8 +1,11 @@
 #include "models/data.h"
 
+#include <cmath>
 #include <cstdlib>
+#include <sstream>
 
 #include "engine/io/file_util.h"
+#include "models/toy_plot.h"
 
 namespace gan::models {
 
@@ -57,6 +60,64 @@ void fit_model_to_data(TrainConfig& cfg, const io::ImageDataset& data) {
   cfg.model.channels = data.channels;
   cfg.model.image_size = model_image_size(cfg.model.arch, std::max(data.height, data.width));
   cfg.validate();
+}
+
+io::Image DataSource::picture(const Tensor& samples, nn::Module*, const std::string&) const {
+  const int64_t n = samples.size(0);
+  return io::make_grid(samples, static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n)))));
+}
+
+std::string ImageSource::describe() const {
+  const io::ImageDataset& d = loader_.data();
+  std::ostringstream os;
+  os << d.count << " images " << d.channels << "x" << d.height << "x" << d.width << " from " << d.source;
+  return os.str();
+}
+
+namespace {
+constexpr uint64_t kToyStream = 0x746f790000000000ULL;  // "toy": the data's draws, apart from the weights' seed
+constexpr uint64_t kPlotSeed = 0x706c6f74ULL;           // the same real points in every plot
+constexpr int64_t kCriticGrid = 72;                     // heat map cells per side
+constexpr int64_t kRealPlotted = 1000;
+}  // namespace
+
+ToySource::ToySource(const std::string& spec, int64_t batch, uint64_t seed)
+    : data_(toy_data(spec)), batch_(batch), gen_(seed ^ kToyStream) {}
+
+std::string ToySource::describe() const { return data_.name + " (2-D points, a fresh batch every critic step)"; }
+
+std::optional<Coverage> ToySource::score(const Tensor& samples) const {
+  if (data_.modes.empty()) return std::nullopt;
+  return mode_coverage(samples, data_);
+}
+
+io::Image ToySource::picture(const Tensor& samples, nn::Module* critic, const std::string& title) const {
+  ToyPlot p;
+  p.extent = data_.extent;
+  Generator real_gen(kPlotSeed);
+  p.real = sample_toy(data_, kRealPlotted, real_gen).to_double_vector();
+  p.fake = samples.to_double_vector();
+  if (critic) {
+    p.critic = critic_grid(*critic, data_.extent, kCriticGrid);
+    p.grid_n = kCriticGrid;
+  }
+  p.title = data_.name + " " + title;
+  if (auto c = score(samples))
+    p.title += "  MODES " + std::to_string(c->modes_covered) + "/" + std::to_string(c->modes) + "  HQ " +
+               std::to_string(static_cast<int>(std::lround(100 * c->high_quality_share))) + "/100";
+  return render_toy_plot(p);
+}
+
+std::unique_ptr<DataSource> make_data_source(TrainConfig& cfg, bool fit_model) {
+  if (is_toy_data(cfg.data)) {
+    cfg.validate();
+    return std::make_unique<ToySource>(cfg.data, cfg.batch, cfg.seed);
+  }
+  io::ImageDataset data = load_dataset(cfg.data, fit_model ? model_image_size(cfg.model.arch, 32) : cfg.model.image_size);
+  if (fit_model) fit_model_to_data(cfg, data);
+  GAN_CHECK(data.channels == cfg.model.channels, "--data " << cfg.data << ": images have " << data.channels
+                                                            << " channel(s), the model expects " << cfg.model.channels);
+  return std::make_unique<ImageSource>(data, cfg.batch, cfg.model.image_size, cfg.seed);
 }
 
 }  // namespace gan::models

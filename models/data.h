@@ -1,10 +1,17 @@
-// Data set specifications of the command line ("mnist", "fashion:PATH", "cifar10:PATH", ...)
-// turned into images, and the model settings that follow from the data.
+// Data for training runs: the command line's data set specifications ("mnist", "fashion:PATH",
+// "cifar10:PATH", ...) turned into images, the model settings that follow from the data, and the
+// data sources a trainer draws its real batches from.
 #pragma once
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "engine/io/datasets.h"
+#include "engine/io/image.h"
+#include "engine/io/loader.h"
+#include "engine/nn/module.h"
 #include "models/config.h"
+#include "models/toy.h"
 
 namespace gan::models {
 
@@ -23,5 +30,81 @@ int64_t model_image_size(const std::string& arch, int64_t data_side);
 
 // Sets cfg.model.channels and image_size from the data, then validates the config.
 void fit_model_to_data(TrainConfig& cfg, const io::ImageDataset& data);
+
+// Where a data source stands, for checkpoints: an image loader's epoch and batches served in it,
+// a sampled stream's generator draws.
+struct DataState {
+  int64_t epoch = 0, position = 0;
+  std::optional<uint64_t> draws;
+};
+
+// The real batches of a run, one per critic step, as float32 CPU tensors. A source's whole state
+// is its DataState, so a restored source yields what the uninterrupted one would have.
+class DataSource {
+ public:
+  virtual ~DataSource() = default;
+  virtual Tensor next() = 0;
+  virtual std::string describe() const = 0;
+  virtual int64_t batches_per_epoch() const { return 0; }  // 0: an endless stream (no epochs)
+  virtual DataState state() const = 0;
+  virtual void set_state(const DataState& s) = 0;
+  // Scores of generated samples where the data defines them (2-D mixtures: mode coverage).
+  virtual bool has_scores() const { return false; }
+  virtual std::optional<Coverage> score(const Tensor& samples) const { return std::nullopt; }
+  // The picture of generated samples: an image grid; 2-D points are plotted over the real data
+  // and shaded by `critic`. `title` names the run and step.
+  virtual io::Image picture(const Tensor& samples, nn::Module* critic, const std::string& title) const;
+};
+
+// Shuffled mini-batches of an image data set in [-1, 1] (io::BatchLoader).
+class ImageSource : public DataSource {
+ public:
+  ImageSource(const io::ImageDataset& data, int64_t batch, int64_t image_size, uint64_t seed)
+      : loader_(data, batch, image_size, seed) {}
+  Tensor next() override { return loader_.next(); }
+  std::string describe() const override;
+  int64_t batches_per_epoch() const override { return loader_.batches_per_epoch(); }
+  DataState state() const override { return {loader_.epoch(), loader_.position(), std::nullopt}; }
+  void set_state(const DataState& s) override { loader_.set_state(s.epoch, s.position); }
+
+ private:
+  io::BatchLoader loader_;
+};
+
+// A fresh draw of 2-D points per batch (models/toy.h), from its own generator.
+class ToySource : public DataSource {
+ public:
+  ToySource(const std::string& spec, int64_t batch, uint64_t seed);
+  Tensor next() override { return sample_toy(data_, batch_, gen_); }
+  std::string describe() const override;
+  DataState state() const override { return {0, 0, gen_.draws()}; }
+  void set_state(const DataState& s) override { gen_.set_state(gen_.seed(), s.draws.value_or(0)); }
+  bool has_scores() const override { return !data_.modes.empty(); }
+  std::optional<Coverage> score(const Tensor& samples) const override;
+  io::Image picture(const Tensor& samples, nn::Module* critic, const std::string& title) const override;
+
+ private:
+  ToyData data_;
+  int64_t batch_;
+  Generator gen_;
+};
+
+// The same batch every time (the benchmarks' fixed on-device batch; `gan trace --batch`).
+class FixedBatchSource : public DataSource {
+ public:
+  FixedBatchSource(Tensor batch, std::string what) : batch_(std::move(batch)), what_(std::move(what)) {}
+  Tensor next() override { return batch_; }
+  std::string describe() const override { return what_ + " " + batch_.str() + ", the same batch every step"; }
+  DataState state() const override { return {}; }
+  void set_state(const DataState&) override {}
+
+ private:
+  Tensor batch_;
+  std::string what_;
+};
+
+// The source of cfg.data: the toy sampler for 2-D data, else the loaded images. A fresh run
+// (`fit_model`) fits cfg.model's channels and image size to them; a resumed one must match them.
+std::unique_ptr<DataSource> make_data_source(TrainConfig& cfg, bool fit_model);
 
 }  // namespace gan::models

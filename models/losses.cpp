@@ -3,6 +3,7 @@
 #include "engine/autograd/autograd.h"
 #include "engine/ops/ops.h"
 #include "models/config.h"
+#include "models/defaults.h"
 
 namespace gan::models {
 
@@ -46,6 +47,10 @@ Tensor WganGpLoss::discriminator_loss(const DiscriminatorLossInputs& in) {
   Tensor eps = Tensor::rand({x.size(0)}, in.rng, 0.0, 1.0, x.dtype(), x.device());
   Tensor xhat = interpolate_per_sample(x, in.fake, eps).detach().requires_grad_();
   Tensor g = grad({sum(in.discriminator(xhat))}, {xhat}, {}, /*create_graph=*/true)[0];
+  if (in.show) {
+    (*in.show)("penalty.xhat", xhat);
+    (*in.show)("penalty.input_grad", g);
+  }
   Tensor gp = gradient_penalty(g, lambda_);
   Tensor w = sub(mean(in.d_real), mean(in.d_fake));
   {
@@ -82,26 +87,6 @@ Tensor HingeLoss::generator_loss(const Tensor& d_fake) { return neg(mean(d_fake)
 const std::vector<std::string>& loss_names() {
   static const std::vector<std::string> names{"bce", "wgan", "wgan-gp", "lsgan", "hinge"};
   return names;
-}
-
-static std::string names_list() {
-  std::string s;
-  for (const auto& n : loss_names()) s += (s.empty() ? "" : ", ") + n;
-  return s;
-}
-
-LossDefaults loss_defaults(const std::string& loss, bool toy) {
-  // Image defaults: each paper's. Toy defaults: the WGAN-GP toy experiments' Adam(1e-4, 0.5,
-  // 0.9) for every Adam-trained loss, lambda 0.1; WGAN keeps RMSProp 5e-5 and clipping 0.01.
-  // WGAN-GP on toy data takes lr 3e-4 decayed linearly to 0: at the original constant 1e-4, 10k
-  // generator steps on gaussians25 left 65% of the points high quality; a constant 3e-4 passed
-  // 80% by 5k but then oscillated (28% at 7k); the decay settles it (docs/wgan.md, measured).
-  if (loss == "bce") return toy ? LossDefaults{"adam", 1e-4, 0.5, 0.9, 1, 0, 0.01} : LossDefaults{"adam", 2e-4, 0.5, 0.999, 1, 0, 0.01};
-  if (loss == "wgan") return {"rmsprop", 5e-5, 0.5, 0.999, 5, 0, 0.01};
-  if (loss == "wgan-gp") return toy ? LossDefaults{"adam", 3e-4, 0.5, 0.9, 5, 0.1, 0.01, "linear"} : LossDefaults{"adam", 1e-4, 0.0, 0.9, 5, 10.0, 0.01};
-  if (loss == "lsgan") return toy ? LossDefaults{"adam", 1e-4, 0.5, 0.9, 1, 0, 0.01} : LossDefaults{"adam", 2e-4, 0.5, 0.999, 1, 0, 0.01};
-  if (loss == "hinge") return toy ? LossDefaults{"adam", 1e-4, 0.5, 0.9, 1, 0, 0.01} : LossDefaults{"adam", 2e-4, 0.5, 0.999, 1, 0, 0.01};
-  GAN_FAIL("unknown loss '" << loss << "' (available: " << names_list() << ")");
 }
 
 std::unique_ptr<GanLoss> make_loss(const std::string& name) {

@@ -15,6 +15,7 @@
 //            L_G = -mean D(G(z))                                    (Lim & Ye 2017; Miyato et al. 2018)
 // D's outputs are raw (no sigmoid) for all of them.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,7 +29,9 @@ struct TrainConfig;
 
 // What a discriminator loss may look at. `fake` carries no history (the generator is not
 // updated by this loss); `d_real`, `d_fake` are the discriminator's outputs on them. `rng` is
-// the run's seeded generator (WGAN-GP draws its interpolation weights from it).
+// the run's seeded generator (WGAN-GP draws its interpolation weights from it); `show`, when
+// given, is shown the loss's intermediate tensors by name (the penalty's "penalty.xhat" and
+// "penalty.input_grad", for `gan trace`).
 struct DiscriminatorLossInputs {
   nn::Module& discriminator;
   const Tensor& real;
@@ -36,6 +39,7 @@ struct DiscriminatorLossInputs {
   const Tensor& d_real;
   const Tensor& d_fake;
   Generator* rng = nullptr;
+  const std::function<void(const std::string&, const Tensor&)>* show = nullptr;
 };
 
 // Scalars a loss reports beside its value (0-dim, no history; undefined when it has none).
@@ -138,19 +142,10 @@ class HingeLoss : public GanLoss {
 // The losses `gan train --loss` knows.
 const std::vector<std::string>& loss_names();
 
-// A loss with its paper's defaults; throws naming an unknown loss.
+// A loss with its paper's defaults (models/defaults.h); throws naming an unknown loss.
 std::unique_ptr<GanLoss> make_loss(const std::string& name);
 // The loss of a run, with the run's n_critic / gp_lambda / clip.
 std::unique_ptr<GanLoss> make_loss(const TrainConfig& cfg);
 
-// The settings a loss brings (its paper's), for image models or for the 2-D toy models.
-struct LossDefaults {
-  std::string optimizer;
-  double lr, beta1, beta2;
-  int64_t n_critic;
-  double gp_lambda, clip;
-  std::string lr_schedule = "constant";
-};
-LossDefaults loss_defaults(const std::string& loss, bool toy);
 
 }  // namespace gan::models

@@ -6,9 +6,9 @@
 
 namespace gan::models {
 
-Shape GanModel::noise_shape(int64_t n) const {
-  if (config.arch == "mlp" || config.arch == "toy") return {n, config.nz};
-  return {n, config.nz, 1, 1};
+Shape noise_shape(const ModelConfig& cfg, int64_t n) {
+  if (cfg.arch == "mlp" || cfg.arch == "toy") return {n, cfg.nz};
+  return {n, cfg.nz, 1, 1};
 }
 
 Tensor GanModel::noise(int64_t n, Generator& gen, Device device) const {

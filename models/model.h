@@ -8,12 +8,14 @@
 
 namespace gan::models {
 
+// [n, nz] for the MLP and toy models, [n, nz, 1, 1] for the DCGANs.
+Shape noise_shape(const ModelConfig& cfg, int64_t n);
+
 struct GanModel {
   ModelConfig config;
   std::shared_ptr<nn::Module> generator, discriminator;
 
-  // [n, nz] for the MLP and toy models, [n, nz, 1, 1] for the DCGANs.
-  Shape noise_shape(int64_t n) const;
+  Shape noise_shape(int64_t n) const { return models::noise_shape(config, n); }
   // Standard normal noise from `gen` on `device`.
   Tensor noise(int64_t n, Generator& gen, Device device) const;
 };

@@ -15,12 +15,15 @@ std::string format_duration(double s) {
   return buf;
 }
 
-// " W 0.412" and " modes 8/8 hq 91%" where the run has them.
-static std::string extras(const LogRecord& r) {
+// " loss_d 0.812 loss_g 1.934 D(x) 0.71 ... W 0.412 modes 8/8 hq 91% rKL 0.010": the scalars that
+// have a short label, losses with one digit more (`digits`: the other scalars' decimals).
+static std::string values(const LogRecord& r, int digits) {
   std::string s;
   char buf[96];
-  if (r.wasserstein) {
-    std::snprintf(buf, sizeof buf, " W %.3f", *r.wasserstein);
+  for (const auto& [spec, v] : r.values) {
+    if (spec->short_label.empty()) continue;
+    const bool loss = spec->column.rfind("loss", 0) == 0;
+    std::snprintf(buf, sizeof buf, " %s %.*f", spec->short_label.c_str(), loss ? digits + 1 : digits, v);
     s += buf;
   }
   if (r.coverage) {
@@ -37,22 +40,18 @@ std::string progress_bar(const LogRecord& r, int width) {
   std::string bar = "[" + std::string(static_cast<size_t>(filled), '#') +
                     std::string(static_cast<size_t>(width - filled), '.') + "]";
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%s %lld/%lld %3d%% | %.1f it/s %.0f img/s | ETA %s | loss_d %.3f loss_g %.3f "
-                "D(x) %.2f D(G(z)) %.2f",
-                bar.c_str(), static_cast<long long>(r.step), static_cast<long long>(r.total_steps),
-                static_cast<int>(frac * 100), r.steps_per_s, r.images_per_s, format_duration(r.eta_s).c_str(),
-                r.loss_d, r.loss_g, r.d_x, r.d_g_z);
-  return buf + extras(r);
+  std::snprintf(buf, sizeof buf, "%s %lld/%lld %3d%% | %.1f it/s %.0f img/s | ETA %s |", bar.c_str(),
+                static_cast<long long>(r.step), static_cast<long long>(r.total_steps), static_cast<int>(frac * 100),
+                r.steps_per_s, r.images_per_s, format_duration(r.eta_s).c_str());
+  return buf + values(r, 2);
 }
 
 std::string progress_line(const LogRecord& r) {
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "step %lld/%lld epoch %lld loss_d %.4f loss_g %.4f D(x) %.3f D(G(z)) %.3f "
-                "%.0f img/s ETA %s",
-                static_cast<long long>(r.step), static_cast<long long>(r.total_steps),
-                static_cast<long long>(r.epoch), r.loss_d, r.loss_g, r.d_x, r.d_g_z, r.images_per_s,
-                format_duration(r.eta_s).c_str());
-  return buf + extras(r);
+  char head[96], tail[64];
+  std::snprintf(head, sizeof head, "step %lld/%lld epoch %lld", static_cast<long long>(r.step),
+                static_cast<long long>(r.total_steps), static_cast<long long>(r.epoch));
+  std::snprintf(tail, sizeof tail, " %.0f img/s ETA %s", r.images_per_s, format_duration(r.eta_s).c_str());
+  return head + values(r, 3) + tail;
 }
 
 }  // namespace gan::models

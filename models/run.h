@@ -1,45 +1,28 @@
-// A training run on disk: the output folder, its config.json, metrics.csv, sample grids and
-// checkpoints, the NaN guard, and resuming. The `gan train` command is this plus flag parsing.
+// A training run on disk: the output folder, its config.json, metrics.csv (models/metrics.h),
+// sample grids and checkpoints (models/checkpoint.h), the NaN guard, and resuming. The `gan train`
+// command is this plus flag parsing.
 //
 // Layout of DIR:
 //   config.json                      the run's settings (also inside every checkpoint)
-//   metrics.csv                      step,epoch,loss_d,loss_g,d_x,d_g_z,images_per_s (means
-//                                    over each logging interval), then wasserstein,
-//                                    gradient_penalty,grad_norm (WGAN family; empty otherwise)
-//                                    and modes_covered,high_quality,reverse_kl (toy data with
-//                                    modes, on sample steps; models/toy.h defines them)
+//   metrics.csv                      one row per logging interval (models/metrics.h)
 //   curves.png                       those curves as a picture, redrawn with every sample grid
-//   samples/step-NNNNNN.png          grids of G(fixed noise) (toy data: scatter plots over the
-//                                    critic's heat map); samples/last.png is the latest
+//   samples/step-NNNNNN.png          grids of samples from the fixed inputs (toy data: scatter
+//                                    plots over the critic's heat map); samples/last.png is the latest
 //   checkpoints/last.safetensors     full state, replaced atomically at every checkpoint
 //   checkpoints/step-NNNNNN.safetensors  the periodic ones
 #pragma once
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "engine/core/device.h"
-#include "engine/core/error.h"
+#include "engine/io/safetensors.h"
 #include "models/config.h"
-#include "models/toy.h"
+#include "models/metrics.h"
+#include "models/trainer.h"
 
 namespace gan::models {
-
-// Training produced a NaN or infinite loss or weights: the run stops without writing a
-// checkpoint of the broken state (the last good one stays in place).
-struct TrainingDiverged : Error {
-  using Error::Error;
-};
-
-struct LogRecord {
-  int64_t step = 0, total_steps = 0, epoch = 0;
-  double loss_d = 0, loss_g = 0, d_x = 0, d_g_z = 0;
-  double images_per_s = 0;  // over the last logging interval
-  double steps_per_s = 0;   // since this process started training
-  double elapsed_s = 0, eta_s = 0;
-  std::optional<double> wasserstein;  // WGAN family
-  std::optional<Coverage> coverage;   // toy data with modes, on sample steps
-};
 
 struct RunEvents {
   std::function<void(const std::string&)> on_info;                       // one-line notes
@@ -61,6 +44,13 @@ struct ResumeOverrides {
   std::optional<std::string> device, kernels;
   std::optional<bool> tf32;
 };
+
+// The trainer of a run, for a fresh run and for a resumed one alike: applies the config's device
+// and CUDA kernel choice, and takes its data from `data` or else from cfg.data (a fresh run fits
+// cfg.model to the data; a resumed one must match it). With `checkpoint` the trainer continues
+// from it (errors name `source`). `ev` hears what was set up.
+std::unique_ptr<Trainer> build_trainer(TrainConfig& cfg, const io::SafetensorsFile* checkpoint, const std::string& source,
+                                       const RunEvents& ev, std::unique_ptr<DataSource> data = nullptr);
 
 // Trains from scratch into `out_dir`. Everything is checked (data, config, device, the folder
 // not holding another run unless `overwrite`) before anything is written.

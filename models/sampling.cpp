@@ -1,17 +1,15 @@
 #include "models/sampling.h"
 
 #include <cmath>
-#include <map>
 
 #include "engine/io/file_util.h"
 #include "engine/io/image.h"
 #include "engine/io/npy.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops/ops.h"
+#include "models/checkpoint.h"
+#include "models/data.h"
 #include "models/model.h"
-#include "models/toy.h"
-#include "models/toy_plot.h"
-#include "models/trainer.h"
 
 namespace gan::models {
 
@@ -19,8 +17,7 @@ LoadedGenerator load_generator(const std::string& path, Device device, const std
   io::SafetensorsFile f = io::load_safetensors(path);
   ModelConfig cfg;
   std::string data;
-  auto fmt = f.metadata.find("format");
-  if (fmt != f.metadata.end() && fmt->second == kCheckpointFormat) {
+  if (is_checkpoint(f)) {
     TrainConfig tc = checkpoint_config(f, path);
     cfg = tc.model;
     data = tc.data;
@@ -30,28 +27,12 @@ LoadedGenerator load_generator(const std::string& path, Device device, const std
     cfg = *fallback;
     cfg.validate();
   }
-  bool prefixed = false;
-  for (const auto& [name, t] : f.tensors) prefixed |= name.compare(0, 10, "generator.") == 0;
-  std::map<std::string, nn::StateValue> state;
-  for (const auto& [name, t] : f.tensors) {
-    std::string key = name;
-    if (prefixed) {
-      if (name.compare(0, 10, "generator.") != 0) continue;
-      key = name.substr(10);
-    }
-    state[key] = t.is_integer() ? nn::StateValue::of_counter(t.to_int64()) : nn::StateValue::of(t.to_tensor());
-  }
-  GAN_CHECK(!state.empty(), path << ": holds no generator tensors");
   Generator init(0);
   LoadedGenerator g{cfg, data, build_generator(cfg, init), device};
-  g.generator->load_state_dict(state, path);
+  g.generator->load_state_dict(network_state(f, "generator", path), path);
   g.generator->to(device);
   g.generator->eval();
   return g;
-}
-
-static Shape noise_shape(const ModelConfig& cfg, int64_t n) {
-  return cfg.arch == "mlp" || cfg.arch == "toy" ? Shape{n, cfg.nz} : Shape{n, cfg.nz, 1, 1};
 }
 
 Tensor sample_images(const LoadedGenerator& g, int64_t n, uint64_t seed) {
@@ -117,25 +98,12 @@ void write_images(const Tensor& images, const std::string& path, int64_t nrow) {
   }
 }
 
-}  // namespace gan::models
-
-namespace gan::models {
-
 void write_toy_points(const Tensor& points, const std::string& data, const std::string& path) {
   GAN_CHECK(points.dim() == 2 && points.size(1) == 2, "write_toy_points: points " << points.str() << " should be [N, 2]");
-  if (ends_with(path, ".npy")) {
-    io::save_npy(path, points.to(DType::Float32));
-    return;
-  }
+  if (ends_with(path, ".npy")) return io::save_npy(path, points.to(DType::Float32));
   GAN_CHECK(ends_with(path, ".png"), "--out " << path << ": unknown output type (expected a .png or .npy file name)");
-  ToyData d = toy_data(data);
-  ToyPlot p;
-  p.extent = d.extent;
-  Generator real_gen(0x706c6f74ULL);
-  p.real = sample_toy(d, 1000, real_gen).to_double_vector();
-  p.fake = points.to_double_vector();
-  p.title = d.name + " " + std::to_string(points.size(0)) + " SAMPLES";
-  io::save_png(path, render_toy_plot(p));
+  ToySource source(data, 1, 0);
+  io::save_png(path, source.picture(points, nullptr, std::to_string(points.size(0)) + " SAMPLES"));
 }
 
 }  // namespace gan::models

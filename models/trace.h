@@ -1,29 +1,33 @@
-// One GAN training step recorded in full, for reading and for comparing against another
+// One training step recorded in full, for reading and for comparing against another
 // implementation: every layer's forward activation and the gradient arriving at it, every
-// parameter's gradient, the parameters before and after the optimizer step, the losses, and the
+// parameter's gradient, the parameters before and after the optimizer steps, the losses, and the
 // autograd graph of the step. `gan trace` is this plus flag parsing.
 //
-// The step is Trainer::train_step's, op for op, on the trainer's own networks, optimizers and
-// loss: G(z) once; the discriminator step on a real batch and on G(z) detached, gradients of the
-// two passes summed in D's parameters, one optimizer step; then the generator step through D(G(z))
-// with D's weights frozen. The only additions are reads: activations are taken layer by layer as
-// Sequential::forward produces them, and the gradients arriving at them come from grad() on the
-// same graphs before each optimizer step changes the weights those graphs refer to.
+// The step is the trainer's own (Trainer::train_step), with hooks attached (models/recipe.h): they
+// only read, so the traced trainer ends where an untraced one would, bit for bit. Activations are
+// taken from each layer as it runs; the gradients arriving at them come from grad() on the step's
+// own graphs before each optimizer step changes the weights those graphs refer to.
 //
-// Names in the trace (P is a module path as in a checkpoint, e.g. main.3):
-//   input.real, input.noise                  the batch x and the noise z
-//   generator.P.out, generator.P.out.grad    output of G's layer P and d loss_g / d it
+// Names (P is a module path as in a checkpoint, e.g. main.3; with several critic steps every name
+// of critic step i starts with "critici.", e.g. critic0.discriminator.real.main.0.out):
+//   input.real, input.noise                  the batch x and the noise z drawn in that step
+//   generator.P.out, generator.P.out.grad    output of G's layer P and d loss / d it (the loss of
+//                                            the step it feeds: loss_g for the G(z) it reuses)
 //   discriminator.real.P.out[.grad]          D's layer P on the real batch, gradient of loss_d
 //   discriminator.fake.P.out[.grad]          D's layer P on G(z).detach(), gradient of loss_d
+//   discriminator.penalty.P.out[.grad]       D on the WGAN-GP interpolates (the penalty's pass);
+//                                            its .grad reaches loss_d through the double backward
+//   penalty.xhat, penalty.input_grad[.grad]  the interpolates and g = dD/dxhat (create_graph)
 //   discriminator.gstep.P.out[.grad]         D's layer P on G(z) in the generator step (after D's
-//                                            update, weights frozen), gradient of loss_g
+//                                            updates, weights frozen), gradient of loss_g
 //   generator.P.weight ...                   every checkpoint entry as it was before the step
 //   optim.generator.P.weight.exp_avg ...     (weights, buffers, optimizer state; same names)
-//   generator.P.weight.grad                  gradient used by the step (d loss_g / d w for G,
-//   discriminator.P.weight.grad              d loss_d / d w for D, summed over real and fake)
-//   generator.P.weight.updated ...           every parameter after the optimizer step
-//   loss.d, loss.g                           the two losses (0-dim)
+//   discriminator.P.weight.grad              d loss_d / d w used by a critic step (real + fake)
+//   generator.P.weight.grad                  d loss_g / d w used by the generator step
+//   generator.P.weight.updated ...           every parameter after the step
+//   loss.d, loss.g                           the losses (loss.d: the last critic step's)
 #pragma once
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,7 +40,7 @@ namespace gan::models {
 
 struct StepTrace {
   std::vector<std::pair<std::string, Tensor>> tensors;  // the names above, in step order
-  std::string dot;                                      // autograd graph of loss_d and loss_g
+  std::string dot;                                      // autograd graph of the step's losses
   autograd::DotStats dot_stats;
   Tensor loss_d, loss_g;
 
@@ -46,20 +50,16 @@ struct StepTrace {
   io::SafetensorsFile to_safetensors(const std::map<std::string, std::string>& metadata = {}) const;
 };
 
-// Takes one training step of `trainer` and records it. `real` [B, C, S, S] and `z` default to the
-// trainer's next batch and the next draw of its noise stream (what train_step would use); when
-// given, they must fit the model (checked, naming the tensor). Needs a loss with one
-// discriminator step per generator step. The trainer's weights, buffers and optimizer state
-// advance as in train_step; its step counter and noise stream do not, so trace a trainer once.
+// Takes the trainer's next training step and records it. `real` [B, C, S, S] and `z` replace the
+// step's batch and noise when given (with several critic steps, every one's); they must fit the
+// model (checked, naming the tensor). The trainer advances exactly as train_step() advances it.
 StepTrace trace_step(Trainer& trainer, Tensor real = Tensor(), Tensor z = Tensor());
 
 // What `gan trace` asks for.
 struct TraceRequest {
-  std::string arch = "mlp";  // with a seed: mlp | dcgan32 | dcgan64
-  std::string checkpoint;    // continue from this checkpoint instead of a fresh seeded model
-  uint64_t seed = 0;
-  std::string batch_path, noise_path;  // optional .npy files
-  int64_t batch_size = 0;  // without a batch file: 0 = the run's batch (checkpoint) or 64 (seed)
+  TrainConfig cfg;           // a fresh model: the same settings `gan train` takes (defaults applied)
+  std::string checkpoint;    // or continue from this checkpoint
+  std::string batch_path, noise_path;  // optional .npy files (the batch sets the batch size)
   std::string device = "cpu";
   std::string out_dir;
 };
@@ -67,13 +67,12 @@ struct TraceRequest {
 struct TraceFiles {
   std::string safetensors, dot, svg;  // svg empty when Graphviz `dot` is not installed
   StepTrace trace;
-  std::string arch;
-  int64_t batch = 0;
+  TrainConfig cfg;
 };
 
-// Builds the trainer (fresh from the seed on the bundled MNIST, or from the checkpoint and its
-// data), traces one step and writes DIR/trace.safetensors, DIR/graph.dot and, when Graphviz is
-// installed, DIR/graph.svg.
+// Builds the trainer (fresh from the config on its data, or from the checkpoint and its data),
+// traces one step and writes DIR/trace.safetensors, DIR/graph.dot and, when Graphviz is installed,
+// DIR/graph.svg.
 TraceFiles write_trace(const TraceRequest& req);
 
 // Runs Graphviz `dot -Tsvg` on `dot_path`, writing `svg_path`. False when `dot` is not on PATH;

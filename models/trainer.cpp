@@ -1,18 +1,16 @@
 #include "models/trainer.h"
 
 #include <cmath>
-#include <nlohmann/json.hpp>
+#include <map>
 
 #include "engine/ops/ops.h"
+#include "models/gan_recipe.h"
 
 namespace gan::models {
 
-using nlohmann::json;
-
-// Distinct streams from one seed: weights use `seed` itself.
+// Distinct streams from one seed: weights use `seed` itself, the data source its own.
 static constexpr uint64_t kNoiseStream = 0x6e6f697365000000ULL;  // "noise"
 static constexpr uint64_t kFixedStream = 0x6669786564000000ULL;  // "fixed"
-static constexpr uint64_t kDataStream = 0x746f790000000000ULL;   // "toy"
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& cfg, const optim::NamedTensors& params) {
   if (cfg.optimizer == "adam") {
@@ -36,271 +34,235 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& cfg, const o
   GAN_FAIL("unknown optimizer '" << cfg.optimizer << "' (expected adam, rmsprop or sgd)");
 }
 
-static GanModel build_on(const TrainConfig& cfg, Device device) {
-  Generator init(cfg.seed);
-  GanModel m = build_model(cfg.model, init);
-  m.generator->to(device);
-  m.discriminator->to(device);
-  return m;
+// The StepContext of one training step: the batch, the noise stream, pass names and scalars.
+class Trainer::Context : public StepContext {
+ public:
+  Context(Trainer& t, const StepHooks* hooks) : t_(t), hooks_(hooks) {
+    if (!hooks_ || !hooks_->on_activation) return;
+    for (auto& [net, m] : t_.recipe_->networks())
+      for (auto& [path, layer] : m->named_modules())
+        if (!path.empty() && layer->children().empty()) {
+          tapped_.push_back(layer);
+          layer->set_forward_hook([this, net = net, path = path](const Tensor& out) {
+            hooks_->on_activation(point_, net, passes_[net], path, out);
+          });
+        }
+  }
+  ~Context() override {
+    for (nn::Module* m : tapped_) m->set_forward_hook(nullptr);
+  }
+
+  void begin(const StepPoint& p) { point_ = p; }
+  void draw_batch() {
+    batch_.real = t_.data_->next().to(t_.device_);
+    input("real", batch_.real);
+  }
+  StepScalars scalars() {
+    StepScalars s;
+    for (const auto& spec : t_.scalars())
+      if (auto it = logged_.find(spec.column); it != logged_.end()) s.values.emplace_back(spec.column, it->second);
+    return s;
+  }
+
+  const StepPoint& point() const override { return point_; }
+  const Batch& batch() const override { return batch_; }
+  Tensor noise(const Shape& shape) override {
+    Tensor z = Tensor::randn(shape, &t_.noise_gen_, DType::Float32, t_.device_);
+    input("noise", z);
+    return z;
+  }
+  Generator& rng() override { return t_.noise_gen_; }
+  Tensor run(const std::string& network, const std::string& pass, const Tensor& x) override {
+    auto named = name_pass(network, pass);
+    return t_.network(network)(x);
+  }
+  std::shared_ptr<void> name_pass(const std::string& network, const std::string& pass) override {
+    std::string before = passes_[network];
+    passes_[network] = pass;
+    return std::shared_ptr<void>(nullptr, [this, network, before](void*) { passes_[network] = before; });
+  }
+  void log(const std::string& name, const Tensor& value) override {
+    if (value.defined()) logged_[name] = value.detach();
+  }
+  void show(const std::string& name, const Tensor& value) override {
+    if (hooks_ && hooks_->on_tensor) hooks_->on_tensor(point_, name, value);
+  }
+  Device device() const override { return t_.device_; }
+
+ private:
+  void input(const std::string& name, Tensor& value) {
+    if (!hooks_ || !hooks_->on_input) return;
+    const Shape drawn = value.shape();
+    hooks_->on_input(point_, name, value);
+    GAN_CHECK(value.shape() == drawn || name == "real",
+              "step hooks: the replaced " << name << " " << value.str() << " does not fit (expected " << shape_str(drawn) << ")");
+  }
+
+  Trainer& t_;
+  const StepHooks* hooks_;
+  StepPoint point_;
+  Batch batch_;
+  std::map<std::string, std::string> passes_;
+  std::map<std::string, Tensor> logged_;
+  std::vector<nn::Module*> tapped_;
+};
+
+Trainer::Trainer(TrainConfig cfg, std::unique_ptr<DataSource> data, Device device, std::unique_ptr<Recipe> recipe)
+    : cfg_((cfg.validate(), std::move(cfg))),
+      device_(device),
+      recipe_(recipe ? std::move(recipe) : make_recipe(cfg_, device)),
+      data_(std::move(data)),
+      noise_gen_(cfg_.seed ^ kNoiseStream) {
+  std::map<std::string, nn::Module*> nets;
+  for (auto& [name, m] : recipe_->networks()) nets[name] = m;
+  for (const OptimizerGroup& g : recipe_->optimizer_groups()) {
+    optim::NamedTensors params;
+    for (const std::string& n : g.networks) {
+      GAN_CHECK(nets.count(n), "trainer: optimizer group " << g.name << " names no network '" << n << "'");
+      // One network: its own parameter names (optim.generator.main.0.weight...); several: prefixed.
+      for (auto& [pn, p] : nets[n]->named_parameters()) params.emplace_back(g.networks.size() > 1 ? n + "." + pn : pn, p);
+    }
+    std::vector<Tensor> ps;
+    for (auto& [n, p] : params) ps.push_back(p);
+    groups_.push_back({g, make_optimizer(cfg_, params), ps});
+  }
+  Generator fixed(cfg_.seed ^ kFixedStream);
+  fixed_inputs_ = recipe_->sample_inputs(cfg_.n_samples, fixed, device_);
+}
+
+static std::unique_ptr<DataSource> image_source(const TrainConfig& cfg, const io::ImageDataset& data) {
+  cfg.validate();
+  GAN_CHECK(data.channels == cfg.model.channels,
+            data.source << ": images have " << data.channels << " channel(s), the model expects " << cfg.model.channels);
+  return std::make_unique<ImageSource>(data, cfg.batch, cfg.model.image_size, cfg.seed);
 }
 
 Trainer::Trainer(TrainConfig cfg, const io::ImageDataset& data, Device device)
-    : cfg_((cfg.validate(), std::move(cfg))),
-      device_(device),
-      model_(build_on(cfg_, device)),
-      opt_g_(make_optimizer(cfg_, model_.generator->named_parameters())),
-      opt_d_(make_optimizer(cfg_, model_.discriminator->named_parameters())),
-      loader_(std::make_unique<io::BatchLoader>(data, cfg_.batch, cfg_.model.image_size, cfg_.seed)),
-      data_gen_(cfg_.seed ^ kDataStream),
-      noise_gen_(cfg_.seed ^ kNoiseStream) {
-  GAN_CHECK(!is_toy_data(cfg_.data), "Trainer: " << cfg_.data << " is 2-D toy data, not images");
-  GAN_CHECK(data.channels == cfg_.model.channels,
-            data.source << ": images have " << data.channels << " channel(s), the model expects "
-                        << cfg_.model.channels);
-  init();
-}
+    : Trainer(cfg, image_source(cfg, data), device) {}
 
-Trainer::Trainer(TrainConfig cfg, Device device)
-    : cfg_((cfg.validate(), std::move(cfg))),
-      device_(device),
-      model_(build_on(cfg_, device)),
-      opt_g_(make_optimizer(cfg_, model_.generator->named_parameters())),
-      opt_d_(make_optimizer(cfg_, model_.discriminator->named_parameters())),
-      toy_(models::toy_data(cfg_.data)),
-      data_gen_(cfg_.seed ^ kDataStream),
-      noise_gen_(cfg_.seed ^ kNoiseStream) {
-  init();
-}
-
-void Trainer::init() {
-  loss_ = make_loss(cfg_);
-  loss_->check_discriminator(*model_.discriminator);
-  Generator fixed(cfg_.seed ^ kFixedStream);
-  fixed_noise_ = model_.noise(cfg_.n_samples, fixed, device_);
-}
+Trainer::Trainer(TrainConfig cfg, Device device) : Trainer(cfg, make_data_source(cfg, false), device) {}
 
 int64_t Trainer::total_steps() const {
-  if (cfg_.steps > 0 || !loader_) return cfg_.steps;
-  return cfg_.epochs * loader_->batches_per_epoch() / loss_->discriminator_steps();
+  if (cfg_.steps > 0 || data_->batches_per_epoch() == 0) return cfg_.steps;
+  return cfg_.epochs * data_->batches_per_epoch() / recipe_->critic_steps();
 }
 
-int64_t Trainer::epoch() const { return loader_ ? loader_->epoch() : 0; }
-
-io::BatchLoader& Trainer::loader() {
-  GAN_CHECK(loader_, "Trainer: a toy run (" << cfg_.data << ") has no image loader");
-  return *loader_;
+nn::Module& Trainer::network(const std::string& name) {
+  for (auto& [n, m] : recipe_->networks())
+    if (n == name) return *m;
+  GAN_FAIL("trainer: this run has no network '" << name << "'");
 }
 
-Tensor Trainer::next_real() {
-  if (toy_) return sample_toy(*toy_, cfg_.batch, data_gen_).to(device_);
-  return loader_->next().to(device_);
+optim::Optimizer& Trainer::optimizer(const std::string& name) {
+  for (auto& g : groups_)
+    if (g.spec.name == name) return *g.opt;
+  GAN_FAIL("trainer: this run has no optimizer '" << name << "'");
 }
 
-void Trainer::set_loss(std::unique_ptr<GanLoss> loss) {
-  GAN_CHECK(loss && loss->discriminator_steps() >= 1, "Trainer: a loss with at least one discriminator step");
-  loss->check_discriminator(*model_.discriminator);
-  loss_ = std::move(loss);
+std::vector<ScalarSpec> Trainer::scalars() const {
+  std::vector<ScalarSpec> s{{"loss_d", "loss_d", "loss_d", true}, {"loss_g", "loss_g", "loss_g", true}};
+  for (auto& r : recipe_->scalars()) s.push_back(r);
+  return s;
 }
 
-// Re-enables D's gradients however the generator step ends.
-struct FrozenModule {
-  nn::Module& m;
-  explicit FrozenModule(nn::Module& mod) : m(mod) { m.set_requires_grad(false); }
-  ~FrozenModule() { m.set_requires_grad(true); }
+// Backward of a phase's loss, then its optimizers (and, after a critic step, clipping).
+void Trainer::update(Phase phase, const Tensor& loss, const StepPoint& at, const StepHooks* hooks) {
+  for (auto& g : groups_)
+    if (g.spec.phase == phase) g.opt->zero_grad();
+  loss.backward();
+  if (hooks && hooks->before_optimizer_step) hooks->before_optimizer_step(at, loss);
+  for (auto& g : groups_) {
+    if (g.spec.phase != phase) continue;
+    g.opt->step();
+    if (phase == Phase::Critic && recipe_->weight_clip() > 0) optim::clip_weights(g.params, recipe_->weight_clip());
+  }
+}
+
+// Turns off requires_grad on the critics' parameters for the generator step, whatever happens.
+struct Frozen {
+  std::vector<nn::Module*> nets;
+  ~Frozen() {
+    for (nn::Module* m : nets) m->set_requires_grad(true);
+  }
 };
 
-StepLosses Trainer::train_step() {
-  nn::Module& G = *model_.generator;
-  nn::Module& D = *model_.discriminator;
-  const int k = loss_->discriminator_steps();
-  const int64_t B = cfg_.batch;
+StepScalars Trainer::train_step(const StepHooks* hooks) {
+  const int k = recipe_->critic_steps();
   const double lr = cfg_.lr_at(step_, total_steps());
-  opt_d_->set_lr(lr);
-  opt_g_->set_lr(lr);
-  StepLosses out;
-  Tensor fake;
+  for (auto& g : groups_) g.opt->set_lr(lr);
+  Context ctx(*this, hooks);
   for (int i = 0; i < k; ++i) {
-    Tensor real = next_real();
-    Tensor z = model_.noise(B, noise_gen_, device_);
-    if (k == 1) {
-      fake = G(z);  // kept with its history: the generator step below reuses it
-    } else {
-      NoGradGuard no_grad;
-      fake = G(z);
-    }
-    Tensor fake_in = fake.detach();
-    Tensor d_real = D(real);
-    Tensor d_fake = D(fake_in);
-    Tensor loss_d = loss_->discriminator_loss({D, real, fake_in, d_real, d_fake, &noise_gen_});
-    opt_d_->zero_grad();
-    loss_d.backward();
-    opt_d_->step();
-    if (loss_->weight_clip() > 0) optim::clip_weights(D.parameters(), loss_->weight_clip());
-    if (i == 0) {
-      NoGradGuard no_grad;
-      out.d_x = mean(sigmoid(d_real.detach()));
-      out.d_g_z = mean(sigmoid(d_fake.detach()));
-    }
-    out.loss_d = loss_d.detach();
+    const StepPoint at{Phase::Critic, i, k};
+    ctx.begin(at);
+    ctx.draw_batch();
+    Tensor loss = recipe_->critic_loss(ctx);
+    ctx.log("loss_d", loss);
+    update(Phase::Critic, loss, at, hooks);
   }
-  out.terms = loss_->terms();
-  if (k != 1) fake = G(model_.noise(B, noise_gen_, device_));
+  const StepPoint at{Phase::Generator, k, k};
+  ctx.begin(at);
   {
-    FrozenModule frozen(D);
-    Tensor loss_g = loss_->generator_loss(D(fake));
-    opt_g_->zero_grad();
-    loss_g.backward();
-    out.loss_g = loss_g.detach();
+    Frozen frozen;
+    for (auto& g : groups_)
+      if (g.spec.phase == Phase::Critic)
+        for (auto& n : g.spec.networks) frozen.nets.push_back(&network(n));
+    for (nn::Module* m : frozen.nets) m->set_requires_grad(false);
+    Tensor loss = recipe_->generator_loss(ctx);
+    ctx.log("loss_g", loss);
+    update(Phase::Generator, loss, at, hooks);
   }
-  opt_g_->step();
   ++step_;
-  return out;
+  return ctx.scalars();
 }
 
-Tensor Trainer::generate(const Tensor& z) {
+Tensor Trainer::generate(const Tensor& inputs) {
   NoGradGuard no_grad;
-  model_.generator->eval();
+  std::vector<nn::Module*> nets;
+  for (auto& [n, m] : recipe_->networks()) nets.push_back(m);
+  for (nn::Module* m : nets) m->eval();
   Tensor x;
   try {
-    x = model_.generator->forward(z);
+    x = recipe_->generate(inputs);
   } catch (...) {
-    model_.generator->train();
+    for (nn::Module* m : nets) m->train();
     throw;
   }
-  model_.generator->train();
+  for (nn::Module* m : nets) m->train();
   return x;
 }
 
-bool Trainer::state_finite() const {
+bool Trainer::state_finite() {
   NoGradGuard no_grad;
   Tensor total;
-  auto add_all = [&](const nn::Module& m) {
-    for (auto& [n, v] : m.state_dict()) {
+  for (auto& [name, m] : recipe_->networks())
+    for (auto& [n, v] : m->state_dict()) {
       if (v.is_counter) continue;
       // Multiplying by 0 keeps NaN and turns infinity into NaN: one sum answers for everything.
       Tensor s = sum(mul(v.tensor, 0.0));
       total = total.defined() ? add(total, s) : s;
     }
-  };
-  add_all(*model_.generator);
-  add_all(*model_.discriminator);
   return !total.defined() || std::isfinite(total.item());
 }
 
-static void add_state(io::SafetensorsFile& f, const std::string& prefix, const nn::StateDict& sd) {
-  for (const auto& [k, v] : sd) {
-    if (v.is_counter) f.add_int64(prefix + k, v.counter);
-    else f.add(prefix + k, v.tensor);
-  }
+CheckpointState Trainer::state() const {
+  CheckpointState s;
+  s.config = &cfg_;
+  s.networks = recipe_->networks();
+  for (auto& g : groups_) s.optimizers.emplace_back(g.spec.name, g.opt.get());
+  s.step = step_;
+  s.data = data_->state();
+  s.noise_seed = noise_gen_.seed();
+  s.noise_draws = noise_gen_.draws();
+  return s;
 }
 
-static void add_optim(io::SafetensorsFile& f, const std::string& prefix, const optim::Optimizer& o) {
-  for (const auto& [k, t] : o.state_tensors()) f.add(prefix + k, t);
-  for (const auto& [k, v] : o.state_counters()) f.add_int64(prefix + k, v);
-}
+io::SafetensorsFile Trainer::checkpoint() const { return write_checkpoint(state()); }
 
-io::SafetensorsFile Trainer::checkpoint() const {
-  io::SafetensorsFile f;
-  add_state(f, "generator.", model_.generator->state_dict());
-  add_state(f, "discriminator.", model_.discriminator->state_dict());
-  add_optim(f, "optim.generator.", *opt_g_);
-  add_optim(f, "optim.discriminator.", *opt_d_);
-  f.metadata["format"] = kCheckpointFormat;
-  f.metadata["format_version"] = "1";
-  f.metadata["arch"] = cfg_.model.arch;
-  f.metadata["optimizer"] = opt_g_->kind();
-  f.metadata["step"] = std::to_string(step_);
-  f.metadata["config"] = to_json(cfg_).dump();
-  f.metadata["loader"] = json{{"epoch", loader_ ? loader_->epoch() : 0}, {"position", loader_ ? loader_->position() : 0}}.dump();
-  json rng{{"noise_seed", noise_gen_.seed()}, {"noise_draws", noise_gen_.draws()}};
-  if (toy_) rng["data_draws"] = data_gen_.draws();
-  f.metadata["rng"] = rng.dump();
-  return f;
-}
-
-static std::string meta(const io::SafetensorsFile& f, const std::string& key, const std::string& src) {
-  auto it = f.metadata.find(key);
-  GAN_CHECK(it != f.metadata.end(), src << ": checkpoint metadata lacks '" << key << "'");
-  return it->second;
-}
-
-static json meta_json(const io::SafetensorsFile& f, const std::string& key, const std::string& src) {
-  try {
-    return json::parse(meta(f, key, src));
-  } catch (const json::exception& e) {
-    GAN_FAIL(src << ": checkpoint metadata '" << key << "' is not valid JSON");
-  }
-}
-
-TrainConfig checkpoint_config(const io::SafetensorsFile& f, const std::string& src) {
-  auto fmt = f.metadata.find("format");
-  GAN_CHECK(fmt != f.metadata.end() && fmt->second == kCheckpointFormat,
-            src << ": not a checkpoint of this engine (no '" << kCheckpointFormat << "' metadata)");
-  return train_config_from_json(meta_json(f, "config", src), src);
-}
-
-static int64_t parse_int(const std::string& s, const std::string& what, const std::string& src) {
-  try {
-    size_t pos;
-    long long v = std::stoll(s, &pos);
-    GAN_CHECK(pos == s.size(), "");
-    return v;
-  } catch (...) {
-    GAN_FAIL(src << ": checkpoint metadata '" << what << "' is not an integer: '" << s << "'");
-  }
-}
-
-void Trainer::restore(const io::SafetensorsFile& f, const std::string& src) {
-  TrainConfig saved = checkpoint_config(f, src);
-  GAN_CHECK(to_json(saved.model) == to_json(cfg_.model),
-            src << ": checkpoint holds a " << saved.model.arch << " model " << to_json(saved.model).dump()
-                << ", this run builds " << cfg_.model.arch << " " << to_json(cfg_.model).dump());
-  GAN_CHECK(meta(f, "optimizer", src) == opt_g_->kind(),
-            src << ": checkpoint optimizer is " << meta(f, "optimizer", src) << ", this run uses " << opt_g_->kind());
-  int64_t step = parse_int(meta(f, "step", src), "step", src);
-  GAN_CHECK(step >= 0, src << ": negative step " << step);
-  json loader = meta_json(f, "loader", src), rng = meta_json(f, "rng", src);
-  int64_t l_epoch, l_pos;
-  uint64_t seed, draws, data_draws = 0;
-  try {
-    l_epoch = loader.at("epoch").get<int64_t>();
-    l_pos = loader.at("position").get<int64_t>();
-    seed = rng.at("noise_seed").get<uint64_t>();
-    draws = rng.at("noise_draws").get<uint64_t>();
-    if (toy_) data_draws = rng.at("data_draws").get<uint64_t>();
-  } catch (const json::exception&) {
-    GAN_FAIL(src << ": checkpoint metadata 'loader' or 'rng' lacks its fields");
-  }
-
-  std::map<std::string, nn::StateValue> g_state, d_state;
-  std::map<std::string, Tensor> og_t, od_t;
-  std::map<std::string, int64_t> og_c, od_c;
-  auto starts = [](const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; };
-  for (const auto& [name, t] : f.tensors) {
-    auto value = [&, &t = t]() {
-      return t.is_integer() ? nn::StateValue::of_counter(t.to_int64()) : nn::StateValue::of(t.to_tensor());
-    };
-    if (starts(name, "generator.")) {
-      g_state[name.substr(10)] = value();
-    } else if (starts(name, "discriminator.")) {
-      d_state[name.substr(14)] = value();
-    } else if (starts(name, "optim.generator.") || starts(name, "optim.discriminator.")) {
-      bool gen = starts(name, "optim.generator.");
-      std::string key = name.substr(gen ? 16 : 20);
-      if (t.is_integer()) (gen ? og_c : od_c)[key] = t.to_int64();
-      else (gen ? og_t : od_t)[key] = t.to_tensor();
-    } else {
-      GAN_FAIL(src << ": unexpected tensor '" << name << "' in checkpoint");
-    }
-  }
-  model_.generator->load_state_dict(g_state, src);
-  model_.discriminator->load_state_dict(d_state, src);
-  opt_g_->load_state(og_t, og_c, src);
-  opt_d_->load_state(od_t, od_c, src);
-  if (loader_) loader_->set_state(l_epoch, l_pos);
-  data_gen_.set_state(data_gen_.seed(), data_draws);
-  noise_gen_.set_state(seed, draws);
-  step_ = step;
+void Trainer::restore(const io::SafetensorsFile& f, const std::string& source) {
+  CheckpointState s = read_checkpoint(f, state(), source);
+  data_->set_state(s.data);
+  noise_gen_.set_state(s.noise_seed, s.noise_draws);
+  step_ = s.step;
 }
 
 }  // namespace gan::models

@@ -133,12 +133,12 @@ models::TrainConfig tiny(const std::string& arch) {
 void expect_trace_equals_train_step(models::TrainConfig cfg, const io::ImageDataset& data) {
   models::fit_model_to_data(cfg, data);
   models::Trainer plain(cfg, data, Device::cpu()), traced(cfg, data, Device::cpu());
-  models::StepLosses l = plain.train_step();
+  models::StepScalars l = plain.train_step();
   models::StepTrace tr = models::trace_step(traced);
-  EXPECT_EQ(l.loss_d.item(), tr.get("loss.d").item());
-  EXPECT_EQ(l.loss_g.item(), tr.get("loss.g").item());
-  for (auto [prefix, net] : {std::pair<std::string, nn::Module*>{"generator.", plain.model().generator.get()},
-                             std::pair<std::string, nn::Module*>{"discriminator.", plain.model().discriminator.get()}}) {
+  EXPECT_EQ(l["loss_d"].item(), tr.get("loss.d").item());
+  EXPECT_EQ(l["loss_g"].item(), tr.get("loss.g").item());
+  for (auto [prefix, net] : {std::pair<std::string, nn::Module*>{"generator.", &plain.network("generator")},
+                             std::pair<std::string, nn::Module*>{"discriminator.", &plain.network("discriminator")}}) {
     int n = 0;
     for (auto& [name, p] : net->named_parameters()) {
       ASSERT_TRUE(p.grad().defined()) << prefix << name;
@@ -368,9 +368,9 @@ TEST(Trace, WritesTheFiles) {
   fs::path dir = fs::temp_directory_path() / ("gan_trace_test_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   models::TraceRequest req;
-  req.arch = "mlp";
-  req.seed = 4;
-  req.batch_size = 3;
+  req.cfg.model.arch = "mlp";
+  req.cfg.seed = 4;
+  req.cfg.batch = 3;
   req.out_dir = dir.string();
   models::TraceFiles f = models::write_trace(req);
   auto file = io::load_safetensors(f.safetensors);
@@ -420,10 +420,10 @@ TEST(Trace, CheckpointTracesTheRunsNextStep) {
   req.checkpoint = (dir / "ck.safetensors").string();
   req.out_dir = (dir / "trace").string();
   models::TraceFiles f = models::write_trace(req);
-  EXPECT_EQ(f.batch, cfg.batch);  // the run's batch, not a default
+  EXPECT_EQ(f.cfg.batch, cfg.batch);  // the run's batch, not a default
   EXPECT_GT(f.trace.get("optim.generator.main.0.weight.exp_avg").numel(), 0);
-  for (auto [prefix, net] : {std::pair<std::string, nn::Module*>{"generator.", plain.model().generator.get()},
-                             std::pair<std::string, nn::Module*>{"discriminator.", plain.model().discriminator.get()}})
+  for (auto [prefix, net] : {std::pair<std::string, nn::Module*>{"generator.", &plain.network("generator")},
+                             std::pair<std::string, nn::Module*>{"discriminator.", &plain.network("discriminator")}})
     for (auto& [name, p] : net->named_parameters()) {
       EXPECT_EQ(max_abs_diff(p.grad(), f.trace.get(prefix + name + ".grad")), 0.0) << prefix << name;
       EXPECT_EQ(max_abs_diff(p, f.trace.get(prefix + name + ".updated")), 0.0) << prefix << name;

@@ -12,6 +12,7 @@
 #include "engine/io/safetensors.h"
 #include "models/data.h"
 #include "models/sampling.h"
+#include "models/gan_recipe.h"
 #include "models/trainer.h"
 #include "tests/test_helpers.h"
 
@@ -80,8 +81,8 @@ struct Scalars {
   double loss_d, loss_g, d_x, d_g_z;
 };
 
-Scalars read(const models::StepLosses& s) {
-  return {s.loss_d.item(), s.loss_g.item(), s.d_x.item(), s.d_g_z.item()};
+Scalars read(const models::StepScalars& s) {
+  return {s["loss_d"].item(), s["loss_g"].item(), s["d_x"].item(), s["d_g_z"].item()};
 }
 
 // Every tensor of the full state (parameters, buffers, optimizer moments) as raw bytes.
@@ -103,7 +104,7 @@ TEST(Train, MlpLossesMoveAndStayFinite) {
   models::fit_model_to_data(c, bundled_mnist());
   EXPECT_EQ(c.model.image_size, 28);
   models::Trainer t(c, bundled_mnist(), Device::cpu());
-  auto g0 = t.model().generator->parameters()[0].to_double_vector();
+  auto g0 = t.network("generator").parameters()[0].to_double_vector();
   std::vector<Scalars> s;
   for (int i = 0; i < 200; ++i) s.push_back(read(t.train_step()));
   for (auto& x : s) {
@@ -120,11 +121,11 @@ TEST(Train, MlpLossesMoveAndStayFinite) {
   }
   EXPECT_GT(std::abs(late - s[0].loss_d), 0.1);
   EXPECT_GT(d_x, d_g_z);  // D tells real from fake better than chance
-  EXPECT_NE(t.model().generator->parameters()[0].to_double_vector(), g0);
+  EXPECT_NE(t.network("generator").parameters()[0].to_double_vector(), g0);
   EXPECT_EQ(t.step(), 200);
   EXPECT_EQ(t.epoch(), 200 * 32 / 10000);
   EXPECT_TRUE(t.state_finite());
-  Tensor img = t.generate(t.fixed_noise());
+  Tensor img = t.generate(t.fixed_inputs());
   EXPECT_EQ(img.shape(), (Shape{64, 1, 28, 28}));
 }
 
@@ -134,23 +135,23 @@ TEST(Train, DcganSmokeBothSizes) {
     io::ImageDataset ds = random_images(12, 3, side, 11);
     models::TrainConfig c = tiny_dcgan(arch, 3, 3);
     models::Trainer t(c, ds, Device::cpu());
-    auto d0 = t.model().discriminator->parameters()[0].to_double_vector();
+    auto d0 = t.network("discriminator").parameters()[0].to_double_vector();
     for (int i = 0; i < 3; ++i) {
       Scalars s = read(t.train_step());
       ASSERT_TRUE(std::isfinite(s.loss_d) && std::isfinite(s.loss_g)) << arch;
     }
-    EXPECT_NE(t.model().discriminator->parameters()[0].to_double_vector(), d0) << arch;
+    EXPECT_NE(t.network("discriminator").parameters()[0].to_double_vector(), d0) << arch;
     // One generator forward in training mode per step; three discriminator forwards (real,
     // fake, and the generator step's).
-    for (auto& [k, v] : t.model().generator->state_dict())
+    for (auto& [k, v] : t.network("generator").state_dict())
       if (v.is_counter) {
         EXPECT_EQ(v.counter, 3) << arch << " " << k;
       }
-    for (auto& [k, v] : t.model().discriminator->state_dict())
+    for (auto& [k, v] : t.network("discriminator").state_dict())
       if (v.is_counter) {
         EXPECT_EQ(v.counter, 9) << arch << " " << k;
       }
-    EXPECT_EQ(t.generate(t.fixed_noise()).shape(), (Shape{64, 3, side, side})) << arch;
+    EXPECT_EQ(t.generate(t.fixed_inputs()).shape(), (Shape{64, 3, side, side})) << arch;
   }
 }
 
@@ -279,21 +280,21 @@ TEST(Train, LossStrategyPlugsIn) {
   io::ImageDataset ds = random_images(40, 1, 28, 15);
   models::TrainConfig c = tiny_mlp(5);
   c.model.image_size = 28;
-  models::Trainer t(c, ds, Device::cpu());
   auto loss = std::make_unique<LeastSquaresTwoStep>();
   LeastSquaresTwoStep* l = loss.get();
-  t.set_loss(std::move(loss));
+  models::Trainer t(c, std::make_unique<models::ImageSource>(ds, c.batch, 28, c.seed), Device::cpu(),
+                    models::make_recipe(c, Device::cpu(), std::move(loss)));
   EXPECT_EQ(t.images_per_step(), 32);
   for (int i = 0; i < 5; ++i) {
     Scalars s = read(t.train_step());
     ASSERT_TRUE(std::isfinite(s.loss_d) && std::isfinite(s.loss_g));
   }
   EXPECT_EQ(l->calls, 10);
-  EXPECT_EQ(t.loader().epoch() * t.loader().batches_per_epoch() + t.loader().position(), 10);  // 2 batches a step
+  EXPECT_EQ(t.data().state().epoch * t.data().batches_per_epoch() + t.data().state().position, 10);  // 2 batches a step
   // D stepped twice per G step.
-  auto counters = t.d_optimizer().state_counters();
+  auto counters = t.optimizer("discriminator").state_counters();
   EXPECT_EQ(counters.front().second, 10);
-  EXPECT_EQ(t.g_optimizer().state_counters().front().second, 5);
+  EXPECT_EQ(t.optimizer("generator").state_counters().front().second, 5);
 }
 
 TEST(Train, ConfigJsonRoundTripAndValidation) {
@@ -330,10 +331,10 @@ TEST(Train, LinearLrScheduleDecaysToZeroAndResumesExactly) {
   for (int64_t i = 0; i < N; ++i) {
     straight.train_step();
     const double expected = 4e-4 * (N - i) / N;
-    EXPECT_NEAR(straight.g_optimizer().lr(), expected, 1e-15) << "step " << i;
-    EXPECT_NEAR(straight.d_optimizer().lr(), expected, 1e-15) << "step " << i;
+    EXPECT_NEAR(straight.optimizer("generator").lr(), expected, 1e-15) << "step " << i;
+    EXPECT_NEAR(straight.optimizer("discriminator").lr(), expected, 1e-15) << "step " << i;
   }
-  EXPECT_NEAR(straight.g_optimizer().lr(), 4e-4 / N, 1e-15);  // the last step's, one notch above 0
+  EXPECT_NEAR(straight.optimizer("generator").lr(), 4e-4 / N, 1e-15);  // the last step's, one notch above 0
 
   TempDir dir;
   auto resumed = resumed_from_half(c, bundled_mnist(), N / 2, dir / "half.safetensors");
@@ -346,7 +347,7 @@ TEST(Train, LinearLrScheduleDecaysToZeroAndResumesExactly) {
   k.lr_schedule = "constant";
   models::Trainer constant(k, bundled_mnist(), Device::cpu());
   for (int64_t i = 0; i < 3; ++i) constant.train_step();
-  EXPECT_DOUBLE_EQ(constant.g_optimizer().lr(), 4e-4);
+  EXPECT_DOUBLE_EQ(constant.optimizer("generator").lr(), 4e-4);
 }
 
 TEST(Train, LrScheduleInConfigJson) {

@@ -9,6 +9,7 @@
 #include "engine/autograd/autograd.h"
 #include "engine/optim/optimizer.h"
 #include "models/losses.h"
+#include "models/defaults.h"
 #include "models/trainer.h"
 #include "tests/test_helpers.h"
 
@@ -317,7 +318,7 @@ TEST(Wgan, BatchNormCriticIsRefusedLayerNormAndNoneTrain) {
     models::TrainConfig cfg = tiny_dcgan32("wgan-gp", norm);
     models::Trainer t(cfg, data, Device::cpu());
     std::map<std::string, Shape> shapes;
-    for (auto& [n, p] : t.model().discriminator->named_parameters()) shapes[n] = p.shape();
+    for (auto& [n, p] : t.network("discriminator").named_parameters()) shapes[n] = p.shape();
     if (norm == "layer") {
       // nn.LayerNorm([C, H, W]) at the BatchNorm's index.
       EXPECT_EQ(shapes.at("main.3.weight"), (Shape{12, 8, 8}));
@@ -328,13 +329,13 @@ TEST(Wgan, BatchNormCriticIsRefusedLayerNormAndNoneTrain) {
     }
     EXPECT_EQ(shapes.at("main.8.weight"), (Shape{1, 24, 4, 4}));  // the last conv keeps its index
     for (int i = 0; i < 2; ++i) {
-      models::StepLosses s = t.train_step();
-      EXPECT_TRUE(std::isfinite(s.loss_d.item()) && std::isfinite(s.loss_g.item()));
-      ASSERT_TRUE(s.terms.gradient_penalty.defined());
-      EXPECT_GT(s.terms.grad_norm.item(), 0.0);
+      models::StepScalars s = t.train_step();
+      EXPECT_TRUE(std::isfinite(s["loss_d"].item()) && std::isfinite(s["loss_g"].item()));
+      ASSERT_TRUE(s["gradient_penalty"].defined());
+      EXPECT_GT(s["grad_norm"].item(), 0.0);
     }
     // 5 critic steps per generator step, each on a fresh batch: 2 steps use 10 batches of 4 per epoch.
-    EXPECT_EQ(t.loader().epoch() * t.loader().batches_per_epoch() + t.loader().position(), 10);
+    EXPECT_EQ(t.data().state().epoch * t.data().batches_per_epoch() + t.data().state().position, 10);
     EXPECT_TRUE(t.state_finite());
   }
 }
@@ -356,13 +357,13 @@ TEST(Wgan, WeightClippingBoundsEveryCriticWeight) {
   models::Trainer t(c, data, Device::cpu());
   // Linear's default init exceeds 0.03 in most weights: clipping is visible.
   double before = 0;
-  for (auto& p : t.model().discriminator->parameters())
+  for (auto& p : t.network("discriminator").parameters())
     for (double v : p.to_double_vector()) before = std::max(before, std::abs(v));
   ASSERT_GT(before, 0.03);
   t.train_step();
   double after = 0;
   int64_t at_bound = 0;
-  for (auto& p : t.model().discriminator->parameters())
+  for (auto& p : t.network("discriminator").parameters())
     for (double v : p.to_double_vector()) {
       after = std::max(after, std::abs(v));
       at_bound += std::abs(std::abs(v) - 0.03) < 1e-7;
@@ -371,7 +372,7 @@ TEST(Wgan, WeightClippingBoundsEveryCriticWeight) {
   EXPECT_GT(at_bound, 0);
   // The generator is not clipped.
   double g_max = 0;
-  for (auto& p : t.model().generator->parameters())
+  for (auto& p : t.network("generator").parameters())
     for (double v : p.to_double_vector()) g_max = std::max(g_max, std::abs(v));
   EXPECT_GT(g_max, 0.03);
 }

@@ -223,7 +223,7 @@ void Sequential::push_back(std::shared_ptr<Module> m) {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor y = x;
-  for (const auto& [n, c] : children()) y = c->forward(y);
+  for (const auto& [n, c] : children()) y = (*c)(y);
   return y;
 }
 

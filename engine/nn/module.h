@@ -48,7 +48,16 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // forward(x), then the forward hook (if any) sees the output. Containers call their children
+  // this way, so a hook on a layer sees it wherever the layer sits.
+  Tensor operator()(const Tensor& x) {
+    Tensor y = forward(x);
+    if (forward_hook_) forward_hook_(y);
+    return y;
+  }
+  // One observer of this module's outputs (activation taps, e.g. `gan trace`); an empty function
+  // removes it. A hook reads the output and must not change it.
+  void set_forward_hook(std::function<void(const Tensor& out)> hook) { forward_hook_ = std::move(hook); }
 
   // The PyTorch class name ("Linear", "BatchNorm2d"): init helpers match on it as
   // pytorch/examples' weights_init does.
@@ -106,6 +115,7 @@ class Module {
   void describe_into(std::string& out, const std::string& name, int indent) const;
 
   std::string type_name_;
+  std::function<void(const Tensor&)> forward_hook_;
   bool training_ = true;
   std::vector<std::pair<std::string, Tensor>> params_;
   std::vector<std::pair<std::string, Tensor>> buffers_;

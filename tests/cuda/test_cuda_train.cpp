@@ -8,6 +8,7 @@
 #include "engine/cuda/kernel_select.h"
 #include "engine/ops/ops.h"
 #include "models/model.h"
+#include "models/defaults.h"
 #include "models/trainer.h"
 #include "tests/test_helpers.h"
 
@@ -107,14 +108,14 @@ TEST(CudaTrain, ShortRunOnGpuRestoresOnCpu) {
   c.steps = 6;
   models::Trainer gpu(c, ds, Device::cuda(0));
   for (int i = 0; i < 6; ++i) {
-    models::StepLosses s = gpu.train_step();
-    ASSERT_TRUE(std::isfinite(s.loss_d.item()) && std::isfinite(s.loss_g.item()));
+    models::StepScalars s = gpu.train_step();
+    ASSERT_TRUE(std::isfinite(s["loss_d"].item()) && std::isfinite(s["loss_g"].item()));
   }
   EXPECT_TRUE(gpu.state_finite());
   models::Trainer cpu(c, ds, Device::cpu());
   cpu.restore(gpu.checkpoint(), "gpu checkpoint");
   EXPECT_EQ(cpu.step(), 6);
-  Tensor a = gpu.generate(gpu.fixed_noise()).cpu(), b = cpu.generate(cpu.fixed_noise());
+  Tensor a = gpu.generate(gpu.fixed_inputs()).cpu(), b = cpu.generate(cpu.fixed_inputs());
   EXPECT_LT(rel_error(a, b), 1e-4);  // same weights, same fixed noise (Philox), eval-mode BatchNorm
 }
 
@@ -145,12 +146,12 @@ TEST(CudaTrain, WganGpStepsMatchCpu) {
     };
     models::Trainer cpu = make(Device::cpu()), gpu = make(Device::cuda(0));
     for (int s = 0; s < 2; ++s) {
-      models::StepLosses a = cpu.train_step(), b = gpu.train_step();
-      EXPECT_NEAR(b.loss_d.item(), a.loss_d.item(), 1e-4 * std::abs(a.loss_d.item()) + 1e-5) << data << " step " << s;
-      EXPECT_NEAR(b.loss_g.item(), a.loss_g.item(), 1e-4 * std::abs(a.loss_g.item()) + 1e-5) << data << " step " << s;
-      const double gp = a.terms.gradient_penalty.item(), norm = a.terms.grad_norm.item();
-      EXPECT_NEAR(b.terms.gradient_penalty.item(), gp, 1e-4 * std::abs(gp) + 1e-6) << data;
-      EXPECT_NEAR(b.terms.grad_norm.item(), norm, 1e-4 * std::abs(norm) + 1e-6) << data;
+      models::StepScalars a = cpu.train_step(), b = gpu.train_step();
+      EXPECT_NEAR(b["loss_d"].item(), a["loss_d"].item(), 1e-4 * std::abs(a["loss_d"].item()) + 1e-5) << data << " step " << s;
+      EXPECT_NEAR(b["loss_g"].item(), a["loss_g"].item(), 1e-4 * std::abs(a["loss_g"].item()) + 1e-5) << data << " step " << s;
+      const double gp = a["gradient_penalty"].item(), norm = a["grad_norm"].item();
+      EXPECT_NEAR(b["gradient_penalty"].item(), gp, 1e-4 * std::abs(gp) + 1e-6) << data;
+      EXPECT_NEAR(b["grad_norm"].item(), norm, 1e-4 * std::abs(norm) + 1e-6) << data;
     }
     for (auto* pair : {&cpu, &gpu}) EXPECT_TRUE(pair->state_finite());
     auto check = [&](const nn::Module& x, const nn::Module& y, const char* who) {
@@ -161,7 +162,7 @@ TEST(CudaTrain, WganGpStepsMatchCpu) {
           EXPECT_LT(rel_error(sb[i].second.tensor, sa[i].second.tensor), 1e-4) << data << " " << who << " " << sa[i].first;
         }
     };
-    check(*cpu.model().generator, *gpu.model().generator, "G");
-    check(*cpu.model().discriminator, *gpu.model().discriminator, "D");
+    check(cpu.network("generator"), gpu.network("generator"), "G");
+    check(cpu.network("discriminator"), gpu.network("discriminator"), "D");
   }
 }

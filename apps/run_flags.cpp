@@ -1,0 +1,83 @@
+// The flags that describe a run's model, data, loss and optimizer: `gan train` and `gan trace`
+// take the same ones.
+#include "apps/commands.h"
+#include "engine/core/error.h"
+#include "models/defaults.h"
+#include "models/toy.h"
+
+namespace gan::app {
+
+void RunFlags::apply(models::TrainConfig& cfg) const {
+  if (toy_width > 0) {
+    GAN_CHECK(cfg.model.arch == "toy" || models::is_toy_data(cfg.data), "--toy-width: only for toy (2-D) models");
+    cfg.model.g_hidden = cfg.model.d_hidden = {toy_width, toy_width, toy_width};
+  }
+  std::set<std::string> given;
+  for (auto& [field, opt] : loss_dependent)
+    if (opt->count()) given.insert(field);
+  models::apply_defaults(cfg, given);
+}
+
+std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
+  auto f = std::make_shared<RunFlags>();
+  auto fixed = [&](CLI::Option* o) {
+    f->options.push_back(o);
+    return o;
+  };
+  // Options whose defaults depend on the loss and the data: config field name -> option.
+  auto dep = [&](const char* field, CLI::Option* o) {
+    f->loss_dependent.push_back({field, o});
+    return fixed(o);
+  };
+  dep("model", app.add_option("--model", c.model.arch, "Architecture: mlp, dcgan32, dcgan64 or toy (2-D data; the default there)")
+                   ->check(CLI::IsMember({"mlp", "dcgan32", "dcgan64", "toy"}))
+                   ->capture_default_str());
+  fixed(app.add_option("--data", c.data,
+                       "Data set: mnist (bundled 10k digits), mnist:PATH, fashion:PATH, cifar10:PATH, folder:PATH, "
+                       "or 2-D points: gaussians8, gaussians25, swissroll")
+            ->capture_default_str());
+  fixed(app.add_option("--loss", c.loss,
+                       "Objective: bce, wgan (RMSProp 5e-5, clip 0.01, 5 critic steps), wgan-gp (Adam 1e-4 betas 0/0.9, "
+                       "lambda 10, 5 critic steps; toy data: lr 3e-4 decayed linearly, betas 0.5/0.9, lambda 0.1), lsgan, hinge; each brings "
+                       "these defaults unless the flags below are given")
+            ->check(CLI::IsMember({"bce", "wgan", "wgan-gp", "lsgan", "hinge"}))
+            ->capture_default_str());
+  dep("n_critic", app.add_option("--n-critic", c.n_critic, "Critic steps per generator step (default: the loss's)")
+                      ->check(CLI::Range(int64_t{1}, int64_t{1000})));
+  dep("gp_lambda", app.add_option("--gp-lambda", c.gp_lambda, "wgan-gp penalty weight (default 10; toy data 0.1)")
+                       ->check(CLI::NonNegativeNumber));
+  dep("clip", app.add_option("--clip", c.clip, "wgan weight clipping bound (default 0.01)")->check(CLI::PositiveNumber));
+  fixed(app.add_option("--critic-norm", c.model.critic_norm,
+                       "DCGAN critic normalisation: batch (BatchNorm2d), layer (LayerNorm over C,H,W) or none; "
+                       "wgan-gp needs layer or none")
+            ->check(CLI::IsMember({"batch", "layer", "none"}))
+            ->capture_default_str());
+  dep("batch", app.add_option("--batch", c.batch, "Batch size (toy data: 256)")->check(CLI::PositiveNumber)
+                   ->capture_default_str());
+  dep("lr", app.add_option("--lr", c.lr, "Learning rate, both networks (default: the loss's)")->check(CLI::PositiveNumber)
+                ->capture_default_str());
+  dep("lr_schedule", app.add_option("--lr-schedule", c.lr_schedule,
+                                    "constant, or linear: lr x (1 - step/steps), reaching 0 at the last step (default: "
+                                    "the loss's)")
+                         ->check(CLI::IsMember({"constant", "linear"}))
+                         ->capture_default_str());
+  dep("beta1", app.add_option("--beta1", c.beta1, "Adam beta1 (SGD: momentum) (default: the loss's)")
+                   ->check(CLI::Range(0.0, 0.999999))
+                   ->capture_default_str());
+  dep("beta2", app.add_option("--beta2", c.beta2, "Adam beta2 (default: the loss's)")->check(CLI::Range(0.0, 0.999999))
+                   ->capture_default_str());
+  dep("optimizer", app.add_option("--optimizer", c.optimizer, "adam, rmsprop or sgd (default: the loss's)")
+                       ->check(CLI::IsMember({"adam", "rmsprop", "sgd"}))
+                       ->capture_default_str());
+  dep("nz", app.add_option("--nz", c.model.nz, "Latent size (toy: 2)")->check(CLI::PositiveNumber)->capture_default_str());
+  dep("hidden", app.add_option("--toy-width", f->toy_width,
+                               "Toy models: width of the 3 hidden layers of G and D (default 512)")
+                    ->check(CLI::PositiveNumber));
+  fixed(app.add_option("--ngf", c.model.ngf, "DCGAN generator width")->check(CLI::PositiveNumber)->capture_default_str());
+  fixed(app.add_option("--ndf", c.model.ndf, "DCGAN discriminator width")->check(CLI::PositiveNumber)
+            ->capture_default_str());
+  f->seed = fixed(app.add_option("--seed", c.seed, "Random seed (weights, noise, shuffling)")->capture_default_str());
+  return f;
+}
+
+}  // namespace gan::app

@@ -1,0 +1,80 @@
+#include "models/gan_recipe.h"
+
+#include "engine/ops/ops.h"
+#include "models/config.h"
+
+namespace gan::models {
+
+GanRecipe::GanRecipe(GanModel model, std::unique_ptr<GanLoss> loss) : model_(std::move(model)), loss_(std::move(loss)) {
+  GAN_CHECK(loss_ && loss_->discriminator_steps() >= 1, "GanRecipe: a loss with at least one discriminator step");
+  loss_->check_discriminator(*model_.discriminator);
+}
+
+std::vector<std::pair<std::string, nn::Module*>> GanRecipe::networks() const {
+  return {{"generator", model_.generator.get()}, {"discriminator", model_.discriminator.get()}};
+}
+
+std::vector<OptimizerGroup> GanRecipe::optimizer_groups() const {
+  return {{"generator", Phase::Generator, {"generator"}}, {"discriminator", Phase::Critic, {"discriminator"}}};
+}
+
+Tensor GanRecipe::critic_loss(StepContext& ctx) {
+  const Tensor& real = ctx.batch().real;
+  Tensor z = ctx.noise(model_.noise_shape(real.size(0)));
+  Tensor fake;
+  if (ctx.point().critic_steps == 1) {
+    fake = fake_ = ctx.run("generator", "", z);  // kept with its history for the generator step
+  } else {
+    NoGradGuard no_grad;
+    fake = ctx.run("generator", "", z);
+  }
+  Tensor fake_in = fake.detach();
+  Tensor d_real = ctx.run("discriminator", "real", real);
+  Tensor d_fake = ctx.run("discriminator", "fake", fake_in);
+  std::function<void(const std::string&, const Tensor&)> show = [&](const std::string& n, const Tensor& t) { ctx.show(n, t); };
+  Tensor loss;
+  {
+    auto penalty = ctx.name_pass("discriminator", "penalty");
+    loss = loss_->discriminator_loss({*model_.discriminator, real, fake_in, d_real, d_fake, &ctx.rng(), &show});
+  }
+  NoGradGuard no_grad;
+  if (ctx.point().critic_index == 0) {
+    ctx.log("d_x", mean(sigmoid(d_real.detach())));
+    ctx.log("d_g_z", mean(sigmoid(d_fake.detach())));
+  }
+  const LossTerms t = loss_->terms();
+  ctx.log("wasserstein", t.wasserstein);
+  ctx.log("gradient_penalty", t.gradient_penalty);
+  ctx.log("grad_norm", t.grad_norm);
+  return loss;
+}
+
+Tensor GanRecipe::generator_loss(StepContext& ctx) {
+  if (ctx.point().critic_steps != 1) fake_ = ctx.run("generator", "", ctx.noise(model_.noise_shape(ctx.batch().real.size(0))));
+  Tensor fake = std::move(fake_);
+  return loss_->generator_loss(ctx.run("discriminator", "gstep", fake));
+}
+
+std::vector<ScalarSpec> GanRecipe::scalars() const {
+  return {{"d_x", "D(x)", "D(x)", true},
+          {"d_g_z", "D(G(z))", "D(G(z))", true},
+          {"wasserstein", "the Wasserstein estimate", "W", false},
+          {"gradient_penalty", "the gradient penalty", "", false},
+          {"grad_norm", "the gradient norm", "", false}};
+}
+
+std::vector<CurvePanel> GanRecipe::curves() const {
+  return {{"discriminator outputs (mean sigmoid)", {"d_x", "d_g_z"}, true}};
+}
+
+Tensor GanRecipe::sample_inputs(int64_t n, Generator& gen, Device device) const { return model_.noise(n, gen, device); }
+
+std::unique_ptr<Recipe> make_recipe(const TrainConfig& cfg, Device device, std::unique_ptr<GanLoss> loss) {
+  Generator init(cfg.seed);
+  GanModel m = build_model(cfg.model, init);
+  m.generator->to(device);
+  m.discriminator->to(device);
+  return std::make_unique<GanRecipe>(std::move(m), loss ? std::move(loss) : make_loss(cfg));
+}
+
+}  // namespace gan::models
