@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config libeigen3-dev libgtest-dev libgmock-dev
-          libbenchmark-dev libcli11-dev nlohmann-json3-dev libstb-dev libpng-dev zlib1g-dev)
+          libbenchmark-dev libcli11-dev nlohmann-json3-dev libstb-dev libpng-dev zlib1g-dev
+          graphviz)  # graphviz: `gan trace` draws the step's graph with dot
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

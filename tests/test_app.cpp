@@ -89,6 +89,21 @@ TEST_F(AppTest, BadFlagsAndValues) {
   EXPECT_EQ(gan("train --help").code, 0);
 }
 
+// `gan trace` takes `gan train`'s model and loss flags: a WGAN-GP step with the LayerNorm critic
+// (five critic steps, the penalty's double backward) on the bundled digits.
+TEST_F(AppTest, TraceTakesTheTrainFlags) {
+  Result r = gan("trace --model dcgan32 --loss wgan-gp --critic-norm layer --ngf 4 --ndf 4 --batch 4 --seed 1 --out tr");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("dcgan32 wgan-gp, batch 4, 5 critic step(s)"), std::string::npos) << r.out;
+  io::SafetensorsFile f = io::load_safetensors(p("tr/trace.safetensors"));
+  EXPECT_EQ(f.get("critic4.discriminator.penalty.main.3.out.grad").shape, (Shape{4, 16, 8, 8}));  // LayerNorm's output
+  EXPECT_EQ(f.get("critic0.penalty.input_grad").shape, (Shape{4, 1, 32, 32}));
+  EXPECT_TRUE(fs::exists(dir / "tr/graph.dot"));
+  expect_fails("trace --model dcgan32 --loss wgan-gp --seed 1 --out tr2", {"wgan-gp", "BatchNorm"});
+  expect_fails("trace --out tr3", {"--seed", "--checkpoint"});
+  expect_fails("trace --checkpoint tr/graph.dot --loss hinge --out tr4", {"--checkpoint", "--loss"});
+}
+
 TEST_F(AppTest, BadDataFiles) {
   expect_fails("train --data mnist:" + p("nothing") + " --steps 1 --out o", {p("nothing")});
   io::write_file_atomic(p("broken-idx"), std::string("\0\0\x08\x03\0\0\0\x02", 8));

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <regex>
 #include <set>
 
@@ -13,6 +14,7 @@
 #include "engine/io/file_util.h"
 #include "engine/io/safetensors.h"
 #include "models/data.h"
+#include "models/defaults.h"
 #include "models/trace.h"
 #include "models/trainer.h"
 #include "tests/test_helpers.h"
@@ -129,31 +131,51 @@ models::TrainConfig tiny(const std::string& arch) {
 }
 
 // Two trainers from the same seed and data: one takes Trainer::train_step, the other is traced.
-// Every parameter gradient, updated parameter, buffer and loss must agree bit for bit.
-void expect_trace_equals_train_step(models::TrainConfig cfg, const io::ImageDataset& data) {
-  models::fit_model_to_data(cfg, data);
-  models::Trainer plain(cfg, data, Device::cpu()), traced(cfg, data, Device::cpu());
+// Every parameter gradient (of the last critic step for D), updated parameter, buffer, optimizer
+// state, stream position and loss must agree bit for bit.
+void expect_trace_equals_train_step(const std::function<std::unique_ptr<models::Trainer>()>& make) {
+  std::unique_ptr<models::Trainer> plain_owner = make(), traced = make();
+  models::Trainer& plain = *plain_owner;
   models::StepScalars l = plain.train_step();
-  models::StepTrace tr = models::trace_step(traced);
+  models::StepTrace tr = models::trace_step(*traced);
   EXPECT_EQ(l["loss_d"].item(), tr.get("loss.d").item());
   EXPECT_EQ(l["loss_g"].item(), tr.get("loss.g").item());
+  const int k = plain.recipe().critic_steps();
+  const std::string last_critic = k > 1 ? "critic" + std::to_string(k - 1) + "." : "";
   for (auto [prefix, net] : {std::pair<std::string, nn::Module*>{"generator.", &plain.network("generator")},
                              std::pair<std::string, nn::Module*>{"discriminator.", &plain.network("discriminator")}}) {
     int n = 0;
     for (auto& [name, p] : net->named_parameters()) {
       ASSERT_TRUE(p.grad().defined()) << prefix << name;
-      EXPECT_EQ(max_abs_diff(p.grad(), tr.get(prefix + name + ".grad")), 0.0) << prefix << name << ".grad";
+      std::string grad_name = (prefix == "discriminator." ? last_critic : "") + prefix + name + ".grad";
+      EXPECT_EQ(max_abs_diff(p.grad(), tr.get(grad_name)), 0.0) << grad_name;
       EXPECT_EQ(max_abs_diff(p, tr.get(prefix + name + ".updated")), 0.0) << prefix << name << ".updated";
       ++n;
     }
     EXPECT_GT(n, 0);
   }
-  // Buffers (batch-norm running statistics) advanced identically too.
-  auto a = plain.checkpoint(), b = traced.checkpoint();
-  for (auto& [name, st] : a.tensors) {
-    if (st.is_integer()) continue;
-    EXPECT_EQ(max_abs_diff(st.to_tensor(), b.get(name).to_tensor()), 0.0) << name;
+  // Buffers (batch-norm running statistics), optimizer state and the streams advanced identically.
+  auto a = plain.checkpoint(), b = traced->checkpoint();
+  EXPECT_EQ(a.metadata, b.metadata);
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    EXPECT_EQ(a.tensors[i].first, b.tensors[i].first);
+    EXPECT_TRUE(a.tensors[i].second.data == b.tensors[i].second.data) << a.tensors[i].first;
   }
+}
+
+void expect_trace_equals_train_step(models::TrainConfig cfg, const io::ImageDataset& data) {
+  models::fit_model_to_data(cfg, data);
+  expect_trace_equals_train_step([&] { return std::make_unique<models::Trainer>(cfg, data, Device::cpu()); });
+}
+
+// `tiny(arch)` trained with `loss` at its defaults (models/defaults.h), widths kept tiny.
+models::TrainConfig tiny_with_loss(const std::string& arch, const std::string& loss) {
+  models::TrainConfig c = tiny(arch);
+  c.loss = loss;
+  models::apply_defaults(c, {"batch", "hidden", "nz", "n_samples"});
+  if (loss == "wgan-gp" && arch != "mlp" && arch != "toy") c.model.critic_norm = "layer";
+  return c;
 }
 
 std::string read_text(const std::string& path) {
@@ -175,6 +197,73 @@ TEST(Trace, Dcgan64StepEqualsTrainerStep) {
   models::TrainConfig c = tiny("dcgan64");
   c.batch = 3;
   expect_trace_equals_train_step(c, random_images(7, 1, 64, 7));
+}
+
+// Every recipe: each loss with its paper's settings (several critic steps, clipping, the penalty's
+// double backward), on the models it trains.
+TEST(Trace, EveryLossStepEqualsTrainerStep) {
+  const io::ImageDataset digits = random_images(40, 1, 32, 16);
+  for (const char* loss : {"bce", "wgan", "wgan-gp", "lsgan", "hinge"})
+    for (const char* arch : {"mlp", "dcgan32"}) {
+      SCOPED_TRACE(std::string(loss) + " " + arch);
+      expect_trace_equals_train_step(tiny_with_loss(arch, loss), digits);
+    }
+}
+
+TEST(Trace, ToyWganGpStepEqualsTrainerStep) {
+  models::TrainConfig c = tiny_with_loss("toy", "wgan-gp");
+  c.data = "gaussians8";
+  c.model.g_hidden = c.model.d_hidden = {16, 16};
+  c.batch = 32;
+  expect_trace_equals_train_step([&] { return std::make_unique<models::Trainer>(c, Device::cpu()); });
+}
+
+// The WGAN-GP critic step as docs/backprop.md follows it: five critic steps, each with its own
+// batch and noise; the penalty's pass through D; g = dD/dxhat, and the gradient arriving at g is
+// the closed form of d/dg lambda mean_n (||g_n|| - 1)^2; loss_d reaches the penalty pass's layers
+// only through the double backward (a plain critic step would leave them without a gradient).
+TEST(Trace, WganGpCriticStepsAndPenaltyGradient) {
+  models::TrainConfig cfg = tiny_with_loss("dcgan32", "wgan-gp");
+  io::ImageDataset data = random_images(40, 1, 32, 17);
+  models::fit_model_to_data(cfg, data);
+  models::Trainer t(cfg, data, Device::cpu());
+  models::StepTrace tr = models::trace_step(t);
+  ASSERT_EQ(cfg.n_critic, 5);
+  for (int i = 0; i < 5; ++i) {
+    const std::string p = "critic" + std::to_string(i) + ".";
+    EXPECT_EQ(tr.get(p + "input.real").size(0), cfg.batch);
+    for (const char* pass : {"real", "fake", "penalty"})
+      EXPECT_TRUE(tr.get(p + "discriminator." + std::string(pass) + ".main.0.out.grad").defined()) << p << pass;
+    EXPECT_EQ(tr.get(p + "discriminator.main.0.weight.grad").shape(), tr.get("discriminator.main.0.weight").shape());
+    // The critic steps' G(z) carries no history: no gradient is recorded for it.
+    EXPECT_THROW(tr.get(p + "generator.main.0.out.grad"), Error);
+  }
+  EXPECT_GT(max_abs_diff(tr.get("critic0.input.real"), tr.get("critic1.input.real")), 0.0);  // a fresh batch each
+  EXPECT_GT(max_abs_diff(tr.get("critic0.input.noise"), tr.get("input.noise")), 0.0);
+  EXPECT_EQ(max_abs_diff(tr.get("loss.d"), tr.get("critic4.loss.d")), 0.0);
+
+  const Tensor& g = tr.get("critic2.penalty.input_grad");
+  auto gv = g.to_double_vector(), dg = tr.get("critic2.penalty.input_grad.grad").to_double_vector();
+  const int64_t N = g.size(0), M = g.numel() / N;
+  for (int64_t n = 0; n < N; ++n) {
+    double norm = 0;
+    for (int64_t j = 0; j < M; ++j) norm += gv[n * M + j] * gv[n * M + j];
+    norm = std::sqrt(norm);
+    for (int64_t j = 0; j < M; ++j) {
+      const double ref = cfg.gp_lambda / N * 2 * (norm - 1) * gv[n * M + j] / norm;
+      EXPECT_NEAR(dg[n * M + j], ref, 1e-6 * std::abs(ref) + 1e-9) << "sample " << n << " element " << j;
+    }
+  }
+  // xhat lies on the segment between the real batch and G(z): (xhat - fake) / (real - fake) is one
+  // number per sample, in [0, 1].
+  auto xh = tr.get("critic2.penalty.xhat").to_double_vector(), xr = tr.get("critic2.input.real").to_double_vector();
+  auto xf = tr.get("critic2.generator.main.10.out").to_double_vector();
+  for (int64_t n = 0; n < N; ++n) {
+    const double e = (xh[n * M] - xf[n * M]) / (xr[n * M] - xf[n * M]);
+    EXPECT_GE(e, 0.0);
+    EXPECT_LE(e, 1.0);
+    EXPECT_NEAR((xh[n * M + 7] - xf[n * M + 7]) / (xr[n * M + 7] - xf[n * M + 7]), e, 1e-4);
+  }
 }
 
 namespace {
