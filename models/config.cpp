@@ -63,10 +63,22 @@ double TrainConfig::lr_at(int64_t step, int64_t total) const {
   return lr * std::max(0.0, 1.0 - static_cast<double>(step) / static_cast<double>(total));
 }
 
-json to_json(const ModelConfig& c) {
-  return {{"arch", c.arch},       {"nz", c.nz},       {"channels", c.channels}, {"image_size", c.image_size},
-          {"ngf", c.ngf},         {"ndf", c.ndf},     {"g_hidden", c.g_hidden}, {"d_hidden", c.d_hidden},
-          {"leaky_slope", c.leaky_slope}, {"critic_norm", c.critic_norm}};
+// Every field with its JSON name, one list for both directions (M, T: const or not).
+template <class M, class F>
+static void model_fields(M& c, F&& f) {
+  f("arch", c.arch), f("nz", c.nz), f("channels", c.channels), f("image_size", c.image_size), f("ngf", c.ngf);
+  f("ndf", c.ndf), f("g_hidden", c.g_hidden), f("d_hidden", c.d_hidden), f("leaky_slope", c.leaky_slope);
+  f("critic_norm", c.critic_norm);
+}
+
+// Fields absent from an older run's file keep their defaults (lr_schedule: constant).
+template <class T, class F>
+static void train_fields(T& c, F&& f) {
+  f("data", c.data), f("loss", c.loss), f("n_critic", c.n_critic), f("gp_lambda", c.gp_lambda), f("clip", c.clip);
+  f("optimizer", c.optimizer), f("lr", c.lr), f("lr_schedule", c.lr_schedule), f("beta1", c.beta1);
+  f("beta2", c.beta2), f("batch", c.batch), f("steps", c.steps), f("epochs", c.epochs), f("seed", c.seed);
+  f("device", c.device), f("kernels", c.kernels), f("tf32", c.tf32), f("sample_every", c.sample_every);
+  f("checkpoint_every", c.checkpoint_every), f("log_every", c.log_every), f("n_samples", c.n_samples);
 }
 
 // Reads field `key` into `out` when present; a value of the wrong type names the field.
@@ -80,19 +92,8 @@ static void read(const json& j, const char* key, T& out, const std::string& src)
   }
 }
 
-ModelConfig model_config_from_json(const json& j, const std::string& src) {
-  GAN_CHECK(j.is_object(), src << ": model config is not a JSON object");
-  ModelConfig c;
-  read(j, "arch", c.arch, src);
-  read(j, "nz", c.nz, src);
-  read(j, "channels", c.channels, src);
-  read(j, "image_size", c.image_size, src);
-  read(j, "ngf", c.ngf, src);
-  read(j, "ndf", c.ndf, src);
-  read(j, "g_hidden", c.g_hidden, src);
-  read(j, "d_hidden", c.d_hidden, src);
-  read(j, "leaky_slope", c.leaky_slope, src);
-  read(j, "critic_norm", c.critic_norm, src);
+template <class C>
+static C validated(C c, const std::string& src) {
   try {
     c.validate();
   } catch (const Error& e) {
@@ -101,62 +102,31 @@ ModelConfig model_config_from_json(const json& j, const std::string& src) {
   return c;
 }
 
+json to_json(const ModelConfig& c) {
+  json j;
+  model_fields(c, [&](const char* k, const auto& v) { j[k] = v; });
+  return j;
+}
+
+ModelConfig model_config_from_json(const json& j, const std::string& src) {
+  GAN_CHECK(j.is_object(), src << ": model config is not a JSON object");
+  ModelConfig c;
+  model_fields(c, [&](const char* k, auto& v) { read(j, k, v, src); });
+  return validated(c, src);
+}
+
 json to_json(const TrainConfig& c) {
-  return {{"model", to_json(c.model)},
-          {"data", c.data},
-          {"loss", c.loss},
-          {"n_critic", c.n_critic},
-          {"gp_lambda", c.gp_lambda},
-          {"clip", c.clip},
-          {"optimizer", c.optimizer},
-          {"lr", c.lr},
-          {"lr_schedule", c.lr_schedule},
-          {"beta1", c.beta1},
-          {"beta2", c.beta2},
-          {"batch", c.batch},
-          {"steps", c.steps},
-          {"epochs", c.epochs},
-          {"seed", c.seed},
-          {"device", c.device},
-          {"kernels", c.kernels},
-          {"tf32", c.tf32},
-          {"sample_every", c.sample_every},
-          {"checkpoint_every", c.checkpoint_every},
-          {"log_every", c.log_every},
-          {"n_samples", c.n_samples}};
+  json j{{"model", to_json(c.model)}};
+  train_fields(c, [&](const char* k, const auto& v) { j[k] = v; });
+  return j;
 }
 
 TrainConfig train_config_from_json(const json& j, const std::string& src) {
   GAN_CHECK(j.is_object(), src << ": run config is not a JSON object");
   TrainConfig c;
   if (j.contains("model")) c.model = model_config_from_json(j.at("model"), src);
-  read(j, "data", c.data, src);
-  read(j, "loss", c.loss, src);
-  read(j, "n_critic", c.n_critic, src);
-  read(j, "gp_lambda", c.gp_lambda, src);
-  read(j, "clip", c.clip, src);
-  read(j, "optimizer", c.optimizer, src);
-  read(j, "lr", c.lr, src);
-  read(j, "lr_schedule", c.lr_schedule, src);  // absent in older runs: constant
-  read(j, "beta1", c.beta1, src);
-  read(j, "beta2", c.beta2, src);
-  read(j, "batch", c.batch, src);
-  read(j, "steps", c.steps, src);
-  read(j, "epochs", c.epochs, src);
-  read(j, "seed", c.seed, src);
-  read(j, "device", c.device, src);
-  read(j, "kernels", c.kernels, src);
-  read(j, "tf32", c.tf32, src);
-  read(j, "sample_every", c.sample_every, src);
-  read(j, "checkpoint_every", c.checkpoint_every, src);
-  read(j, "log_every", c.log_every, src);
-  read(j, "n_samples", c.n_samples, src);
-  try {
-    c.validate();
-  } catch (const Error& e) {
-    GAN_FAIL(src << ": " << e.what());
-  }
-  return c;
+  train_fields(c, [&](const char* k, auto& v) { read(j, k, v, src); });
+  return validated(c, src);
 }
 
 }  // namespace gan::models

@@ -6,6 +6,15 @@
 // saved here loads into the example's Generator / Discriminator with load_state_dict).
 // Weights are initialised as the example's weights_init (conv N(0, 0.02), BatchNorm N(1, 0.02)).
 //
+// Generator, ConvTranspose2d(4) layers each followed by BatchNorm2d and ReLU but the last (Tanh):
+//   64x64: nz -> (ngf*8) x 4 x 4 -> (ngf*4) x 8 x 8 -> (ngf*2) x 16 x 16 -> ngf x 32 x 32 -> nc x 64 x 64
+//   32x32: nz -> (ngf*8) x 4 x 4 -> (ngf*4) x 8 x 8 -> (ngf*2) x 16 x 16 -> nc x 32 x 32
+// Discriminator, Conv2d(4) layers each followed by the critic's normalisation (not the first) and
+// LeakyReLU, then Conv2d(4, stride 1, no padding) to one logit:
+//   64x64: nc x 64 x 64 -> ndf x 32 x 32 -> (ndf*2) x 16 x 16 -> (ndf*4) x 8 x 8 -> (ndf*8) x 4 x 4 -> 1
+//   32x32: nc x 32 x 32 -> (ndf*2) x 16 x 16 -> (ndf*4) x 8 x 8 -> (ndf*8) x 4 x 4 -> 1
+// With ngf = 64 the 32x32 generator is z -> 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32xC.
+//
 // The discriminators' normalisation follows ModelConfig::critic_norm: BatchNorm2d (default),
 // LayerNorm over (C, H, W) (WGAN-GP critics; PyTorch: nn.LayerNorm([C, H, W]), weight ones and
 // bias zeros, e.g. main.3.weight [ndf*4, 8, 8] in the 32x32 critic) or nothing (nn.Identity in
@@ -16,37 +25,35 @@
 
 namespace gan::models {
 
-// 64x64: ConvTranspose2d stack nz -> ngf*8 (4x4) -> ngf*4 (8x8) -> ngf*2 (16x16) -> ngf (32x32) -> C (64x64).
-class Dcgan64Generator : public nn::Module {
+template <int Side>  // 32 or 64
+class DcganGenerator : public nn::Module {
  public:
-  Dcgan64Generator(const ModelConfig& cfg, Generator& gen);
+  DcganGenerator(const ModelConfig& cfg, Generator& gen);
   Tensor forward(const Tensor& z) override;
   std::shared_ptr<nn::Sequential> main;
+
+ private:
+  int64_t nz_;
 };
 
-// 64x64: Conv2d stack C (64x64) -> ndf (32x32) -> ndf*2 (16x16) -> ndf*4 (8x8) -> ndf*8 (4x4) -> 1.
-class Dcgan64Discriminator : public nn::Module {
+template <int Side>
+class DcganDiscriminator : public nn::Module {
  public:
-  Dcgan64Discriminator(const ModelConfig& cfg, Generator& gen);
+  DcganDiscriminator(const ModelConfig& cfg, Generator& gen);
   Tensor forward(const Tensor& x) override;
   std::shared_ptr<nn::Sequential> main;
+
+ private:
+  int64_t channels_;
 };
 
-// 32x32: nz -> ngf*8 (4x4) -> ngf*4 (8x8) -> ngf*2 (16x16) -> C (32x32); with ngf = 64 that is
-// z -> 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32xC.
-class Dcgan32Generator : public nn::Module {
- public:
-  Dcgan32Generator(const ModelConfig& cfg, Generator& gen);
-  Tensor forward(const Tensor& z) override;
-  std::shared_ptr<nn::Sequential> main;
-};
-
-// 32x32, the generator mirrored: C (32x32) -> ndf*2 (16x16) -> ndf*4 (8x8) -> ndf*8 (4x4) -> 1.
-class Dcgan32Discriminator : public nn::Module {
- public:
-  Dcgan32Discriminator(const ModelConfig& cfg, Generator& gen);
-  Tensor forward(const Tensor& x) override;
-  std::shared_ptr<nn::Sequential> main;
-};
+using Dcgan64Generator = DcganGenerator<64>;
+using Dcgan64Discriminator = DcganDiscriminator<64>;
+using Dcgan32Generator = DcganGenerator<32>;
+using Dcgan32Discriminator = DcganDiscriminator<32>;
+extern template class DcganGenerator<32>;
+extern template class DcganGenerator<64>;
+extern template class DcganDiscriminator<32>;
+extern template class DcganDiscriminator<64>;
 
 }  // namespace gan::models

@@ -11,15 +11,20 @@ static void check_steps(int n_critic, const char* who) {
   GAN_CHECK(n_critic >= 1, who << ": needs at least one critic step per generator step, got " << n_critic);
 }
 
-BceLoss::BceLoss(int n_critic) : n_critic_(n_critic) { check_steps(n_critic, "bce"); }
-LsganLoss::LsganLoss(int n_critic) : n_critic_(n_critic) { check_steps(n_critic, "lsgan"); }
-HingeLoss::HingeLoss(int n_critic) : n_critic_(n_critic) { check_steps(n_critic, "hinge"); }
-
-Tensor BceLoss::discriminator_loss(const DiscriminatorLossInputs& in) {
-  return add(bce_with_logits(in.d_real, 1.0), bce_with_logits(in.d_fake, 0.0));
+OutputLoss::OutputLoss(std::string name, CriticFormula critic, GeneratorFormula generator, int n_critic)
+    : name_(std::move(name)), critic_(critic), generator_(generator), n_critic_(n_critic) {
+  check_steps(n_critic, name_.c_str());
 }
 
-Tensor BceLoss::generator_loss(const Tensor& d_fake) { return bce_with_logits(d_fake, 1.0); }
+// The formulas of the header comment of losses.h.
+static Tensor bce_d(const Tensor& r, const Tensor& f) { return add(bce_with_logits(r, 1.0), bce_with_logits(f, 0.0)); }
+static Tensor bce_g(const Tensor& f) { return bce_with_logits(f, 1.0); }
+static Tensor lsgan_d(const Tensor& r, const Tensor& f) {
+  return add(mul(mean(square(add(r, -1.0))), 0.5), mul(mean(square(f)), 0.5));
+}
+static Tensor lsgan_g(const Tensor& f) { return mul(mean(square(add(f, -1.0))), 0.5); }
+static Tensor hinge_d(const Tensor& r, const Tensor& f) { return add(mean(relu(add(neg(r), 1.0))), mean(relu(add(f, 1.0)))); }
+static Tensor minus_mean(const Tensor& f) { return neg(mean(f)); }
 
 WganLoss::WganLoss(int n_critic, double clip) : n_critic_(n_critic), clip_(clip) {
   check_steps(n_critic, "wgan");
@@ -32,7 +37,7 @@ Tensor WganLoss::discriminator_loss(const DiscriminatorLossInputs& in) {
   return neg(w);
 }
 
-Tensor WganLoss::generator_loss(const Tensor& d_fake) { return neg(mean(d_fake)); }
+Tensor WganLoss::generator_loss(const Tensor& d_fake) { return minus_mean(d_fake); }
 
 WganGpLoss::WganGpLoss(int n_critic, double lambda) : n_critic_(n_critic), lambda_(lambda) {
   check_steps(n_critic, "wgan-gp");
@@ -60,7 +65,7 @@ Tensor WganGpLoss::discriminator_loss(const DiscriminatorLossInputs& in) {
   return add(neg(w), gp);
 }
 
-Tensor WganGpLoss::generator_loss(const Tensor& d_fake) { return neg(mean(d_fake)); }
+Tensor WganGpLoss::generator_loss(const Tensor& d_fake) { return minus_mean(d_fake); }
 
 void WganGpLoss::check_discriminator(nn::Module& d) const {
   for (auto& [path, m] : d.named_modules()) {
@@ -72,39 +77,28 @@ void WganGpLoss::check_discriminator(nn::Module& d) const {
   }
 }
 
-Tensor LsganLoss::discriminator_loss(const DiscriminatorLossInputs& in) {
-  return add(mul(mean(square(add(in.d_real, -1.0))), 0.5), mul(mean(square(in.d_fake)), 0.5));
-}
-
-Tensor LsganLoss::generator_loss(const Tensor& d_fake) { return mul(mean(square(add(d_fake, -1.0))), 0.5); }
-
-Tensor HingeLoss::discriminator_loss(const DiscriminatorLossInputs& in) {
-  return add(mean(relu(add(neg(in.d_real), 1.0))), mean(relu(add(in.d_fake, 1.0))));
-}
-
-Tensor HingeLoss::generator_loss(const Tensor& d_fake) { return neg(mean(d_fake)); }
-
 const std::vector<std::string>& loss_names() {
   static const std::vector<std::string> names{"bce", "wgan", "wgan-gp", "lsgan", "hinge"};
   return names;
 }
 
 std::unique_ptr<GanLoss> make_loss(const std::string& name) {
-  LossDefaults d = loss_defaults(name, false);
-  if (name == "bce") return std::make_unique<BceLoss>();
-  if (name == "wgan") return std::make_unique<WganLoss>(static_cast<int>(d.n_critic), d.clip);
-  if (name == "wgan-gp") return std::make_unique<WganGpLoss>(static_cast<int>(d.n_critic), d.gp_lambda);
-  if (name == "lsgan") return std::make_unique<LsganLoss>();
-  return std::make_unique<HingeLoss>(static_cast<int>(d.n_critic));
+  LossDefaults d = loss_defaults(name, false);  // throws naming an unknown loss
+  TrainConfig c;
+  c.loss = name;
+  c.n_critic = d.n_critic;
+  c.gp_lambda = d.gp_lambda;
+  c.clip = d.clip;
+  return make_loss(c);
 }
 
 std::unique_ptr<GanLoss> make_loss(const TrainConfig& cfg) {
   const int k = static_cast<int>(cfg.n_critic);
-  if (cfg.loss == "bce") return std::make_unique<BceLoss>(k);
+  if (cfg.loss == "bce") return std::make_unique<OutputLoss>("bce", bce_d, bce_g, k);
   if (cfg.loss == "wgan") return std::make_unique<WganLoss>(k, cfg.clip);
   if (cfg.loss == "wgan-gp") return std::make_unique<WganGpLoss>(k, cfg.gp_lambda);
-  if (cfg.loss == "lsgan") return std::make_unique<LsganLoss>(k);
-  if (cfg.loss == "hinge") return std::make_unique<HingeLoss>(k);
+  if (cfg.loss == "lsgan") return std::make_unique<OutputLoss>("lsgan", lsgan_d, lsgan_g, k);
+  if (cfg.loss == "hinge") return std::make_unique<OutputLoss>("hinge", hinge_d, minus_mean, k);
   return make_loss(cfg.loss);  // throws naming the unknown loss
 }
 

@@ -66,16 +66,22 @@ class GanLoss {
   virtual LossTerms terms() const { return {}; }
 };
 
-// The standard GAN with the non-saturating generator loss, on logits.
-class BceLoss : public GanLoss {
+// A loss that looks at D's outputs only, given by its two formulas: bce (the standard GAN with the
+// non-saturating generator loss, on logits), lsgan and hinge.
+class OutputLoss : public GanLoss {
  public:
-  explicit BceLoss(int n_critic = 1);
-  std::string name() const override { return "bce"; }
-  Tensor discriminator_loss(const DiscriminatorLossInputs& in) override;
-  Tensor generator_loss(const Tensor& d_fake) override;
+  using CriticFormula = Tensor (*)(const Tensor& d_real, const Tensor& d_fake);
+  using GeneratorFormula = Tensor (*)(const Tensor& d_fake);
+  OutputLoss(std::string name, CriticFormula critic, GeneratorFormula generator, int n_critic = 1);
+  std::string name() const override { return name_; }
+  Tensor discriminator_loss(const DiscriminatorLossInputs& in) override { return critic_(in.d_real, in.d_fake); }
+  Tensor generator_loss(const Tensor& d_fake) override { return generator_(d_fake); }
   int discriminator_steps() const override { return n_critic_; }
 
  private:
+  std::string name_;
+  CriticFormula critic_;
+  GeneratorFormula generator_;
   int n_critic_;
 };
 
@@ -113,30 +119,6 @@ class WganGpLoss : public GanLoss {
   int n_critic_;
   double lambda_;
   LossTerms terms_;
-};
-
-class LsganLoss : public GanLoss {
- public:
-  explicit LsganLoss(int n_critic = 1);
-  std::string name() const override { return "lsgan"; }
-  Tensor discriminator_loss(const DiscriminatorLossInputs& in) override;
-  Tensor generator_loss(const Tensor& d_fake) override;
-  int discriminator_steps() const override { return n_critic_; }
-
- private:
-  int n_critic_;
-};
-
-class HingeLoss : public GanLoss {
- public:
-  explicit HingeLoss(int n_critic = 1);
-  std::string name() const override { return "hinge"; }
-  Tensor discriminator_loss(const DiscriminatorLossInputs& in) override;
-  Tensor generator_loss(const Tensor& d_fake) override;
-  int discriminator_steps() const override { return n_critic_; }
-
- private:
-  int n_critic_;
 };
 
 // The losses `gan train --loss` knows.

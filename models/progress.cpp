@@ -15,18 +15,18 @@ std::string format_duration(double s) {
   return buf;
 }
 
-// " loss_d 0.812 loss_g 1.934 D(x) 0.71 ... W 0.412 modes 8/8 hq 91% rKL 0.010": the scalars that
-// have a short label, losses with one digit more (`digits`: the other scalars' decimals).
-static std::string values(const LogRecord& r, int digits) {
+// " loss_d 0.812 loss_g 1.934 D(x) 0.71 D(G(z)) 0.28" (`required`), or " W 0.412 modes 8/8 hq 91%
+// rKL 0.010" where the run has them: the scalars with a short label, losses with one more digit.
+static std::string values(const LogRecord& r, int digits, bool required) {
   std::string s;
   char buf[96];
   for (const auto& [spec, v] : r.values) {
-    if (spec->short_label.empty()) continue;
+    if (spec->short_label.empty() || spec->required != required) continue;
     const bool loss = spec->column.rfind("loss", 0) == 0;
     std::snprintf(buf, sizeof buf, " %s %.*f", spec->short_label.c_str(), loss ? digits + 1 : digits, v);
     s += buf;
   }
-  if (r.coverage) {
+  if (r.coverage && !required) {
     std::snprintf(buf, sizeof buf, " modes %lld/%lld hq %.0f%% rKL %.3f", static_cast<long long>(r.coverage->modes_covered),
                   static_cast<long long>(r.coverage->modes), 100 * r.coverage->high_quality_share, r.coverage->reverse_kl);
     s += buf;
@@ -43,7 +43,7 @@ std::string progress_bar(const LogRecord& r, int width) {
   std::snprintf(buf, sizeof buf, "%s %lld/%lld %3d%% | %.1f it/s %.0f img/s | ETA %s |", bar.c_str(),
                 static_cast<long long>(r.step), static_cast<long long>(r.total_steps), static_cast<int>(frac * 100),
                 r.steps_per_s, r.images_per_s, format_duration(r.eta_s).c_str());
-  return buf + values(r, 2);
+  return buf + values(r, 2, true) + values(r, 2, false);
 }
 
 std::string progress_line(const LogRecord& r) {
@@ -51,7 +51,7 @@ std::string progress_line(const LogRecord& r) {
   std::snprintf(head, sizeof head, "step %lld/%lld epoch %lld", static_cast<long long>(r.step),
                 static_cast<long long>(r.total_steps), static_cast<long long>(r.epoch));
   std::snprintf(tail, sizeof tail, " %.0f img/s ETA %s", r.images_per_s, format_duration(r.eta_s).c_str());
-  return head + values(r, 3) + tail;
+  return head + values(r, 3, true) + tail + values(r, 3, false);
 }
 
 }  // namespace gan::models

@@ -7,7 +7,6 @@
 
 #include "engine/cuda/kernel_select.h"
 #include "engine/ops/ops.h"
-#include "models/model.h"
 #include "models/defaults.h"
 #include "models/trainer.h"
 #include "tests/test_helpers.h"
@@ -23,35 +22,22 @@ namespace {
 
 struct StepResult {
   double loss_d = 0, loss_g = 0;
-  std::vector<std::pair<std::string, Tensor>> d_grads, g_grads;  // on the CPU
+  std::vector<std::pair<std::string, Tensor>> grads;  // D's, then G's, on the CPU
 };
 
-// One discriminator and one generator step's losses and gradients (no optimizer update), as
-// the trainer computes them.
-StepResult gan_step(models::GanModel& m, const Tensor& real, const Tensor& z) {
+// One training step of the trainer, with its losses and every parameter gradient read by the
+// step's hooks before the optimizers use them.
+StepResult step_with_gradients(models::Trainer& t) {
   StepResult r;
-  Tensor fake = m.generator->forward(z);
-  Tensor d_real = m.discriminator->forward(real);
-  Tensor d_fake = m.discriminator->forward(fake.detach());
-  Tensor loss_d = add(bce_with_logits(d_real, 1.0), bce_with_logits(d_fake, 0.0));
-  m.discriminator->zero_grad();
-  loss_d.backward();
-  for (auto& [n, p] : m.discriminator->named_parameters()) r.d_grads.emplace_back(n, p.grad().cpu());
-  m.discriminator->set_requires_grad(false);
-  Tensor loss_g = bce_with_logits(m.discriminator->forward(fake), 1.0);
-  m.generator->zero_grad();
-  loss_g.backward();
-  m.discriminator->set_requires_grad(true);
-  for (auto& [n, p] : m.generator->named_parameters()) r.g_grads.emplace_back(n, p.grad().cpu());
-  r.loss_d = loss_d.item();
-  r.loss_g = loss_g.item();
+  models::StepHooks h;
+  h.before_optimizer_step = [&](const models::StepPoint& p, const Tensor& loss) {
+    const bool critic = p.phase == models::Phase::Critic;
+    (critic ? r.loss_d : r.loss_g) = loss.item();
+    for (auto& [n, w] : t.network(critic ? "discriminator" : "generator").named_parameters())
+      r.grads.emplace_back((critic ? "D " : "G ") + n, w.grad().cpu());
+  };
+  t.train_step(&h);
   return r;
-}
-
-void copy_weights(const nn::Module& from, nn::Module& to) {
-  std::map<std::string, nn::StateValue> sd;
-  for (auto& [k, v] : from.state_dict()) sd[k] = v;
-  to.load_state_dict(sd, "cpu model");
 }
 
 }  // namespace
@@ -60,36 +46,30 @@ TEST(CudaTrain, StepMatchesCpuForEveryModel) {
   SKIP_WITHOUT_GPU();
   cuda::set_allow_tf32(false);
   for (std::string arch : {"mlp", "dcgan32", "dcgan64"}) {
-    models::ModelConfig cfg;
-    cfg.arch = arch;
-    cfg.channels = 3;
-    cfg.image_size = arch == "dcgan64" ? 64 : arch == "dcgan32" ? 32 : 28;
-    cfg.nz = 17;
-    cfg.ngf = cfg.ndf = 8;
-    cfg.g_hidden = {64, 96};
-    cfg.d_hidden = {80, 48};
-    Generator init(5);
-    models::GanModel cpu = models::build_model(cfg, init);
-    Generator other(6);
-    models::GanModel gpu = models::build_model(cfg, other);
-    copy_weights(*cpu.generator, *gpu.generator);
-    copy_weights(*cpu.discriminator, *gpu.discriminator);
-    gpu.generator->to(Device::cuda(0));
-    gpu.discriminator->to(Device::cuda(0));
+    models::TrainConfig c;
+    c.model.arch = arch;
+    c.model.channels = 3;
+    c.model.image_size = arch == "dcgan64" ? 64 : arch == "dcgan32" ? 32 : 28;
+    c.model.nz = 17;
+    c.model.ngf = c.model.ndf = 8;
+    c.model.g_hidden = {64, 96};
+    c.model.d_hidden = {80, 48};
+    c.batch = 6;
+    c.steps = 1;
+    c.seed = 5;
     Generator data(7);
-    const int64_t B = 6;
-    Tensor real = Tensor::rand({B, 3, cfg.image_size, cfg.image_size}, &data, -1.0, 1.0);
-    Tensor z = Tensor::randn(cpu.noise_shape(B), &data);
-    StepResult a = gan_step(cpu, real, z);
-    StepResult b = gan_step(gpu, real.to(Device::cuda(0)), z.to(Device::cuda(0)));
+    Tensor real = Tensor::rand({c.batch, 3, c.model.image_size, c.model.image_size}, &data, -1.0, 1.0);
+    // The same seed gives both the same weights (built on the CPU) and the same noise (Philox).
+    models::Trainer cpu(c, std::make_unique<models::FixedBatchSource>(real, "random"), Device::cpu());
+    models::Trainer gpu(c, std::make_unique<models::FixedBatchSource>(real.to(Device::cuda(0)), "random"), Device::cuda(0));
+    StepResult a = step_with_gradients(cpu), b = step_with_gradients(gpu);
     EXPECT_NEAR(b.loss_d, a.loss_d, 1e-5 * std::abs(a.loss_d) + 1e-6) << arch;
     EXPECT_NEAR(b.loss_g, a.loss_g, 1e-5 * std::abs(a.loss_g) + 1e-6) << arch;
-    for (size_t i = 0; i < a.d_grads.size(); ++i)
-      EXPECT_LT(rel_error(b.d_grads[i].second, a.d_grads[i].second), 1e-4) << arch << " D " << a.d_grads[i].first;
-    for (size_t i = 0; i < a.g_grads.size(); ++i)
-      EXPECT_LT(rel_error(b.g_grads[i].second, a.g_grads[i].second), 1e-4) << arch << " G " << a.g_grads[i].first;
+    ASSERT_EQ(a.grads.size(), b.grads.size());
+    for (size_t i = 0; i < a.grads.size(); ++i)
+      EXPECT_LT(rel_error(b.grads[i].second, a.grads[i].second), 1e-4) << arch << " " << a.grads[i].first;
     // BatchNorm's running statistics moved the same way on both devices.
-    auto sa = cpu.generator->state_dict(), sb = gpu.generator->state_dict();
+    auto sa = cpu.network("generator").state_dict(), sb = gpu.network("generator").state_dict();
     for (size_t i = 0; i < sa.size(); ++i)
       if (!sa[i].second.is_counter) {
         EXPECT_LT(rel_error(sb[i].second.tensor, sa[i].second.tensor), 1e-5) << arch << " " << sa[i].first;
