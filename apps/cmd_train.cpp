@@ -9,7 +9,6 @@
 #include "apps/commands.h"
 #include "engine/core/error.h"
 #include "models/config.h"
-#include "models/defaults.h"
 #include "models/progress.h"
 #include "models/run.h"
 

@@ -2,7 +2,7 @@
 // take the same ones.
 #include "apps/commands.h"
 #include "engine/core/error.h"
-#include "models/defaults.h"
+#include "models/config.h"
 #include "models/toy.h"
 
 namespace gan::app {

@@ -88,8 +88,8 @@ void step_case(const StepCase& c, int64_t batch, const Variant& v, bool loader) 
     models::TrainConfig cfg = anchor_config(c, batch, v);
     const int64_t s = cfg.model.image_size;
     std::unique_ptr<models::DataSource> data;
-    if (loader) data = std::make_unique<models::ImageSource>(random_dataset(8 * batch, c.channels, s), batch, s, 0);
-    else data = std::make_unique<models::FixedBatchSource>(rand({batch, c.channels, s, s}, v.device(), -1.0, 1.0), "random");
+    if (loader) data = models::image_source(random_dataset(8 * batch, c.channels, s), batch, s, 0);
+    else data = models::fixed_batch_source(rand({batch, c.channels, s, s}, v.device(), -1.0, 1.0), "random");
     models::Trainer trainer(cfg, std::move(data), v.device());
     apply(v);  // after the trainer, which applies its own kernel choice from cfg
     measure(st, v, {}, 1, [&](int) { trainer.train_step(); }, warm);

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "engine/io/file_util.h"
+#include "engine/io/loader.h"
 #include "models/toy_plot.h"
 
 namespace gan::models {
@@ -67,57 +68,105 @@ io::Image DataSource::picture(const Tensor& samples, nn::Module*, const std::str
   return io::make_grid(samples, static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n)))));
 }
 
-std::string ImageSource::describe() const {
-  const io::ImageDataset& d = loader_.data();
-  std::ostringstream os;
-  os << d.count << " images " << d.channels << "x" << d.height << "x" << d.width << " from " << d.source;
-  return os.str();
-}
-
 namespace {
+
 constexpr uint64_t kToyStream = 0x746f790000000000ULL;  // "toy": the data's draws, apart from the weights' seed
 constexpr uint64_t kPlotSeed = 0x706c6f74ULL;           // the same real points in every plot
 constexpr int64_t kCriticGrid = 72;                     // heat map cells per side
 constexpr int64_t kRealPlotted = 1000;
+
+class ImageSource : public DataSource {
+ public:
+  ImageSource(const io::ImageDataset& data, int64_t batch, int64_t image_size, uint64_t seed)
+      : loader_(data, batch, image_size, seed) {}
+  Tensor next() override { return loader_.next(); }
+  std::string describe() const override {
+    const io::ImageDataset& d = loader_.data();
+    std::ostringstream os;
+    os << d.count << " images " << d.channels << "x" << d.height << "x" << d.width << " from " << d.source;
+    return os.str();
+  }
+  int64_t batches_per_epoch() const override { return loader_.batches_per_epoch(); }
+  DataState state() const override { return {loader_.epoch(), loader_.position(), std::nullopt}; }
+  void set_state(const DataState& s) override { loader_.set_state(s.epoch, s.position); }
+
+ private:
+  io::BatchLoader loader_;
+};
+
+class ToySource : public DataSource {
+ public:
+  ToySource(const std::string& spec, int64_t batch, uint64_t seed)
+      : data_(toy_data(spec)), batch_(batch), gen_(seed ^ kToyStream) {}
+  Tensor next() override { return sample_toy(data_, batch_, gen_); }
+  std::string describe() const override { return data_.name + " (2-D points, a fresh batch every critic step)"; }
+  DataState state() const override { return {0, 0, gen_.draws()}; }
+  void set_state(const DataState& s) override { gen_.set_state(gen_.seed(), s.draws.value_or(0)); }
+  bool has_scores() const override { return !data_.modes.empty(); }
+  std::optional<Coverage> score(const Tensor& samples) const override {
+    if (data_.modes.empty()) return std::nullopt;
+    return mode_coverage(samples, data_);
+  }
+  io::Image picture(const Tensor& samples, nn::Module* critic, const std::string& title) const override {
+    ToyPlot p;
+    p.extent = data_.extent;
+    Generator real_gen(kPlotSeed);
+    p.real = sample_toy(data_, kRealPlotted, real_gen).to_double_vector();
+    p.fake = samples.to_double_vector();
+    if (critic) {
+      p.critic = critic_grid(*critic, data_.extent, kCriticGrid);
+      p.grid_n = kCriticGrid;
+    }
+    p.title = data_.name + " " + title;
+    if (auto c = score(samples))
+      p.title += "  MODES " + std::to_string(c->modes_covered) + "/" + std::to_string(c->modes) + "  HQ " +
+                 std::to_string(static_cast<int>(std::lround(100 * c->high_quality_share))) + "/100";
+    return render_toy_plot(p);
+  }
+
+ private:
+  ToyData data_;
+  int64_t batch_;
+  Generator gen_;
+};
+
+class FixedBatchSource : public DataSource {
+ public:
+  FixedBatchSource(Tensor batch, std::string what) : batch_(std::move(batch)), what_(std::move(what)) {}
+  Tensor next() override { return batch_; }
+  std::string describe() const override { return what_ + " " + batch_.str() + ", the same batch every step"; }
+  DataState state() const override { return {}; }
+  void set_state(const DataState&) override {}
+
+ private:
+  Tensor batch_;
+  std::string what_;
+};
+
 }  // namespace
 
-ToySource::ToySource(const std::string& spec, int64_t batch, uint64_t seed)
-    : data_(toy_data(spec)), batch_(batch), gen_(seed ^ kToyStream) {}
-
-std::string ToySource::describe() const { return data_.name + " (2-D points, a fresh batch every critic step)"; }
-
-std::optional<Coverage> ToySource::score(const Tensor& samples) const {
-  if (data_.modes.empty()) return std::nullopt;
-  return mode_coverage(samples, data_);
+std::unique_ptr<DataSource> image_source(const io::ImageDataset& data, int64_t batch, int64_t image_size, uint64_t seed) {
+  return std::make_unique<ImageSource>(data, batch, image_size, seed);
 }
 
-io::Image ToySource::picture(const Tensor& samples, nn::Module* critic, const std::string& title) const {
-  ToyPlot p;
-  p.extent = data_.extent;
-  Generator real_gen(kPlotSeed);
-  p.real = sample_toy(data_, kRealPlotted, real_gen).to_double_vector();
-  p.fake = samples.to_double_vector();
-  if (critic) {
-    p.critic = critic_grid(*critic, data_.extent, kCriticGrid);
-    p.grid_n = kCriticGrid;
-  }
-  p.title = data_.name + " " + title;
-  if (auto c = score(samples))
-    p.title += "  MODES " + std::to_string(c->modes_covered) + "/" + std::to_string(c->modes) + "  HQ " +
-               std::to_string(static_cast<int>(std::lround(100 * c->high_quality_share))) + "/100";
-  return render_toy_plot(p);
+std::unique_ptr<DataSource> toy_source(const std::string& spec, int64_t batch, uint64_t seed) {
+  return std::make_unique<ToySource>(spec, batch, seed);
+}
+
+std::unique_ptr<DataSource> fixed_batch_source(Tensor batch, const std::string& what) {
+  return std::make_unique<FixedBatchSource>(std::move(batch), what);
 }
 
 std::unique_ptr<DataSource> make_data_source(TrainConfig& cfg, bool fit_model) {
   if (is_toy_data(cfg.data)) {
     cfg.validate();
-    return std::make_unique<ToySource>(cfg.data, cfg.batch, cfg.seed);
+    return toy_source(cfg.data, cfg.batch, cfg.seed);
   }
   io::ImageDataset data = load_dataset(cfg.data, fit_model ? model_image_size(cfg.model.arch, 32) : cfg.model.image_size);
   if (fit_model) fit_model_to_data(cfg, data);
   GAN_CHECK(data.channels == cfg.model.channels, "--data " << cfg.data << ": images have " << data.channels
                                                             << " channel(s), the model expects " << cfg.model.channels);
-  return std::make_unique<ImageSource>(data, cfg.batch, cfg.model.image_size, cfg.seed);
+  return image_source(data, cfg.batch, cfg.model.image_size, cfg.seed);
 }
 
 }  // namespace gan::models

@@ -8,7 +8,6 @@
 
 #include "engine/io/datasets.h"
 #include "engine/io/image.h"
-#include "engine/io/loader.h"
 #include "engine/nn/module.h"
 #include "models/config.h"
 #include "models/toy.h"
@@ -57,51 +56,11 @@ class DataSource {
 };
 
 // Shuffled mini-batches of an image data set in [-1, 1] (io::BatchLoader).
-class ImageSource : public DataSource {
- public:
-  ImageSource(const io::ImageDataset& data, int64_t batch, int64_t image_size, uint64_t seed)
-      : loader_(data, batch, image_size, seed) {}
-  Tensor next() override { return loader_.next(); }
-  std::string describe() const override;
-  int64_t batches_per_epoch() const override { return loader_.batches_per_epoch(); }
-  DataState state() const override { return {loader_.epoch(), loader_.position(), std::nullopt}; }
-  void set_state(const DataState& s) override { loader_.set_state(s.epoch, s.position); }
-
- private:
-  io::BatchLoader loader_;
-};
-
+std::unique_ptr<DataSource> image_source(const io::ImageDataset& data, int64_t batch, int64_t image_size, uint64_t seed);
 // A fresh draw of 2-D points per batch (models/toy.h), from its own generator.
-class ToySource : public DataSource {
- public:
-  ToySource(const std::string& spec, int64_t batch, uint64_t seed);
-  Tensor next() override { return sample_toy(data_, batch_, gen_); }
-  std::string describe() const override;
-  DataState state() const override { return {0, 0, gen_.draws()}; }
-  void set_state(const DataState& s) override { gen_.set_state(gen_.seed(), s.draws.value_or(0)); }
-  bool has_scores() const override { return !data_.modes.empty(); }
-  std::optional<Coverage> score(const Tensor& samples) const override;
-  io::Image picture(const Tensor& samples, nn::Module* critic, const std::string& title) const override;
-
- private:
-  ToyData data_;
-  int64_t batch_;
-  Generator gen_;
-};
-
-// The same batch every time (the benchmarks' fixed on-device batch; `gan trace --batch`).
-class FixedBatchSource : public DataSource {
- public:
-  FixedBatchSource(Tensor batch, std::string what) : batch_(std::move(batch)), what_(std::move(what)) {}
-  Tensor next() override { return batch_; }
-  std::string describe() const override { return what_ + " " + batch_.str() + ", the same batch every step"; }
-  DataState state() const override { return {}; }
-  void set_state(const DataState&) override {}
-
- private:
-  Tensor batch_;
-  std::string what_;
-};
+std::unique_ptr<DataSource> toy_source(const std::string& spec, int64_t batch, uint64_t seed);
+// The same batch every time (the benchmarks' fixed on-device batch; `gan trace --batch-file`).
+std::unique_ptr<DataSource> fixed_batch_source(Tensor batch, const std::string& what);
 
 // The source of cfg.data: the toy sampler for 2-D data, else the loaded images. A fresh run
 // (`fit_model`) fits cfg.model's channels and image size to them; a resumed one must match them.

@@ -3,7 +3,6 @@
 #include "engine/autograd/autograd.h"
 #include "engine/ops/ops.h"
 #include "models/config.h"
-#include "models/defaults.h"
 
 namespace gan::models {
 
@@ -26,8 +25,11 @@ static Tensor lsgan_g(const Tensor& f) { return mul(mean(square(add(f, -1.0))), 
 static Tensor hinge_d(const Tensor& r, const Tensor& f) { return add(mean(relu(add(neg(r), 1.0))), mean(relu(add(f, 1.0)))); }
 static Tensor minus_mean(const Tensor& f) { return neg(mean(f)); }
 
-WganLoss::WganLoss(int n_critic, double clip) : n_critic_(n_critic), clip_(clip) {
-  check_steps(n_critic, "wgan");
+WganLoss::WganLoss(const char* who, int n_critic, double clip) : n_critic_(n_critic), clip_(clip) {
+  check_steps(n_critic, who);
+}
+
+WganLoss::WganLoss(int n_critic, double clip) : WganLoss("wgan", n_critic, clip) {
   GAN_CHECK(clip > 0, "wgan: the weight clipping bound must be positive, got " << clip);
 }
 
@@ -39,8 +41,7 @@ Tensor WganLoss::discriminator_loss(const DiscriminatorLossInputs& in) {
 
 Tensor WganLoss::generator_loss(const Tensor& d_fake) { return minus_mean(d_fake); }
 
-WganGpLoss::WganGpLoss(int n_critic, double lambda) : n_critic_(n_critic), lambda_(lambda) {
-  check_steps(n_critic, "wgan-gp");
+WganGpLoss::WganGpLoss(int n_critic, double lambda) : WganLoss("wgan-gp", n_critic, 0), lambda_(lambda) {
   GAN_CHECK(lambda >= 0, "wgan-gp: the penalty weight lambda must not be negative, got " << lambda);
 }
 
@@ -64,8 +65,6 @@ Tensor WganGpLoss::discriminator_loss(const DiscriminatorLossInputs& in) {
   }
   return add(neg(w), gp);
 }
-
-Tensor WganGpLoss::generator_loss(const Tensor& d_fake) { return minus_mean(d_fake); }
 
 void WganGpLoss::check_discriminator(nn::Module& d) const {
   for (auto& [path, m] : d.named_modules()) {

@@ -85,6 +85,8 @@ class OutputLoss : public GanLoss {
   int n_critic_;
 };
 
+// The Wasserstein critic: WGAN keeps it Lipschitz by clipping its weights (clip > 0), WGAN-GP
+// (below) by the gradient penalty instead.
 class WganLoss : public GanLoss {
  public:
   WganLoss(int n_critic = 5, double clip = 0.01);
@@ -95,36 +97,32 @@ class WganLoss : public GanLoss {
   double weight_clip() const override { return clip_; }
   LossTerms terms() const override { return terms_; }
 
- private:
+ protected:
+  WganLoss(const char* who, int n_critic, double clip);
   int n_critic_;
   double clip_;
   LossTerms terms_;
 };
 
-class WganGpLoss : public GanLoss {
+class WganGpLoss : public WganLoss {
  public:
   WganGpLoss(int n_critic = 5, double lambda = 10.0);
   std::string name() const override { return "wgan-gp"; }
   // Needs in.rng. Adds the penalty's double-backward graph: backward() of the result reaches
   // the critic's parameters through grad(D(xhat), xhat) taken with create_graph.
   Tensor discriminator_loss(const DiscriminatorLossInputs& in) override;
-  Tensor generator_loss(const Tensor& d_fake) override;
-  int discriminator_steps() const override { return n_critic_; }
   // Refuses a critic holding batch norm (see the message).
   void check_discriminator(nn::Module& d) const override;
-  LossTerms terms() const override { return terms_; }
   double lambda() const { return lambda_; }
 
  private:
-  int n_critic_;
   double lambda_;
-  LossTerms terms_;
 };
 
 // The losses `gan train --loss` knows.
 const std::vector<std::string>& loss_names();
 
-// A loss with its paper's defaults (models/defaults.h); throws naming an unknown loss.
+// A loss with its paper's defaults (models/config.h); throws naming an unknown loss.
 std::unique_ptr<GanLoss> make_loss(const std::string& name);
 // The loss of a run, with the run's n_critic / gp_lambda / clip.
 std::unique_ptr<GanLoss> make_loss(const TrainConfig& cfg);

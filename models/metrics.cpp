@@ -147,14 +147,13 @@ void MetricsLog::append(const LogRecord& r) {
 }
 
 io::Image MetricsLog::curves() const {
-  static const uint8_t palette[][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40},
-                                       {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
+  static const uint8_t palette[][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}};
   std::vector<io::Image> images;
   size_t colour = 0;
   for (const auto& panel : panels_) {
     std::vector<io::Series> series;
     for (const auto& col : panel.columns) {
-      const uint8_t* c = palette[colour++ % 8];
+      const uint8_t* c = palette[colour++ % 4];
       std::string label = col;
       for (const auto& spec : scalars_)
         if (spec.column == col && !spec.short_label.empty()) label = spec.short_label;

@@ -1,17 +1,16 @@
 #include "models/mlp_gan.h"
 
+#include "models/model.h"
+
 namespace gan::models {
+
+static std::function<std::shared_ptr<nn::Module>()> leaky(const ModelConfig& cfg) {
+  return [slope = cfg.leaky_slope] { return std::make_shared<nn::LeakyReLU>(slope); };
+}
 
 MlpGenerator::MlpGenerator(const ModelConfig& cfg, Generator& gen)
     : nn::Module("Generator"), image_shape_{cfg.channels, cfg.image_size, cfg.image_size} {
-  main = register_module("main", std::make_shared<nn::Sequential>());
-  int64_t in = cfg.nz;
-  for (int64_t w : cfg.g_hidden) {
-    main->push_back(std::make_shared<nn::Linear>(in, w, true, &gen));
-    main->push_back(std::make_shared<nn::LeakyReLU>(cfg.leaky_slope));
-    in = w;
-  }
-  main->push_back(std::make_shared<nn::Linear>(in, numel_of(image_shape_), true, &gen));
+  main = register_module("main", linear_stack(cfg.nz, cfg.g_hidden, numel_of(image_shape_), leaky(cfg), gen));
   main->push_back(std::make_shared<nn::Tanh>());
 }
 
@@ -23,14 +22,7 @@ Tensor MlpGenerator::forward(const Tensor& z) {
 }
 
 MlpDiscriminator::MlpDiscriminator(const ModelConfig& cfg, Generator& gen) : nn::Module("Discriminator") {
-  main = register_module("main", std::make_shared<nn::Sequential>());
-  int64_t in = cfg.channels * cfg.image_size * cfg.image_size;
-  for (int64_t w : cfg.d_hidden) {
-    main->push_back(std::make_shared<nn::Linear>(in, w, true, &gen));
-    main->push_back(std::make_shared<nn::LeakyReLU>(cfg.leaky_slope));
-    in = w;
-  }
-  main->push_back(std::make_shared<nn::Linear>(in, 1, true, &gen));
+  main = register_module("main", linear_stack(cfg.channels * cfg.image_size * cfg.image_size, cfg.d_hidden, 1, leaky(cfg), gen));
 }
 
 Tensor MlpDiscriminator::forward(const Tensor& x) {

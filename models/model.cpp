@@ -15,6 +15,19 @@ Tensor GanModel::noise(int64_t n, Generator& gen, Device device) const {
   return Tensor::randn(noise_shape(n), &gen, DType::Float32, device);
 }
 
+std::shared_ptr<nn::Sequential> linear_stack(int64_t in, const std::vector<int64_t>& hidden, int64_t out,
+                                             const std::function<std::shared_ptr<nn::Module>()>& activation,
+                                             Generator& gen) {
+  auto seq = std::make_shared<nn::Sequential>();
+  for (int64_t w : hidden) {
+    seq->push_back(std::make_shared<nn::Linear>(in, w, true, &gen));
+    seq->push_back(activation());
+    in = w;
+  }
+  seq->push_back(std::make_shared<nn::Linear>(in, out, true, &gen));
+  return seq;
+}
+
 std::shared_ptr<nn::Module> build_generator(const ModelConfig& cfg, Generator& init) {
   cfg.validate();
   if (cfg.arch == "mlp") return std::make_shared<MlpGenerator>(cfg, init);

@@ -1,6 +1,8 @@
 // A generator/discriminator pair built from a ModelConfig, with the noise it expects.
 #pragma once
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "engine/nn/module.h"
 #include "engine/rng/generator.h"
@@ -19,6 +21,11 @@ struct GanModel {
   // Standard normal noise from `gen` on `device`.
   Tensor noise(int64_t n, Generator& gen, Device device) const;
 };
+
+// Linear layers in -> hidden... -> out, each but the last followed by a fresh `activation()`.
+std::shared_ptr<nn::Sequential> linear_stack(int64_t in, const std::vector<int64_t>& hidden, int64_t out,
+                                             const std::function<std::shared_ptr<nn::Module>()>& activation,
+                                             Generator& gen);
 
 // Builds both networks on the CPU, initialised from `init` (validates the config first).
 GanModel build_model(const ModelConfig& cfg, Generator& init);

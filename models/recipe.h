@@ -1,19 +1,18 @@
 // A GAN family as a recipe: its named networks, the optimizer groups that update them, and what one
 // critic step and one generator step compute. The trainer (models/trainer.h) owns everything else,
-// once for every family: the data and noise streams, the learning-rate schedule, how many critic
-// steps run, weight clipping, backward() and the optimizer steps, freezing the critics during the
-// generator step, logging, the NaN guard, samples, checkpoints and resume.
+// once for every family: the data and noise streams, the learning-rate schedule, the critic-step
+// count, backward() and the optimizer steps, freezing the critics for the generator step, weight
+// clipping, logging, the NaN guard, samples, checkpoints and resume.
 //
 // One training step, as the trainer runs it:
-//   for each of the recipe's critic steps:  draw a real batch; loss = critic_loss(ctx);
-//       zero the critic groups' gradients; loss.backward(); hooks; critic optimizers step; clip
-//   generator step:  critics frozen; loss = generator_loss(ctx); zero the generator groups'
-//       gradients; loss.backward(); hooks; generator optimizers step
+//   each critic step:  draw a real batch; loss = critic_loss(ctx); zero the critic groups'
+//                      gradients; loss.backward(); hooks; step the critic optimizers; clip
+//   generator step:    critics frozen; loss = generator_loss(ctx); zero the generator groups'
+//                      gradients; loss.backward(); hooks; step the generator optimizers
 // The losses are logged as loss_d (the last critic step's) and loss_g; a recipe logs its own
-// scalars with ctx.log() (the latest value of each name in a step is kept).
+// scalars with ctx.log() (a step keeps the latest value of each name).
 #pragma once
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,21 +27,21 @@ enum class Phase { Critic, Generator };
 // Where in a training step something happens.
 struct StepPoint {
   Phase phase = Phase::Critic;
-  int critic_index = 0;  // which critic step (0-based); in the generator phase, the number of critic steps
+  int critic_index = 0;  // which critic step (0-based); in the generator phase, the number of them
   int critic_steps = 1;
 };
 
-// Observers of one training step (gan trace, tests); every member may be left empty. They read
-// the step and change nothing, except that on_input may replace an input by one of the same shape.
+// Observers of one training step (gan trace, tests); any member may be empty. They read and change
+// nothing, except that on_input may replace an input by one of the same shape.
 struct StepHooks {
   // An input the trainer drew: "real" (the data batch) or "noise" (from the noise stream).
   std::function<void(const StepPoint&, const std::string& name, Tensor& value)> on_input;
-  // The output of layer `path` (a leaf module, e.g. "main.3") of `network` during the pass the
-  // recipe named `pass` ("" where it named none).
+  // The output of layer `path` (a leaf module, e.g. "main.3") of `network` in the pass the recipe
+  // named `pass` ("" where it named none).
   std::function<void(const StepPoint&, const std::string& network, const std::string& pass,
                      const std::string& path, const Tensor& out)>
       on_activation;
-  // Any other tensor a recipe shows (e.g. the penalty's interpolates and input gradient).
+  // Any other tensor a recipe shows (the penalty's interpolates and input gradient).
   std::function<void(const StepPoint&, const std::string& name, const Tensor& value)> on_tensor;
   // After loss.backward() of a phase and before its optimizers step (gradients are in place).
   std::function<void(const StepPoint&, const Tensor& loss)> before_optimizer_step;
@@ -53,26 +52,25 @@ struct Batch {
   Tensor real;  // [B, ...] on the training device
 };
 
-// What a recipe's step may use. Owned by the trainer for the duration of one step.
+// What a recipe's step may use, provided by the trainer for one step.
 class StepContext {
  public:
   virtual ~StepContext() = default;
   virtual const StepPoint& point() const = 0;
   // This critic step's batch; in the generator phase, the last critic step's.
   virtual const Batch& batch() const = 0;
-  // Standard normal noise of `shape` from the run's noise stream, on the training device.
+  // Standard normal noise from the run's noise stream, on the training device.
   virtual Tensor noise(const Shape& shape) = 0;
   // The noise stream itself, for the recipe's other draws (WGAN-GP's interpolation weights).
   virtual Generator& rng() = 0;
-  // network(x), with the activations it produces named after `pass` for the hooks.
+  // network(x), its activations named after `pass` for the hooks.
   virtual Tensor run(const std::string& network, const std::string& pass, const Tensor& x) = 0;
-  // Names the passes `network` makes until the returned guard ends (calls made inside a loss).
+  // Names the passes of `network` until the returned guard ends (calls made inside a loss).
   virtual std::shared_ptr<void> name_pass(const std::string& network, const std::string& pass) = 0;
-  // A 0-dim scalar for the metrics (detached here); the latest value of `name` in a step is kept.
+  // A 0-dim scalar for the metrics (undefined: ignored).
   virtual void log(const std::string& name, const Tensor& value) = 0;
-  // Shows a tensor to the hooks (no effect without them).
+  // Shows a tensor to the hooks.
   virtual void show(const std::string& name, const Tensor& value) = 0;
-  virtual Device device() const = 0;
 };
 
 // An optimizer over the parameters of some of the recipe's networks, stepped in one phase.
@@ -82,12 +80,12 @@ struct OptimizerGroup {
   std::vector<std::string> networks;
 };
 
-// A scalar the recipe logs. Required scalars are logged every step and sit before images_per_s in
+// A scalar the recipe logs. Required ones are logged every step and sit before images_per_s in
 // metrics.csv; optional ones (the loss's terms) after it, empty where a step has none.
 struct ScalarSpec {
   std::string column;
   std::string label;        // in messages ("D(x)", "the gradient penalty")
-  std::string short_label;  // in the progress line; empty: not shown
+  std::string short_label;  // in the progress line and the curves; empty: not shown
   bool required = true;
 };
 
@@ -101,27 +99,26 @@ struct CurvePanel {
 class Recipe {
  public:
   virtual ~Recipe() = default;
-  // The networks by name, in checkpoint order; "<name>." prefixes their state in checkpoints.
+  // The networks by name, in checkpoint order ("<name>." prefixes their state).
   virtual std::vector<std::pair<std::string, nn::Module*>> networks() const = 0;
-  // In checkpoint order.
-  virtual std::vector<OptimizerGroup> optimizer_groups() const = 0;
+  virtual std::vector<OptimizerGroup> optimizer_groups() const = 0;  // in checkpoint order
   virtual int critic_steps() const { return 1; }
-  // > 0: every parameter the critic phase updates is clamped to [-c, c] after each critic update.
+  // > 0: the critic groups' parameters are clamped to [-c, c] after each critic update.
   virtual double weight_clip() const { return 0; }
 
   virtual Tensor critic_loss(StepContext& ctx) = 0;
   virtual Tensor generator_loss(StepContext& ctx) = 0;
 
-  // The recipe's own scalars (loss_d and loss_g come first and are the trainer's).
+  // The recipe's own scalars (loss_d and loss_g are the trainer's) and curves.png panels after the
+  // losses.
   virtual std::vector<ScalarSpec> scalars() const = 0;
-  // curves.png panels after the losses panel.
   virtual std::vector<CurvePanel> curves() const { return {}; }
 
-  // The fixed inputs of the sample grids (n samples, drawn from `gen`) and what they show.
+  // The fixed inputs of the sample grids (n samples, drawn from `gen`), and the samples they give
+  // (called in eval mode without history).
   virtual Tensor sample_inputs(int64_t n, Generator& gen, Device device) const = 0;
-  // Samples from the inputs; called in eval mode without history.
   virtual Tensor generate(const Tensor& inputs) = 0;
-  // The network a 2-D sample plot shades by (nullptr: none).
+  // The network a 2-D sample plot is shaded by (nullptr: none).
   virtual nn::Module* critic() { return nullptr; }
 };
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "engine/ops/ops.h"
+#include "models/model.h"
 
 namespace gan::models {
 
@@ -54,20 +55,10 @@ Tensor sample_toy(const ToyData& data, int64_t n, Generator& gen) {
   return Tensor::from_vector(out, {n, 2});
 }
 
-static std::shared_ptr<nn::Sequential> relu_mlp(int64_t in, const std::vector<int64_t>& hidden, int64_t out,
-                                                 Generator& gen) {
-  auto seq = std::make_shared<nn::Sequential>();
-  for (int64_t w : hidden) {
-    seq->push_back(std::make_shared<nn::Linear>(in, w, true, &gen));
-    seq->push_back(std::make_shared<nn::ReLU>());
-    in = w;
-  }
-  seq->push_back(std::make_shared<nn::Linear>(in, out, true, &gen));
-  return seq;
-}
+static std::shared_ptr<nn::Module> relu() { return std::make_shared<nn::ReLU>(); }
 
 ToyGenerator::ToyGenerator(const ModelConfig& cfg, Generator& gen) : nn::Module("Generator") {
-  main = register_module("main", relu_mlp(cfg.nz, cfg.g_hidden, 2, gen));
+  main = register_module("main", linear_stack(cfg.nz, cfg.g_hidden, 2, relu, gen));
 }
 
 Tensor ToyGenerator::forward(const Tensor& z) {
@@ -76,7 +67,7 @@ Tensor ToyGenerator::forward(const Tensor& z) {
 }
 
 ToyDiscriminator::ToyDiscriminator(const ModelConfig& cfg, Generator& gen) : nn::Module("Discriminator") {
-  main = register_module("main", relu_mlp(2, cfg.d_hidden, 1, gen));
+  main = register_module("main", linear_stack(2, cfg.d_hidden, 1, relu, gen));
 }
 
 Tensor ToyDiscriminator::forward(const Tensor& x) {

@@ -1,11 +1,10 @@
 #include "models/trace.h"
 
 #include <spawn.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
+#include <cerrno>
+#include <cstring>
 
 #include "engine/autograd/autograd.h"
 #include "engine/io/file_util.h"
@@ -152,32 +151,19 @@ StepTrace trace_step(Trainer& trainer, Tensor real, Tensor z) {
 }
 
 bool render_dot_svg(const std::string& dot_path, const std::string& svg_path) {
-  const char* path_env = std::getenv("PATH");
-  std::string exe;
-  std::string paths = path_env ? path_env : "/usr/bin:/bin";
-  for (size_t start = 0; start <= paths.size();) {
-    size_t end = paths.find(':', start);
-    if (end == std::string::npos) end = paths.size();
-    std::string cand = paths.substr(start, end - start) + "/dot";
-    if (end > start && ::access(cand.c_str(), X_OK) == 0) {
-      exe = cand;
-      break;
-    }
-    start = end + 1;
-  }
-  if (exe.empty()) return false;
   std::string tmp = svg_path + ".tmp";
-  std::vector<std::string> args{exe, "-Tsvg", dot_path, "-o", tmp};
+  std::vector<std::string> args{"dot", "-Tsvg", dot_path, "-o", tmp};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid;
-  GAN_CHECK(::posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), environ) == 0,
-            "trace: could not start " << exe);
+  const int rc = ::posix_spawnp(&pid, "dot", nullptr, nullptr, argv.data(), environ);
+  if (rc == ENOENT) return false;  // Graphviz is not installed
+  GAN_CHECK(rc == 0, "trace: could not start Graphviz dot: " << std::strerror(rc));
   int status = 0;
-  GAN_CHECK(::waitpid(pid, &status, 0) == pid, "trace: waiting for " << exe << " failed");
+  GAN_CHECK(::waitpid(pid, &status, 0) == pid, "trace: waiting for dot failed");
   GAN_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-            "trace: " << exe << " -Tsvg " << dot_path << " failed (exit status " << WEXITSTATUS(status) << ")");
+            "trace: dot -Tsvg " << dot_path << " failed (exit status " << WEXITSTATUS(status) << ")");
   GAN_CHECK(std::rename(tmp.c_str(), svg_path.c_str()) == 0, "trace: could not write " << svg_path);
   return true;
 }
@@ -215,7 +201,7 @@ TraceFiles write_trace(const TraceRequest& req) {
               "--batch " << req.batch_path << ": images " << batch.str() << " but the " << cfg.model.arch
                          << " model works on " << cfg.model.channels << "x" << cfg.model.image_size << "x"
                          << cfg.model.image_size);
-    data = std::make_unique<FixedBatchSource>(batch, req.batch_path);
+    data = fixed_batch_source(batch, req.batch_path);
   }
   std::unique_ptr<Trainer> trainer =
       build_trainer(cfg, req.checkpoint.empty() ? nullptr : &ck, req.checkpoint, {}, std::move(data));

@@ -87,7 +87,6 @@ class Trainer::Context : public StepContext {
   void show(const std::string& name, const Tensor& value) override {
     if (hooks_ && hooks_->on_tensor) hooks_->on_tensor(point_, name, value);
   }
-  Device device() const override { return t_.device_; }
 
  private:
   void input(const std::string& name, Tensor& value) {
@@ -134,7 +133,7 @@ static std::unique_ptr<DataSource> image_source(const TrainConfig& cfg, const io
   cfg.validate();
   GAN_CHECK(data.channels == cfg.model.channels,
             data.source << ": images have " << data.channels << " channel(s), the model expects " << cfg.model.channels);
-  return std::make_unique<ImageSource>(data, cfg.batch, cfg.model.image_size, cfg.seed);
+  return image_source(data, cfg.batch, cfg.model.image_size, cfg.seed);
 }
 
 Trainer::Trainer(TrainConfig cfg, const io::ImageDataset& data, Device device)

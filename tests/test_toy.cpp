@@ -14,7 +14,7 @@
 #include "models/sampling.h"
 #include "models/toy.h"
 #include "models/toy_plot.h"
-#include "models/defaults.h"
+#include "models/config.h"
 #include "models/trainer.h"
 #include "tests/test_helpers.h"
 

@@ -14,7 +14,7 @@
 #include "engine/io/file_util.h"
 #include "engine/io/safetensors.h"
 #include "models/data.h"
-#include "models/defaults.h"
+#include "models/config.h"
 #include "models/trace.h"
 #include "models/trainer.h"
 #include "tests/test_helpers.h"
@@ -169,7 +169,7 @@ void expect_trace_equals_train_step(models::TrainConfig cfg, const io::ImageData
   expect_trace_equals_train_step([&] { return std::make_unique<models::Trainer>(cfg, data, Device::cpu()); });
 }
 
-// `tiny(arch)` trained with `loss` at its defaults (models/defaults.h), widths kept tiny.
+// `tiny(arch)` trained with `loss` at its defaults (models/config.h), widths kept tiny.
 models::TrainConfig tiny_with_loss(const std::string& arch, const std::string& loss) {
   models::TrainConfig c = tiny(arch);
   c.loss = loss;

@@ -282,7 +282,7 @@ TEST(Train, LossStrategyPlugsIn) {
   c.model.image_size = 28;
   auto loss = std::make_unique<LeastSquaresTwoStep>();
   LeastSquaresTwoStep* l = loss.get();
-  models::Trainer t(c, std::make_unique<models::ImageSource>(ds, c.batch, 28, c.seed), Device::cpu(),
+  models::Trainer t(c, models::image_source(ds, c.batch, 28, c.seed), Device::cpu(),
                     models::make_recipe(c, Device::cpu(), std::move(loss)));
   EXPECT_EQ(t.images_per_step(), 32);
   for (int i = 0; i < 5; ++i) {

@@ -9,7 +9,7 @@
 #include "engine/autograd/autograd.h"
 #include "engine/optim/optimizer.h"
 #include "models/losses.h"
-#include "models/defaults.h"
+#include "models/config.h"
 #include "models/trainer.h"
 #include "tests/test_helpers.h"
 

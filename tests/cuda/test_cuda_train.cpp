@@ -7,7 +7,7 @@
 
 #include "engine/cuda/kernel_select.h"
 #include "engine/ops/ops.h"
-#include "models/defaults.h"
+#include "models/config.h"
 #include "models/trainer.h"
 #include "tests/test_helpers.h"
 
@@ -60,8 +60,8 @@ TEST(CudaTrain, StepMatchesCpuForEveryModel) {
     Generator data(7);
     Tensor real = Tensor::rand({c.batch, 3, c.model.image_size, c.model.image_size}, &data, -1.0, 1.0);
     // The same seed gives both the same weights (built on the CPU) and the same noise (Philox).
-    models::Trainer cpu(c, std::make_unique<models::FixedBatchSource>(real, "random"), Device::cpu());
-    models::Trainer gpu(c, std::make_unique<models::FixedBatchSource>(real.to(Device::cuda(0)), "random"), Device::cuda(0));
+    models::Trainer cpu(c, models::fixed_batch_source(real, "random"), Device::cpu());
+    models::Trainer gpu(c, models::fixed_batch_source(real.to(Device::cuda(0)), "random"), Device::cuda(0));
     StepResult a = step_with_gradients(cpu), b = step_with_gradients(gpu);
     EXPECT_NEAR(b.loss_d, a.loss_d, 1e-5 * std::abs(a.loss_d) + 1e-6) << arch;
     EXPECT_NEAR(b.loss_g, a.loss_g, 1e-5 * std::abs(a.loss_g) + 1e-6) << arch;
