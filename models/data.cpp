@@ -79,7 +79,7 @@ class ImageSource : public DataSource {
  public:
   ImageSource(const io::ImageDataset& data, int64_t batch, int64_t image_size, uint64_t seed)
       : loader_(data, batch, image_size, seed) {}
-  Tensor next() override { return loader_.next(); }
+  Batch next() override { return {loader_.next()}; }
   std::string describe() const override {
     const io::ImageDataset& d = loader_.data();
     std::ostringstream os;
@@ -98,7 +98,7 @@ class ToySource : public DataSource {
  public:
   ToySource(const std::string& spec, int64_t batch, uint64_t seed)
       : data_(toy_data(spec)), batch_(batch), gen_(seed ^ kToyStream) {}
-  Tensor next() override { return sample_toy(data_, batch_, gen_); }
+  Batch next() override { return {sample_toy(data_, batch_, gen_)}; }
   std::string describe() const override { return data_.name + " (2-D points, a fresh batch every critic step)"; }
   DataState state() const override { return {0, 0, gen_.draws()}; }
   void set_state(const DataState& s) override { gen_.set_state(gen_.seed(), s.draws.value_or(0)); }
@@ -133,7 +133,7 @@ class ToySource : public DataSource {
 class FixedBatchSource : public DataSource {
  public:
   FixedBatchSource(Tensor batch, std::string what) : batch_(std::move(batch)), what_(std::move(what)) {}
-  Tensor next() override { return batch_; }
+  Batch next() override { return {batch_}; }
   std::string describe() const override { return what_ + " " + batch_.str() + ", the same batch every step"; }
   DataState state() const override { return {}; }
   void set_state(const DataState&) override {}

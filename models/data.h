@@ -37,12 +37,17 @@ struct DataState {
   std::optional<uint64_t> draws;
 };
 
-// The real batches of a run, one per critic step, as float32 CPU tensors. A source's whole state
+// The real data of one critic step (later families add labels and unpaired domains here).
+struct Batch {
+  Tensor real;  // [B, ...] float32
+};
+
+// The real batches of a run, one per critic step (on the CPU, or where a fixed batch lives). A source's whole state
 // is its DataState, so a restored source yields what the uninterrupted one would have.
 class DataSource {
  public:
   virtual ~DataSource() = default;
-  virtual Tensor next() = 0;
+  virtual Batch next() = 0;
   virtual std::string describe() const = 0;
   virtual int64_t batches_per_epoch() const { return 0; }  // 0: an endless stream (no epochs)
   virtual DataState state() const = 0;

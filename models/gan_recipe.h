@@ -33,9 +33,6 @@ class GanRecipe : public Recipe {
   Tensor generate(const Tensor& z) override { return model_.generator->forward(z); }
   nn::Module* critic() override { return model_.discriminator.get(); }
 
-  GanModel& model() { return model_; }
-  GanLoss& loss() { return *loss_; }
-
  private:
   GanModel model_;
   std::unique_ptr<GanLoss> loss_;

@@ -113,7 +113,6 @@ class WganGpLoss : public WganLoss {
   Tensor discriminator_loss(const DiscriminatorLossInputs& in) override;
   // Refuses a critic holding batch norm (see the message).
   void check_discriminator(nn::Module& d) const override;
-  double lambda() const { return lambda_; }
 
  private:
   double lambda_;

@@ -19,6 +19,7 @@
 
 #include "engine/nn/module.h"
 #include "engine/rng/generator.h"
+#include "models/data.h"
 
 namespace gan::models {
 
@@ -47,17 +48,12 @@ struct StepHooks {
   std::function<void(const StepPoint&, const Tensor& loss)> before_optimizer_step;
 };
 
-// The real data of one critic step.
-struct Batch {
-  Tensor real;  // [B, ...] on the training device
-};
-
 // What a recipe's step may use, provided by the trainer for one step.
 class StepContext {
  public:
   virtual ~StepContext() = default;
   virtual const StepPoint& point() const = 0;
-  // This critic step's batch; in the generator phase, the last critic step's.
+  // This critic step's batch, on the training device; in the generator phase, the last critic step's.
   virtual const Batch& batch() const = 0;
   // Standard normal noise from the run's noise stream, on the training device.
   virtual Tensor noise(const Shape& shape) = 0;

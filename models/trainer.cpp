@@ -54,7 +54,8 @@ class Trainer::Context : public StepContext {
 
   void begin(const StepPoint& p) { point_ = p; }
   void draw_batch() {
-    batch_.real = t_.data_->next().to(t_.device_);
+    batch_ = t_.data_->next();
+    batch_.real = batch_.real.to(t_.device_);
     input("real", batch_.real);
   }
   StepScalars scalars() {
