@@ -15,6 +15,7 @@
 #include "engine/io/safetensors.h"
 #include "models/data.h"
 #include "models/config.h"
+#include "models/model.h"
 #include "models/trace.h"
 #include "models/trainer.h"
 #include "tests/test_helpers.h"
@@ -264,6 +265,48 @@ TEST(Trace, WganGpCriticStepsAndPenaltyGradient) {
     EXPECT_LE(e, 1.0);
     EXPECT_NEAR((xh[n * M + 7] - xf[n * M + 7]) / (xr[n * M + 7] - xf[n * M + 7]), e, 1e-4);
   }
+}
+
+// The first critic conv's weight gradient in a WGAN-GP critic step has four parts, each from the
+// trace alone (docs/backprop.md, "Following the penalty in a trace"): the real pass, the fake pass,
+// the penalty pass through its activations (conv2d_weight_grad of xhat and the gradient loss_d
+// sends to main.0's output in that pass), and the part only the double backward has: the penalty's
+// gradient G = dL/dg meets the first backward's node g = conv_transpose2d(delta0, K), whose
+// derivative in K is conv2d_weight_grad(G, delta0), delta0 = d sum D(xhat) / d main.0's output.
+TEST(Trace, WganGpFirstLayerWeightGradientHasFourParts) {
+  models::TrainConfig cfg = tiny_with_loss("dcgan32", "wgan-gp");
+  io::ImageDataset data = random_images(40, 1, 32, 18);
+  models::fit_model_to_data(cfg, data);
+  models::Trainer t(cfg, data, Device::cpu());
+  models::StepTrace tr = models::trace_step(t);
+  const Conv2dParams down = Conv2dParams::make(2, 1);
+  const Tensor& k0 = tr.get("discriminator.main.0.weight");  // before the step: critic0's weights
+  auto part = [&](const Tensor& x, const std::string& out_grad) {
+    return conv2d_weight_grad(x, tr.get(out_grad), k0.shape(), down);
+  };
+  Tensor real = part(tr.get("critic0.input.real"), "critic0.discriminator.real.main.0.out.grad");
+  Tensor fake = part(tr.get("critic0.generator.main.10.out"), "critic0.discriminator.fake.main.0.out.grad");
+  Tensor pen = part(tr.get("critic0.penalty.xhat").detach(), "critic0.discriminator.penalty.main.0.out.grad");
+  // delta0, recomputed independently: the critic at the step's starting weights on xhat.
+  Generator init(0);
+  models::GanModel m = models::build_model(cfg.model, init);
+  std::map<std::string, nn::StateValue> before;
+  for (auto& [name, w] : tr.tensors)
+    if (name.rfind("discriminator.main.", 0) == 0 && name.find(".grad") == std::string::npos &&
+        name.find(".updated") == std::string::npos)
+      before[name.substr(14)] = nn::StateValue::of(w);
+  m.discriminator->load_state_dict(before, "trace");
+  Tensor xhat = tr.get("critic0.penalty.xhat").detach().requires_grad_();
+  Tensor out0;
+  auto& seq = static_cast<nn::Sequential&>(*m.discriminator->children()[0].second);
+  seq[0].set_forward_hook([&](const Tensor& y) { out0 = y; });
+  Tensor d_out = (*m.discriminator)(xhat);
+  ASSERT_TRUE(out0.defined());
+  Tensor delta0 = grad({sum(d_out)}, {out0})[0];
+  Tensor second = conv2d_weight_grad(tr.get("critic0.penalty.input_grad.grad"), delta0, k0.shape(), down);
+  const Tensor& total = tr.get("critic0.discriminator.main.0.weight.grad");
+  EXPECT_LT(rel_error(add(add(real, fake), add(pen, second)), total), 1e-5);
+  EXPECT_GT(rel_error(add(add(real, fake), pen), total), 1e-3) << "the double backward's own part counts";
 }
 
 namespace {
