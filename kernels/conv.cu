@@ -121,11 +121,11 @@ cudaError_t launch_tile(const Prob& prob, const GemmPlan& pl, void* workspace, i
   T* partial = static_cast<T*>(workspace);
   dim3 grid(static_cast<unsigned>(pl.grid_m), static_cast<unsigned>(pl.grid_n),
             static_cast<unsigned>(pl.phases * pl.splits));
-  implicit_gemm_v1<T, Tile, AW, BW, Prob><<<grid, Tile::THREADS, 0, stream>>>(prob, pl.splits, partial);
+  implicit_gemm_fma<T, Tile, AW, BW, Prob><<<grid, Tile::THREADS, 0, stream>>>(prob, pl.splits, partial);
   if (pl.splits > 1) {
     const int64_t mn = pl.M * pl.Ng;
     const int64_t nb = std::min<int64_t>(ceil_div(mn, 256), int64_t{8} * sms);
-    implicit_gemm_splitk_reduce_v1<T, Prob><<<static_cast<unsigned>(nb), 256, 0, stream>>>(prob, partial, pl.splits);
+    implicit_gemm_splitk_reduce<T, Prob><<<static_cast<unsigned>(nb), 256, 0, stream>>>(prob, partial, pl.splits);
   }
   return cudaGetLastError();
 }
@@ -135,11 +135,11 @@ cudaError_t launch_tile_tf32(const Prob& prob, const GemmPlan& pl, void* workspa
   float* partial = static_cast<float*>(workspace);
   dim3 grid(static_cast<unsigned>(pl.grid_m), static_cast<unsigned>(pl.grid_n),
             static_cast<unsigned>(pl.phases * pl.splits));
-  implicit_gemm_tf32_v2<Tile, AW, BW, Prob><<<grid, Tile::THREADS, 0, stream>>>(prob, pl.splits, partial);
+  implicit_gemm_tf32<Tile, AW, BW, Prob><<<grid, Tile::THREADS, 0, stream>>>(prob, pl.splits, partial);
   if (pl.splits > 1) {
     const int64_t mn = pl.M * pl.Ng;
     const int64_t nb = std::min<int64_t>(ceil_div(mn, 256), int64_t{8} * sms);
-    implicit_gemm_splitk_reduce_v1<float, Prob><<<static_cast<unsigned>(nb), 256, 0, stream>>>(prob, partial,
+    implicit_gemm_splitk_reduce<float, Prob><<<static_cast<unsigned>(nb), 256, 0, stream>>>(prob, partial,
                                                                                               pl.splits);
   }
   return cudaGetLastError();
@@ -216,80 +216,71 @@ size_t conv2d_workspace_bytes(ConvPass pass, const Conv2dShape& s, size_t elem_s
 
 namespace {
 
-template <class T>
-cudaError_t conv2d_fwd(const T* x, const T* w, T* y, const Conv2dShape& s, void* workspace, int sms,
-                       cudaStream_t stream, bool tf32) {
+// What every pass does before its product: reject a precision the type cannot run (tensor cores
+// take float operands only), settle empty outputs and empty reductions, plan the product. Then
+// launch(plan, tf32) starts it.
+template <class T, class Launch>
+cudaError_t run_pass(ConvPass pass, const Conv2dShape& s, T* out, int64_t out_elems, int64_t reduction, ConvMath math,
+                     int sms, cudaStream_t stream, Launch&& launch) {
+  if (!(math == ConvMath::Strict || (math == ConvMath::Tf32 && sizeof(T) == 4))) return cudaErrorInvalidValue;
   cudaError_t err;
-  if (trivial(s.N * s.K * s.P * s.Q, s.C * s.R * s.S, y, sizeof(T), stream, err)) return err;
-  const GemmPlan pl = make_plan(ConvPass::Forward, s, sizeof(T), sms);
-  // Rows walk along output pixels (contiguous x reads for stride 1); weights walk along C R S.
-  return launch_gemm<T, Walk::Rows, Walk::K>(make_fwd_problem(s, x, w, y), pl, workspace, sms, stream, tf32);
-}
-
-template <class T>
-cudaError_t conv2d_bwd_data(const T* dy, const T* w, T* dx, const Conv2dShape& s, void* workspace, int sms,
-                            cudaStream_t stream, bool tf32) {
-  cudaError_t err;
-  if (trivial(s.N * s.C * s.H * s.W, s.K, dx, sizeof(T), stream, err)) return err;
-  const GemmPlan pl = make_plan(ConvPass::BackwardData, s, sizeof(T), sms);
-  if (bwd_data_is_1x1(s))
-    return launch_gemm<T, Walk::K, Walk::Rows>(make_bwd_data_1x1_problem(s, dy, w, dx), pl, workspace, sms, stream,
-                                               tf32);
-  return launch_gemm<T, Walk::Rows, Walk::K>(make_bwd_data_problem(s, dy, w, dx), pl, workspace, sms, stream, tf32);
-}
-
-template <class T>
-cudaError_t conv2d_bwd_weight(const T* x, const T* dy, T* dw, const Conv2dShape& s, void* workspace, int sms,
-                              cudaStream_t stream, bool tf32) {
-  cudaError_t err;
-  if (trivial(s.K * s.C * s.R * s.S, s.N * s.P * s.Q, dw, sizeof(T), stream, err)) return err;
-  const GemmPlan pl = make_plan(ConvPass::BackwardWeight, s, sizeof(T), sms);
-  // Both operands walk the reduction (n, p, q): dy and x are contiguous along q.
-  return launch_gemm<T, Walk::K, Walk::K>(make_bwd_weight_problem(s, x, dy, dw), pl, workspace, sms, stream, tf32);
+  if (trivial(out_elems, reduction, out, sizeof(T), stream, err)) return err;
+  return launch(make_plan(pass, s, sizeof(T), sms), math == ConvMath::Tf32);
 }
 
 }  // namespace
 
 template <class T>
-cudaError_t conv2d_fwd_implicit_gemm_v1(const T* x, const T* w, T* y, const Conv2dShape& s, void* workspace, int sms,
-                                        cudaStream_t stream) {
-  return conv2d_fwd(x, w, y, s, workspace, sms, stream, false);
+cudaError_t conv2d_fwd_implicit_gemm(const T* x, const T* w, T* y, const Conv2dShape& s, ConvMath math,
+                                     void* workspace, int sms, cudaStream_t stream) {
+  return run_pass<T>(ConvPass::Forward, s, y, s.N * s.K * s.P * s.Q, s.C * s.R * s.S, math, sms, stream,
+                     [&](const GemmPlan& pl, bool tf32) {
+                       // Rows walk along output pixels (contiguous x reads for stride 1); weights along C R S.
+                       return launch_gemm<T, Walk::Rows, Walk::K>(make_fwd_problem(s, x, w, y), pl, workspace, sms,
+                                                                  stream, tf32);
+                     });
 }
 
 template <class T>
-cudaError_t conv2d_bwd_data_implicit_gemm_v1(const T* dy, const T* w, T* dx, const Conv2dShape& s, void* workspace,
-                                             int sms, cudaStream_t stream) {
-  return conv2d_bwd_data(dy, w, dx, s, workspace, sms, stream, false);
+cudaError_t conv2d_bwd_data_implicit_gemm(const T* dy, const T* w, T* dx, const Conv2dShape& s, ConvMath math,
+                                          void* workspace, int sms, cudaStream_t stream) {
+  return run_pass<T>(ConvPass::BackwardData, s, dx, s.N * s.C * s.H * s.W, s.K, math, sms, stream,
+                     [&](const GemmPlan& pl, bool tf32) {
+                       if (bwd_data_is_1x1(s))
+                         return launch_gemm<T, Walk::K, Walk::Rows>(make_bwd_data_1x1_problem(s, dy, w, dx), pl,
+                                                                    workspace, sms, stream, tf32);
+                       return launch_gemm<T, Walk::Rows, Walk::K>(make_bwd_data_problem(s, dy, w, dx), pl, workspace,
+                                                                  sms, stream, tf32);
+                     });
 }
 
 template <class T>
-cudaError_t conv2d_bwd_weight_implicit_gemm_v1(const T* x, const T* dy, T* dw, const Conv2dShape& s, void* workspace,
-                                               int sms, cudaStream_t stream) {
-  return conv2d_bwd_weight(x, dy, dw, s, workspace, sms, stream, false);
+cudaError_t conv2d_bwd_weight_implicit_gemm(const T* x, const T* dy, T* dw, const Conv2dShape& s, ConvMath math,
+                                            void* workspace, int sms, cudaStream_t stream) {
+  return run_pass<T>(ConvPass::BackwardWeight, s, dw, s.K * s.C * s.R * s.S, s.N * s.P * s.Q, math, sms, stream,
+                     [&](const GemmPlan& pl, bool tf32) {
+                       // Both operands walk the reduction (n, p, q): dy and x are contiguous along q.
+                       return launch_gemm<T, Walk::K, Walk::K>(make_bwd_weight_problem(s, x, dy, dw), pl, workspace,
+                                                               sms, stream, tf32);
+                     });
 }
 
-cudaError_t conv2d_fwd_implicit_gemm_tf32_v2(const float* x, const float* w, float* y, const Conv2dShape& s,
-                                             void* workspace, int sms, cudaStream_t stream) {
-  return conv2d_fwd(x, w, y, s, workspace, sms, stream, true);
+template <class T>
+cudaError_t conv_transpose2d_fwd_implicit_gemm(const T* x, const T* w, T* y, const Conv2dShape& s, ConvMath math,
+                                               void* workspace, int sms, cudaStream_t stream) {
+  // conv_transpose2d's input plays dy, its output dx.
+  return conv2d_bwd_data_implicit_gemm(x, w, y, s, math, workspace, sms, stream);
 }
 
-cudaError_t conv2d_bwd_data_implicit_gemm_tf32_v2(const float* dy, const float* w, float* dx, const Conv2dShape& s,
-                                                  void* workspace, int sms, cudaStream_t stream) {
-  return conv2d_bwd_data(dy, w, dx, s, workspace, sms, stream, true);
-}
-
-cudaError_t conv2d_bwd_weight_implicit_gemm_tf32_v2(const float* x, const float* dy, float* dw, const Conv2dShape& s,
-                                                    void* workspace, int sms, cudaStream_t stream) {
-  return conv2d_bwd_weight(x, dy, dw, s, workspace, sms, stream, true);
-}
-
-#define GAN_INSTANTIATE_CONV(T)                                                                                   \
-  template cudaError_t conv2d_fwd_implicit_gemm_v1<T>(const T*, const T*, T*, const Conv2dShape&, void*, int,     \
-                                                      cudaStream_t);                                              \
-  template cudaError_t conv2d_bwd_data_implicit_gemm_v1<T>(const T*, const T*, T*, const Conv2dShape&, void*, int, \
-                                                           cudaStream_t);                                         \
-  template cudaError_t conv2d_bwd_weight_implicit_gemm_v1<T>(const T*, const T*, T*, const Conv2dShape&, void*,    \
-                                                             int, cudaStream_t);
+#define GAN_INSTANTIATE_CONV(T)                                                                                  \
+  template cudaError_t conv2d_fwd_implicit_gemm<T>(const T*, const T*, T*, const Conv2dShape&, ConvMath, void*, \
+                                                   int, cudaStream_t);                                          \
+  template cudaError_t conv2d_bwd_data_implicit_gemm<T>(const T*, const T*, T*, const Conv2dShape&, ConvMath,   \
+                                                        void*, int, cudaStream_t);                              \
+  template cudaError_t conv2d_bwd_weight_implicit_gemm<T>(const T*, const T*, T*, const Conv2dShape&, ConvMath, \
+                                                          void*, int, cudaStream_t);                            \
+  template cudaError_t conv_transpose2d_fwd_implicit_gemm<T>(const T*, const T*, T*, const Conv2dShape&,        \
+                                                             ConvMath, void*, int, cudaStream_t);
 GAN_INSTANTIATE_CONV(float)
 GAN_INSTANTIATE_CONV(double)
 #undef GAN_INSTANTIATE_CONV

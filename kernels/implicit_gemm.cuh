@@ -1,5 +1,8 @@
-// A tiled SIMT matrix-product kernel whose operands come from a problem object (see
-// conv_problem.cuh), so that each convolution computation is one product with gathered operands.
+// Tiled matrix-product kernels whose operands come from a problem object (see conv_problem.cuh),
+// so that each convolution computation is one product with gathered operands. Two kernels, named
+// for the arithmetic they do: implicit_gemm_fma (FP32 / FP64 fused multiply-adds on the CUDA
+// cores, any T) and implicit_gemm_tf32 (TF32 tensor cores through wmma, float only); plus
+// implicit_gemm_splitk_reduce, which sums split-K partial products.
 //
 // Block tile BM x BN, reduction step BK; each thread owns a TM x TN micro-tile in registers.
 // Operand tiles go global -> registers -> shared memory with two shared buffers: the global loads
@@ -190,12 +193,12 @@ __device__ __forceinline__ void split_range(int Kg, int BK, int split, int split
 
 // C = A B for phase blockIdx.z / splits of `prob`, reduction slice blockIdx.z % splits.
 // splits == 1: C goes to the problem's output. splits > 1 (single-phase problems only): the
-// slice's partial product goes to partial[split][M][Ng] for implicit_gemm_splitk_reduce_v1.
+// slice's partial product goes to partial[split][M][Ng] for implicit_gemm_splitk_reduce.
 // At least two blocks per multiprocessor: caps the 128x128 tile at 128 registers a thread (it
 // wants ~137, which would leave one block of 8 warps to hide all latency).
 template <class T, class Tile, Walk AW, Walk BW, class Prob>
 __global__ void __launch_bounds__(Tile::THREADS, 2)
-    implicit_gemm_v1(const __grid_constant__ Prob prob, int splits, T* __restrict__ partial) {
+    implicit_gemm_fma(const __grid_constant__ Prob prob, int splits, T* __restrict__ partial) {
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, TM = Tile::TM, TN = Tile::TN;
   constexpr int NT = Tile::THREADS, PAD = Tile::PAD;
 
@@ -282,11 +285,11 @@ __global__ void __launch_bounds__(Tile::THREADS, 2)
 
 // The same product on TF32 tensor cores (float only): operands rounded to TF32 (10-bit
 // mantissa) as they enter the fragments, products accumulated in FP32. Same staging, split-K and
-// phases as v1; results leave through a per-warp shared scratch, so that lanes write
+// phases as implicit_gemm_fma; results leave through a per-warp shared scratch, so that lanes write
 // consecutive rows (consecutive output pixels) together.
 template <class Tile, Walk AW, Walk BW, class Prob>
 __global__ void __launch_bounds__(Tile::THREADS, 2)
-    implicit_gemm_tf32_v2(const __grid_constant__ Prob prob, int splits, float* __restrict__ partial) {
+    implicit_gemm_tf32(const __grid_constant__ Prob prob, int splits, float* __restrict__ partial) {
   namespace wmma = nvcuda::wmma;
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, NT = Tile::THREADS, PAD = Tile::PAD;
   constexpr int FM = Tile::FM, FN = Tile::FN;
@@ -384,7 +387,7 @@ __global__ void __launch_bounds__(Tile::THREADS, 2)
 
 // Sums the split-K partial products in split order and writes them to the problem's output.
 template <class T, class Prob>
-__global__ void implicit_gemm_splitk_reduce_v1(const __grid_constant__ Prob prob, const T* __restrict__ partial,
+__global__ void implicit_gemm_splitk_reduce(const __grid_constant__ Prob prob, const T* __restrict__ partial,
                                                int splits) {
   const auto& sub = prob.phase(0);
   const int64_t Ng = sub.Ng;

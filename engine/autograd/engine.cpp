@@ -90,6 +90,17 @@ void record(const char* name, const std::vector<Tensor>& inputs, const std::vect
   }
 }
 
+// A rule may return the gradient of a broadcast input at the broadcast (output) shape: the one
+// place that sums it down to the input's shape is here, so no rule repeats it. Any other mismatch
+// is a bug in the rule.
+static Tensor reduce_to_input(const Node& n, const Tensor& g, const OutputMeta& input) {
+  if (g.shape() == input.shape) return g;
+  GAN_CHECK(broadcasts_to(input.shape, g.shape()),
+            n.name << ": backward produced a gradient of shape " << shape_str(g.shape()) << " for an input of shape "
+                   << shape_str(input.shape) << " (not a broadcast of it)");
+  return sum_to(g, input.shape);
+}
+
 // One backward traversal. In accumulate mode, leaves' accumulators run and fill .grad. In capture
 // mode (grad()), the gradient arriving at each (node, slot) in `targets` is returned instead and
 // only the part of the graph between the roots and the targets runs.
@@ -176,12 +187,7 @@ static std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const 
       for (size_t j = 0; j < grads.size(); ++j) {
         Edge& e = n->next[j];
         if (!e.fn || !useful[e.fn.get()]) continue;
-        if (grads[j].defined()) {
-          GAN_CHECK(grads[j].shape() == e.fn->outputs[e.input_nr].shape,
-                    n->name << ": backward produced a gradient of shape " << shape_str(grads[j].shape())
-                            << " for an input of shape " << shape_str(e.fn->outputs[e.input_nr].shape));
-          add_to(e.fn.get(), e.input_nr, grads[j]);
-        }
+        if (grads[j].defined()) add_to(e.fn.get(), e.input_nr, reduce_to_input(*n, grads[j], e.fn->outputs[e.input_nr]));
         if (--deps[e.fn.get()] == 0) ready.push(e.fn.get());
       }
     }

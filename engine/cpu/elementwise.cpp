@@ -71,37 +71,15 @@ static void map_unary(const Tensor& x, Tensor& out, F f) {
   });
 }
 
+// The formulas are the table's (kernels/elementwise_ops.h), the same functors the CUDA kernels run.
 void unary(UnaryOp op, const Tensor& x, Tensor& out, double a, double b) {
   GAN_DISPATCH_FLOAT(x.dtype(), "unary", [&] {
     using T = scalar_t;
-    const T A = static_cast<T>(a), B = static_cast<T>(b);
-    switch (op) {
-      case UnaryOp::Neg: return map_unary<T>(x, out, [](T v) { return -v; });
-      case UnaryOp::Exp: return map_unary<T>(x, out, [](T v) { return std::exp(v); });
-      case UnaryOp::Log: return map_unary<T>(x, out, [](T v) { return std::log(v); });
-      case UnaryOp::Sqrt: return map_unary<T>(x, out, [](T v) { return std::sqrt(v); });
-      case UnaryOp::Abs: return map_unary<T>(x, out, [](T v) { return std::abs(v); });
-      case UnaryOp::Sign: return map_unary<T>(x, out, [](T v) { return T((v > 0) - (v < 0)); });
-      case UnaryOp::Square: return map_unary<T>(x, out, [](T v) { return v * v; });
-      case UnaryOp::Reciprocal: return map_unary<T>(x, out, [](T v) { return T(1) / v; });
-      // Written so that NaN passes through (as it does for every other activation): a NaN that
-      // relu turned into 0 would hide a diverged layer.
-      case UnaryOp::Relu: return map_unary<T>(x, out, [](T v) { return v < 0 ? T(0) : v; });
-      case UnaryOp::Tanh: return map_unary<T>(x, out, [](T v) { return std::tanh(v); });
-      case UnaryOp::Sigmoid: return map_unary<T>(x, out, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
-      case UnaryOp::LogSigmoid:
-        return map_unary<T>(x, out, [](T v) { return std::min(v, T(0)) - std::log1p(std::exp(-std::abs(v))); });
-      case UnaryOp::Softplus:
-        return map_unary<T>(x, out, [](T v) { return std::max(v, T(0)) + std::log1p(std::exp(-std::abs(v))); });
-      case UnaryOp::AddScalar: return map_unary<T>(x, out, [A](T v) { return v + A; });
-      case UnaryOp::MulScalar: return map_unary<T>(x, out, [A](T v) { return v * A; });
-      case UnaryOp::Pow: return map_unary<T>(x, out, [A](T v) { return std::pow(v, A); });
-      case UnaryOp::Clamp: return map_unary<T>(x, out, [A, B](T v) { return std::min(std::max(v, A), B); });
-      case UnaryOp::LeakyRelu: return map_unary<T>(x, out, [A](T v) { return v > 0 ? v : A * v; });
-      case UnaryOp::LeakyStep: return map_unary<T>(x, out, [A](T v) { return v > 0 ? T(1) : A; });
-      case UnaryOp::InsideMask: return map_unary<T>(x, out, [A, B](T v) { return (v > A && v < B) ? T(1) : T(0); });
-    }
-    GAN_FAIL("unary: unknown op");
+    const bool known = kernels::visit_unary<T>(op, static_cast<T>(a), static_cast<T>(b), [&](auto f) {
+      map_unary<T>(x, out, f);
+      return true;
+    }, false);
+    GAN_CHECK(known, "unary: unknown op " << static_cast<int>(op));
   });
 }
 
@@ -190,17 +168,11 @@ static void map_binary(const Tensor& x, const Tensor& y, Tensor& out, F f) {
 void binary(BinaryOp op, const Tensor& x, const Tensor& y, Tensor& out, double a) {
   GAN_DISPATCH_FLOAT(out.dtype(), "binary", [&] {
     using T = scalar_t;
-    const T A = static_cast<T>(a);
-    switch (op) {
-      case BinaryOp::Add: return map_binary<T>(x, y, out, [](T u, T v) { return u + v; });
-      case BinaryOp::Sub: return map_binary<T>(x, y, out, [](T u, T v) { return u - v; });
-      case BinaryOp::Mul: return map_binary<T>(x, y, out, [](T u, T v) { return u * v; });
-      case BinaryOp::Div: return map_binary<T>(x, y, out, [](T u, T v) { return u / v; });
-      case BinaryOp::LeakyReluBackward: return map_binary<T>(x, y, out, [A](T g, T v) { return v > 0 ? g : A * g; });
-      case BinaryOp::TanhBackward: return map_binary<T>(x, y, out, [](T g, T t) { return g * (T(1) - t * t); });
-      case BinaryOp::SigmoidBackward: return map_binary<T>(x, y, out, [](T g, T s) { return g * s * (T(1) - s); });
-    }
-    GAN_FAIL("binary: unknown op");
+    const bool known = kernels::visit_binary<T>(op, static_cast<T>(a), [&](auto f) {
+      map_binary<T>(x, y, out, f);
+      return true;
+    }, false);
+    GAN_CHECK(known, "binary: unknown op " << static_cast<int>(op));
   });
 }
 
