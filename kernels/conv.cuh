@@ -10,7 +10,7 @@
 // Usage:
 //   const char* why = conv2d_hand_unsupported(ConvPass::Forward, s, sizeof(float), sms);
 //   size_t ws = conv2d_workspace_bytes(ConvPass::Forward, s, sizeof(float), sms);   // may be 0
-//   conv2d_fwd_implicit_gemm<float>(x, w, y, s, ConvMath::Strict, workspace, sms, stream);
+//   conv2d_fwd_implicit_gemm<float>(x, w, y, s, ConvLaunch{ConvMath::Strict, workspace, sms, stream});
 // `sms` is the device's multiprocessor count: it sets how far a small product is split along
 // its reduction, and so the workspace size; pass the same value to both calls.
 #pragma once
@@ -37,28 +37,34 @@ enum class ConvMath {
            // (too narrow to gain) run the Strict kernel
 };
 
+// How one launch runs: its precision, the device scratch (conv2d_workspace_bytes of the same pass,
+// shape and sms; may be null when that is 0), the device's multiprocessor count, the stream.
+struct ConvLaunch {
+  ConvMath math = ConvMath::Strict;
+  void* workspace = nullptr;
+  int sms = 1;
+  cudaStream_t stream = nullptr;
+};
+
 // y[N, K, P, Q] = conv2d(x[N, C, H, W], w[K, C, R, S]).
 template <class T>
-cudaError_t conv2d_fwd_implicit_gemm(const T* x, const T* w, T* y, const Conv2dShape& s, ConvMath math,
-                                     void* workspace, int sms, cudaStream_t stream);
+cudaError_t conv2d_fwd_implicit_gemm(const T* x, const T* w, T* y, const Conv2dShape& s, const ConvLaunch& l);
 
 // dx[N, C, H, W] = input gradient of conv2d given dy[N, K, P, Q].
 // Strided shapes run as stride-phase products (no multiplications by inserted zeros).
 template <class T>
-cudaError_t conv2d_bwd_data_implicit_gemm(const T* dy, const T* w, T* dx, const Conv2dShape& s, ConvMath math,
-                                          void* workspace, int sms, cudaStream_t stream);
+cudaError_t conv2d_bwd_data_implicit_gemm(const T* dy, const T* w, T* dx, const Conv2dShape& s, const ConvLaunch& l);
 
 // dw[K, C, R, S] = weight gradient of conv2d given x and dy.
 template <class T>
-cudaError_t conv2d_bwd_weight_implicit_gemm(const T* x, const T* dy, T* dw, const Conv2dShape& s, ConvMath math,
-                                            void* workspace, int sms, cudaStream_t stream);
+cudaError_t conv2d_bwd_weight_implicit_gemm(const T* x, const T* dy, T* dw, const Conv2dShape& s, const ConvLaunch& l);
 
 // y = conv_transpose2d(x, w) with PyTorch's weight layout w[C_in, C_out, kH, kW]: the same product
 // as conv2d_bwd_data (a transposed convolution is conv2d's input gradient), named for the op.
 // `s` is the conv2d view in which conv_transpose2d's input is the output side: x[N, K, P, Q],
 // w[K, C, R, S], y[N, C, H, W]. Same workspace and support as ConvPass::BackwardData.
 template <class T>
-cudaError_t conv_transpose2d_fwd_implicit_gemm(const T* x, const T* w, T* y, const Conv2dShape& s, ConvMath math,
-                                               void* workspace, int sms, cudaStream_t stream);
+cudaError_t conv_transpose2d_fwd_implicit_gemm(const T* x, const T* w, T* y, const Conv2dShape& s,
+                                               const ConvLaunch& l);
 
 }  // namespace gan::kernels

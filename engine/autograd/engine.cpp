@@ -64,6 +64,23 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
   return acc;
 }
 
+std::vector<Node*> reachable_nodes(const std::vector<Node*>& roots) {
+  std::vector<Node*> nodes, stack;
+  std::unordered_set<Node*> seen;
+  for (Node* r : roots)
+    if (r && seen.insert(r).second) stack.push_back(r);
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    nodes.push_back(n);
+    for (auto& e : n->next)
+      if (e.fn && seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
+  }
+  // Sequence numbers are taken at recording, after the inputs' (record below).
+  std::sort(nodes.begin(), nodes.end(), [](Node* a, Node* b) { return a->sequence < b->sequence; });
+  return nodes;
+}
+
 static Edge edge_of(const Tensor& t) {
   if (!t.defined() || !t.requires_grad()) return {};
   if (t.grad_fn()) return {t.grad_fn(), t.output_nr()};
@@ -109,25 +126,15 @@ static std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const 
   GAN_CHECK(root_grads.empty() || root_grads.size() == roots.size(),
             "backward: got " << root_grads.size() << " gradients for " << roots.size() << " outputs");
   // Collect the graph reachable from the roots.
-  std::vector<Node*> order;
-  std::unordered_set<Node*> seen;
-  std::vector<Node*> stack;
+  std::vector<Node*> root_nodes;
   for (const auto& r : roots) {
     GAN_CHECK(r.requires_grad(), "backward: output " << r.str() << " does not require grad (no graph was recorded)");
-    Node* n = edge_of(r).fn.get();
-    if (seen.insert(n).second) stack.push_back(n);
+    root_nodes.push_back(edge_of(r).fn.get());
   }
-  while (!stack.empty()) {
-    Node* n = stack.back();
-    stack.pop_back();
-    order.push_back(n);
-    for (auto& e : n->next)
-      if (e.fn && seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
-  }
+  const std::vector<Node*> order = reachable_nodes(root_nodes);
   // Which nodes lead to something we want: an accumulator (accumulate mode) or a target.
   std::unordered_set<Node*> target_nodes;
   for (auto& t : targets) target_nodes.insert(t.fn.get());
-  std::sort(order.begin(), order.end(), [](Node* a, Node* b) { return a->sequence < b->sequence; });
   std::unordered_map<Node*, bool> useful;  // node is wanted or feeds a wanted node
   std::unordered_map<Node*, bool> runs;    // node's backward rule must execute
   for (Node* n : order) {  // children were created before parents, so ascending sequence works

@@ -56,18 +56,17 @@ void cast_copy(const Tensor& src, Tensor& dst) {
   });
 }
 
-// The functor is copied into each chunk and the pointers are restrict-qualified: otherwise a store
-// to `out` may alias the functor's captured scalars (same type), the compiler reloads them every
-// iteration and leaves select-style maps (leaky_relu) as scalar branches, ~50x slower.
+// out[i] = f(in[i]). The functor is copied into each chunk and the pointers are restrict-qualified:
+// otherwise a store to `out` may alias the functor's captured scalars (same type), the compiler
+// reloads them every iteration and leaves select-style maps (leaky_relu) as scalar branches, ~50x
+// slower.
 template <class T, class F>
-static void map_unary(const Tensor& x, Tensor& out, F f) {
-  const T* px = x.data<T>();
-  T* po = out.data<T>();
-  parallel_for(x.numel(), [&, f](int64_t b, int64_t e) {
+static void map_pointwise(const T* in, T* out, int64_t n, F f) {
+  parallel_for(n, [&, f](int64_t b, int64_t e) {
     const F g = f;
-    const T* __restrict in = px;
-    T* __restrict o = po;
-    for (int64_t i = b; i < e; ++i) o[i] = g(in[i]);
+    const T* __restrict src = in;
+    T* __restrict o = out;
+    for (int64_t i = b; i < e; ++i) o[i] = g(src[i]);
   });
 }
 
@@ -76,7 +75,7 @@ void unary(UnaryOp op, const Tensor& x, Tensor& out, double a, double b) {
   GAN_DISPATCH_FLOAT(x.dtype(), "unary", [&] {
     using T = scalar_t;
     const bool known = kernels::visit_unary<T>(op, static_cast<T>(a), static_cast<T>(b), [&](auto f) {
-      map_unary<T>(x, out, f);
+      map_pointwise(x.data<T>(), out.data<T>(), x.numel(), f);
       return true;
     }, false);
     GAN_CHECK(known, "unary: unknown op " << static_cast<int>(op));
@@ -122,28 +121,16 @@ static void map_binary(const Tensor& x, const Tensor& y, Tensor& out, F f) {
   const int64_t n = out.numel();
   if (x.shape() == out.shape() && y.shape() == out.shape()) {
     parallel_for(n, [&, f](int64_t b, int64_t e) {
-      const F g = f;  // see map_unary
+      const F g = f;  // see map_pointwise
       const T* __restrict in0 = px;
       const T* __restrict in1 = py;
       T* __restrict o = po;
       for (int64_t i = b; i < e; ++i) o[i] = g(in0[i], in1[i]);
     });
   } else if (x.shape() == out.shape() && y.numel() == 1) {
-    const T s = py[0];
-    parallel_for(n, [&, f, s](int64_t b, int64_t e) {
-      const F g = f;  // see map_unary
-      const T* __restrict in = px;
-      T* __restrict o = po;
-      for (int64_t i = b; i < e; ++i) o[i] = g(in[i], s);
-    });
+    map_pointwise(px, po, n, [f, s = py[0]](T u) { return f(u, s); });  // the scalar travels in the functor
   } else if (y.shape() == out.shape() && x.numel() == 1) {
-    const T s = px[0];
-    parallel_for(n, [&, f, s](int64_t b, int64_t e) {
-      const F g = f;  // see map_unary
-      const T* __restrict in = py;
-      T* __restrict o = po;
-      for (int64_t i = b; i < e; ++i) o[i] = g(s, in[i]);
-    });
+    map_pointwise(py, po, n, [f, s = px[0]](T v) { return f(s, v); });
   } else if (int64_t inner = 0, mid = 0; x.shape() == out.shape() && broadcast_run(y.shape(), out.shape(), inner, mid)) {
     map_run(px, py, po, n, inner, mid, [f](T u, T v) { return f(u, v); });
   } else if (y.shape() == out.shape() && broadcast_run(x.shape(), out.shape(), inner, mid)) {

@@ -98,29 +98,27 @@ struct ConvArgs {
 // Float32 runs the TF32 tensor-core kernels when allow_tf32() is on, else strict FP32.
 void run_hand(const ConvArgs& a, int sms) {
   Workspace ws(kernels::conv2d_workspace_bytes(a.pass(), a.s, dtype_size(a.dtype), sms), a.device);
-  cudaStream_t st = stream(a.device);
-  const kernels::ConvMath math =
-      a.dtype == DType::Float32 && allow_tf32() ? kernels::ConvMath::Tf32 : kernels::ConvMath::Strict;
+  const kernels::ConvLaunch l{
+      a.dtype == DType::Float32 && allow_tf32() ? kernels::ConvMath::Tf32 : kernels::ConvMath::Strict, ws.get(), sms,
+      stream(a.device)};
   GAN_DISPATCH_FLOAT(a.dtype, op_name(a.op), [&] {
     using T = scalar_t;
     const T* x = static_cast<const T*>(a.x);
     const T* w = static_cast<const T*>(a.w);
     const T* dy = static_cast<const T*>(a.dy);
     T* out = static_cast<T*>(a.out);
+    cudaError_t launched = cudaErrorInvalidValue;
     switch (a.op) {
-      case ConvOp::Conv2dForward:
-        GAN_CUDA_CHECK(kernels::conv2d_fwd_implicit_gemm<T>(x, w, out, a.s, math, ws.get(), sms, st));
-        break;
-      case ConvOp::Conv2dBackwardData:
-        GAN_CUDA_CHECK(kernels::conv2d_bwd_data_implicit_gemm<T>(dy, w, out, a.s, math, ws.get(), sms, st));
-        break;
+      case ConvOp::Conv2dForward: launched = kernels::conv2d_fwd_implicit_gemm<T>(x, w, out, a.s, l); break;
+      case ConvOp::Conv2dBackwardData: launched = kernels::conv2d_bwd_data_implicit_gemm<T>(dy, w, out, a.s, l); break;
       case ConvOp::Conv2dBackwardWeight:
-        GAN_CUDA_CHECK(kernels::conv2d_bwd_weight_implicit_gemm<T>(x, dy, out, a.s, math, ws.get(), sms, st));
+        launched = kernels::conv2d_bwd_weight_implicit_gemm<T>(x, dy, out, a.s, l);
         break;
       case ConvOp::ConvTranspose2dForward:
-        GAN_CUDA_CHECK(kernels::conv_transpose2d_fwd_implicit_gemm<T>(dy, w, out, a.s, math, ws.get(), sms, st));
+        launched = kernels::conv_transpose2d_fwd_implicit_gemm<T>(dy, w, out, a.s, l);
         break;
     }
+    GAN_CUDA_CHECK(launched);  // the launch of op_name(a.op)'s kernel just above
   });
 }
 
@@ -233,7 +231,8 @@ std::unique_ptr<ConvPlanCudnn> build_plan(const ConvArgs& a, bool tf32) {
         return cudnnFindConvolutionBackwardDataAlgorithmEx(h, pl->wd.d, a.w, pl->yd.d, a.dy, pl->cd.d, pl->xd.d, a.out,
                                                            n, returned, perf, search.get(), search_bytes);
       };
-      math = choose_algo<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(*pl, a, strict, find);
+      math =
+          choose_algo<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(*pl, a, strict, find);
       break;
     }
     case ConvPass::BackwardWeight: {

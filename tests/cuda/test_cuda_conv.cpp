@@ -485,7 +485,9 @@ TEST(CudaConvOps, ConvCriticGradientPenaltyMatchesCpu) {
       // The first layer's bias only moves leaky_relu's kinks, so the penalty (built from dD/dx)
       // gives it no gradient at all: it must be absent on both devices.
       ASSERT_EQ(ref[i].defined(), got[i].defined()) << "param " << i - 1;
-      if (ref[i].defined()) EXPECT_LT(rel(got[i], ref[i]), 1e-5) << "param " << i - 1;
+      if (ref[i].defined()) {
+        EXPECT_LT(rel(got[i], ref[i]), 1e-5) << "param " << i - 1;
+      }
     }
   }
 }
