@@ -298,22 +298,8 @@ void run(const ConvArgs& a) {
   DeviceGuard guard(a.device);
   const int sms = kernels::sm_count();  // of the current device, which the guard set
   const char* hand_why = kernels::conv2d_hand_unsupported(a.pass(), a.s, dtype_size(a.dtype), sms);
-  const std::string cudnn_why = cudnn_unsupported(a.s);
-  const KernelImpl want = kernel_impl(OpFamily::Conv);
-  const bool hand_ok = hand_why == nullptr, cudnn_ok = cudnn_why.empty();
-  if (want == KernelImpl::Cudnn && cudnn_ok) return run_cudnn(a);
-  if (want == KernelImpl::Hand && hand_ok) return run_hand(a, sms);
-  if (want == KernelImpl::Cudnn && hand_ok) {
-    note_fallback(OpFamily::Conv, op_name(a.op), KernelImpl::Hand, cudnn_why + " for " + describe(a.s));
-    return run_hand(a, sms);
-  }
-  if (want == KernelImpl::Hand && cudnn_ok) {
-    note_fallback(OpFamily::Conv, op_name(a.op), KernelImpl::Cudnn,
-                  std::string("hand kernels: ") + hand_why + " for " + describe(a.s));
-    return run_cudnn(a);
-  }
-  GAN_FAIL(op_name(a.op) << ": no CUDA kernel runs " << describe(a.s) << " (" << dtype_name(a.dtype)
-                             << "): hand kernels: " << (hand_why ? hand_why : "-") << "; cuDNN: " << cudnn_why);
+  run_chosen(OpFamily::Conv, op_name(a.op), describe(a.s) + " (" + dtype_name(a.dtype) + ")", hand_why,
+             cudnn_unsupported(a.s), [&] { run_hand(a, sms); }, [&] { run_cudnn(a); });
 }
 
 }  // namespace
