@@ -69,6 +69,14 @@ enum class UnaryOp { GAN_UNARY_OPS(GAN_OP_ENUM) };
 enum class BinaryOp { GAN_BINARY_OPS(GAN_OP_ENUM) };
 #undef GAN_OP_ENUM
 
+// Every op, in table order (tests walk them to check that each has a case).
+#define GAN_UNARY_VALUE(Enum, name, needs, formula) UnaryOp::Enum,
+#define GAN_BINARY_VALUE(Enum, name, needs, formula) BinaryOp::Enum,
+inline constexpr UnaryOp kAllUnaryOps[] = {GAN_UNARY_OPS(GAN_UNARY_VALUE)};
+inline constexpr BinaryOp kAllBinaryOps[] = {GAN_BINARY_OPS(GAN_BINARY_VALUE)};
+#undef GAN_UNARY_VALUE
+#undef GAN_BINARY_VALUE
+
 #define GAN_OP_NAME(Enum, name, needs, formula) \
   case Op::Enum: return name;
 inline const char* op_name(UnaryOp op) {

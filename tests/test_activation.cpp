@@ -127,7 +127,8 @@ TEST(ActivationBackwardOps, PlainBackwardRunsTheFusedOpAndMatchesTheComposite) {
 TEST(ActivationBackwardOps, Gradcheck) {
   Tensor g = rand64({3, 5}, 48, -1, 1), x = uniform_away_from({3, 5}, 49, -3, 3, {0.0}).requires_grad_();
   Tensor yt = rand64({3, 5}, 50, -0.9, 0.9), ys = rand64({3, 5}, 51, 0.1, 0.9);
-  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return leaky_relu_backward(in[0], in[1], 0.2); }, inputs({g, x}));
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return leaky_relu_backward(in[0], in[1], 0.2); },
+                   inputs({g, x}));
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return tanh_backward(in[0], in[1]); }, inputs({g, yt}));
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return sigmoid_backward(in[0], in[1]); }, inputs({g, ys}));
   EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return leaky_relu_backward(in[0], in[1], 0.2) * in[0]; },

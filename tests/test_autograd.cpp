@@ -181,9 +181,10 @@ TEST(Autograd, EngineSumsBroadcastGradientsToTheInputShape) {
 TEST(Autograd, GradientOfAShapeThatIsNoBroadcastIsAnErrorNamingTheOp) {
   Tensor a = Tensor::zeros({2, 3}, DType::Float64).requires_grad_();
   Tensor out = Tensor::zeros({2, 3}, DType::Float64);
-  autograd::record("bad_rule", {a}, {&out}, [](autograd::FunctionNode&, const std::vector<Tensor>&) -> std::vector<Tensor> {
-    return {Tensor::zeros({4}, DType::Float64)};
-  });
+  autograd::record("bad_rule", {a}, {&out},
+                   [](autograd::FunctionNode&, const std::vector<Tensor>&) -> std::vector<Tensor> {
+                     return {Tensor::zeros({4}, DType::Float64)};
+                   });
   try {
     grad({sum(out)}, {a});
     FAIL() << "expected an error";

@@ -194,7 +194,8 @@ static std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const 
       for (size_t j = 0; j < grads.size(); ++j) {
         Edge& e = n->next[j];
         if (!e.fn || !useful[e.fn.get()]) continue;
-        if (grads[j].defined()) add_to(e.fn.get(), e.input_nr, reduce_to_input(*n, grads[j], e.fn->outputs[e.input_nr]));
+        if (grads[j].defined())
+          add_to(e.fn.get(), e.input_nr, reduce_to_input(*n, grads[j], e.fn->outputs[e.input_nr]));
         if (--deps[e.fn.get()] == 0) ready.push(e.fn.get());
       }
     }

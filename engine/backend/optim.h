@@ -26,7 +26,8 @@ namespace optim_checks {
 inline void state_lists(const char* op, const std::vector<Tensor>& params,
                         std::initializer_list<const std::vector<Tensor>*> others) {
   for (const auto* l : others)
-    GAN_CHECK(l->size() == params.size(), op << ": " << params.size() << " parameters but a state list of " << l->size());
+    GAN_CHECK(l->size() == params.size(),
+              op << ": " << params.size() << " parameters but a state list of " << l->size());
 }
 
 inline void adam(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,

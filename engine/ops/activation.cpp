@@ -29,17 +29,20 @@ Tensor leaky_relu_backward(const Tensor& g, const Tensor& x, double slope) {
 
 Tensor tanh_backward(const Tensor& g, const Tensor& y) {
   // g (1 - y^2): d/dg = 1 - y^2, d/dy = -2 g y.
-  return binary_op(BinaryOp::TanhBackward, g, y, 0, [](const FunctionNode& n, const Tensor& G, const BinarySaved& s) -> Grads {
-    return {n.needs(0) ? tanh_backward(G, s.y) : Tensor(), n.needs(1) ? mul(mul(s.x, s.y), mul(G, -2.0)) : Tensor()};
-  });
+  return binary_op(BinaryOp::TanhBackward, g, y, 0,
+                   [](const FunctionNode& n, const Tensor& G, const BinarySaved& s) -> Grads {
+                     return {n.needs(0) ? tanh_backward(G, s.y) : Tensor(),
+                             n.needs(1) ? mul(mul(s.x, s.y), mul(G, -2.0)) : Tensor()};
+                   });
 }
 
 Tensor sigmoid_backward(const Tensor& g, const Tensor& y) {
   // g y (1 - y): d/dg = y (1 - y), d/dy = g (1 - 2y).
-  return binary_op(BinaryOp::SigmoidBackward, g, y, 0, [](const FunctionNode& n, const Tensor& G, const BinarySaved& s) -> Grads {
-    return {n.needs(0) ? sigmoid_backward(G, s.y) : Tensor(),
-            n.needs(1) ? mul(mul(s.x, G), 1.0 - mul(s.y, 2.0)) : Tensor()};
-  });
+  return binary_op(BinaryOp::SigmoidBackward, g, y, 0,
+                   [](const FunctionNode& n, const Tensor& G, const BinarySaved& s) -> Grads {
+                     return {n.needs(0) ? sigmoid_backward(G, s.y) : Tensor(),
+                             n.needs(1) ? mul(mul(s.x, G), 1.0 - mul(s.y, 2.0)) : Tensor()};
+                   });
 }
 
 Tensor leaky_relu(const Tensor& x, double slope) {
@@ -68,7 +71,8 @@ Tensor log_sigmoid(const Tensor& x) {
 }
 
 Tensor softplus(const Tensor& x) {
-  return unary_op(UnaryOp::Softplus, x, 0, 0, [](const Tensor& g, const UnarySaved& s) { return mul(g, sigmoid(s.x)); });
+  return unary_op(UnaryOp::Softplus, x, 0, 0,
+                  [](const Tensor& g, const UnarySaved& s) { return mul(g, sigmoid(s.x)); });
 }
 
 }  // namespace gan

@@ -18,7 +18,8 @@
 //                                    d/dgy = conv2d(x, G)            d/dx = conv_transpose2d(gy, G)
 //   dw = conv_transpose2d_weight_grad(x, gy):  <G, dw> = <gy, conv_transpose2d(x, G)>, so
 //                                    d/dgy = conv_transpose2d(x, G)  d/dx = conv2d(gy, G)
-// Every right-hand side is one of these four ops, so gradients of gradients come out to any order:
+// Fused backward: none (composite rules only). Every right-hand side is one of these four ops (and
+// a sum for the bias), so gradients of gradients come out to any order:
 // the WGAN-GP penalty differentiates dD/dx (a conv_transpose2d of the upstream gradient with w)
 // with respect to w, which lands in the rules of conv_transpose2d.
 //

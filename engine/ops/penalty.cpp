@@ -74,12 +74,13 @@ Tensor gradient_penalty_backward(const Tensor& g, const Tensor& gp, double lambd
   GAN_BACKEND(g.device(), gradient_penalty_backward, g, nrm, gp.reshape({}), lambda, dg);
   // Its own backward differentiates the reference formula (WGAN-GP's third derivative is rare
   // enough that a second fused kernel would not pay off).
-  autograd::record("gradient_penalty_backward", {g, gp}, {&dg}, [g, gp, lambda](FunctionNode& n, const Grads& G) -> Grads {
-    auto reference = [lambda](const Grads& in) -> Grads {
-      return {gradient_penalty_backward_reference(in[0], in[1], lambda)};
-    };
-    return reference_vjp(reference, {g, gp}, G, {n.needs(0), n.needs(1)});
-  });
+  autograd::record("gradient_penalty_backward", {g, gp}, {&dg},
+                   [g, gp, lambda](FunctionNode& n, const Grads& G) -> Grads {
+                     auto reference = [lambda](const Grads& in) -> Grads {
+                       return {gradient_penalty_backward_reference(in[0], in[1], lambda)};
+                     };
+                     return reference_vjp(reference, {g, gp}, G, {n.needs(0), n.needs(1)});
+                   });
   return dg;
 }
 
