@@ -137,6 +137,13 @@ TEST(ActivationBackwardOps, Gradcheck) {
   EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return sigmoid_backward(in[0], in[1]); }, inputs({g, ys}));
 }
 
+TEST(ActivationBackwardOps, ErrorsNameTheOpAndShapes) {
+  Tensor g = Tensor::zeros({2, 3}), x = Tensor::zeros({4});
+  expect_error_naming([&] { leaky_relu_backward(g, x, 0.2); }, {"leaky_relu_backward", "[2, 3]", "[4]"});
+  expect_error_naming([&] { tanh_backward(g, x); }, {"tanh_backward", "[2, 3]", "[4]"});
+  expect_error_naming([&] { sigmoid_backward(g, Tensor::zeros({2, 3}, DType::Float64)); }, {"sigmoid_backward", "dtypes"});
+}
+
 TEST(ActivationBackwardOps, SecondDerivativeStaysFused) {
   // create_graph records the fused backward op itself, not the composite formula (mul, leaky_step,
   // square, ...): the gradient penalty's double backward then runs the same one-pass kernels.

@@ -280,6 +280,13 @@ TEST(BatchNorm, BackwardOpGradchecks) {
                        inputs({g, x, w}));
 }
 
+TEST(BatchNorm, BackwardOpErrorsNameTheOpAndShapes) {
+  Tensor x = randn64({4, 3, 2}, 116, false);
+  expect_error_containing([&] { batch_norm_backward(randn64({4, 3}, 117, false), x, Tensor()); },
+                          {"batch_norm_backward", "[4, 3]", "[4, 3, 2]"});
+  expect_error_containing([&] { batch_norm_backward(x, x, randn64({2}, 118, false)); }, {"weight", "[2]", "3 channels"});
+}
+
 TEST(BatchNorm, CreateGraphRecordsTheFusedBackward) {
   Tensor x = randn64({4, 3, 2}, 107), w = rand64({3}, 108, 0.5, 1.5);
   Tensor up = randn64({4, 3, 2}, 109, false);

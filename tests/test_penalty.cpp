@@ -77,6 +77,17 @@ TEST(Penalty, FusedBackwardMatchesReference) {
   }
 }
 
+TEST(Penalty, BackwardOpErrorsNameTheOp) {
+  Tensor g = randn64({4, 5}, 19, false);
+  try {
+    gradient_penalty_backward(g, randn64({2}, 20, false), 1.0);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gradient_penalty_backward"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(gradient_penalty_backward(g, Tensor::scalar(1.0, DType::Float64), 1.0, randn64({3}, 21, false)), Error);
+}
+
 TEST(Penalty, BackwardOpGradchecksAndStaysFusedUnderCreateGraph) {
   Tensor g = randn64({4, 5}, 17), gp = rand64({}, 18, 0.5, 1.5);
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return gradient_penalty_backward(in[0], in[1], 3.0); },
