@@ -1,10 +1,10 @@
-// Cases shared by bench_conv2d and bench_conv_transpose2d. Both layers reduce to the three conv2d
-// primitives (engine/backend/conv.h) in the "conv2d view" x[N, Ci, H, W] * w[Co, Ci, 4, 4] ->
-// y[N, Co, Ho, Wo]:
+// Cases shared by bench_conv2d and bench_conv_transpose2d. Both layers run the conv primitives
+// (engine/backend/conv.h) in the "conv2d view" x[N, Ci, H, W] * w[Co, Ci, 4, 4] -> y[N, Co, Ho, Wo]:
 //                      conv2d layer                 conv_transpose2d layer (cin -> cout)
-//   forward            conv2d_forward(x, w) -> y    conv2d_backward_data(in, w) -> out
+//   forward            conv2d_forward(x, w) -> y    conv_transpose2d_forward(in, w) -> out
 //   input gradient     conv2d_backward_data         conv2d_forward(dout, w) -> din
 //   weight gradient    conv2d_backward_weight       conv2d_backward_weight(dout, in) -> dw
+// (conv_transpose2d_forward shares conv2d_backward_data's kernels.)
 // with, for conv_transpose2d, x = the layer's output, y = its input and w[cin, cout, 4, 4] (PyTorch's
 // layout). Every pass costs the same 2 * N*Co*Ho*Wo*Ci*16 flops: the real multiply-adds, never the
 // zeros a stride-2 transposed convolution would insert.
@@ -56,15 +56,16 @@ inline void conv_case(const std::string& family, const ConvLayer& L, const std::
              [=](benchmark::State& st, const Variant& v) {
                const Device d = v.device();
                // Which conv2d primitive runs, on which conv-view operands.
-               enum class Prim { Forward, BackwardData, BackwardWeight } prim;
+               enum class Prim { Forward, BackwardData, BackwardWeight, TransposeForward } prim;
                if (pass == ConvPass::BwdWeight) prim = Prim::BackwardWeight;
                else if ((pass == ConvPass::Fwd) != transposed) prim = Prim::Forward;
-               else prim = Prim::BackwardData;
+               else prim = transposed ? Prim::TransposeForward : Prim::BackwardData;
                // Inputs and output in conv-view terms.
                Shape a_shape, b_shape, out_shape;
                switch (prim) {
                  case Prim::Forward: a_shape = cv.x, b_shape = cv.w, out_shape = cv.y; break;
-                 case Prim::BackwardData: a_shape = cv.y, b_shape = cv.w, out_shape = cv.x; break;
+                 case Prim::BackwardData:
+                 case Prim::TransposeForward: a_shape = cv.y, b_shape = cv.w, out_shape = cv.x; break;
                  case Prim::BackwardWeight: a_shape = cv.x, b_shape = cv.y, out_shape = cv.w; break;
                }
                const double in_bytes = bytes_of(a_shape) + bytes_of(b_shape);
@@ -77,6 +78,7 @@ inline void conv_case(const std::string& family, const ConvLayer& L, const std::
                    case Prim::Forward: GAN_BACKEND(d, conv2d_forward, av[i], bv[i], out, p); break;
                    case Prim::BackwardData: GAN_BACKEND(d, conv2d_backward_data, av[i], bv[i], out, p); break;
                    case Prim::BackwardWeight: GAN_BACKEND(d, conv2d_backward_weight, av[i], bv[i], out, p); break;
+                   case Prim::TransposeForward: GAN_BACKEND(d, conv_transpose2d_forward, av[i], bv[i], out, p); break;
                  }
                });
              });

@@ -11,67 +11,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// Overloads that pick the float or double library function explicitly.
-__device__ __forceinline__ float m_exp(float v) { return expf(v); }
-__device__ __forceinline__ double m_exp(double v) { return exp(v); }
-__device__ __forceinline__ float m_log(float v) { return logf(v); }
-__device__ __forceinline__ double m_log(double v) { return log(v); }
-__device__ __forceinline__ float m_log1p(float v) { return log1pf(v); }
-__device__ __forceinline__ double m_log1p(double v) { return log1p(v); }
-__device__ __forceinline__ float m_sqrt(float v) { return sqrtf(v); }
-__device__ __forceinline__ double m_sqrt(double v) { return sqrt(v); }
-__device__ __forceinline__ float m_tanh(float v) { return tanhf(v); }
-__device__ __forceinline__ double m_tanh(double v) { return tanh(v); }
-__device__ __forceinline__ float m_pow(float v, float p) { return powf(v, p); }
-__device__ __forceinline__ double m_pow(double v, double p) { return pow(v, p); }
-__device__ __forceinline__ float m_abs(float v) { return fabsf(v); }
-__device__ __forceinline__ double m_abs(double v) { return fabs(v); }
-
-// min/max written as the CPU backend's std::min/std::max are, so NaN inputs behave the same.
-template <class T> __device__ __forceinline__ T m_max(T a, T b) { return a < b ? b : a; }
-template <class T> __device__ __forceinline__ T m_min(T a, T b) { return b < a ? b : a; }
-
-template <UnaryKind K, class T>
-struct UnaryFn {
-  T a, b;
-  __device__ __forceinline__ T operator()(T v) const {
-    if constexpr (K == UnaryKind::Neg) return -v;
-    else if constexpr (K == UnaryKind::Exp) return m_exp(v);
-    else if constexpr (K == UnaryKind::Log) return m_log(v);
-    else if constexpr (K == UnaryKind::Sqrt) return m_sqrt(v);
-    else if constexpr (K == UnaryKind::Abs) return m_abs(v);
-    else if constexpr (K == UnaryKind::Sign) return T((v > T(0)) - (v < T(0)));
-    else if constexpr (K == UnaryKind::Square) return v * v;
-    else if constexpr (K == UnaryKind::Reciprocal) return T(1) / v;
-    else if constexpr (K == UnaryKind::Relu) return v < T(0) ? T(0) : v;  // NaN passes, as on the CPU
-    else if constexpr (K == UnaryKind::Tanh) return m_tanh(v);
-    else if constexpr (K == UnaryKind::Sigmoid) return T(1) / (T(1) + m_exp(-v));
-    else if constexpr (K == UnaryKind::LogSigmoid) return m_min(v, T(0)) - m_log1p(m_exp(-m_abs(v)));
-    else if constexpr (K == UnaryKind::Softplus) return m_max(v, T(0)) + m_log1p(m_exp(-m_abs(v)));
-    else if constexpr (K == UnaryKind::AddScalar) return v + a;
-    else if constexpr (K == UnaryKind::MulScalar) return v * a;
-    else if constexpr (K == UnaryKind::Pow) return m_pow(v, a);
-    else if constexpr (K == UnaryKind::Clamp) return m_min(m_max(v, a), b);
-    else if constexpr (K == UnaryKind::LeakyRelu) return v > T(0) ? v : a * v;
-    else if constexpr (K == UnaryKind::LeakyStep) return v > T(0) ? T(1) : a;
-    else return (v > a && v < b) ? T(1) : T(0);  // InsideMask
-  }
-};
-
-template <BinaryKind K, class T>
-struct BinaryFn {
-  T a;
-  __device__ __forceinline__ T operator()(T u, T v) const {
-    if constexpr (K == BinaryKind::Add) return u + v;
-    else if constexpr (K == BinaryKind::Sub) return u - v;
-    else if constexpr (K == BinaryKind::Mul) return u * v;
-    else if constexpr (K == BinaryKind::Div) return u / v;
-    else if constexpr (K == BinaryKind::LeakyReluBackward) return v > T(0) ? u : a * u;
-    else if constexpr (K == BinaryKind::TanhBackward) return u * (T(1) - v * v);
-    else return u * v * (T(1) - v);  // SigmoidBackward
-  }
-};
-
 template <class T>
 struct AxpyFn {  // out += alpha * x, as a binary map of (out, x)
   T alpha;
@@ -291,22 +230,6 @@ cudaError_t launch_run(const T* big, const T* small, bool small_first, T* out, i
   return cudaGetLastError();
 }
 
-// Calls `run(functor)` with the functor of binary op `op`.
-template <class T, class Run>
-cudaError_t with_binary(BinaryKind op, double a, Run run) {
-  const T A = static_cast<T>(a);
-  switch (op) {
-    case BinaryKind::Add: return run(BinaryFn<BinaryKind::Add, T>{A});
-    case BinaryKind::Sub: return run(BinaryFn<BinaryKind::Sub, T>{A});
-    case BinaryKind::Mul: return run(BinaryFn<BinaryKind::Mul, T>{A});
-    case BinaryKind::Div: return run(BinaryFn<BinaryKind::Div, T>{A});
-    case BinaryKind::LeakyReluBackward: return run(BinaryFn<BinaryKind::LeakyReluBackward, T>{A});
-    case BinaryKind::TanhBackward: return run(BinaryFn<BinaryKind::TanhBackward, T>{A});
-    case BinaryKind::SigmoidBackward: return run(BinaryFn<BinaryKind::SigmoidBackward, T>{A});
-  }
-  return cudaErrorInvalidValue;
-}
-
 }  // namespace
 
 template <class T>
@@ -347,42 +270,38 @@ cudaError_t cast(const In* in, Out* out, int64_t n, cudaStream_t s) {
 }
 
 template <class T>
-cudaError_t unary(UnaryKind op, const T* x, T* y, int64_t n, double a, double b, cudaStream_t s) {
-  const T A = static_cast<T>(a), B = static_cast<T>(b);
-#define GAN_UNARY_CASE(K) \
-  case UnaryKind::K: return launch_map1(x, y, n, UnaryFn<UnaryKind::K, T>{A, B}, s);
-  switch (op) {
-    GAN_UNARY_CASE(Neg) GAN_UNARY_CASE(Exp) GAN_UNARY_CASE(Log) GAN_UNARY_CASE(Sqrt) GAN_UNARY_CASE(Abs)
-    GAN_UNARY_CASE(Sign) GAN_UNARY_CASE(Square) GAN_UNARY_CASE(Reciprocal) GAN_UNARY_CASE(Relu)
-    GAN_UNARY_CASE(Tanh) GAN_UNARY_CASE(Sigmoid) GAN_UNARY_CASE(LogSigmoid) GAN_UNARY_CASE(Softplus)
-    GAN_UNARY_CASE(AddScalar) GAN_UNARY_CASE(MulScalar) GAN_UNARY_CASE(Pow) GAN_UNARY_CASE(Clamp)
-    GAN_UNARY_CASE(LeakyRelu) GAN_UNARY_CASE(LeakyStep) GAN_UNARY_CASE(InsideMask)
-  }
-#undef GAN_UNARY_CASE
-  return cudaErrorInvalidValue;
+cudaError_t unary(UnaryOp op, const T* x, T* y, int64_t n, double a, double b, cudaStream_t s) {
+  return visit_unary<T>(op, static_cast<T>(a), static_cast<T>(b), [&](auto f) { return launch_map1(x, y, n, f, s); },
+                        cudaErrorInvalidValue);
 }
 
 template <class T>
-cudaError_t binary_same(BinaryKind op, const T* x, const T* y, T* out, int64_t n, double a, cudaStream_t s) {
-  return with_binary<T>(op, a, [&](auto f) { return launch_map2(x, y, out, n, f, s); });
+cudaError_t binary_same(BinaryOp op, const T* x, const T* y, T* out, int64_t n, double a, cudaStream_t s) {
+  return visit_binary<T>(op, static_cast<T>(a), [&](auto f) { return launch_map2(x, y, out, n, f, s); },
+                         cudaErrorInvalidValue);
 }
 
 template <class T>
-cudaError_t binary_scalar(BinaryKind op, const T* v, const T* sc, bool scalar_first, T* out, int64_t n, double a,
+cudaError_t binary_scalar(BinaryOp op, const T* v, const T* sc, bool scalar_first, T* out, int64_t n, double a,
                           cudaStream_t s) {
-  return with_binary<T>(op, a, [&](auto f) { return launch_scalar(v, sc, scalar_first, out, n, f, s); });
+  return visit_binary<T>(op, static_cast<T>(a),
+                         [&](auto f) { return launch_scalar(v, sc, scalar_first, out, n, f, s); },
+                         cudaErrorInvalidValue);
 }
 
 template <class T>
-cudaError_t binary_run(BinaryKind op, const T* big, const T* small, bool small_first, T* out, int64_t n, int64_t inner,
+cudaError_t binary_run(BinaryOp op, const T* big, const T* small, bool small_first, T* out, int64_t n, int64_t inner,
                        int64_t mid, double a, cudaStream_t s) {
-  return with_binary<T>(op, a, [&](auto f) { return launch_run(big, small, small_first, out, n, inner, mid, f, s); });
+  return visit_binary<T>(op, static_cast<T>(a),
+                         [&](auto f) { return launch_run(big, small, small_first, out, n, inner, mid, f, s); },
+                         cudaErrorInvalidValue);
 }
 
 template <class T>
-cudaError_t binary_strided(BinaryKind op, const T* x, const T* y, T* out, const StridedIndex& idx, int64_t n,
+cudaError_t binary_strided(BinaryOp op, const T* x, const T* y, T* out, const StridedIndex& idx, int64_t n,
                            double a, cudaStream_t s) {
-  return with_binary<T>(op, a, [&](auto f) { return launch_strided2(x, y, out, idx, n, f, s); });
+  return visit_binary<T>(op, static_cast<T>(a), [&](auto f) { return launch_strided2(x, y, out, idx, n, f, s); },
+                         cudaErrorInvalidValue);
 }
 
 template <class T>
@@ -402,13 +321,13 @@ cudaError_t gather(const T* x, T* out, const StridedIndex& idx, int64_t n, cudaS
   template cudaError_t arange<T>(T*, int64_t, cudaStream_t);                                                \
   template cudaError_t random_normal<T>(T*, int64_t, uint64_t, uint64_t, double, double, cudaStream_t);     \
   template cudaError_t random_uniform<T>(T*, int64_t, uint64_t, uint64_t, double, double, cudaStream_t);    \
-  template cudaError_t unary<T>(UnaryKind, const T*, T*, int64_t, double, double, cudaStream_t);            \
-  template cudaError_t binary_same<T>(BinaryKind, const T*, const T*, T*, int64_t, double, cudaStream_t);   \
-  template cudaError_t binary_scalar<T>(BinaryKind, const T*, const T*, bool, T*, int64_t, double,          \
+  template cudaError_t unary<T>(UnaryOp, const T*, T*, int64_t, double, double, cudaStream_t);            \
+  template cudaError_t binary_same<T>(BinaryOp, const T*, const T*, T*, int64_t, double, cudaStream_t);   \
+  template cudaError_t binary_scalar<T>(BinaryOp, const T*, const T*, bool, T*, int64_t, double,          \
                                         cudaStream_t);                                                      \
-  template cudaError_t binary_run<T>(BinaryKind, const T*, const T*, bool, T*, int64_t, int64_t, int64_t,   \
+  template cudaError_t binary_run<T>(BinaryOp, const T*, const T*, bool, T*, int64_t, int64_t, int64_t,   \
                                      double, cudaStream_t);                                                 \
-  template cudaError_t binary_strided<T>(BinaryKind, const T*, const T*, T*, const StridedIndex&, int64_t,  \
+  template cudaError_t binary_strided<T>(BinaryOp, const T*, const T*, T*, const StridedIndex&, int64_t,  \
                                          double, cudaStream_t);                                             \
   template cudaError_t add_inplace<T>(T*, const T*, int64_t, double, cudaStream_t);                         \
   template cudaError_t gather<T>(const T*, T*, const StridedIndex&, int64_t, cudaStream_t);

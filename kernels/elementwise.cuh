@@ -1,4 +1,5 @@
 // Element-wise CUDA kernels: fills, Philox random fills, casts, unary and binary maps, gathers.
+// The maps' ops and formulas are the table in kernels/elementwise_ops.h (shared with the CPU).
 // Raw pointers, element counts and a stream; every launcher returns the launch status
 // (cudaGetLastError()) for the caller to check. T is float or double.
 #pragma once
@@ -6,17 +7,10 @@
 
 #include <cuda_runtime_api.h>
 
+#include "kernels/elementwise_ops.h"
 #include "kernels/launch.cuh"
 
 namespace gan::kernels {
-
-// The engine's UnaryOp/BinaryOp, restated here so kernels need no engine header.
-enum class UnaryKind {
-  Neg, Exp, Log, Sqrt, Abs, Sign, Square, Reciprocal,
-  Relu, Tanh, Sigmoid, LogSigmoid, Softplus,
-  AddScalar, MulScalar, Pow, Clamp, LeakyRelu, LeakyStep, InsideMask,
-};
-enum class BinaryKind { Add, Sub, Mul, Div, LeakyReluBackward, TanhBackward, SigmoidBackward };
 
 template <class T> cudaError_t fill(T* out, int64_t n, T value, cudaStream_t stream);
 template <class T> cudaError_t arange(T* out, int64_t n, cudaStream_t stream);
@@ -32,26 +26,26 @@ template <class In, class Out> cudaError_t cast(const In* in, Out* out, int64_t 
 
 // y[i] = f(x[i]; a, b).
 template <class T>
-cudaError_t unary(UnaryKind op, const T* x, T* y, int64_t n, double a, double b, cudaStream_t stream);
+cudaError_t unary(UnaryOp op, const T* x, T* y, int64_t n, double a, double b, cudaStream_t stream);
 
 // out[i] = f(x[i], y[i]; a): x, y and out of the same n elements.
 template <class T>
-cudaError_t binary_same(BinaryKind op, const T* x, const T* y, T* out, int64_t n, double a, cudaStream_t stream);
+cudaError_t binary_same(BinaryOp op, const T* x, const T* y, T* out, int64_t n, double a, cudaStream_t stream);
 // One operand is a single element read on the device (no host round trip):
 // scalar_first ? f(s[0], v[i]) : f(v[i], s[0]).
 template <class T>
-cudaError_t binary_scalar(BinaryKind op, const T* v, const T* s, bool scalar_first, T* out, int64_t n, double a,
+cudaError_t binary_scalar(BinaryOp op, const T* v, const T* s, bool scalar_first, T* out, int64_t n, double a,
                           cudaStream_t stream);
 // A full contiguous operand `big` against a `small` one whose element for output i is
 // small[(i / inner) % mid]: per-channel [1,C,1,1] vs [N,C,H,W] (inner = H*W, mid = C), per-sample
 // [N,1,1,1] (inner = C*H*W, mid = N), a row [1,K] vs [M,K] (inner = 1, mid = K), a column [M,1]
 // (inner = K, mid = M). small_first ? f(small, big) : f(big, small). inner >= 1, mid >= 1.
 template <class T>
-cudaError_t binary_run(BinaryKind op, const T* big, const T* small, bool small_first, T* out, int64_t n,
+cudaError_t binary_run(BinaryOp op, const T* big, const T* small, bool small_first, T* out, int64_t n,
                        int64_t inner, int64_t mid, double a, cudaStream_t stream);
 // General broadcast: out[i] = f(x[off0(i)], y[off1(i)]) over `idx` (n = product of its extents).
 template <class T>
-cudaError_t binary_strided(BinaryKind op, const T* x, const T* y, T* out, const StridedIndex& idx, int64_t n,
+cudaError_t binary_strided(BinaryOp op, const T* x, const T* y, T* out, const StridedIndex& idx, int64_t n,
                            double a, cudaStream_t stream);
 
 // out[i] += alpha * x[i].

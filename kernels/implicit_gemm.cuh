@@ -1,5 +1,8 @@
-// A tiled SIMT matrix-product kernel whose operands come from a problem object (see
-// conv_problem.cuh), so that each convolution computation is one product with gathered operands.
+// Tiled matrix-product kernels whose operands come from a problem object (see conv_problem.cuh),
+// so that each convolution computation is one product with gathered operands. Two kernels, named
+// for the arithmetic they do: implicit_gemm_fma (FP32 / FP64 fused multiply-adds on the CUDA
+// cores, any T) and implicit_gemm_tf32 (TF32 tensor cores through wmma, float only); plus
+// implicit_gemm_splitk_reduce, which sums split-K partial products.
 //
 // Block tile BM x BN, reduction step BK; each thread owns a TM x TN micro-tile in registers.
 // Operand tiles go global -> registers -> shared memory with two shared buffers: the global loads
@@ -188,14 +191,44 @@ __device__ __forceinline__ void split_range(int Kg, int BK, int split, int split
   kt1 = static_cast<int>(static_cast<int64_t>(ktiles) * (split + 1) / splits);
 }
 
+// The reduction loop both kernels share. The operand tiles of step kt0 are staged into shared
+// buffer 0; then each step issues the global loads of the next step before step(buf) computes on
+// this step's shared tiles, which hides their latency behind the arithmetic, stores the prefetched
+// tiles into the other buffer and ends with one barrier. Buffer buf ^ 1 was last read in the
+// previous step, which every thread finished before the barrier that ended it.
+template <class StageA, class StageB, class Sub, class TileA, class TileB, class Step>
+__device__ __forceinline__ void staged_reduction(StageA& a, StageB& b, const Sub& sub, TileA& As, TileB& Bs, int BK,
+                                                 int kt0, int kt1, int tid, Step&& step) {
+  if (kt0 >= kt1) return;
+  a.load(sub, kt0 * BK, tid);
+  b.load(sub, kt0 * BK, tid);
+  a.store(As[0], tid);
+  b.store(Bs[0], tid);
+  __syncthreads();
+  for (int kt = kt0; kt < kt1; ++kt) {
+    const int buf = (kt - kt0) & 1;
+    const bool more = kt + 1 < kt1;
+    if (more) {
+      a.load(sub, (kt + 1) * BK, tid);
+      b.load(sub, (kt + 1) * BK, tid);
+    }
+    step(buf);
+    if (more) {
+      a.store(As[buf ^ 1], tid);
+      b.store(Bs[buf ^ 1], tid);
+    }
+    __syncthreads();
+  }
+}
+
 // C = A B for phase blockIdx.z / splits of `prob`, reduction slice blockIdx.z % splits.
 // splits == 1: C goes to the problem's output. splits > 1 (single-phase problems only): the
-// slice's partial product goes to partial[split][M][Ng] for implicit_gemm_splitk_reduce_v1.
+// slice's partial product goes to partial[split][M][Ng] for implicit_gemm_splitk_reduce.
 // At least two blocks per multiprocessor: caps the 128x128 tile at 128 registers a thread (it
 // wants ~137, which would leave one block of 8 warps to hide all latency).
 template <class T, class Tile, Walk AW, Walk BW, class Prob>
 __global__ void __launch_bounds__(Tile::THREADS, 2)
-    implicit_gemm_v1(const __grid_constant__ Prob prob, int splits, T* __restrict__ partial) {
+    implicit_gemm_fma(const __grid_constant__ Prob prob, int splits, T* __restrict__ partial) {
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, TM = Tile::TM, TN = Tile::TN;
   constexpr int NT = Tile::THREADS, PAD = Tile::PAD;
 
@@ -224,38 +257,18 @@ __global__ void __launch_bounds__(Tile::THREADS, 2)
     for (int j = 0; j < TN; ++j) acc[i][j] = T(0);
 
   const int ms = Tile::m_start(tid), ns = Tile::n_start(tid);
-  if (kt0 < kt1) {
-    a.load(sub, kt0 * BK, tid);
-    b.load(sub, kt0 * BK, tid);
-    a.store(As[0], tid);
-    b.store(Bs[0], tid);
-    __syncthreads();
-    for (int kt = kt0; kt < kt1; ++kt) {
-      const int buf = (kt - kt0) & 1;
-      const bool more = kt + 1 < kt1;
-      if (more) {
-        a.load(sub, (kt + 1) * BK, tid);
-        b.load(sub, (kt + 1) * BK, tid);
-      }
+  staged_reduction(a, b, sub, As, Bs, BK, kt0, kt1, tid, [&](int buf) {
 #pragma unroll
-      for (int kk = 0; kk < BK; ++kk) {
-        T fa[TM], fb[TN];
-        detail::load_frag<TM>(fa, &As[buf][kk][ms]);
-        detail::load_frag<TN>(fb, &Bs[buf][kk][ns]);
+    for (int kk = 0; kk < BK; ++kk) {
+      T fa[TM], fb[TN];
+      detail::load_frag<TM>(fa, &As[buf][kk][ms]);
+      detail::load_frag<TN>(fb, &Bs[buf][kk][ns]);
 #pragma unroll
-        for (int i = 0; i < TM; ++i)
+      for (int i = 0; i < TM; ++i)
 #pragma unroll
-          for (int j = 0; j < TN; ++j) acc[i][j] = detail::fma_t(fa[i], fb[j], acc[i][j]);
-      }
-      // Buffer buf^1 was last read in the previous step, which every thread finished before
-      // the barrier that ended it.
-      if (more) {
-        a.store(As[buf ^ 1], tid);
-        b.store(Bs[buf ^ 1], tid);
-      }
-      __syncthreads();
+        for (int j = 0; j < TN; ++j) acc[i][j] = detail::fma_t(fa[i], fb[j], acc[i][j]);
     }
-  }
+  });
 
   T* out = sub.out();
 #pragma unroll
@@ -282,11 +295,11 @@ __global__ void __launch_bounds__(Tile::THREADS, 2)
 
 // The same product on TF32 tensor cores (float only): operands rounded to TF32 (10-bit
 // mantissa) as they enter the fragments, products accumulated in FP32. Same staging, split-K and
-// phases as v1; results leave through a per-warp shared scratch, so that lanes write
+// phases as implicit_gemm_fma; results leave through a per-warp shared scratch, so that lanes write
 // consecutive rows (consecutive output pixels) together.
 template <class Tile, Walk AW, Walk BW, class Prob>
 __global__ void __launch_bounds__(Tile::THREADS, 2)
-    implicit_gemm_tf32_v2(const __grid_constant__ Prob prob, int splits, float* __restrict__ partial) {
+    implicit_gemm_tf32(const __grid_constant__ Prob prob, int splits, float* __restrict__ partial) {
   namespace wmma = nvcuda::wmma;
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, NT = Tile::THREADS, PAD = Tile::PAD;
   constexpr int FM = Tile::FM, FN = Tile::FN;
@@ -319,45 +332,27 @@ __global__ void __launch_bounds__(Tile::THREADS, 2)
 #pragma unroll
     for (int j = 0; j < FN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
 
-  if (kt0 < kt1) {
-    a.load(sub, kt0 * BK, tid);
-    b.load(sub, kt0 * BK, tid);
-    a.store(As[0], tid);
-    b.store(Bs[0], tid);
-    __syncthreads();
-    for (int kt = kt0; kt < kt1; ++kt) {
-      const int buf = (kt - kt0) & 1;
-      const bool more = kt + 1 < kt1;
-      if (more) {
-        a.load(sub, (kt + 1) * BK, tid);
-        b.load(sub, (kt + 1) * BK, tid);
-      }
-      // As[k][m] is A column-major (m contiguous), Bs[k][n] is B row-major.
-      wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa[FM];
-      wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb[FN];
+  staged_reduction(a, b, sub, As, Bs, BK, kt0, kt1, tid, [&](int buf) {
+    // As[k][m] is A column-major (m contiguous), Bs[k][n] is B row-major.
+    wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa[FM];
+    wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb[FN];
 #pragma unroll
-      for (int i = 0; i < FM; ++i) {
-        wmma::load_matrix_sync(fa[i], &As[buf][0][wm * Tile::WTM + i * 16], BM + PAD);
+    for (int i = 0; i < FM; ++i) {
+      wmma::load_matrix_sync(fa[i], &As[buf][0][wm * Tile::WTM + i * 16], BM + PAD);
 #pragma unroll
-        for (int t = 0; t < fa[i].num_elements; ++t) fa[i].x[t] = wmma::__float_to_tf32(fa[i].x[t]);
-      }
-#pragma unroll
-      for (int j = 0; j < FN; ++j) {
-        wmma::load_matrix_sync(fb[j], &Bs[buf][0][wn * Tile::WTN + j * 16], BN + PAD);
-#pragma unroll
-        for (int t = 0; t < fb[j].num_elements; ++t) fb[j].x[t] = wmma::__float_to_tf32(fb[j].x[t]);
-      }
-#pragma unroll
-      for (int i = 0; i < FM; ++i)
-#pragma unroll
-        for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
-      if (more) {
-        a.store(As[buf ^ 1], tid);
-        b.store(Bs[buf ^ 1], tid);
-      }
-      __syncthreads();
+      for (int t = 0; t < fa[i].num_elements; ++t) fa[i].x[t] = wmma::__float_to_tf32(fa[i].x[t]);
     }
-  }
+#pragma unroll
+    for (int j = 0; j < FN; ++j) {
+      wmma::load_matrix_sync(fb[j], &Bs[buf][0][wn * Tile::WTN + j * 16], BN + PAD);
+#pragma unroll
+      for (int t = 0; t < fb[j].num_elements; ++t) fb[j].x[t] = wmma::__float_to_tf32(fb[j].x[t]);
+    }
+#pragma unroll
+    for (int i = 0; i < FM; ++i)
+#pragma unroll
+      for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+  });
 
   float* out = sub.out();
   float* scratch = Cs[warp];
@@ -384,7 +379,7 @@ __global__ void __launch_bounds__(Tile::THREADS, 2)
 
 // Sums the split-K partial products in split order and writes them to the problem's output.
 template <class T, class Prob>
-__global__ void implicit_gemm_splitk_reduce_v1(const __grid_constant__ Prob prob, const T* __restrict__ partial,
+__global__ void implicit_gemm_splitk_reduce(const __grid_constant__ Prob prob, const T* __restrict__ partial,
                                                int splits) {
   const auto& sub = prob.phase(0);
   const int64_t Ng = sub.Ng;

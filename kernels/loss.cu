@@ -1,4 +1,5 @@
 #include "kernels/device_utils.cuh"
+#include "kernels/host_device.h"
 #include "kernels/loss.cuh"
 
 namespace gan::kernels {
@@ -7,10 +8,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__device__ __forceinline__ float m_exp(float v) { return expf(v); }
-__device__ __forceinline__ double m_exp(double v) { return exp(v); }
-__device__ __forceinline__ float m_log1p(float v) { return log1pf(v); }
-__device__ __forceinline__ double m_log1p(double v) { return log1p(v); }
 
 template <class T>
 __global__ void bce_kernel(const T* x, const T* targets, T target, int64_t n, T* dlogits, double grad_scale,
@@ -22,8 +19,8 @@ __global__ void bce_kernel(const T* x, const T* targets, T target, int64_t n, T*
     const T t = targets ? targets[i] : target;
     // One exp gives both terms, and neither overflows: e = exp(-|x|),
     // bce = max(x, 0) - x t + log1p(e), sigmoid(x) = x >= 0 ? 1 / (1 + e) : e / (1 + e).
-    const T e = m_exp(v < T(0) ? v : -v);
-    acc += static_cast<double>((v < T(0) ? T(0) : v) - v * t) + static_cast<double>(m_log1p(e));
+    const T e = hd::exp(v < T(0) ? v : -v);
+    acc += static_cast<double>((v < T(0) ? T(0) : v) - v * t) + static_cast<double>(hd::log1p(e));
     if (dlogits) {
       const T sig = v >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
       dlogits[i] = static_cast<T>(static_cast<double>(sig - t) * grad_scale);

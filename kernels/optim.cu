@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kernels/device_utils.cuh"
+#include "kernels/host_device.h"
 #include "kernels/optim.cuh"
 
 namespace gan::kernels {
@@ -24,9 +25,6 @@ struct TensorList {
   int count;
 };
 
-__device__ __forceinline__ float m_sqrt(float v) { return sqrtf(v); }
-__device__ __forceinline__ double m_sqrt(double v) { return sqrt(v); }
-
 // Operands: p, g, exp_avg, exp_avg_sq.
 template <class T>
 struct AdamFn {
@@ -38,7 +36,7 @@ struct AdamFn {
     if (weight_decay != T(0)) g = g + weight_decay * p;
     const T m = beta1 * v[2] + one_minus_beta1 * g;
     const T s = beta2 * v[3] + one_minus_beta2 * (g * g);
-    const T denom = m_sqrt(s) / bias_correction2_sqrt + eps;
+    const T denom = hd::sqrt(s) / bias_correction2_sqrt + eps;
     v[0] = p - step_size * (m / denom);
     v[2] = m;
     v[3] = s;
@@ -75,7 +73,7 @@ struct RmspropFn {
     if (weight_decay != T(0)) g = g + weight_decay * p;
     const T sq = alpha * v[2] + one_minus_alpha * (g * g);
     v[2] = sq;
-    const T avg = m_sqrt(sq) + eps;
+    const T avg = hd::sqrt(sq) + eps;
     if (use_momentum) {
       const T buf = momentum * v[3] + g / avg;
       v[3] = buf;

@@ -42,17 +42,6 @@ __global__ void penalty_backward_kernel(const T* g, const T* norms, const T* dpe
   }
 }
 
-ReducePlan norms_plan(int64_t N, int64_t M) {
-  StridedIndex kept, reduced;
-  kept.ndim = 1;
-  kept.extent[0] = N;
-  kept.stride0[0] = M;
-  reduced.ndim = 1;
-  reduced.extent[0] = M;
-  reduced.stride0[0] = 1;
-  return make_reduce_plan(kept, reduced);
-}
-
 }  // namespace
 
 template <class T>
@@ -63,12 +52,14 @@ cudaError_t interpolate_per_sample(const T* real, const T* fake, const T* eps, T
   return cudaGetLastError();
 }
 
-size_t gradient_penalty_workspace_bytes(int64_t N, int64_t M) { return reduce_workspace_bytes(norms_plan(N, M)); }
+size_t gradient_penalty_workspace_bytes(int64_t N, int64_t M) {
+  return reduce_workspace_bytes(make_rows_reduce_plan(N, M));
+}
 
 template <class T>
 cudaError_t gradient_penalty_forward(const T* g, int64_t N, int64_t M, double lambda, T* norms, T* penalty,
                                      void* workspace, cudaStream_t s) {
-  cudaError_t e = reduce(g, norms, norms_plan(N, M), ReduceKind::SumSquareSqrt, 0.0, workspace, s);
+  cudaError_t e = reduce(g, norms, make_rows_reduce_plan(N, M), ReduceKind::SumSquareSqrt, 0.0, workspace, s);
   if (e != cudaSuccess) return e;
   penalty_kernel<<<1, kThreads, 0, s>>>(norms, N, lambda, penalty);
   return cudaGetLastError();

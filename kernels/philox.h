@@ -6,11 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define GAN_HD __host__ __device__ __forceinline__
-#else
-#define GAN_HD inline
-#endif
+#include "kernels/host_device.h"
 
 namespace gan::rng {
 

@@ -165,6 +165,17 @@ ReducePlan make_reduce_plan(const StridedIndex& kept, const StridedIndex& reduce
   return p;
 }
 
+ReducePlan make_rows_reduce_plan(int64_t rows, int64_t cols) {
+  StridedIndex kept, reduced;
+  kept.ndim = 1;
+  kept.extent[0] = rows;
+  kept.stride0[0] = cols;
+  reduced.ndim = 1;
+  reduced.extent[0] = cols;
+  reduced.stride0[0] = 1;
+  return make_reduce_plan(kept, reduced);
+}
+
 size_t reduce_workspace_bytes(const ReducePlan& plan) {
   return plan.splits > 1 ? static_cast<size_t>(plan.K * plan.splits) * sizeof(double) : 0;
 }

@@ -31,6 +31,9 @@ struct ReducePlan {
 
 // Chooses the kernel and the split for this shape on the current device.
 ReducePlan make_reduce_plan(const StridedIndex& kept, const StridedIndex& reduced);
+// The plan for `rows` contiguous rows of `cols` elements each, one output per row (per-sample norms
+// of a [N, ...] tensor: rows = N, cols = the rest).
+ReducePlan make_rows_reduce_plan(int64_t rows, int64_t cols);
 // Bytes of workspace `reduce` needs for `plan` (0 when no split).
 size_t reduce_workspace_bytes(const ReducePlan& plan);
 

@@ -10,9 +10,11 @@
 #include <functional>
 #include <initializer_list>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "engine/autograd/node.h"
 #include "tests/test_helpers.h"
 
 namespace gan::test {
@@ -139,5 +141,23 @@ inline void expect_error_naming(const std::function<void()>& f, std::initializer
 }
 
 inline std::vector<Tensor> inputs(std::initializer_list<Tensor> ts) { return std::vector<Tensor>(ts); }
+
+// The names of the autograd nodes `t`'s history reaches (each node once), to check which ops a
+// backward recorded: a fused rule shows its own node, a composite one shows mul, sub, ...
+inline std::multiset<std::string> recorded_ops(const Tensor& t) {
+  std::multiset<std::string> names;
+  std::set<const autograd::Node*> seen;
+  std::vector<const autograd::Node*> todo;
+  if (t.grad_fn()) todo.push_back(t.grad_fn().get());
+  while (!todo.empty()) {
+    const autograd::Node* n = todo.back();
+    todo.pop_back();
+    if (!seen.insert(n).second) continue;
+    names.insert(n->name);
+    for (const auto& e : n->next)
+      if (e.fn) todo.push_back(e.fn.get());
+  }
+  return names;
+}
 
 }  // namespace gan::test

@@ -1,5 +1,5 @@
 // Activations: forward against long-double formulas, stability at extreme logits, the fused
-// first-order backward against the differentiable one, and second derivatives.
+// backward ops against their formulas and the composite gradients, and second derivatives.
 #include "tests/op_reference.h"
 
 using namespace gan;
@@ -70,15 +70,98 @@ TEST(Activation, FirstOrderGradientMatchesDerivative) {
     }
 }
 
-TEST(Activation, FusedAndDifferentiableBackwardAgree) {
-  // Under create_graph the rules switch from fused kernels to op formulas: both must agree.
-  for (const auto& c : act_cases()) {
-    Tensor x = uniform({3, 7}, DType::Float64, 40, -4, 4).requires_grad_();
-    Tensor up = uniform({3, 7}, DType::Float64, 41, -1, 1);
-    Tensor g1 = grad({c.op(x)}, {x}, {up}, /*create_graph=*/false)[0];
-    Tensor g2 = grad({c.op(x)}, {x}, {up}, /*create_graph=*/true)[0];
-    EXPECT_FALSE(g1.requires_grad()) << c.name;
-    EXPECT_LT(rel_error(g2, g1), 1e-14) << c.name;
+// ---- the fused backward ops ----
+
+// Each fused backward op against its formula evaluated element by element in double.
+TEST(ActivationBackwardOps, ValuesMatchTheirFormulas) {
+  for (DType dt : both_dtypes()) {
+    Tensor g = uniform({5, 7}, dt, 42, -2, 2), x = uniform({5, 7}, dt, 43, -3, 3);
+    Tensor yt = uniform({5, 7}, dt, 44, -0.99, 0.99), ys = uniform({5, 7}, dt, 45, 0.01, 0.99);
+    auto gv = g.to_double_vector(), xv = x.to_double_vector(), ytv = yt.to_double_vector(), ysv = ys.to_double_vector();
+    std::vector<double> leaky(gv.size()), rl(gv.size()), th(gv.size()), sg(gv.size());
+    for (size_t i = 0; i < gv.size(); ++i) {
+      leaky[i] = xv[i] > 0 ? gv[i] : 0.2 * gv[i];
+      rl[i] = xv[i] > 0 ? gv[i] : 0.0;
+      th[i] = gv[i] * (1 - ytv[i] * ytv[i]);
+      sg[i] = gv[i] * ysv[i] * (1 - ysv[i]);
+    }
+    const std::string d = dtype_name(dt);
+    expect_matches(leaky_relu_backward(g, x, 0.2), leaky, "leaky_relu_backward " + d);
+    expect_matches(leaky_relu_backward(g, x, 0.0), rl, "leaky_relu_backward slope 0 " + d);
+    expect_matches(tanh_backward(g, yt), th, "tanh_backward " + d);
+    expect_matches(sigmoid_backward(g, ys), sg, "sigmoid_backward " + d);
+  }
+}
+
+TEST(ActivationBackwardOps, PlainBackwardRunsTheFusedOpAndMatchesTheComposite) {
+  // The fused rules against the same gradients written in differentiable ops.
+  Tensor x = uniform_away_from({3, 7}, 46, -4, 4, {0.0}).requires_grad_();
+  Tensor up = rand64({3, 7}, 47, -1, 1, false);
+  struct Case {
+    const char* name;
+    std::function<Tensor(const Tensor&)> op;
+    std::function<Tensor(const Tensor& g, const Tensor& x)> composite;
+  };
+  const Case cases[] = {
+      {"leaky_relu", [](const Tensor& v) { return leaky_relu(v, 0.2); },
+       [](const Tensor& g, const Tensor& v) { return g * leaky_step(v, 0.2); }},
+      {"relu", [](const Tensor& v) { return relu(v); },
+       [](const Tensor& g, const Tensor& v) { return g * leaky_step(v, 0.0); }},
+      {"tanh", [](const Tensor& v) { return tanh(v); },
+       [](const Tensor& g, const Tensor& v) { return g * (1.0 - square(tanh(v))); }},
+      {"sigmoid", [](const Tensor& v) { return sigmoid(v); },
+       [](const Tensor& g, const Tensor& v) { return g * sigmoid(v) * (1.0 - sigmoid(v)); }},
+  };
+  for (const Case& c : cases) {
+    Tensor fused = grad({c.op(x)}, {x}, {up})[0];
+    Tensor composite;
+    {
+      NoGradGuard ng;
+      composite = c.composite(up, x);
+    }
+    EXPECT_FALSE(fused.requires_grad()) << c.name;
+    EXPECT_LT(rel_error(fused, composite), 1e-14) << c.name;
+  }
+}
+
+TEST(ActivationBackwardOps, Gradcheck) {
+  Tensor g = rand64({3, 5}, 48, -1, 1), x = uniform_away_from({3, 5}, 49, -3, 3, {0.0}).requires_grad_();
+  Tensor yt = rand64({3, 5}, 50, -0.9, 0.9), ys = rand64({3, 5}, 51, 0.1, 0.9);
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return leaky_relu_backward(in[0], in[1], 0.2); },
+                   inputs({g, x}));
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return tanh_backward(in[0], in[1]); }, inputs({g, yt}));
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return sigmoid_backward(in[0], in[1]); }, inputs({g, ys}));
+  EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return leaky_relu_backward(in[0], in[1], 0.2) * in[0]; },
+                       inputs({g, x}));
+  EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return tanh_backward(in[0], in[1]); }, inputs({g, yt}));
+  EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return sigmoid_backward(in[0], in[1]); }, inputs({g, ys}));
+}
+
+TEST(ActivationBackwardOps, ErrorsNameTheOpAndShapes) {
+  Tensor g = Tensor::zeros({2, 3}), x = Tensor::zeros({4});
+  expect_error_naming([&] { leaky_relu_backward(g, x, 0.2); }, {"leaky_relu_backward", "[2, 3]", "[4]"});
+  expect_error_naming([&] { tanh_backward(g, x); }, {"tanh_backward", "[2, 3]", "[4]"});
+  expect_error_naming([&] { sigmoid_backward(g, Tensor::zeros({2, 3}, DType::Float64)); }, {"sigmoid_backward", "dtypes"});
+}
+
+TEST(ActivationBackwardOps, SecondDerivativeStaysFused) {
+  // create_graph records the fused backward op itself, not the composite formula (mul, leaky_step,
+  // square, ...): the gradient penalty's double backward then runs the same one-pass kernels.
+  Tensor x = uniform_away_from({4, 3}, 52, -2, 2, {0.0}).requires_grad_();
+  Tensor up = rand64({4, 3}, 53, -1, 1);  // requires grad: the backward is differentiated in it too
+  for (const char* name : {"leaky_relu", "relu", "tanh", "sigmoid"}) {
+    const std::string op = name;
+    Tensor y = op == "leaky_relu" ? leaky_relu(x, 0.2) : op == "relu" ? relu(x) : op == "tanh" ? tanh(x) : sigmoid(x);
+    Tensor g = grad({y}, {x}, {up}, /*create_graph=*/true)[0];
+    ASSERT_TRUE(g.grad_fn()) << op;
+    const std::string fused = (op == "relu" ? std::string("leaky_relu") : op) + "_backward";
+    EXPECT_EQ(g.grad_fn()->name, fused) << op;
+    auto ops = recorded_ops(g);
+    EXPECT_EQ(ops.count("mul"), 0u) << op << ": the first derivative was built from composite ops";
+    // Second order: tanh's and sigmoid's d/dy flows into their forward node, whose rule is the
+    // fused op again; d/dg of every fused backward is the same fused op.
+    Tensor h = grad({sum(g * g)}, {up}, {}, /*create_graph=*/true)[0];
+    EXPECT_EQ(recorded_ops(h).count(fused), 2u) << op << ": d/dg of " << fused << " is not " << fused;
   }
 }
 

@@ -159,3 +159,63 @@ TEST(Autograd, MixedDtypesAreRejected) {
   Tensor a = Tensor::zeros({2}, DType::Float32), b = Tensor::zeros({2}, DType::Float64);
   EXPECT_THROW(mul(a, b), Error);
 }
+
+// A rule may hand back the gradient of a broadcast input at the output's shape; the engine sums
+// it down to the input's shape (here the rule is the identity on a [3] input seen as [2, 3]).
+TEST(Autograd, EngineSumsBroadcastGradientsToTheInputShape) {
+  Tensor b = Tensor::from_vector(std::vector<double>{1, 2, 3}, {3}).requires_grad_();
+  Tensor out = Tensor::zeros({2, 3}, DType::Float64);
+  autograd::record("broadcast_by_hand", {b}, {&out},
+                   [](autograd::FunctionNode&, const std::vector<Tensor>& g) -> std::vector<Tensor> { return {g[0]}; });
+  Tensor up = Tensor::from_vector(std::vector<double>{1, 10, 100, 2, 20, 200}, {2, 3});
+  Tensor gb = grad({out}, {b}, {up})[0];
+  EXPECT_EQ(gb.shape(), Shape({3}));
+  expect_close(gb, {3, 30, 300}, 0);
+  // Binary ops rely on it: a per-channel bias gets the sum over the other dims.
+  Tensor x = Tensor::zeros({2, 3, 2}, DType::Float64).requires_grad_();
+  Tensor c = Tensor::zeros({3, 1}, DType::Float64).requires_grad_();
+  auto g = grad({sum(mul(add(x, c), 2.0))}, {x, c});
+  expect_close(g[1], {8, 8, 8}, 0);
+}
+
+TEST(Autograd, GradientOfAShapeThatIsNoBroadcastIsAnErrorNamingTheOp) {
+  Tensor a = Tensor::zeros({2, 3}, DType::Float64).requires_grad_();
+  Tensor out = Tensor::zeros({2, 3}, DType::Float64);
+  autograd::record("bad_rule", {a}, {&out},
+                   [](autograd::FunctionNode&, const std::vector<Tensor>&) -> std::vector<Tensor> {
+                     return {Tensor::zeros({4}, DType::Float64)};
+                   });
+  try {
+    grad({sum(out)}, {a});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("bad_rule"), std::string::npos) << m;
+    EXPECT_NE(m.find("[4]"), std::string::npos) << m;
+    EXPECT_NE(m.find("[2, 3]"), std::string::npos) << m;
+  }
+}
+
+// reference_vjp differentiates a formula in its inputs, one input at a time (a partial
+// derivative), even when one input is itself a function of another.
+TEST(Autograd, ReferenceVjpGivesPartialDerivatives) {
+  Tensor x = Tensor::from_vector(std::vector<double>{0.5, -1.5}, {2}).requires_grad_();
+  Tensor g = square(x);  // depends on x
+  Tensor G = Tensor::from_vector(std::vector<double>{1, 2}, {2});
+  auto ref = [](const std::vector<Tensor>& in) { return std::vector<Tensor>{mul(in[0], in[1])}; };
+  std::vector<Tensor> d;
+  {
+    NoGradGuard plain;  // as in a backward without create_graph
+    d = reference_vjp(ref, {g, x}, {G}, {true, true});
+  }
+  expect_close(d[0], {0.5 * 1, -1.5 * 2}, 1e-15);    // d(g x)/dg = x, not x + g dx/dg
+  expect_close(d[1], {0.25 * 1, 2.25 * 2}, 1e-15);   // d(g x)/dx = g, not g + x dg/dx
+  EXPECT_FALSE(d[0].requires_grad());
+  auto none = reference_vjp(ref, {g, x}, {G}, {false, true});
+  EXPECT_FALSE(none[0].defined());
+  // Under grad mode (a create_graph backward) the result stays connected to the real inputs.
+  GradModeGuard on(true);
+  Tensor dx = reference_vjp(ref, {g, x}, {G}, {false, true})[1];  // = g G = x^2 G
+  ASSERT_TRUE(dx.requires_grad());
+  expect_close(grad({sum(dx)}, {x})[0], {2 * 0.5 * 1, 2 * -1.5 * 2}, 1e-15);
+}

@@ -1,5 +1,9 @@
 // Element-wise ops: forward against naive loops in float32 and float64, broadcasting in every
 // common form, gradients and second derivatives against finite differences.
+#include <iterator>
+#include <memory>
+#include <set>
+
 #include "engine/backend/elementwise.h"
 #include "kernels/philox.h"
 #include "tests/op_reference.h"
@@ -358,4 +362,44 @@ TEST(ElementwiseGradGrad, PiecewiseLinearCrossTerms) {
   EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return abs(in[0]) * in[1]; }, inputs({x, w}));
   EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return clamp(in[0] * in[1], -0.7, 0.4); },
                        inputs({x, w}));
+}
+
+// ---- the op table ----
+
+TEST(ElementwiseTable, NamesAreDistinctAndNameTheRecordedNodes) {
+  std::set<std::string> names;
+  for (UnaryOp op : kernels::kAllUnaryOps)
+    EXPECT_TRUE(names.insert(kernels::op_name(op)).second) << kernels::op_name(op) << " appears twice";
+  for (BinaryOp op : kernels::kAllBinaryOps)
+    EXPECT_TRUE(names.insert(kernels::op_name(op)).second) << kernels::op_name(op) << " appears twice";
+  EXPECT_EQ(names.size(), std::size(kernels::kAllUnaryOps) + std::size(kernels::kAllBinaryOps));
+  // The node an op records carries the table's name (what graphs, traces and errors show).
+  Tensor x = uniform({2, 3}, DType::Float64, 5, 0.5, 2.0).requires_grad_();
+  EXPECT_EQ(exp(x).grad_fn()->name, kernels::op_name(UnaryOp::Exp));
+  EXPECT_EQ(clamp(x, 0.7, 1.5).grad_fn()->name, kernels::op_name(UnaryOp::Clamp));
+  EXPECT_EQ(mul(x, 3.0).grad_fn()->name, kernels::op_name(UnaryOp::MulScalar));
+  EXPECT_EQ(div(x, x).grad_fn()->name, kernels::op_name(BinaryOp::Div));
+  EXPECT_EQ(leaky_relu_backward(x, x, 0.2).grad_fn()->name, kernels::op_name(BinaryOp::LeakyReluBackward));
+}
+
+TEST(ElementwiseTable, RulesKeepWhatTheTableSaysTheyNeed) {
+  // Output ops save their output (the rule reads it back, so it must be the op's own value) and
+  // stay differentiable through it; Nothing ops keep no tensor alive.
+  Tensor x = uniform({4}, DType::Float64, 6, 0.5, 2.0).requires_grad_();
+  ASSERT_EQ(kernels::grad_needs(UnaryOp::Exp), kernels::GradNeeds::Output);
+  Tensor y = exp(x);
+  auto* node = static_cast<autograd::FunctionNode*>(y.grad_fn().get());
+  ASSERT_EQ(node->saved_outputs.size(), 1u);
+  EXPECT_EQ(node->saved_outputs[0].raw_data(), y.raw_data());
+  ASSERT_EQ(kernels::grad_needs(UnaryOp::Neg), kernels::GradNeeds::Nothing);
+  std::weak_ptr<TensorImpl> alive;
+  Tensor n;
+  {
+    Tensor t = x * 2.0;  // an intermediate only neg's rule could hold on to
+    alive = t.impl_ptr();
+    n = neg(t);
+  }
+  // t's storage lives on only through the graph edge (its grad_fn), not through neg's rule.
+  EXPECT_TRUE(alive.expired());
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return neg(in[0] * 2.0); }, inputs({x}));
 }

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "engine/autograd/node.h"
-#include "tests/test_helpers.h"
+#include "tests/op_reference.h"
 
 using namespace gan;
 using namespace gan::test;
@@ -146,17 +146,33 @@ TEST(BceFused, SecondDerivative) {
 }
 
 TEST(BceFused, FusedBackwardEqualsComposite) {
+  // The fused gradient (from the forward pass) against the gradient of the composite formula
+  // (Reduction::None, then an explicit mean), first and second order.
   for (DType dt : {DType::Float64, DType::Float32}) {
     Tensor x = mul(randn64({9, 4}, 50, false), 5.0).to(dt).requires_grad_();
     Tensor t = rand64({9, 4}, 51, 0.0, 1.0, false).to(dt).requires_grad_();
-    auto fused = grad({bce_with_logits(x, t)}, {x, t}, {}, /*create_graph=*/false);
-    auto composite = grad({bce_with_logits(x, t)}, {x, t}, {}, /*create_graph=*/true);
+    auto fused = grad({bce_with_logits(x, t)}, {x, t}, {}, /*create_graph=*/true);
+    auto composite = grad({mean(bce_with_logits(x, t, Reduction::None))}, {x, t}, {}, /*create_graph=*/true);
     const double tol = dt == DType::Float64 ? 1e-14 : 1e-6;
     EXPECT_LT(rel_error(fused[0], composite[0]), tol) << dtype_name(dt);
     EXPECT_LT(rel_error(fused[1], composite[1]), tol) << dtype_name(dt);
-    EXPECT_TRUE(composite[0].requires_grad());
-    EXPECT_FALSE(fused[0].requires_grad());
+    Tensor u = randn64({9, 4}, 52, false).to(dt);
+    auto fused2 = grad({sum(fused[0] * u)}, {x, t});
+    auto composite2 = grad({sum(composite[0] * u)}, {x, t});
+    EXPECT_LT(rel_error(fused2[0], composite2[0]), 10 * tol) << dtype_name(dt);
+    EXPECT_LT(rel_error(fused2[1], composite2[1]), 10 * tol) << dtype_name(dt);
+    EXPECT_FALSE(grad({bce_with_logits(x, t)}, {x})[0].requires_grad());
   }
+}
+
+TEST(BceFused, CreateGraphRecordsTheFusedGradient) {
+  // The first derivative is the forward pass's dlogits (as the op bce_with_logits_backward) times
+  // the upstream gradient, not a recomputed sigmoid(x) - t.
+  Tensor x = randn64({3, 4}, 53), t = rand64({3, 4}, 54, 0.0, 1.0, false);
+  Tensor g = grad({bce_with_logits(x, t)}, {x}, {}, /*create_graph=*/true)[0];
+  auto ops = recorded_ops(g);
+  EXPECT_EQ(ops.count("bce_with_logits_backward"), 1u);
+  EXPECT_EQ(ops.count("sigmoid"), 0u);
 }
 
 TEST(BceFused, LargeInputSplitsAcrossThreads) {

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "engine/autograd/node.h"
-#include "tests/test_helpers.h"
+#include "tests/op_reference.h"
 
 using namespace gan;
 using namespace gan::test;
@@ -246,21 +246,63 @@ TEST(BatchNorm, TrainingSecondDerivative) {
       (std::vector<Tensor>{x2}));
 }
 
-TEST(BatchNorm, FusedBackwardEqualsComposite) {
+TEST(BatchNorm, FusedBackwardEqualsReference) {
+  // The fused three-term kernel against the same gradient written in differentiable ops, with and
+  // without the forward's saved statistics, with and without weight.
   for (DType dt : {DType::Float64, DType::Float32}) {
-    Tensor x = add(mul(randn64({6, 5, 3, 7}, 100, false), 2.0), 0.3).to(dt).requires_grad_();
-    Tensor w = randn64({5}, 101, false).to(dt).requires_grad_();
-    Tensor b = randn64({5}, 102, false).to(dt).requires_grad_();
+    Tensor x = add(mul(randn64({6, 5, 3, 7}, 100, false), 2.0), 0.3).to(dt);
+    Tensor w = randn64({5}, 101, false).to(dt);
     Tensor gy = randn64({6, 5, 3, 7}, 103, false).to(dt);
-    Tensor y = batch_norm(x, w, b, Tensor(), Tensor(), true);
-    auto fused = grad({y}, {x, w, b}, {gy}, /*create_graph=*/false);
-    Tensor y2 = batch_norm(x, w, b, Tensor(), Tensor(), true);
-    auto composite = grad({y2}, {x, w, b}, {gy}, /*create_graph=*/true);
     const double tol = dt == DType::Float64 ? 1e-12 : 1e-5;
-    for (int i = 0; i < 3; ++i)
-      EXPECT_LT(rel_error(fused[i], composite[i]), tol) << "input " << i << " " << dtype_name(dt);
-    EXPECT_TRUE(composite[0].requires_grad());
+    for (const Tensor& weight : {w, Tensor()}) {
+      auto ref = batch_norm_backward_reference(gy, x, weight);
+      auto fused = batch_norm_backward(gy, x, weight);
+      for (int i = 0; i < 3; ++i) EXPECT_LT(rel_error(fused[i], ref[i]), tol) << "output " << i << " " << dtype_name(dt);
+    }
+    // What the layer's backward passes: the statistics its forward saved.
+    Tensor xr = x.detach().requires_grad_(), wr = w.detach().requires_grad_();
+    auto via_layer = grad({batch_norm(xr, wr, Tensor(), Tensor(), Tensor(), true)}, {xr, wr}, {gy});
+    auto ref = batch_norm_backward_reference(gy, x, w);
+    EXPECT_LT(rel_error(via_layer[0], ref[0]), tol) << dtype_name(dt);
+    EXPECT_LT(rel_error(via_layer[1], ref[1]), tol) << dtype_name(dt);
   }
+}
+
+TEST(BatchNorm, BackwardOpGradchecks) {
+  // batch_norm_backward is differentiable in the upstream gradient, the input and the weight; its
+  // derivative is the reference formula's (reference_vjp).
+  Tensor g = randn64({4, 3, 2, 2}, 104), x = randn64({4, 3, 2, 2}, 105), w = rand64({3}, 106, 0.5, 1.5);
+  for (int out = 0; out < 3; ++out) {
+    auto f = [out](const std::vector<Tensor>& in) { return batch_norm_backward(in[0], in[1], in[2])[out]; };
+    EXPECT_GRADCHECK(f, inputs({g, x, w}));
+  }
+  EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return batch_norm_backward(in[0], in[1], in[2])[0]; },
+                       inputs({g, x, w}));
+}
+
+TEST(BatchNorm, BackwardOpErrorsNameTheOpAndShapes) {
+  Tensor x = randn64({4, 3, 2}, 116, false);
+  expect_error_containing([&] { batch_norm_backward(randn64({4, 3}, 117, false), x, Tensor()); },
+                          {"batch_norm_backward", "[4, 3]", "[4, 3, 2]"});
+  expect_error_containing([&] { batch_norm_backward(x, x, randn64({2}, 118, false)); }, {"weight", "[2]", "3 channels"});
+}
+
+TEST(BatchNorm, CreateGraphRecordsTheFusedBackward) {
+  Tensor x = randn64({4, 3, 2}, 107), w = rand64({3}, 108, 0.5, 1.5);
+  Tensor up = randn64({4, 3, 2}, 109, false);
+  Tensor gx = grad({batch_norm(x, w, Tensor(), Tensor(), Tensor(), true)}, {x}, {up}, /*create_graph=*/true)[0];
+  ASSERT_TRUE(gx.grad_fn());
+  EXPECT_EQ(gx.grad_fn()->name, "batch_norm_backward");
+  EXPECT_EQ(recorded_ops(gx).count("pow"), 0u) << "the first derivative was built from the reference formula";
+}
+
+TEST(BatchNorm, SecondDerivativeWhenTheUpstreamGradientDependsOnTheInput) {
+  // In y = batch_norm(x) * x the gradient reaching batch_norm_backward is itself a function of x:
+  // the rule's derivative in x must be the partial one, the chain rule adds the rest.
+  Tensor x = randn64({4, 2, 3}, 114), w = rand64({2}, 115, 0.5, 1.5);
+  EXPECT_GRADGRADCHECK(
+      [](const std::vector<Tensor>& in) { return batch_norm(in[0], in[1], Tensor(), Tensor(), Tensor(), true) * in[0]; },
+      inputs({x, w}));
 }
 
 TEST(BatchNorm, BackwardAccumulatesIntoLeaves) {

@@ -1,5 +1,6 @@
 // WGAN-GP pieces: per-sample interpolation and the gradient penalty, against naive references,
 // finite differences, and the exact Gulrajani et al. definition on a tiny critic.
+#include "engine/autograd/node.h"
 #include "tests/test_helpers.h"
 
 using namespace gan;
@@ -50,6 +51,52 @@ TEST(Penalty, GradientMatchesFiniteDifferencesBothPaths) {
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return gradient_penalty(in[0], 3.0); }, std::vector<Tensor>{g});
   EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return gradient_penalty(in[0], 3.0); },
                        std::vector<Tensor>{g});
+}
+
+TEST(Penalty, FusedBackwardMatchesReference) {
+  for (DType dt : {DType::Float64, DType::Float32}) {
+    Tensor g = randn64({6, 3, 2, 2}, 15, false).to(dt);
+    Tensor gp = Tensor::scalar(0.7, dt);
+    const double tol = dt == DType::Float64 ? 1e-13 : 1e-6;
+    Tensor ref = gradient_penalty_backward_reference(g, gp, 10.0);
+    EXPECT_LT(rel_error(gradient_penalty_backward(g, gp, 10.0), ref), tol) << dtype_name(dt);
+    // Through the penalty's own backward, which passes the norms its forward computed.
+    Tensor gr = g.detach().requires_grad_();
+    Tensor via_penalty = grad({gradient_penalty(gr, 10.0)}, {gr}, {gp})[0];
+    EXPECT_LT(rel_error(via_penalty, ref), tol) << dtype_name(dt);
+  }
+  // The reference itself, element by element: lambda/N * 2 (||g_n|| - 1) / ||g_n|| * g * gp.
+  Tensor g = randn64({3, 4}, 16, false);
+  auto gv = g.to_double_vector(), got = gradient_penalty_backward_reference(g, Tensor::scalar(0.7, DType::Float64), 2.0)
+                                            .to_double_vector();
+  for (int n = 0; n < 3; ++n) {
+    double nrm = 0;
+    for (int i = 0; i < 4; ++i) nrm += gv[n * 4 + i] * gv[n * 4 + i];
+    nrm = std::sqrt(nrm);
+    for (int i = 0; i < 4; ++i) EXPECT_NEAR(got[n * 4 + i], 2.0 / 3 * 2 * (nrm - 1) / nrm * gv[n * 4 + i] * 0.7, 1e-14);
+  }
+}
+
+TEST(Penalty, BackwardOpErrorsNameTheOp) {
+  Tensor g = randn64({4, 5}, 19, false);
+  try {
+    gradient_penalty_backward(g, randn64({2}, 20, false), 1.0);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gradient_penalty_backward"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(gradient_penalty_backward(g, Tensor::scalar(1.0, DType::Float64), 1.0, randn64({3}, 21, false)), Error);
+}
+
+TEST(Penalty, BackwardOpGradchecksAndStaysFusedUnderCreateGraph) {
+  Tensor g = randn64({4, 5}, 17), gp = rand64({}, 18, 0.5, 1.5);
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return gradient_penalty_backward(in[0], in[1], 3.0); },
+                   (std::vector<Tensor>{g, gp}));
+  EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return gradient_penalty_backward(in[0], in[1], 3.0); },
+                       (std::vector<Tensor>{g, gp}));
+  Tensor d = grad({gradient_penalty(g, 3.0)}, {g}, {}, /*create_graph=*/true)[0];
+  ASSERT_TRUE(d.grad_fn());
+  EXPECT_EQ(d.grad_fn()->name, "gradient_penalty_backward");
 }
 
 // The whole penalty on a tiny critic D(x) = w2 . leaky_relu(W1 x + b1): the gradient of the

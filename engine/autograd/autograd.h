@@ -1,5 +1,6 @@
 // Public autograd entry points: backward() lives on Tensor; grad() is here.
 #pragma once
+#include <functional>
 #include <vector>
 
 #include "engine/autograd/grad_mode.h"
@@ -18,5 +19,16 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 // Accumulates into the leaves' .grad (Tensor::backward for several roots at once).
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs = {},
               bool create_graph = false);
+
+// The backward rule of a fused op that has a slow reference formula (the pattern of StyleGAN2's
+// bias_act): for each input i with wanted[i], d/d inputs[i] of sum_k <reference(inputs)[k],
+// grad_outputs[k]>, i.e. the reference's vector-Jacobian product at `inputs`. A fused backward op
+// (batch_norm_backward, gradient_penalty_backward) uses it as its own backward rule, so its second
+// derivative is the reference formula's, exactly, without a second fused kernel. Where grad mode
+// is on (create_graph) the result is recorded and can be differentiated again. Undefined where an
+// input is not wanted or the reference does not depend on it.
+using ReferenceFn = std::function<std::vector<Tensor>(const std::vector<Tensor>& inputs)>;
+std::vector<Tensor> reference_vjp(const ReferenceFn& reference, const std::vector<Tensor>& inputs,
+                                  const std::vector<Tensor>& grad_outputs, const std::vector<bool>& wanted);
 
 }  // namespace gan

@@ -64,6 +64,23 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
   return acc;
 }
 
+std::vector<Node*> reachable_nodes(const std::vector<Node*>& roots) {
+  std::vector<Node*> nodes, stack;
+  std::unordered_set<Node*> seen;
+  for (Node* r : roots)
+    if (r && seen.insert(r).second) stack.push_back(r);
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    nodes.push_back(n);
+    for (auto& e : n->next)
+      if (e.fn && seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
+  }
+  // Sequence numbers are taken at recording, after the inputs' (record below).
+  std::sort(nodes.begin(), nodes.end(), [](Node* a, Node* b) { return a->sequence < b->sequence; });
+  return nodes;
+}
+
 static Edge edge_of(const Tensor& t) {
   if (!t.defined() || !t.requires_grad()) return {};
   if (t.grad_fn()) return {t.grad_fn(), t.output_nr()};
@@ -90,6 +107,17 @@ void record(const char* name, const std::vector<Tensor>& inputs, const std::vect
   }
 }
 
+// A rule may return the gradient of a broadcast input at the broadcast (output) shape: the one
+// place that sums it down to the input's shape is here, so no rule repeats it. Any other mismatch
+// is a bug in the rule.
+static Tensor reduce_to_input(const Node& n, const Tensor& g, const OutputMeta& input) {
+  if (g.shape() == input.shape) return g;
+  GAN_CHECK(broadcasts_to(input.shape, g.shape()),
+            n.name << ": backward produced a gradient of shape " << shape_str(g.shape()) << " for an input of shape "
+                   << shape_str(input.shape) << " (not a broadcast of it)");
+  return sum_to(g, input.shape);
+}
+
 // One backward traversal. In accumulate mode, leaves' accumulators run and fill .grad. In capture
 // mode (grad()), the gradient arriving at each (node, slot) in `targets` is returned instead and
 // only the part of the graph between the roots and the targets runs.
@@ -98,25 +126,15 @@ static std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const 
   GAN_CHECK(root_grads.empty() || root_grads.size() == roots.size(),
             "backward: got " << root_grads.size() << " gradients for " << roots.size() << " outputs");
   // Collect the graph reachable from the roots.
-  std::vector<Node*> order;
-  std::unordered_set<Node*> seen;
-  std::vector<Node*> stack;
+  std::vector<Node*> root_nodes;
   for (const auto& r : roots) {
     GAN_CHECK(r.requires_grad(), "backward: output " << r.str() << " does not require grad (no graph was recorded)");
-    Node* n = edge_of(r).fn.get();
-    if (seen.insert(n).second) stack.push_back(n);
+    root_nodes.push_back(edge_of(r).fn.get());
   }
-  while (!stack.empty()) {
-    Node* n = stack.back();
-    stack.pop_back();
-    order.push_back(n);
-    for (auto& e : n->next)
-      if (e.fn && seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
-  }
+  const std::vector<Node*> order = reachable_nodes(root_nodes);
   // Which nodes lead to something we want: an accumulator (accumulate mode) or a target.
   std::unordered_set<Node*> target_nodes;
   for (auto& t : targets) target_nodes.insert(t.fn.get());
-  std::sort(order.begin(), order.end(), [](Node* a, Node* b) { return a->sequence < b->sequence; });
   std::unordered_map<Node*, bool> useful;  // node is wanted or feeds a wanted node
   std::unordered_map<Node*, bool> runs;    // node's backward rule must execute
   for (Node* n : order) {  // children were created before parents, so ascending sequence works
@@ -176,12 +194,8 @@ static std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const 
       for (size_t j = 0; j < grads.size(); ++j) {
         Edge& e = n->next[j];
         if (!e.fn || !useful[e.fn.get()]) continue;
-        if (grads[j].defined()) {
-          GAN_CHECK(grads[j].shape() == e.fn->outputs[e.input_nr].shape,
-                    n->name << ": backward produced a gradient of shape " << shape_str(grads[j].shape())
-                            << " for an input of shape " << shape_str(e.fn->outputs[e.input_nr].shape));
-          add_to(e.fn.get(), e.input_nr, grads[j]);
-        }
+        if (grads[j].defined())
+          add_to(e.fn.get(), e.input_nr, reduce_to_input(*n, grads[j], e.fn->outputs[e.input_nr]));
         if (--deps[e.fn.get()] == 0) ready.push(e.fn.get());
       }
     }

@@ -42,26 +42,17 @@ std::shared_ptr<Node> node_of(const Tensor& t) {
 
 std::string graph_to_dot(const std::vector<Tensor>& roots, const DotOptions& opts, DotStats* stats) {
   // Everything reachable from the roots, as backward() would find it.
-  std::vector<Node*> nodes;
-  std::unordered_set<Node*> seen;
-  std::vector<Node*> stack;
   std::vector<std::shared_ptr<Node>> root_nodes;
+  std::vector<Node*> root_ptrs;
   for (size_t i = 0; i < roots.size(); ++i) {
     GAN_CHECK(roots[i].defined() && roots[i].requires_grad(),
               "graph_to_dot: root " << i << " (" << (roots[i].defined() ? roots[i].str() : std::string("undefined"))
                                     << ") does not require grad, so it has no graph");
     root_nodes.push_back(node_of(roots[i]));
-    if (seen.insert(root_nodes.back().get()).second) stack.push_back(root_nodes.back().get());
-  }
-  while (!stack.empty()) {
-    Node* n = stack.back();
-    stack.pop_back();
-    nodes.push_back(n);
-    for (auto& e : n->next)
-      if (e.fn && seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
+    root_ptrs.push_back(root_nodes.back().get());
   }
   // Recording order: stable across processes, unlike addresses or the global sequence counter.
-  std::sort(nodes.begin(), nodes.end(), [](Node* a, Node* b) { return a->sequence < b->sequence; });
+  const std::vector<Node*> nodes = reachable_nodes(root_ptrs);
   std::unordered_map<Node*, size_t> id;
   for (size_t i = 0; i < nodes.size(); ++i) id[nodes[i]] = i;
 

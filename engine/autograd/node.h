@@ -74,6 +74,10 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 void record(const char* name, const std::vector<Tensor>& inputs, const std::vector<Tensor*>& outputs, BackwardFn fn,
             bool save_outputs = false);
 
+// Every node reachable from `roots` (each once; null roots skipped), in recording order: inputs'
+// nodes before the nodes that consumed them.
+std::vector<Node*> reachable_nodes(const std::vector<Node*>& roots);
+
 // The gradient accumulator of a leaf that requires grad (created on first use, then shared).
 std::shared_ptr<Node> grad_accumulator(const Tensor& leaf);
 

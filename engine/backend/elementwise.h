@@ -4,29 +4,15 @@
 
 #include "engine/backend/dispatch.h"
 #include "engine/core/tensor.h"
+#include "kernels/elementwise_ops.h"
 
 namespace gan {
 
-// Unary maps y = f(x; a, b). Parameters a, b are used by the ops that name them.
-enum class UnaryOp {
-  Neg, Exp, Log, Sqrt, Abs, Sign, Square, Reciprocal,
-  Relu, Tanh, Sigmoid, LogSigmoid, Softplus,
-  AddScalar,   // x + a
-  MulScalar,   // x * a
-  Pow,         // x ^ a
-  Clamp,       // min(max(x, a), b)
-  LeakyRelu,   // x > 0 ? x : a x
-  LeakyStep,   // x > 0 ? 1 : a        (the derivative of LeakyRelu; a = 0 for Relu)
-  InsideMask,  // a < x < b ? 1 : 0   (the derivative of Clamp)
-};
-
-// Binary maps z = f(x, y; a) with NumPy broadcasting of x and y into z's shape.
-enum class BinaryOp {
-  Add, Sub, Mul, Div,
-  LeakyReluBackward,  // x = incoming gradient, y = forward input: x * (y > 0 ? 1 : a)
-  TanhBackward,       // x = incoming gradient, y = forward output: x * (1 - y^2)
-  SigmoidBackward,    // x = incoming gradient, y = forward output: x * y (1 - y)
-};
+// The unary and binary maps: one table (kernels/elementwise_ops.h) serves the engine, the CPU loops
+// and the CUDA kernels. Unary maps y = f(x; a, b); binary maps z = f(x, y; a) broadcast x and y
+// (NumPy rules) into z's shape.
+using kernels::BinaryOp;
+using kernels::UnaryOp;
 
 }  // namespace gan
 

@@ -15,6 +15,8 @@ std::string shape_str(const Shape& s);
 int64_t wrap_dim(int64_t d, int64_t ndim, const char* op);
 // NumPy broadcasting of two shapes; throws naming `op` and both shapes when they do not broadcast.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+// Whether `in` broadcasts to exactly `out` (NumPy rules: right-aligned, each dim equal or 1).
+bool broadcasts_to(const Shape& in, const Shape& out);
 // Strides of `in` (right-aligned to `out`'s rank) with 0 on broadcast dims.
 std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
 // Whether `in`, broadcast to `out`, is read at in[(i / inner) % mid] for output element i: its dims

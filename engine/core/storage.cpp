@@ -5,6 +5,9 @@
 
 #include "engine/core/error.h"
 #ifdef GAN_WITH_CUDA
+// The one CUDA piece below core: device memory, streams and copies (it knows Device and nothing
+// of tensors). Storage owns device memory, so it must reach the pool; nothing else of engine/cuda
+// is included from core (tests/check_layering.cmake enforces it).
 #include "engine/cuda/memory.h"
 #endif
 

@@ -1,11 +1,10 @@
+// Tensor handles, creation of uninitialised tensors, views and device copies. The members that
+// fill, draw, cast or clone run backend primitives and ops: they live in engine/ops/tensor_methods.cpp.
 #include "engine/core/tensor.h"
 
 #include <cstring>
 
 #include "engine/autograd/node.h"
-#include "engine/backend/elementwise.h"
-#include "engine/ops/ops.h"
-#include "engine/rng/generator.h"
 
 namespace gan {
 
@@ -24,24 +23,6 @@ static Tensor make(const Shape& shape, DType dtype, Device device) {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) { return make(shape, dtype, device); }
 
-Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
-
-Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
-
-Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
-  Tensor t = make(shape, dtype, device);
-  GAN_BACKEND(device, fill, t, value);
-  return t;
-}
-
-Tensor Tensor::scalar(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
-
-Tensor Tensor::arange(int64_t n, DType dtype, Device device) {
-  Tensor t = make({n}, dtype, device);
-  GAN_BACKEND(device, arange, t);
-  return t;
-}
-
 template <class T>
 static Tensor from_host(const std::vector<T>& values, const Shape& shape, Device device) {
   GAN_CHECK(static_cast<int64_t>(values.size()) == numel_of(shape),
@@ -53,22 +34,6 @@ static Tensor from_host(const std::vector<T>& values, const Shape& shape, Device
 
 Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& s, Device d) { return from_host(v, s, d); }
 Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& s, Device d) { return from_host(v, s, d); }
-
-// The tensor is made before a draw is reserved, so a call that throws leaves the generator as it was.
-Tensor Tensor::randn(const Shape& shape, Generator* gen, DType dtype, Device device) {
-  Tensor t = make(shape, dtype, device);
-  Generator& g = gen ? *gen : default_generator(device);
-  GAN_BACKEND(device, random_normal, t, g.seed(), g.next_draw(), 0.0, 1.0);
-  return t;
-}
-
-Tensor Tensor::rand(const Shape& shape, Generator* gen, double lo, double hi, DType dtype, Device device) {
-  GAN_CHECK(lo < hi, "rand: empty range [" << lo << ", " << hi << ")");
-  Tensor t = make(shape, dtype, device);
-  Generator& g = gen ? *gen : default_generator(device);
-  GAN_BACKEND(device, random_uniform, t, g.seed(), g.next_draw(), lo, hi);
-  return t;
-}
 
 int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
 
@@ -109,10 +74,6 @@ Tensor Tensor::to(Device device) const {
                    });
   return out;
 }
-
-Tensor Tensor::to(DType dtype) const { return dtype == this->dtype() ? *this : cast(*this, dtype); }
-
-Tensor Tensor::clone() const { return mul(*this, 1.0); }
 
 Tensor Tensor::reshape(const Shape& new_shape) const {
   Shape s = new_shape;
@@ -172,23 +133,6 @@ Tensor Tensor::detach() const {
   impl->shape = shape();
   impl->dtype = dtype();
   return Tensor(impl);
-}
-
-Tensor& Tensor::copy_(const Tensor& src) {
-  GAN_CHECK(src.numel() == numel(), "copy_: source " << src.str() << " into " << str() << ": element counts differ");
-  if (src.dtype() == dtype()) {
-    if (src.raw_data() == raw_data() && src.device() == device()) return *this;  // a view of itself
-    copy_bytes(raw_data(), device(), src.raw_data(), src.device(), nbytes());
-  } else {
-    Tensor same_dtype = src.detach().to(device());
-    GAN_BACKEND(device(), cast_copy, same_dtype, *this);
-  }
-  return *this;
-}
-
-Tensor& Tensor::fill_(double value) {
-  GAN_BACKEND(device(), fill, *this, value);
-  return *this;
 }
 
 void check_same_device_dtype(const char* op, std::initializer_list<const Tensor*> ts) {

@@ -45,6 +45,8 @@ class Tensor {
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   // ---- creation ----
+  // empty and from_vector are core; the ones that fill or draw (zeros ... rand), like to(DType),
+  // clone, copy_ and fill_, run backend primitives and are defined in engine/ops/tensor_methods.cpp.
   static Tensor empty(const Shape& shape, DType dtype = DType::Float32, Device device = Device::cpu());
   static Tensor zeros(const Shape& shape, DType dtype = DType::Float32, Device device = Device::cpu());
   static Tensor ones(const Shape& shape, DType dtype = DType::Float32, Device device = Device::cpu());

@@ -6,6 +6,7 @@
 //   forward          y       = w   col
 //   backward data    col     = w^T dy,  dx = col2im(col)   (the transpose scatters and adds)
 //   backward weight  dw     += dy  col^T
+// conv_transpose2d_forward is the backward-data computation with its input in the role of dy.
 //
 // Small feature maps make narrow GEMMs (a 4x4 map gives P = 16), so samples are processed in
 // groups of B whose column matrices sit side by side, col[K, B P]; dy and y then need a gather or
@@ -328,6 +329,11 @@ void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const C
 
 void conv2d_backward_weight(const Tensor& x, const Tensor& dy, Tensor& dw, const Conv2dParams& p) {
   GAN_DISPATCH_FLOAT(x.dtype(), "conv2d_backward_weight", [&] { backward_weight_impl<scalar_t>(x, dy, dw, p); });
+}
+
+// A transposed convolution is conv2d's input gradient: columns = w^T x, then col2im into y.
+void conv_transpose2d_forward(const Tensor& x, const Tensor& w, Tensor& y, const Conv2dParams& p) {
+  GAN_DISPATCH_FLOAT(x.dtype(), "conv_transpose2d", [&] { backward_data_impl<scalar_t>(x, w, y, p); });
 }
 
 }  // namespace gan::cpu

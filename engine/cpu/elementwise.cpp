@@ -56,52 +56,29 @@ void cast_copy(const Tensor& src, Tensor& dst) {
   });
 }
 
-// The functor is copied into each chunk and the pointers are restrict-qualified: otherwise a store
-// to `out` may alias the functor's captured scalars (same type), the compiler reloads them every
-// iteration and leaves select-style maps (leaky_relu) as scalar branches, ~50x slower.
+// out[i] = f(in[i]). The functor is copied into each chunk and the pointers are restrict-qualified:
+// otherwise a store to `out` may alias the functor's captured scalars (same type), the compiler
+// reloads them every iteration and leaves select-style maps (leaky_relu) as scalar branches, ~50x
+// slower.
 template <class T, class F>
-static void map_unary(const Tensor& x, Tensor& out, F f) {
-  const T* px = x.data<T>();
-  T* po = out.data<T>();
-  parallel_for(x.numel(), [&, f](int64_t b, int64_t e) {
+static void map_pointwise(const T* in, T* out, int64_t n, F f) {
+  parallel_for(n, [&, f](int64_t b, int64_t e) {
     const F g = f;
-    const T* __restrict in = px;
-    T* __restrict o = po;
-    for (int64_t i = b; i < e; ++i) o[i] = g(in[i]);
+    const T* __restrict src = in;
+    T* __restrict o = out;
+    for (int64_t i = b; i < e; ++i) o[i] = g(src[i]);
   });
 }
 
+// The formulas are the table's (kernels/elementwise_ops.h), the same functors the CUDA kernels run.
 void unary(UnaryOp op, const Tensor& x, Tensor& out, double a, double b) {
   GAN_DISPATCH_FLOAT(x.dtype(), "unary", [&] {
     using T = scalar_t;
-    const T A = static_cast<T>(a), B = static_cast<T>(b);
-    switch (op) {
-      case UnaryOp::Neg: return map_unary<T>(x, out, [](T v) { return -v; });
-      case UnaryOp::Exp: return map_unary<T>(x, out, [](T v) { return std::exp(v); });
-      case UnaryOp::Log: return map_unary<T>(x, out, [](T v) { return std::log(v); });
-      case UnaryOp::Sqrt: return map_unary<T>(x, out, [](T v) { return std::sqrt(v); });
-      case UnaryOp::Abs: return map_unary<T>(x, out, [](T v) { return std::abs(v); });
-      case UnaryOp::Sign: return map_unary<T>(x, out, [](T v) { return T((v > 0) - (v < 0)); });
-      case UnaryOp::Square: return map_unary<T>(x, out, [](T v) { return v * v; });
-      case UnaryOp::Reciprocal: return map_unary<T>(x, out, [](T v) { return T(1) / v; });
-      // Written so that NaN passes through (as it does for every other activation): a NaN that
-      // relu turned into 0 would hide a diverged layer.
-      case UnaryOp::Relu: return map_unary<T>(x, out, [](T v) { return v < 0 ? T(0) : v; });
-      case UnaryOp::Tanh: return map_unary<T>(x, out, [](T v) { return std::tanh(v); });
-      case UnaryOp::Sigmoid: return map_unary<T>(x, out, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
-      case UnaryOp::LogSigmoid:
-        return map_unary<T>(x, out, [](T v) { return std::min(v, T(0)) - std::log1p(std::exp(-std::abs(v))); });
-      case UnaryOp::Softplus:
-        return map_unary<T>(x, out, [](T v) { return std::max(v, T(0)) + std::log1p(std::exp(-std::abs(v))); });
-      case UnaryOp::AddScalar: return map_unary<T>(x, out, [A](T v) { return v + A; });
-      case UnaryOp::MulScalar: return map_unary<T>(x, out, [A](T v) { return v * A; });
-      case UnaryOp::Pow: return map_unary<T>(x, out, [A](T v) { return std::pow(v, A); });
-      case UnaryOp::Clamp: return map_unary<T>(x, out, [A, B](T v) { return std::min(std::max(v, A), B); });
-      case UnaryOp::LeakyRelu: return map_unary<T>(x, out, [A](T v) { return v > 0 ? v : A * v; });
-      case UnaryOp::LeakyStep: return map_unary<T>(x, out, [A](T v) { return v > 0 ? T(1) : A; });
-      case UnaryOp::InsideMask: return map_unary<T>(x, out, [A, B](T v) { return (v > A && v < B) ? T(1) : T(0); });
-    }
-    GAN_FAIL("unary: unknown op");
+    const bool known = kernels::visit_unary<T>(op, static_cast<T>(a), static_cast<T>(b), [&](auto f) {
+      map_pointwise(x.data<T>(), out.data<T>(), x.numel(), f);
+      return true;
+    }, false);
+    GAN_CHECK(known, "unary: unknown op " << static_cast<int>(op));
   });
 }
 
@@ -144,28 +121,16 @@ static void map_binary(const Tensor& x, const Tensor& y, Tensor& out, F f) {
   const int64_t n = out.numel();
   if (x.shape() == out.shape() && y.shape() == out.shape()) {
     parallel_for(n, [&, f](int64_t b, int64_t e) {
-      const F g = f;  // see map_unary
+      const F g = f;  // see map_pointwise
       const T* __restrict in0 = px;
       const T* __restrict in1 = py;
       T* __restrict o = po;
       for (int64_t i = b; i < e; ++i) o[i] = g(in0[i], in1[i]);
     });
   } else if (x.shape() == out.shape() && y.numel() == 1) {
-    const T s = py[0];
-    parallel_for(n, [&, f, s](int64_t b, int64_t e) {
-      const F g = f;  // see map_unary
-      const T* __restrict in = px;
-      T* __restrict o = po;
-      for (int64_t i = b; i < e; ++i) o[i] = g(in[i], s);
-    });
+    map_pointwise(px, po, n, [f, s = py[0]](T u) { return f(u, s); });  // the scalar travels in the functor
   } else if (y.shape() == out.shape() && x.numel() == 1) {
-    const T s = px[0];
-    parallel_for(n, [&, f, s](int64_t b, int64_t e) {
-      const F g = f;  // see map_unary
-      const T* __restrict in = py;
-      T* __restrict o = po;
-      for (int64_t i = b; i < e; ++i) o[i] = g(s, in[i]);
-    });
+    map_pointwise(py, po, n, [f, s = px[0]](T v) { return f(s, v); });
   } else if (int64_t inner = 0, mid = 0; x.shape() == out.shape() && broadcast_run(y.shape(), out.shape(), inner, mid)) {
     map_run(px, py, po, n, inner, mid, [f](T u, T v) { return f(u, v); });
   } else if (y.shape() == out.shape() && broadcast_run(x.shape(), out.shape(), inner, mid)) {
@@ -190,17 +155,11 @@ static void map_binary(const Tensor& x, const Tensor& y, Tensor& out, F f) {
 void binary(BinaryOp op, const Tensor& x, const Tensor& y, Tensor& out, double a) {
   GAN_DISPATCH_FLOAT(out.dtype(), "binary", [&] {
     using T = scalar_t;
-    const T A = static_cast<T>(a);
-    switch (op) {
-      case BinaryOp::Add: return map_binary<T>(x, y, out, [](T u, T v) { return u + v; });
-      case BinaryOp::Sub: return map_binary<T>(x, y, out, [](T u, T v) { return u - v; });
-      case BinaryOp::Mul: return map_binary<T>(x, y, out, [](T u, T v) { return u * v; });
-      case BinaryOp::Div: return map_binary<T>(x, y, out, [](T u, T v) { return u / v; });
-      case BinaryOp::LeakyReluBackward: return map_binary<T>(x, y, out, [A](T g, T v) { return v > 0 ? g : A * g; });
-      case BinaryOp::TanhBackward: return map_binary<T>(x, y, out, [](T g, T t) { return g * (T(1) - t * t); });
-      case BinaryOp::SigmoidBackward: return map_binary<T>(x, y, out, [](T g, T s) { return g * s * (T(1) - s); });
-    }
-    GAN_FAIL("binary: unknown op");
+    const bool known = kernels::visit_binary<T>(op, static_cast<T>(a), [&](auto f) {
+      map_binary<T>(x, y, out, f);
+      return true;
+    }, false);
+    GAN_CHECK(known, "binary: unknown op " << static_cast<int>(op));
   });
 }
 

@@ -46,6 +46,17 @@ T* mutable_or_null(Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
+// x viewed as [N, C, S] and its optional per-channel weight and bias (null when undefined).
+template <class T>
+struct Affine {
+  NCS v;
+  const T* x;
+  const T* w;
+  const T* b;
+  Affine(const Tensor& xt, const Tensor& weight, const Tensor& bias)
+      : v(ncs_of(xt)), x(xt.data<T>()), w(data_or_null<T>(weight)), b(data_or_null<T>(bias)) {}
+};
+
 }  // namespace
 
 void batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, Tensor& save_mean,
@@ -53,10 +64,9 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tenso
                               double eps) {
   GAN_DISPATCH_FLOAT(x.dtype(), "batch_norm", [&] {
     using T = scalar_t;
-    const NCS v = ncs_of(x);
-    const T* px = x.data<T>();
-    const T* pw = data_or_null<T>(weight);
-    const T* pb = data_or_null<T>(bias);
+    const Affine<T> in(x, weight, bias);
+    const NCS v = in.v;
+    const T *px = in.x, *pw = in.w, *pb = in.b;
     T* py = y.data<T>();
     T* pm = save_mean.data<T>();
     T* pis = save_invstd.data<T>();
@@ -104,10 +114,9 @@ void batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tensor
                              const Tensor& running_var, Tensor& y, double eps) {
   GAN_DISPATCH_FLOAT(x.dtype(), "batch_norm", [&] {
     using T = scalar_t;
-    const NCS v = ncs_of(x);
-    const T* px = x.data<T>();
-    const T* pw = data_or_null<T>(weight);
-    const T* pb = data_or_null<T>(bias);
+    const Affine<T> in(x, weight, bias);
+    const NCS v = in.v;
+    const T *px = in.x, *pw = in.w, *pb = in.b;
     const T* prm = running_mean.data<T>();
     const T* prv = running_var.data<T>();
     T* py = y.data<T>();

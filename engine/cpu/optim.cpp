@@ -17,11 +17,6 @@ void for_each_param(const std::vector<Tensor>& params, F f) {
     parallel_for(params[t].numel(), [&](int64_t b, int64_t e) { f(t, b, e); });
 }
 
-void check_lists(const char* op, const std::vector<Tensor>& params, std::initializer_list<const std::vector<Tensor>*> others) {
-  for (const auto* l : others)
-    GAN_CHECK(l->size() == params.size(), op << ": " << params.size() << " parameters but a state list of " << l->size());
-}
-
 // One chunk of the Adam update, a function of its own with restrict pointers and hyperparameters by
 // value: inside the parallel lambda the captured-by-reference scalars may alias the stored arrays
 // and the loop stayed scalar (a third of the MLP GAN step's instructions). sqrt vectorises only
@@ -44,8 +39,7 @@ void adam_range(T* __restrict p, const T* __restrict g, T* __restrict m, T* __re
 void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& exp_avg,
                const std::vector<Tensor>& exp_avg_sq, const AdamHyper& h) {
   if (params.empty()) return;
-  check_lists("adam_step", params, {&grads, &exp_avg, &exp_avg_sq});
-  GAN_CHECK(h.step >= 1, "adam_step: step " << h.step << " (steps count from 1)");
+  optim_checks::adam(params, grads, exp_avg, exp_avg_sq, h);
   const double bc1 = 1.0 - std::pow(h.beta1, static_cast<double>(h.step));
   const double bc2 = 1.0 - std::pow(h.beta2, static_cast<double>(h.step));
   GAN_DISPATCH_FLOAT(params[0].dtype(), "adam_step", [&] {
@@ -63,8 +57,7 @@ void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grad
               const std::vector<Tensor>& momentum_buf, const SgdHyper& h) {
   if (params.empty()) return;
   const bool use_momentum = h.momentum != 0.0;
-  check_lists("sgd_step", params, {&grads});
-  if (use_momentum) check_lists("sgd_step", params, {&momentum_buf});
+  optim_checks::sgd(params, grads, momentum_buf, h);
   GAN_DISPATCH_FLOAT(params[0].dtype(), "sgd_step", [&] {
     using T = scalar_t;
     const T lr = T(h.lr), mom = T(h.momentum), wd = T(h.weight_decay);
@@ -90,8 +83,7 @@ void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
                   const RmspropHyper& h) {
   if (params.empty()) return;
   const bool use_momentum = h.momentum > 0.0;
-  check_lists("rmsprop_step", params, {&grads, &square_avg});
-  if (use_momentum) check_lists("rmsprop_step", params, {&momentum_buf});
+  optim_checks::rmsprop(params, grads, square_avg, momentum_buf, h);
   GAN_DISPATCH_FLOAT(params[0].dtype(), "rmsprop_step", [&] {
     using T = scalar_t;
     const T lr = T(h.lr), alpha = T(h.alpha), oma = T(1.0 - h.alpha), eps = T(h.eps), wd = T(h.weight_decay),
@@ -119,7 +111,7 @@ void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
 
 void clamp_params(const std::vector<Tensor>& params, double c) {
   if (params.empty()) return;
-  GAN_CHECK(c >= 0, "clamp_params: clip value " << c << " is negative");
+  optim_checks::clamp(c);
   GAN_DISPATCH_FLOAT(params[0].dtype(), "clamp_params", [&] {
     using T = scalar_t;
     const T hi = T(c), lo = T(-c);

@@ -30,33 +30,32 @@ namespace gan::cuda::detail {
 
 }  // namespace gan::cuda::detail
 
-#define GAN_CUDA_CHECK(...)                                                                            \
-  do {                                                                                                  \
-    cudaError_t gan_cuda_err_ = (__VA_ARGS__);                                                                 \
-    if (gan_cuda_err_ != cudaSuccess) {                                                                 \
-      cudaGetLastError(); /* clear a non-sticky error so later calls do not report it again */          \
-      ::gan::cuda::detail::throw_library_error("CUDA", #__VA_ARGS__, cudaGetErrorString(gan_cuda_err_),         \
-                                               static_cast<long>(gan_cuda_err_), __FILE__, __LINE__);  \
-    }                                                                                                   \
+// The one shape of every check: evaluate, compare with the library's success value, and throw
+// with the library's description. `on_error` runs first (the CUDA check clears a non-sticky error
+// there so later calls do not report it again).
+#define GAN_DETAIL_LIBRARY_CHECK(status_t, success, library, describe, on_error, expr, text)           \
+  do {                                                                                                   \
+    status_t gan_status_ = (expr);                                                                       \
+    if (gan_status_ != (success)) {                                                                      \
+      on_error;                                                                                          \
+      ::gan::cuda::detail::throw_library_error(library, text, describe(gan_status_),                     \
+                                               static_cast<long>(gan_status_), __FILE__, __LINE__);      \
+    }                                                                                                    \
   } while (0)
+
+#define GAN_CUDA_CHECK(...)                                                                                \
+  GAN_DETAIL_LIBRARY_CHECK(cudaError_t, cudaSuccess, "CUDA", cudaGetErrorString, cudaGetLastError(), (__VA_ARGS__), \
+                           #__VA_ARGS__)
 
 // After a raw <<<...>>> launch: reports an invalid configuration or a missing kernel image.
 #define GAN_CUDA_LAUNCH_CHECK() GAN_CUDA_CHECK(cudaGetLastError())
 
-#define GAN_CUBLAS_CHECK(...)                                                                          \
-  do {                                                                                                  \
-    cublasStatus_t gan_cublas_st_ = (__VA_ARGS__);                                                             \
-    if (gan_cublas_st_ != CUBLAS_STATUS_SUCCESS)                                                        \
-      ::gan::cuda::detail::throw_library_error("cuBLAS", #__VA_ARGS__, cublasGetStatusString(gan_cublas_st_),   \
-                                               static_cast<long>(gan_cublas_st_), __FILE__, __LINE__); \
-  } while (0)
+#define GAN_CUBLAS_CHECK(...)                                                                              \
+  GAN_DETAIL_LIBRARY_CHECK(cublasStatus_t, CUBLAS_STATUS_SUCCESS, "cuBLAS", cublasGetStatusString, (void)0,       \
+                           (__VA_ARGS__), #__VA_ARGS__)
 
 #ifdef GAN_WITH_CUDNN
-#define GAN_CUDNN_CHECK(...)                                                                           \
-  do {                                                                                                  \
-    cudnnStatus_t gan_cudnn_st_ = (__VA_ARGS__);                                                               \
-    if (gan_cudnn_st_ != CUDNN_STATUS_SUCCESS)                                                          \
-      ::gan::cuda::detail::throw_library_error("cuDNN", #__VA_ARGS__, cudnnGetErrorString(gan_cudnn_st_),       \
-                                               static_cast<long>(gan_cudnn_st_), __FILE__, __LINE__);  \
-  } while (0)
+#define GAN_CUDNN_CHECK(...)                                                                               \
+  GAN_DETAIL_LIBRARY_CHECK(cudnnStatus_t, CUDNN_STATUS_SUCCESS, "cuDNN", cudnnGetErrorString, (void)0,            \
+                           (__VA_ARGS__), #__VA_ARGS__)
 #endif

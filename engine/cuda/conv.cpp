@@ -1,4 +1,5 @@
-// CUDA convolution primitives (engine/backend/conv.h): the hand-written implicit-GEMM kernels
+// CUDA convolution primitives (engine/backend/conv.h): conv2d forward, backward-data and
+// backward-weight, and conv_transpose2d forward. Each runs the hand-written implicit-GEMM kernels
 // (kernels/conv.cu) or cuDNN's legacy convolution API, chosen at run time (kernel_select.h). When
 // the chosen path cannot run a shape, the other one does, and verbose mode says so once.
 // allow_tf32() switches both paths to TF32 tensor cores for float32; off, both are strict FP32.
@@ -33,13 +34,29 @@ namespace {
 using kernels::Conv2dShape;
 using kernels::ConvPass;
 
-const char* pass_name(ConvPass pass) {
-  switch (pass) {
-    case ConvPass::Forward: return "conv2d forward";
-    case ConvPass::BackwardData: return "conv2d backward-data";
-    case ConvPass::BackwardWeight: return "conv2d backward-weight";
+// The four primitives (engine/backend/conv.h): the name fallback notes and errors use, and the
+// kernel pass each one runs. conv_transpose2d's forward is the backward-data product, on the hand
+// kernels (conv_transpose2d_fwd_implicit_gemm) and on cuDNN (cudnnConvolutionBackwardData) alike.
+enum class ConvOp { Conv2dForward, Conv2dBackwardData, Conv2dBackwardWeight, ConvTranspose2dForward };
+
+const char* op_name(ConvOp op) {
+  switch (op) {
+    case ConvOp::Conv2dForward: return "conv2d forward";
+    case ConvOp::Conv2dBackwardData: return "conv2d backward-data";
+    case ConvOp::Conv2dBackwardWeight: return "conv2d backward-weight";
+    case ConvOp::ConvTranspose2dForward: return "conv_transpose2d forward";
   }
-  return "conv2d";
+  return "conv";
+}
+
+ConvPass pass_of(ConvOp op) {
+  switch (op) {
+    case ConvOp::Conv2dForward: return ConvPass::Forward;
+    case ConvOp::Conv2dBackwardWeight: return ConvPass::BackwardWeight;
+    case ConvOp::Conv2dBackwardData:
+    case ConvOp::ConvTranspose2dForward: return ConvPass::BackwardData;
+  }
+  return ConvPass::Forward;
 }
 
 Conv2dShape shape_of(const char* op, const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
@@ -65,58 +82,43 @@ std::string describe(const Conv2dShape& s) {
 
 // The three tensors of one computation in conv2d roles: x, w, y (y or dy, x or dx, w or dw).
 struct ConvArgs {
-  ConvPass pass;
+  ConvOp op;
   Conv2dShape s;
   DType dtype;
   int device;
-  const void* x;  // x (forward, backward-weight); unused in backward-data
-  const void* w;  // w (forward, backward-data); unused in backward-weight
-  const void* dy; // dy (backward-*)
-  void* out;      // y, dx or dw
+  const void* x;   // x (forward, backward-weight); unused in backward-data
+  const void* w;   // w (forward, backward-data); unused in backward-weight
+  const void* dy;  // dy (backward-*); conv_transpose2d's input
+  void* out;       // y, dx (conv_transpose2d's output) or dw
+  ConvPass pass() const { return pass_of(op); }
 };
 
 // ---- hand-written kernels ----
 
 // Float32 runs the TF32 tensor-core kernels when allow_tf32() is on, else strict FP32.
 void run_hand(const ConvArgs& a, int sms) {
-  const size_t es = dtype_size(a.dtype);
-  Workspace ws(kernels::conv2d_workspace_bytes(a.pass, a.s, es, sms), a.device);
-  cudaStream_t st = stream(a.device);
-  if (a.dtype == DType::Float32 && allow_tf32()) {
-    const float* x = static_cast<const float*>(a.x);
-    const float* w = static_cast<const float*>(a.w);
-    const float* dy = static_cast<const float*>(a.dy);
-    float* out = static_cast<float*>(a.out);
-    switch (a.pass) {
-      case ConvPass::Forward:
-        GAN_CUDA_CHECK(kernels::conv2d_fwd_implicit_gemm_tf32_v2(x, w, out, a.s, ws.get(), sms, st));
-        break;
-      case ConvPass::BackwardData:
-        GAN_CUDA_CHECK(kernels::conv2d_bwd_data_implicit_gemm_tf32_v2(dy, w, out, a.s, ws.get(), sms, st));
-        break;
-      case ConvPass::BackwardWeight:
-        GAN_CUDA_CHECK(kernels::conv2d_bwd_weight_implicit_gemm_tf32_v2(x, dy, out, a.s, ws.get(), sms, st));
-        break;
-    }
-    return;
-  }
-  GAN_DISPATCH_FLOAT(a.dtype, pass_name(a.pass), [&] {
+  Workspace ws(kernels::conv2d_workspace_bytes(a.pass(), a.s, dtype_size(a.dtype), sms), a.device);
+  const kernels::ConvLaunch l{
+      a.dtype == DType::Float32 && allow_tf32() ? kernels::ConvMath::Tf32 : kernels::ConvMath::Strict, ws.get(), sms,
+      stream(a.device)};
+  GAN_DISPATCH_FLOAT(a.dtype, op_name(a.op), [&] {
     using T = scalar_t;
     const T* x = static_cast<const T*>(a.x);
     const T* w = static_cast<const T*>(a.w);
     const T* dy = static_cast<const T*>(a.dy);
     T* out = static_cast<T*>(a.out);
-    switch (a.pass) {
-      case ConvPass::Forward:
-        GAN_CUDA_CHECK(kernels::conv2d_fwd_implicit_gemm_v1<T>(x, w, out, a.s, ws.get(), sms, st));
+    cudaError_t launched = cudaErrorInvalidValue;
+    switch (a.op) {
+      case ConvOp::Conv2dForward: launched = kernels::conv2d_fwd_implicit_gemm<T>(x, w, out, a.s, l); break;
+      case ConvOp::Conv2dBackwardData: launched = kernels::conv2d_bwd_data_implicit_gemm<T>(dy, w, out, a.s, l); break;
+      case ConvOp::Conv2dBackwardWeight:
+        launched = kernels::conv2d_bwd_weight_implicit_gemm<T>(x, dy, out, a.s, l);
         break;
-      case ConvPass::BackwardData:
-        GAN_CUDA_CHECK(kernels::conv2d_bwd_data_implicit_gemm_v1<T>(dy, w, out, a.s, ws.get(), sms, st));
-        break;
-      case ConvPass::BackwardWeight:
-        GAN_CUDA_CHECK(kernels::conv2d_bwd_weight_implicit_gemm_v1<T>(x, dy, out, a.s, ws.get(), sms, st));
+      case ConvOp::ConvTranspose2dForward:
+        launched = kernels::conv_transpose2d_fwd_implicit_gemm<T>(dy, w, out, a.s, l);
         break;
     }
+    GAN_CUDA_CHECK(launched);  // the launch of op_name(a.op)'s kernel just above
   });
 }
 
@@ -184,6 +186,20 @@ size_t search_workspace_bytes(int device) {
   return std::min(kSearchWorkspaceMax, free_b / 2);
 }
 
+// Runs one cuDNN finder over up to Count algorithms, keeps the best usable one in `pl` and returns
+// the math type it was timed with.
+template <class Perf, int Count, class Find>
+cudnnMathType_t choose_algo(ConvPlanCudnn& pl, const ConvArgs& a, bool strict, Find&& find) {
+  Perf perf[Count];
+  int returned = 0;
+  GAN_CUDNN_CHECK(find(perf, Count, &returned));
+  const Perf* best = pick(perf, returned, strict);
+  GAN_CHECK(best, op_name(a.op) << ": cuDNN found no working algorithm for " << describe(a.s));
+  pl.algo = best->algo;
+  pl.workspace = best->memory;
+  return best->mathType;
+}
+
 std::unique_ptr<ConvPlanCudnn> build_plan(const ConvArgs& a, bool tf32) {
   auto pl = std::make_unique<ConvPlanCudnn>();
   const Conv2dShape& s = a.s;
@@ -199,42 +215,33 @@ std::unique_ptr<ConvPlanCudnn> build_plan(const ConvArgs& a, bool tf32) {
   cudnnHandle_t h = cudnn_handle(a.device);
   const size_t search_bytes = search_workspace_bytes(a.device);
   Workspace search(search_bytes, a.device);
-  int returned = 0;
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;
-  auto fail = [&](const char* what) {
-    GAN_FAIL(pass_name(a.pass) << ": cuDNN found no working " << what << " algorithm for " << describe(s));
-  };
   // The finders write the output while timing; the chosen algorithm overwrites it afterwards.
-  switch (a.pass) {
+  switch (a.pass()) {
     case ConvPass::Forward: {
-      cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-      GAN_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, pl->xd.d, a.x, pl->wd.d, a.w, pl->cd.d, pl->yd.d, a.out,
-                                                             CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf,
-                                                             search.get(), search_bytes));
-      const auto* best = pick(perf, returned, strict);
-      if (!best) fail("forward");
-      pl->algo = best->algo, pl->workspace = best->memory, math = best->mathType;
+      auto find = [&](auto* perf, int n, int* returned) {
+        return cudnnFindConvolutionForwardAlgorithmEx(h, pl->xd.d, a.x, pl->wd.d, a.w, pl->cd.d, pl->yd.d, a.out, n,
+                                                      returned, perf, search.get(), search_bytes);
+      };
+      math = choose_algo<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(*pl, a, strict, find);
       break;
     }
     case ConvPass::BackwardData: {
-      cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-      GAN_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, pl->wd.d, a.w, pl->yd.d, a.dy, pl->cd.d, pl->xd.d,
-                                                                  a.out, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
-                                                                  &returned, perf, search.get(), search_bytes));
-      const auto* best = pick(perf, returned, strict);
-      if (!best) fail("backward-data");
-      pl->algo = best->algo, pl->workspace = best->memory, math = best->mathType;
+      auto find = [&](auto* perf, int n, int* returned) {
+        return cudnnFindConvolutionBackwardDataAlgorithmEx(h, pl->wd.d, a.w, pl->yd.d, a.dy, pl->cd.d, pl->xd.d, a.out,
+                                                           n, returned, perf, search.get(), search_bytes);
+      };
+      math =
+          choose_algo<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(*pl, a, strict, find);
       break;
     }
     case ConvPass::BackwardWeight: {
-      cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-      GAN_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, pl->xd.d, a.x, pl->yd.d, a.dy, pl->cd.d,
-                                                                    pl->wd.d, a.out,
-                                                                    CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned,
-                                                                    perf, search.get(), search_bytes));
-      const auto* best = pick(perf, returned, strict);
-      if (!best) fail("backward-weight");
-      pl->algo = best->algo, pl->workspace = best->memory, math = best->mathType;
+      auto find = [&](auto* perf, int n, int* returned) {
+        return cudnnFindConvolutionBackwardFilterAlgorithmEx(h, pl->xd.d, a.x, pl->yd.d, a.dy, pl->cd.d, pl->wd.d,
+                                                             a.out, n, returned, perf, search.get(), search_bytes);
+      };
+      math = choose_algo<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(*pl, a, strict,
+                                                                                                        find);
       break;
     }
   }
@@ -247,7 +254,7 @@ const ConvPlanCudnn& cudnn_plan(const ConvArgs& a, bool tf32) {
   static std::mutex mu;
   static std::map<ConvKey, std::unique_ptr<ConvPlanCudnn>> cache;
   const Conv2dShape& s = a.s;
-  ConvKey key{static_cast<int>(a.pass), static_cast<int>(a.dtype), a.device, tf32, s.N, s.C, s.H, s.W, s.K, s.R,
+  ConvKey key{static_cast<int>(a.pass()), static_cast<int>(a.dtype), a.device, tf32, s.N, s.C, s.H, s.W, s.K, s.R,
               s.S, s.P, s.Q, s.stride_h, s.stride_w, s.pad_h, s.pad_w};
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(key);
@@ -262,7 +269,7 @@ void run_cudnn(const ConvArgs& a) {
   cudnnHandle_t h = cudnn_handle(a.device);
   Workspace ws(pl.workspace, a.device);
   BlendFactors bf(a.dtype);
-  switch (a.pass) {
+  switch (a.pass()) {
     case ConvPass::Forward:
       GAN_CUDNN_CHECK(cudnnConvolutionForward(h, bf.one(), pl.xd.d, a.x, pl.wd.d, a.w, pl.cd.d,
                                               static_cast<cudnnConvolutionFwdAlgo_t>(pl.algo), ws.get(), pl.workspace,
@@ -284,49 +291,39 @@ void run_cudnn(const ConvArgs& a) {
 #pragma GCC diagnostic pop
 #else
 std::string cudnn_unsupported(const Conv2dShape&) { return "this build has no cuDNN"; }
-void run_cudnn(const ConvArgs& a) { GAN_FAIL(pass_name(a.pass) << ": this build has no cuDNN"); }
+void run_cudnn(const ConvArgs& a) { GAN_FAIL(op_name(a.op) << ": this build has no cuDNN"); }
 #endif
 
 void run(const ConvArgs& a) {
   DeviceGuard guard(a.device);
   const int sms = kernels::sm_count();  // of the current device, which the guard set
-  const char* hand_why = kernels::conv2d_hand_unsupported(a.pass, a.s, dtype_size(a.dtype), sms);
-  const std::string cudnn_why = cudnn_unsupported(a.s);
-  const KernelImpl want = kernel_impl(OpFamily::Conv);
-  const bool hand_ok = hand_why == nullptr, cudnn_ok = cudnn_why.empty();
-  if (want == KernelImpl::Cudnn && cudnn_ok) return run_cudnn(a);
-  if (want == KernelImpl::Hand && hand_ok) return run_hand(a, sms);
-  if (want == KernelImpl::Cudnn && hand_ok) {
-    note_fallback(OpFamily::Conv, pass_name(a.pass), KernelImpl::Hand, cudnn_why + " for " + describe(a.s));
-    return run_hand(a, sms);
-  }
-  if (want == KernelImpl::Hand && cudnn_ok) {
-    note_fallback(OpFamily::Conv, pass_name(a.pass), KernelImpl::Cudnn,
-                  std::string("hand kernels: ") + hand_why + " for " + describe(a.s));
-    return run_cudnn(a);
-  }
-  GAN_FAIL(pass_name(a.pass) << ": no CUDA kernel runs " << describe(a.s) << " (" << dtype_name(a.dtype)
-                             << "): hand kernels: " << (hand_why ? hand_why : "-") << "; cuDNN: " << cudnn_why);
+  const char* hand_why = kernels::conv2d_hand_unsupported(a.pass(), a.s, dtype_size(a.dtype), sms);
+  run_chosen(OpFamily::Conv, op_name(a.op), describe(a.s) + " (" + dtype_name(a.dtype) + ")", hand_why,
+             cudnn_unsupported(a.s), [&] { run_hand(a, sms); }, [&] { run_cudnn(a); });
 }
 
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y, const Conv2dParams& p) {
-  ConvArgs a{ConvPass::Forward, shape_of("conv2d forward", x, w, y, p), x.dtype(), x.device().index,
-             x.raw_data(), w.raw_data(), nullptr, y.raw_data()};
-  run(a);
+  run({ConvOp::Conv2dForward, shape_of("conv2d forward", x, w, y, p), x.dtype(), x.device().index, x.raw_data(),
+       w.raw_data(), nullptr, y.raw_data()});
 }
 
 void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const Conv2dParams& p) {
-  ConvArgs a{ConvPass::BackwardData, shape_of("conv2d backward-data", dx, w, dy, p), dy.dtype(), dy.device().index,
-             nullptr, w.raw_data(), dy.raw_data(), dx.raw_data()};
-  run(a);
+  run({ConvOp::Conv2dBackwardData, shape_of("conv2d backward-data", dx, w, dy, p), dy.dtype(), dy.device().index,
+       nullptr, w.raw_data(), dy.raw_data(), dx.raw_data()});
 }
 
 void conv2d_backward_weight(const Tensor& x, const Tensor& dy, Tensor& dw, const Conv2dParams& p) {
-  ConvArgs a{ConvPass::BackwardWeight, shape_of("conv2d backward-weight", x, dw, dy, p), x.dtype(), x.device().index,
-             x.raw_data(), nullptr, dy.raw_data(), dw.raw_data()};
-  run(a);
+  run({ConvOp::Conv2dBackwardWeight, shape_of("conv2d backward-weight", x, dw, dy, p), x.dtype(), x.device().index,
+       x.raw_data(), nullptr, dy.raw_data(), dw.raw_data()});
+}
+
+// In the conv2d view the transposed convolution's output y is the input side and its input x the
+// output side.
+void conv_transpose2d_forward(const Tensor& x, const Tensor& w, Tensor& y, const Conv2dParams& p) {
+  run({ConvOp::ConvTranspose2dForward, shape_of("conv_transpose2d forward", y, w, x, p), x.dtype(), x.device().index,
+       nullptr, w.raw_data(), x.raw_data(), y.raw_data()});
 }
 
 }  // namespace gan::cuda

@@ -35,22 +35,15 @@ cudnnHandle_t cudnn_handle(int device) {
 
 cudnnDataType_t cudnn_dtype(DType t) { return t == DType::Float64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT; }
 
-TensorDesc::TensorDesc() { GAN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d)); }
-TensorDesc::~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
 void TensorDesc::set_nchw(DType t, int64_t n, int64_t c, int64_t h, int64_t w) {
   GAN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, cudnn_dtype(t), static_cast<int>(n),
                                              static_cast<int>(c), static_cast<int>(h), static_cast<int>(w)));
 }
 
-FilterDesc::FilterDesc() { GAN_CUDNN_CHECK(cudnnCreateFilterDescriptor(&d)); }
-FilterDesc::~FilterDesc() { cudnnDestroyFilterDescriptor(d); }
 void FilterDesc::set_kcrs(DType t, int64_t k, int64_t c, int64_t r, int64_t s) {
   GAN_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d, cudnn_dtype(t), CUDNN_TENSOR_NCHW, static_cast<int>(k),
                                              static_cast<int>(c), static_cast<int>(r), static_cast<int>(s)));
 }
-
-ConvDesc::ConvDesc() { GAN_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d)); }
-ConvDesc::~ConvDesc() { cudnnDestroyConvolutionDescriptor(d); }
 
 #pragma GCC diagnostic pop
 

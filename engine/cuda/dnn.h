@@ -7,6 +7,8 @@
 
 #ifdef GAN_WITH_CUDNN
 #include <cudnn.h>
+
+#include "engine/cuda/check.h"
 #endif
 
 namespace gan::cuda {
@@ -18,32 +20,34 @@ cudnnHandle_t cudnn_handle(int device);
 
 cudnnDataType_t cudnn_dtype(DType t);
 
-// Owning wrappers: created in the constructor, destroyed in the destructor.
-struct TensorDesc {
-  cudnnTensorDescriptor_t d = nullptr;
-  TensorDesc();
-  ~TensorDesc();
-  TensorDesc(const TensorDesc&) = delete;
-  TensorDesc& operator=(const TensorDesc&) = delete;
+// cuDNN 9 marks the legacy (non-graph) API deprecated; it is the API this backend uses on purpose.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+// An owning cuDNN descriptor: created in the constructor, destroyed in the destructor.
+template <class Handle, cudnnStatus_t (*Create)(Handle*), cudnnStatus_t (*Destroy)(Handle)>
+struct Descriptor {
+  Handle d = nullptr;
+  Descriptor() { GAN_CUDNN_CHECK(Create(&d)); }
+  ~Descriptor() { Destroy(d); }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+};
+
+struct TensorDesc
+    : Descriptor<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor> {
   void set_nchw(DType t, int64_t n, int64_t c, int64_t h, int64_t w);
 };
 
-struct FilterDesc {
-  cudnnFilterDescriptor_t d = nullptr;
-  FilterDesc();
-  ~FilterDesc();
-  FilterDesc(const FilterDesc&) = delete;
-  FilterDesc& operator=(const FilterDesc&) = delete;
+struct FilterDesc
+    : Descriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor, cudnnDestroyFilterDescriptor> {
   void set_kcrs(DType t, int64_t k, int64_t c, int64_t r, int64_t s);
 };
 
-struct ConvDesc {
-  cudnnConvolutionDescriptor_t d = nullptr;
-  ConvDesc();
-  ~ConvDesc();
-  ConvDesc(const ConvDesc&) = delete;
-  ConvDesc& operator=(const ConvDesc&) = delete;
-};
+using ConvDesc =
+    Descriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor, cudnnDestroyConvolutionDescriptor>;
+
+#pragma GCC diagnostic pop
 
 // The alpha = 1 / beta = 0 scaling arguments cuDNN expects in the compute type of `t`.
 struct BlendFactors {

@@ -8,51 +8,6 @@
 
 namespace gan::cuda {
 
-namespace {
-
-kernels::UnaryKind to_kernel(UnaryOp op) {
-  using K = kernels::UnaryKind;
-  switch (op) {
-    case UnaryOp::Neg: return K::Neg;
-    case UnaryOp::Exp: return K::Exp;
-    case UnaryOp::Log: return K::Log;
-    case UnaryOp::Sqrt: return K::Sqrt;
-    case UnaryOp::Abs: return K::Abs;
-    case UnaryOp::Sign: return K::Sign;
-    case UnaryOp::Square: return K::Square;
-    case UnaryOp::Reciprocal: return K::Reciprocal;
-    case UnaryOp::Relu: return K::Relu;
-    case UnaryOp::Tanh: return K::Tanh;
-    case UnaryOp::Sigmoid: return K::Sigmoid;
-    case UnaryOp::LogSigmoid: return K::LogSigmoid;
-    case UnaryOp::Softplus: return K::Softplus;
-    case UnaryOp::AddScalar: return K::AddScalar;
-    case UnaryOp::MulScalar: return K::MulScalar;
-    case UnaryOp::Pow: return K::Pow;
-    case UnaryOp::Clamp: return K::Clamp;
-    case UnaryOp::LeakyRelu: return K::LeakyRelu;
-    case UnaryOp::LeakyStep: return K::LeakyStep;
-    case UnaryOp::InsideMask: return K::InsideMask;
-  }
-  GAN_FAIL("unary: unknown op " << static_cast<int>(op));
-}
-
-kernels::BinaryKind to_kernel(BinaryOp op) {
-  using K = kernels::BinaryKind;
-  switch (op) {
-    case BinaryOp::Add: return K::Add;
-    case BinaryOp::Sub: return K::Sub;
-    case BinaryOp::Mul: return K::Mul;
-    case BinaryOp::Div: return K::Div;
-    case BinaryOp::LeakyReluBackward: return K::LeakyReluBackward;
-    case BinaryOp::TanhBackward: return K::TanhBackward;
-    case BinaryOp::SigmoidBackward: return K::SigmoidBackward;
-  }
-  GAN_FAIL("binary: unknown op " << static_cast<int>(op));
-}
-
-}  // namespace
-
 void fill(Tensor& out, double value) {
   OnDevice on(out);
   GAN_DISPATCH_FLOAT(out.dtype(), "fill", [&] {
@@ -93,15 +48,13 @@ void cast_copy(const Tensor& src, Tensor& dst) {
 
 void unary(UnaryOp op, const Tensor& x, Tensor& out, double a, double b) {
   OnDevice on(out);
-  const kernels::UnaryKind k = to_kernel(op);
   GAN_DISPATCH_FLOAT(x.dtype(), "unary", [&] {
-    GAN_CUDA_CHECK(kernels::unary<scalar_t>(k, x.data<scalar_t>(), out.data<scalar_t>(), x.numel(), a, b, on.stream));
+    GAN_CUDA_CHECK(kernels::unary<scalar_t>(op, x.data<scalar_t>(), out.data<scalar_t>(), x.numel(), a, b, on.stream));
   });
 }
 
 void binary(BinaryOp op, const Tensor& x, const Tensor& y, Tensor& out, double a) {
   OnDevice on(out);
-  const kernels::BinaryKind k = to_kernel(op);
   const Shape& os = out.shape();
   const int64_t n = out.numel();
   GAN_DISPATCH_FLOAT(out.dtype(), "binary", [&] {
@@ -109,18 +62,18 @@ void binary(BinaryOp op, const Tensor& x, const Tensor& y, Tensor& out, double a
     const scalar_t* py = y.data<scalar_t>();
     scalar_t* po = out.data<scalar_t>();
     if (x.shape() == os && y.shape() == os) {
-      GAN_CUDA_CHECK(kernels::binary_same<scalar_t>(k, px, py, po, n, a, on.stream));
+      GAN_CUDA_CHECK(kernels::binary_same<scalar_t>(op, px, py, po, n, a, on.stream));
     } else if (x.shape() == os && y.numel() == 1) {
-      GAN_CUDA_CHECK(kernels::binary_scalar<scalar_t>(k, px, py, /*scalar_first=*/false, po, n, a, on.stream));
+      GAN_CUDA_CHECK(kernels::binary_scalar<scalar_t>(op, px, py, /*scalar_first=*/false, po, n, a, on.stream));
     } else if (y.shape() == os && x.numel() == 1) {
-      GAN_CUDA_CHECK(kernels::binary_scalar<scalar_t>(k, py, px, /*scalar_first=*/true, po, n, a, on.stream));
+      GAN_CUDA_CHECK(kernels::binary_scalar<scalar_t>(op, py, px, /*scalar_first=*/true, po, n, a, on.stream));
     } else if (int64_t inner = 0, mid = 0; x.shape() == os && broadcast_run(y.shape(), os, inner, mid)) {
-      GAN_CUDA_CHECK(kernels::binary_run<scalar_t>(k, px, py, /*small_first=*/false, po, n, inner, mid, a, on.stream));
+      GAN_CUDA_CHECK(kernels::binary_run<scalar_t>(op, px, py, /*small_first=*/false, po, n, inner, mid, a, on.stream));
     } else if (y.shape() == os && broadcast_run(x.shape(), os, inner, mid)) {
-      GAN_CUDA_CHECK(kernels::binary_run<scalar_t>(k, py, px, /*small_first=*/true, po, n, inner, mid, a, on.stream));
+      GAN_CUDA_CHECK(kernels::binary_run<scalar_t>(op, py, px, /*small_first=*/true, po, n, inner, mid, a, on.stream));
     } else {
       auto idx = make_strided_index(os, broadcast_strides(x.shape(), os), broadcast_strides(y.shape(), os), "binary");
-      GAN_CUDA_CHECK(kernels::binary_strided<scalar_t>(k, px, py, po, idx, n, a, on.stream));
+      GAN_CUDA_CHECK(kernels::binary_strided<scalar_t>(op, px, py, po, idx, n, a, on.stream));
     }
   });
 }

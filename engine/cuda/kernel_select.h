@@ -15,9 +15,13 @@
 #include <functional>
 #include <string>
 
+#include "engine/core/error.h"
+
 namespace gan::cuda {
 
 enum class KernelImpl { Hand, Cudnn };
+// Conv: conv2d forward, backward-data and backward-weight, and conv_transpose2d forward (the names
+// fallback notes use; engine/cuda/conv.cpp). BatchNorm: batch_norm forward (train, eval), backward.
 enum class OpFamily { Conv, BatchNorm };
 
 // Defaults: whichever path the benchmarks measured faster (H100 80GB HBM3, 2026-11-27, batch 128;
@@ -65,5 +69,28 @@ void set_message_sink(std::function<void(const std::string&)> sink);
 // Says that `op` ran on `used` instead of the family's chosen implementation, and why
 // (e.g. a shape the chosen kernel does not support).
 void note_fallback(OpFamily family, const std::string& op, KernelImpl used, const std::string& reason);
+
+// Runs `family`'s chosen implementation for one call of `op` on `shape` (a description for
+// messages), or the other one, saying so with note_fallback, when the chosen one cannot run it.
+// hand_why: null when the hand kernels can run the call, else why not; cudnn_why: empty when cuDNN
+// can. Neither: gan::Error naming the op, the shape and both reasons.
+template <class Hand, class Cudnn>
+void run_chosen(OpFamily family, const std::string& op, const std::string& shape, const char* hand_why,
+                const std::string& cudnn_why, Hand&& hand, Cudnn&& cudnn) {
+  const bool hand_ok = hand_why == nullptr, cudnn_ok = cudnn_why.empty();
+  const KernelImpl want = kernel_impl(family);
+  if (want == KernelImpl::Cudnn && cudnn_ok) return cudnn();
+  if (want == KernelImpl::Hand && hand_ok) return hand();
+  if (want == KernelImpl::Cudnn && hand_ok) {
+    note_fallback(family, op, KernelImpl::Hand, cudnn_why + " for " + shape);
+    return hand();
+  }
+  if (want == KernelImpl::Hand && cudnn_ok) {
+    note_fallback(family, op, KernelImpl::Cudnn, std::string("hand kernels: ") + hand_why + " for " + shape);
+    return cudnn();
+  }
+  GAN_FAIL(op << ": no CUDA kernel runs " << shape << ": hand kernels: " << (hand_why ? hand_why : "-")
+              << "; cuDNN: " << cudnn_why);
+}
 
 }  // namespace gan::cuda

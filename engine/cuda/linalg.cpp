@@ -62,7 +62,7 @@ void matmul(const Tensor& a, bool ta, const Tensor& b, bool tb, Tensor& out, dou
       scalar_t* po = out.data<scalar_t>();
       if (beta == 0) GAN_CUDA_CHECK(kernels::fill<scalar_t>(po, out.numel(), scalar_t(0), on.stream));
       else if (beta != 1)
-        GAN_CUDA_CHECK(kernels::unary<scalar_t>(kernels::UnaryKind::MulScalar, po, po, out.numel(), beta, 0, on.stream));
+        GAN_CUDA_CHECK(kernels::unary<scalar_t>(kernels::UnaryOp::MulScalar, po, po, out.numel(), beta, 0, on.stream));
     });
     return;
   }

@@ -49,24 +49,23 @@ T* mptr(const Tensor& t) {
   return t.defined() ? static_cast<T*>(t.raw_data()) : nullptr;
 }
 
+// What every primitive starts with: its name, x's shape, x's device made current, and that
+// device's multiprocessor count.
+struct BnCall {
+  const char* op;
+  BatchNormShape s;
+  int dev;
+  DeviceGuard guard;
+  int sms;
+  BnCall(const char* name, const Tensor& x)
+      : op(name), s(shape_of(name, x)), dev(x.device().index), guard(dev), sms(kernels::sm_count()) {}
+};
+
 // Runs the chosen implementation, or the other one (saying so) when the chosen one cannot.
 template <class Hand, class Cudnn>
-void choose(const char* op, const BatchNormShape& s, const std::string& cudnn_why, Hand&& hand, Cudnn&& cudnn) {
-  const char* hand_why = kernels::batchnorm_hand_unsupported(s);
-  const bool hand_ok = hand_why == nullptr, cudnn_ok = cudnn_why.empty();
-  const KernelImpl want = kernel_impl(OpFamily::BatchNorm);
-  if (want == KernelImpl::Cudnn && cudnn_ok) return cudnn();
-  if (want == KernelImpl::Hand && hand_ok) return hand();
-  if (want == KernelImpl::Cudnn && hand_ok) {
-    note_fallback(OpFamily::BatchNorm, op, KernelImpl::Hand, cudnn_why + " for " + describe(s));
-    return hand();
-  }
-  if (want == KernelImpl::Hand && cudnn_ok) {
-    note_fallback(OpFamily::BatchNorm, op, KernelImpl::Cudnn, std::string("hand kernels: ") + hand_why + " for " + describe(s));
-    return cudnn();
-  }
-  GAN_FAIL(op << ": no CUDA kernel runs " << describe(s) << ": hand kernels: " << (hand_why ? hand_why : "-")
-              << "; cuDNN: " << cudnn_why);
+void choose(const BnCall& c, const std::string& cudnn_why, Hand&& hand, Cudnn&& cudnn) {
+  run_chosen(OpFamily::BatchNorm, c.op, describe(c.s), kernels::batchnorm_hand_unsupported(c.s), cudnn_why, hand,
+             cudnn);
 }
 
 #ifdef GAN_WITH_CUDNN
@@ -147,14 +146,12 @@ std::string cudnn_unsupported(const BatchNormShape&, double, bool) { return "thi
 void batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, Tensor& save_mean,
                               Tensor& save_invstd, Tensor& running_mean, Tensor& running_var, double momentum,
                               double eps) {
-  const char* op = "batch_norm forward (training)";
-  const BatchNormShape s = shape_of(op, x);
-  const int dev = x.device().index;
-  DeviceGuard guard(dev);
-  const int sms = kernels::sm_count();
+  const BnCall c("batch_norm forward (training)", x);
+  const BatchNormShape& s = c.s;
+  const int dev = c.dev, sms = c.sms;
   auto hand = [&] {
     Workspace ws(kernels::batchnorm_workspace_bytes(s, sms), dev);
-    GAN_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    GAN_DISPATCH_FLOAT(x.dtype(), c.op, [&] {
       using T = scalar_t;
       GAN_CUDA_CHECK(kernels::batchnorm_fwd_train_v1<T>(cptr<T>(x), cptr<T>(weight), cptr<T>(bias), mptr<T>(y),
                                                         mptr<T>(save_mean), mptr<T>(save_invstd),
@@ -173,21 +170,19 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tenso
         d.bn.d, af.w, af.b, momentum, track ? running_mean.raw_data() : nullptr,
         track ? running_var.raw_data() : nullptr, eps, save_mean.raw_data(), save_invstd.raw_data()));
 #else
-    no_cudnn(op);
+    no_cudnn(c.op);
 #endif
   };
-  choose(op, s, cudnn_unsupported(s, eps, true), hand, cudnn);
+  choose(c, cudnn_unsupported(s, eps, true), hand, cudnn);
 }
 
 void batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                              const Tensor& running_var, Tensor& y, double eps) {
-  const char* op = "batch_norm forward (eval)";
-  const BatchNormShape s = shape_of(op, x);
-  const int dev = x.device().index;
-  DeviceGuard guard(dev);
-  const int sms = kernels::sm_count();
+  const BnCall c("batch_norm forward (eval)", x);
+  const BatchNormShape& s = c.s;
+  const int dev = c.dev, sms = c.sms;
   auto hand = [&] {
-    GAN_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    GAN_DISPATCH_FLOAT(x.dtype(), c.op, [&] {
       using T = scalar_t;
       GAN_CUDA_CHECK(kernels::batchnorm_fwd_eval_v1<T>(cptr<T>(x), cptr<T>(weight), cptr<T>(bias),
                                                        cptr<T>(running_mean), cptr<T>(running_var), mptr<T>(y), s, eps,
@@ -203,22 +198,20 @@ void batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tensor
         cudnn_handle(dev), CUDNN_BATCHNORM_SPATIAL, bf.one(), bf.zero(), d.x.d, x.raw_data(), d.x.d, y.raw_data(),
         d.bn.d, af.w, af.b, running_mean.raw_data(), running_var.raw_data(), eps));
 #else
-    no_cudnn(op);
+    no_cudnn(c.op);
 #endif
   };
-  choose(op, s, cudnn_unsupported(s, eps, false), hand, cudnn);
+  choose(c, cudnn_unsupported(s, eps, false), hand, cudnn);
 }
 
 void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, const Tensor& save_mean,
                          const Tensor& save_invstd, Tensor& dx, Tensor& dweight, Tensor& dbias) {
-  const char* op = "batch_norm backward";
-  const BatchNormShape s = shape_of(op, x);
-  const int dev = x.device().index;
-  DeviceGuard guard(dev);
-  const int sms = kernels::sm_count();
+  const BnCall c("batch_norm backward", x);
+  const BatchNormShape& s = c.s;
+  const int dev = c.dev, sms = c.sms;
   auto hand = [&] {
     Workspace ws(kernels::batchnorm_workspace_bytes(s, sms), dev);
-    GAN_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    GAN_DISPATCH_FLOAT(x.dtype(), c.op, [&] {
       using T = scalar_t;
       GAN_CUDA_CHECK(kernels::batchnorm_bwd_v1<T>(cptr<T>(dy), cptr<T>(x), cptr<T>(weight), cptr<T>(save_mean),
                                                   cptr<T>(save_invstd), mptr<T>(dx), mptr<T>(dweight), mptr<T>(dbias),
@@ -242,10 +235,10 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight
         dweight.defined() ? dweight.raw_data() : dw_tmp.get(), dbias.defined() ? dbias.raw_data() : db_tmp.get(),
         1e-5, save_mean.raw_data(), save_invstd.raw_data()));
 #else
-    no_cudnn(op);
+    no_cudnn(c.op);
 #endif
   };
-  choose(op, s, cudnn_unsupported(s, 1e-5, true), hand, cudnn);
+  choose(c, cudnn_unsupported(s, 1e-5, true), hand, cudnn);
 }
 
 #ifdef GAN_WITH_CUDNN

@@ -18,12 +18,6 @@ std::vector<T*> pointers(const std::vector<Tensor>& ts, size_t count) {
   return p;
 }
 
-void check_lists(const char* op, const std::vector<Tensor>& params,
-                 std::initializer_list<const std::vector<Tensor>*> others) {
-  for (const auto* l : others)
-    GAN_CHECK(l->size() == params.size(), op << ": " << params.size() << " parameters but a state list of " << l->size());
-}
-
 std::vector<int64_t> sizes(const std::vector<Tensor>& ts) {
   std::vector<int64_t> n(ts.size());
   for (size_t i = 0; i < ts.size(); ++i) n[i] = ts[i].numel();
@@ -35,8 +29,7 @@ std::vector<int64_t> sizes(const std::vector<Tensor>& ts) {
 void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& exp_avg,
                const std::vector<Tensor>& exp_avg_sq, const AdamHyper& h) {
   if (params.empty()) return;
-  check_lists("adam_step", params, {&grads, &exp_avg, &exp_avg_sq});
-  GAN_CHECK(h.step >= 1, "adam_step: step " << h.step << " (steps count from 1)");
+  optim_checks::adam(params, grads, exp_avg, exp_avg_sq, h);
   OnDevice on(params[0]);
   const size_t n = params.size();
   auto numel = sizes(params);
@@ -54,8 +47,7 @@ void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& gra
 void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
               const std::vector<Tensor>& momentum_buf, const SgdHyper& h) {
   if (params.empty()) return;
-  check_lists("sgd_step", params, {&grads});
-  if (h.momentum != 0.0) check_lists("sgd_step", params, {&momentum_buf});
+  optim_checks::sgd(params, grads, momentum_buf, h);
   OnDevice on(params[0]);
   const size_t n = params.size();
   auto numel = sizes(params);
@@ -72,8 +64,7 @@ void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
                   const std::vector<Tensor>& square_avg, const std::vector<Tensor>& momentum_buf,
                   const RmspropHyper& h) {
   if (params.empty()) return;
-  check_lists("rmsprop_step", params, {&grads, &square_avg});
-  if (h.momentum > 0.0) check_lists("rmsprop_step", params, {&momentum_buf});
+  optim_checks::rmsprop(params, grads, square_avg, momentum_buf, h);
   OnDevice on(params[0]);
   const size_t n = params.size();
   auto numel = sizes(params);
@@ -90,7 +81,7 @@ void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
 
 void clamp_params(const std::vector<Tensor>& params, double c) {
   if (params.empty()) return;
-  GAN_CHECK(c >= 0, "clamp_params: clip value " << c << " is negative");
+  optim_checks::clamp(c);
   OnDevice on(params[0]);
   auto numel = sizes(params);
   GAN_DISPATCH_FLOAT(params[0].dtype(), "clamp_params", [&] {

@@ -90,14 +90,7 @@ void slice_copy(const Tensor& src, Tensor& dst, int64_t dim, int64_t src_start, 
 void per_sample_norm(const Tensor& x, Tensor& out, double eps) {
   OnDevice on(out);
   const int64_t n = x.shape()[0], m = n ? x.numel() / n : 0;
-  kernels::StridedIndex kept, reduced;
-  kept.ndim = 1;
-  kept.extent[0] = n;
-  kept.stride0[0] = m;
-  reduced.ndim = 1;
-  reduced.extent[0] = m;
-  reduced.stride0[0] = 1;
-  const auto plan = kernels::make_reduce_plan(kept, reduced);
+  const auto plan = kernels::make_rows_reduce_plan(n, m);
   GAN_DISPATCH_FLOAT(x.dtype(), "per_sample_norm", [&] {
     run_reduce<scalar_t>(x.data<scalar_t>(), out.data<scalar_t>(), plan, kernels::ReduceKind::SumSquareSqrt, eps, on);
   });

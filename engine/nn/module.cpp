@@ -60,15 +60,17 @@ std::vector<std::pair<std::string, Module*>> Module::named_modules() {
   return out;
 }
 
-std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
-  std::vector<std::pair<std::string, Tensor>> out;
+Module::NamedTensors Module::named_tensors(NamedTensors Module::*table) const {
+  NamedTensors out;
   std::function<void(const std::string&, const Module*)> walk = [&](const std::string& prefix, const Module* m) {
-    for (const auto& [n, t] : m->params_) out.emplace_back(join(prefix, n), t);
+    for (const auto& [n, t] : m->*table) out.emplace_back(join(prefix, n), t);
     for (const auto& [n, c] : m->children_) walk(join(prefix, n), c.get());
   };
   walk("", this);
   return out;
 }
+
+std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const { return named_tensors(&Module::params_); }
 
 std::vector<Tensor> Module::parameters() const {
   std::vector<Tensor> out;
@@ -76,15 +78,7 @@ std::vector<Tensor> Module::parameters() const {
   return out;
 }
 
-std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
-  std::vector<std::pair<std::string, Tensor>> out;
-  std::function<void(const std::string&, const Module*)> walk = [&](const std::string& prefix, const Module* m) {
-    for (const auto& [n, t] : m->buffers_) out.emplace_back(join(prefix, n), t);
-    for (const auto& [n, c] : m->children_) walk(join(prefix, n), c.get());
-  };
-  walk("", this);
-  return out;
-}
+std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const { return named_tensors(&Module::buffers_); }
 
 int64_t Module::num_parameters() const {
   int64_t n = 0;

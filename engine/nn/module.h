@@ -112,6 +112,9 @@ class Module {
   void add_child(const std::string& name, std::shared_ptr<Module> m);
   void check_new_name(const std::string& name) const;
   void collect_state(const std::string& prefix, StateDict& out) const;
+  using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+  // Entries of `table` (params_ or buffers_) of this module and its descendants, dotted names.
+  NamedTensors named_tensors(NamedTensors Module::*table) const;
   void describe_into(std::string& out, const std::string& name, int indent) const;
 
   std::string type_name_;

@@ -1,5 +1,15 @@
-// Activations. A plain backward uses one fused kernel per rule (gradient and mask in one pass);
-// under create_graph the same rule is written in differentiable ops so it can be differentiated.
+// Activations and their gradients.
+//
+// Which backward is fused (one kernel: gradient and mask in one pass) and which is composite:
+//   op           backward                                   its own backward (second derivative)
+//   leaky_relu   leaky_relu_backward(g, x, slope)  fused    d/dg = leaky_relu_backward(G, x, slope), d/dx = 0
+//   relu         leaky_relu_backward(g, x, 0)      fused    as leaky_relu
+//   tanh         tanh_backward(g, y)               fused    d/dg = tanh_backward(G, y), d/dy = -2 g y G
+//   sigmoid      sigmoid_backward(g, y)            fused    d/dg = sigmoid_backward(G, y), d/dy = g (1 - 2y) G
+//   log_sigmoid  g sigmoid(-x)                     composite
+//   softplus     g sigmoid(x)                      composite
+// A fused backward is an op of its own, recorded like any other: a plain backward runs its kernel,
+// and under create_graph the same call records it, so the second derivative stays fused too.
 #include "engine/ops/activation.h"
 
 #include "engine/ops/op_helpers.h"
@@ -9,59 +19,60 @@ namespace gan {
 
 using namespace detail;
 
+Tensor leaky_relu_backward(const Tensor& g, const Tensor& x, double slope) {
+  // Linear in g with a mask that is piecewise constant in x: nothing flows to x.
+  return binary_op(BinaryOp::LeakyReluBackward, g, x, slope,
+                   [](const FunctionNode& n, const Tensor& G, const BinarySaved& s) -> Grads {
+                     return {n.needs(0) ? leaky_relu_backward(G, s.y, s.a) : Tensor(), Tensor()};
+                   });
+}
+
+Tensor tanh_backward(const Tensor& g, const Tensor& y) {
+  // g (1 - y^2): d/dg = 1 - y^2, d/dy = -2 g y.
+  return binary_op(BinaryOp::TanhBackward, g, y, 0,
+                   [](const FunctionNode& n, const Tensor& G, const BinarySaved& s) -> Grads {
+                     return {n.needs(0) ? tanh_backward(G, s.y) : Tensor(),
+                             n.needs(1) ? mul(mul(s.x, s.y), mul(G, -2.0)) : Tensor()};
+                   });
+}
+
+Tensor sigmoid_backward(const Tensor& g, const Tensor& y) {
+  // g y (1 - y): d/dg = y (1 - y), d/dy = g (1 - 2y).
+  return binary_op(BinaryOp::SigmoidBackward, g, y, 0,
+                   [](const FunctionNode& n, const Tensor& G, const BinarySaved& s) -> Grads {
+                     return {n.needs(0) ? sigmoid_backward(G, s.y) : Tensor(),
+                             n.needs(1) ? mul(mul(s.x, G), 1.0 - mul(s.y, 2.0)) : Tensor()};
+                   });
+}
+
 Tensor leaky_relu(const Tensor& x, double slope) {
-  Tensor out = unary_raw(UnaryOp::LeakyRelu, x, slope);
-  autograd::record("leaky_relu", {x}, {&out}, [x, slope](FunctionNode&, const Grads& g) -> Grads {
-    if (!GradMode::enabled()) return {binary_raw(BinaryOp::LeakyReluBackward, g[0], x, "leaky_relu backward", slope)};
-    return {mul(g[0], leaky_step(x, slope))};
-  });
-  return out;
+  return unary_op(UnaryOp::LeakyRelu, x, slope, 0,
+                  [](const Tensor& g, const UnarySaved& s) { return leaky_relu_backward(g, s.x, s.a); });
 }
 
 Tensor relu(const Tensor& x) {
-  Tensor out = unary_raw(UnaryOp::Relu, x);
-  autograd::record("relu", {x}, {&out}, [x](FunctionNode&, const Grads& g) -> Grads {
-    if (!GradMode::enabled()) return {binary_raw(BinaryOp::LeakyReluBackward, g[0], x, "relu backward", 0.0)};
-    return {mul(g[0], leaky_step(x, 0.0))};
-  });
-  return out;
+  return unary_op(UnaryOp::Relu, x, 0, 0,
+                  [](const Tensor& g, const UnarySaved& s) { return leaky_relu_backward(g, s.x, 0.0); });
 }
 
 Tensor tanh(const Tensor& x) {
-  Tensor out = unary_raw(UnaryOp::Tanh, x);
-  autograd::record("tanh", {x}, {&out}, [](FunctionNode& n, const Grads& g) -> Grads {
-    Tensor y = n.output(0);
-    if (!GradMode::enabled()) return {binary_raw(BinaryOp::TanhBackward, g[0], y, "tanh backward")};
-    return {mul(g[0], 1.0 - square(y))};
-  }, true);
-  return out;
+  return unary_op(UnaryOp::Tanh, x, 0, 0, [](const Tensor& g, const UnarySaved& s) { return tanh_backward(g, s.y); });
 }
 
 Tensor sigmoid(const Tensor& x) {
-  Tensor out = unary_raw(UnaryOp::Sigmoid, x);
-  autograd::record("sigmoid", {x}, {&out}, [](FunctionNode& n, const Grads& g) -> Grads {
-    Tensor y = n.output(0);
-    if (!GradMode::enabled()) return {binary_raw(BinaryOp::SigmoidBackward, g[0], y, "sigmoid backward")};
-    return {mul(g[0], mul(y, 1.0 - y))};
-  }, true);
-  return out;
+  return unary_op(UnaryOp::Sigmoid, x, 0, 0,
+                  [](const Tensor& g, const UnarySaved& s) { return sigmoid_backward(g, s.y); });
 }
 
 Tensor log_sigmoid(const Tensor& x) {
-  Tensor out = unary_raw(UnaryOp::LogSigmoid, x);
   // d/dx log sigmoid(x) = 1 - sigmoid(x) = sigmoid(-x)
-  autograd::record("log_sigmoid", {x}, {&out}, [x](FunctionNode&, const Grads& g) -> Grads {
-    return {mul(g[0], sigmoid(neg(x)))};
-  });
-  return out;
+  return unary_op(UnaryOp::LogSigmoid, x, 0, 0,
+                  [](const Tensor& g, const UnarySaved& s) { return mul(g, sigmoid(neg(s.x))); });
 }
 
 Tensor softplus(const Tensor& x) {
-  Tensor out = unary_raw(UnaryOp::Softplus, x);
-  autograd::record("softplus", {x}, {&out}, [x](FunctionNode&, const Grads& g) -> Grads {
-    return {mul(g[0], sigmoid(x))};
-  });
-  return out;
+  return unary_op(UnaryOp::Softplus, x, 0, 0,
+                  [](const Tensor& g, const UnarySaved& s) { return mul(g, sigmoid(s.x)); });
 }
 
 }  // namespace gan

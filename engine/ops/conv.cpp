@@ -18,7 +18,8 @@
 //                                    d/dgy = conv2d(x, G)            d/dx = conv_transpose2d(gy, G)
 //   dw = conv_transpose2d_weight_grad(x, gy):  <G, dw> = <gy, conv_transpose2d(x, G)>, so
 //                                    d/dgy = conv_transpose2d(x, G)  d/dx = conv2d(gy, G)
-// Every right-hand side is one of these four ops, so gradients of gradients come out to any order:
+// Fused backward: none (composite rules only). Every right-hand side is one of these four ops (and
+// a sum for the bias), so gradients of gradients come out to any order:
 // the WGAN-GP penalty differentiates dD/dx (a conv_transpose2d of the upstream gradient with w)
 // with respect to w, which lands in the rules of conv_transpose2d.
 //
@@ -116,7 +117,7 @@ Conv2dParams without_out_pad(Conv2dParams p) {
 // y + bias broadcast over N, H, W (raw, unrecorded: the caller's node covers the bias).
 Tensor add_bias_raw(const Tensor& y, const Tensor& bias) {
   if (!bias.defined()) return y;
-  return binary_raw(BinaryOp::Add, y, bias.detach().reshape({1, bias.numel(), 1, 1}), "conv bias");
+  return binary_raw(BinaryOp::Add, y, bias.detach().reshape({1, bias.numel(), 1, 1}));
 }
 
 }  // namespace
@@ -153,7 +154,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, co
                                        << w.str() << " expects " << w.size(0));
   check_bias(op, bias, w.size(1), w);
   Tensor y = Tensor::empty(conv_transpose2d_out_shape(op, x.shape(), w.shape(), p), x.dtype(), x.device());
-  GAN_BACKEND(x.device(), conv2d_backward_data, x, w, y, p);
+  GAN_BACKEND(x.device(), conv_transpose2d_forward, x, w, y, p);
   Tensor out = add_bias_raw(y, bias);
   autograd::record(op, {x, w, bias}, {&out}, [x, w, p](FunctionNode& nd, const Grads& g) -> Grads {
     Tensor gx, gw, gb;

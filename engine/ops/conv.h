@@ -4,18 +4,10 @@
 // Each one's input gradient is the other one, and the weight gradients are convolution-family ops
 // themselves, so every gradient here can be differentiated again.
 #pragma once
+#include "engine/backend/conv_params.h"
 #include "engine/core/tensor.h"
 
 namespace gan {
-
-struct Conv2dParams {
-  int64_t stride_h = 1, stride_w = 1;
-  int64_t pad_h = 0, pad_w = 0;
-  int64_t out_pad_h = 0, out_pad_w = 0;  // conv_transpose2d only
-  static Conv2dParams make(int64_t stride, int64_t pad, int64_t out_pad = 0) {
-    return {stride, stride, pad, pad, out_pad, out_pad};
-  }
-};
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);

@@ -1,6 +1,7 @@
 // Matrix products. For C = op_a(A) op_b(B) with upstream gradient G:
 //   d op_a(A) = G op_b(B)^T   and   d op_b(B) = op_a(A)^T G,
 // each expressed as one more matmul with transpose flags (no transposed copies).
+// Fused backward: none. Every rule here is composite (matmul, sum), hence differentiable again.
 #include "engine/ops/linalg.h"
 
 #include "engine/backend/elementwise.h"

@@ -1,5 +1,8 @@
-// Losses. Each can sit under a double backward: the composite ones by construction, the fused
-// binary cross-entropy by switching to differentiable ops when create_graph is on.
+// Losses. Each can sit under a double backward.
+//   op                          backward                                      its own backward
+//   bce_with_logits (Mean/Sum)  dlogits from the fused forward pass, x g  fused  sigmoid_backward (fused)
+//   bce_with_logits (None)      composite (softplus, mul, sub)
+//   mse_loss                    composite
 #include "engine/ops/loss.h"
 
 #include "engine/backend/loss.h"
@@ -32,9 +35,23 @@ static Tensor bce_composite(const Tensor& logits, const Tensor& targets, double 
   return reduce(per, reduction);
 }
 
+// d(loss)/d(logits) = (sigmoid(x) - t) * scale, as an op of (logits, targets) whose value the fused
+// forward already computed (`dlogits`, no history). Its own backward is the derivative of that
+// formula, written with the fused sigmoid_backward: d/dx = sigmoid_backward(G scale, sigmoid(x)),
+// d/dt = -G scale. A fresh alias carries the record, so the saved tensor itself never gains history.
+static Tensor bce_logits_grad(const Tensor& dlogits, const Tensor& logits, const Tensor& targets, double scale) {
+  Tensor d = dlogits.detach();
+  autograd::record("bce_with_logits_backward", {logits, targets}, {&d},
+                   [logits, scale](FunctionNode& n, const Grads& G) -> Grads {
+                     Tensor gs = mul(G[0], scale);
+                     return {n.needs(0) ? sigmoid_backward(gs, sigmoid(logits)) : Tensor(),
+                             n.needs(1) ? neg(gs) : Tensor()};
+                   });
+  return d;
+}
+
 // Mean/Sum: one fused pass yields the loss and d(loss)/d(logits), already scaled by the reduction,
-// so a plain backward is a single multiply by the incoming scalar gradient. Under create_graph
-// the rule rebuilds the same gradient from differentiable ops (the penalty differentiates it).
+// so a backward is a single multiply by the incoming scalar gradient.
 static Tensor bce_fused(const Tensor& logits, const Tensor& targets, double target, Reduction reduction) {
   GAN_CHECK(logits.numel() > 0, "bce_with_logits: empty input " << shape_str(logits.shape()));
   const double scale = reduction == Reduction::Mean ? 1.0 / static_cast<double>(logits.numel()) : 1.0;
@@ -43,20 +60,10 @@ static Tensor bce_fused(const Tensor& logits, const Tensor& targets, double targ
   GAN_BACKEND(logits.device(), bce_with_logits_fused, logits, targets, target, loss, dlogits, scale);
   if (reduction == Reduction::Mean) loss = detail::unary_raw(UnaryOp::MulScalar, loss, scale);
   autograd::record("bce_with_logits", {logits, targets}, {&loss},
-                   [logits, targets, target, scale, dlogits](FunctionNode& n, const Grads& g) -> Grads {
+                   [logits, targets, scale, dlogits](FunctionNode& n, const Grads& g) -> Grads {
                      Grads out(2);
-                     if (!GradMode::enabled()) {
-                       if (n.needs(0))
-                         out[0] = detail::binary_raw(BinaryOp::Mul, dlogits, g[0], "bce_with_logits backward");
-                       if (n.needs(1)) out[1] = mul(mul(logits, -scale), g[0]);
-                       return out;
-                     }
-                     Tensor gs = mul(g[0], scale);
-                     if (n.needs(0)) {
-                       Tensor s = sigmoid(logits);
-                       out[0] = mul(targets.defined() ? sub(s, targets) : add(s, -target), gs);
-                     }
-                     if (n.needs(1)) out[1] = mul(neg(logits), gs);
+                     if (n.needs(0)) out[0] = mul(bce_logits_grad(dlogits, logits, targets, scale), g[0]);
+                     if (n.needs(1)) out[1] = mul(mul(logits, -scale), g[0]);
                      return out;
                    });
   return loss;

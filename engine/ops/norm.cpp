@@ -1,8 +1,13 @@
 // Normalisation layers.
 //
-// batch_norm runs one fused primitive forward. Its first-order backward is the fused three-term
-// kernel; under create_graph the same gradient is written in differentiable ops, recomputing the
-// batch statistics from x, so that a second derivative exists too.
+// batch_norm runs one fused primitive forward. Its backward is batch_norm_backward, the fused
+// three-term kernel as a differentiable op of its own, whose backward in turn differentiates
+// batch_norm_backward_reference (the same gradient in differentiable ops, recomputing the batch
+// statistics from x): a plain backward runs the kernel, a second derivative the reference.
+//   op                  backward                          its own backward
+//   batch_norm (train)  batch_norm_backward     fused     reference_vjp of batch_norm_backward_reference
+//   batch_norm (eval)   affine in x, weight, bias         composite
+//   layer_norm          composite (built from differentiable ops)
 //
 // layer_norm is a composition of differentiable ops: it sits in WGAN-GP critics, where the
 // gradient penalty differentiates it twice, and the composition gets that for free.
@@ -39,22 +44,13 @@ void check_channel_vector(const Tensor& t, int64_t C, const char* what, const Te
                                                            << " channels (expected [" << C << "])");
 }
 
-// The training-mode gradient in differentiable ops (the formula of cpu::batch_norm_backward).
-Grads batch_norm_train_grads_composite(FunctionNode& n, const Tensor& g, const Tensor& x, const Tensor& weight,
-                                       double eps) {
+// Batch statistics of x for batch_norm_backward callers that did not keep the forward's.
+void batch_stats(const Tensor& x, double eps, Tensor& mean_out, Tensor& invstd_out) {
+  NoGradGuard ng;
   const auto dims = non_channel_dims(x);
-  const Shape cs = channel_shape(x);
-  Tensor xc = x - mean(x, dims, true);
-  Tensor invstd = pow(mean(square(xc), dims, true) + eps, -0.5);
-  Tensor xhat = xc * invstd;
-  Grads out(3);
-  if (n.needs(0)) {
-    Tensor gw = weight.defined() ? g * weight.reshape(cs) : g;
-    out[0] = invstd * (gw - mean(gw, dims, true) - xhat * mean(gw * xhat, dims, true));
-  }
-  if (n.needs(1)) out[1] = sum(g * xhat, dims);
-  if (n.needs(2)) out[2] = sum(g, dims);
-  return out;
+  Tensor mu = mean(x, dims, true);
+  mean_out = mu.reshape({x.size(1)});
+  invstd_out = pow(mean(square(x - mu), dims) + eps, -0.5);
 }
 
 }  // namespace
@@ -83,14 +79,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
                 running_var, momentum, eps);
     autograd::record("batch_norm", {x, weight, bias}, {&y},
                      [x, weight, save_mean, save_invstd, eps](FunctionNode& n, const Grads& g) -> Grads {
-                       if (GradMode::enabled()) return batch_norm_train_grads_composite(n, g[0], x, weight, eps);
-                       // The primitive always writes dx (its contract); only dweight/dbias are optional.
-                       Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device()), dw, db;
-                       if (n.needs(1)) dw = Tensor::empty(weight.shape(), x.dtype(), x.device());
-                       if (n.needs(2)) db = Tensor::empty({x.size(1)}, x.dtype(), x.device());
-                       GAN_BACKEND(x.device(), batch_norm_backward, g[0], x, weight, save_mean, save_invstd, dx, dw,
-                                   db);
-                       return {n.needs(0) ? dx : Tensor(), dw, db};
+                       Grads d = batch_norm_backward(g[0], x, weight, eps, save_mean, save_invstd);
+                       for (size_t i = 0; i < d.size(); ++i)
+                         if (!n.needs(i)) d[i] = Tensor();
+                       return d;
                      });
     return y;
   }
@@ -122,6 +114,42 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
                      });
   }
   return y;
+}
+
+Grads batch_norm_backward_reference(const Tensor& g, const Tensor& x, const Tensor& weight, double eps) {
+  const auto dims = non_channel_dims(x);
+  const Shape cs = channel_shape(x);
+  Tensor xc = x - mean(x, dims, true);
+  Tensor invstd = pow(mean(square(xc), dims, true) + eps, -0.5);
+  Tensor xhat = xc * invstd;
+  Tensor gw = weight.defined() ? g * weight.reshape(cs) : g;
+  Tensor dx = invstd * (gw - mean(gw, dims, true) - xhat * mean(gw * xhat, dims, true));
+  return {dx, sum(g * xhat, dims), sum(g, dims)};
+}
+
+Grads batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& weight, double eps, const Tensor& mean,
+                          const Tensor& invstd) {
+  check_same_device_dtype("batch_norm_backward", {&g, &x, &weight, &mean, &invstd});
+  check_same_shape("batch_norm_backward", g, x);
+  GAN_CHECK(x.dim() >= 2 && x.numel() > 0, "batch_norm_backward: expected input [N, C, ...], got " << x.str());
+  const int64_t C = x.size(1);
+  check_channel_vector(weight, C, "weight", x);
+  Tensor mu = mean, is = invstd;
+  if (!mu.defined() || !is.defined()) batch_stats(x, eps, mu, is);
+  Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor dw = Tensor::empty({C}, x.dtype(), x.device());
+  Tensor db = Tensor::empty({C}, x.dtype(), x.device());
+  GAN_BACKEND(x.device(), batch_norm_backward, g, x, weight, mu, is, dx, dw, db);
+  // Its own backward differentiates the reference formula (three terms through the batch
+  // statistics: too intricate for a fused second-order kernel to pay off).
+  autograd::record("batch_norm_backward", {g, x, weight}, {&dx, &dw, &db},
+                   [g, x, weight, eps](FunctionNode& n, const Grads& G) -> Grads {
+                     auto reference = [eps](const Grads& in) {
+                       return batch_norm_backward_reference(in[0], in[1], in[2], eps);
+                     };
+                     return reference_vjp(reference, {g, x, weight}, G, {n.needs(0), n.needs(1), n.needs(2)});
+                   });
+  return {dx, dw, db};
 }
 
 Tensor layer_norm(const Tensor& x, int64_t normalized_dims, const Tensor& weight, const Tensor& bias, double eps) {

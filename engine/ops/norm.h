@@ -1,5 +1,7 @@
 // Differentiable normalisation layers.
 #pragma once
+#include <vector>
+
 #include "engine/core/tensor.h"
 
 namespace gan {
@@ -10,6 +12,16 @@ namespace gan {
 // weight/bias/running stats may be undefined (affine=false / track_running_stats=false).
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
                   Tensor running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+
+// The training-mode gradient of batch_norm for upstream gradient g: {dx, dweight, dbias} (dweight
+// and dbias are computed whether or not the layer has them). One fused pass; differentiable (its
+// second derivative is the reference's). mean/invstd: the batch statistics of x's forward (per
+// channel, invstd = 1 / sqrt(biased var + eps)); computed from x when not given.
+std::vector<Tensor> batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& weight, double eps = 1e-5,
+                                        const Tensor& mean = Tensor(), const Tensor& invstd = Tensor());
+// The same gradient written in differentiable ops: the slow reference the fused op is tested against.
+std::vector<Tensor> batch_norm_backward_reference(const Tensor& g, const Tensor& x, const Tensor& weight,
+                                                  double eps = 1e-5);
 
 // Layer norm over the last `normalized_dims` dims of x, with optional element-wise affine
 // weight/bias of those dims' shape.

@@ -16,8 +16,14 @@ namespace gan {
 Tensor interpolate_per_sample(const Tensor& real, const Tensor& fake, const Tensor& eps);
 
 // lambda * mean over samples of (||g[n]|| - 1)^2, the norm over all of a sample's elements
-// (C x H x W). One fused pass forward and backward; under create_graph its gradient is built
-// from differentiable ops.
+// (C x H x W). One fused pass forward and one backward (gradient_penalty_backward).
 Tensor gradient_penalty(const Tensor& g, double lambda);
+
+// d gradient_penalty(g, lambda) / dg times the penalty's gradient gp (one value): one fused pass,
+// differentiable (its own derivative is the reference formula's). norms: ||g[n]||, which the
+// forward computed; computed here when not given.
+Tensor gradient_penalty_backward(const Tensor& g, const Tensor& gp, double lambda, const Tensor& norms = Tensor());
+// The same gradient in differentiable ops, the reference the fused op is tested against.
+Tensor gradient_penalty_backward_reference(const Tensor& g, const Tensor& gp, double lambda);
 
 }  // namespace gan

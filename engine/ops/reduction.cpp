@@ -1,4 +1,5 @@
 // Reductions: all are sum_to (whose gradient is broadcast_to) plus views and scaling.
+// Fused backward: none; every rule is composite (broadcast_to, mul, div).
 #include "engine/ops/reduction.h"
 
 #include <algorithm>

@@ -1,4 +1,5 @@
 // Data movement ops: permute, cat, slice and slice's gradient pad_slice.
+// Fused backward: none; each rule is another data movement op (permute, slice, pad_slice).
 #include "engine/ops/shape_ops.h"
 
 #include "engine/backend/reduction.h"

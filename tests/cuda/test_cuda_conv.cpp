@@ -91,7 +91,9 @@ Conv2dShape make_shape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, in
   return s;
 }
 
-// Runs the three primitives on `s` with implementation `impl` and compares them with the loops.
+// Runs the four primitives on `s` with implementation `impl` and compares them with the loops.
+// conv_transpose2d_forward takes dy's place as its input and writes an x-shaped output: the same
+// product as backward-data through its own entry point.
 void check_conv(const Conv2dShape& s, DType dt, KernelImpl impl, uint64_t seed) {
   SCOPED_TRACE(describe(s) + " " + dtype_name(dt) + " " + cuda::kernel_impl_name(impl));
   ImplScope scope(OpFamily::Conv, impl);
@@ -100,15 +102,18 @@ void check_conv(const Conv2dShape& s, DType dt, KernelImpl impl, uint64_t seed) 
   const auto wv = random_values(numel_of(ws), dt, seed + 1);
   const auto dyv = random_values(numel_of(ys), dt, seed + 2);
   Tensor x = on_gpu(xv, xs, dt), w = on_gpu(wv, ws, dt), dy = on_gpu(dyv, ys, dt);
-  Tensor y = poisoned(ys, dt), dx = poisoned(xs, dt), dw = poisoned(ws, dt);
+  Tensor y = poisoned(ys, dt), dx = poisoned(xs, dt), dw = poisoned(ws, dt), yt = poisoned(xs, dt);
   Conv2dParams p{s.stride_h, s.stride_w, s.pad_h, s.pad_w, 0, 0};
   cuda::conv2d_forward(x, w, y, p);
   cuda::conv2d_backward_data(dy, w, dx, p);
   cuda::conv2d_backward_weight(x, dy, dw, p);
+  cuda::conv_transpose2d_forward(dy, w, yt, p);
   const double tol = tolerance(dt);
+  const auto dx_ref = test::ref_conv_backward_data(s, dyv, wv);
   EXPECT_LT(rel_err(y.to_double_vector(), test::ref_conv_forward(s, xv, wv)), tol) << "forward";
-  EXPECT_LT(rel_err(dx.to_double_vector(), test::ref_conv_backward_data(s, dyv, wv)), tol) << "backward-data";
+  EXPECT_LT(rel_err(dx.to_double_vector(), dx_ref), tol) << "backward-data";
   EXPECT_LT(rel_err(dw.to_double_vector(), test::ref_conv_backward_weight(s, xv, dyv)), tol) << "backward-weight";
+  EXPECT_LT(rel_err(yt.to_double_vector(), dx_ref), tol) << "conv_transpose2d forward";
 }
 
 // DCGAN layer shapes at reduced channel counts, in the conv2d view. A conv_transpose2d layer
@@ -200,7 +205,7 @@ TEST(CudaConv, ShapesTheHandKernelsRefuseRunElsewhereOrSaySo) {
   const Conv2dShape s = make_shape(2, 3, 23, 23, 4, 5, 5, 5, 0);
   ASSERT_NE(kernels::conv2d_hand_unsupported(kernels::ConvPass::BackwardData, s, 4, 132), nullptr);
   if (cuda::cudnn_built()) {
-    // Backward-data runs on cuDNN; verbose mode says so once however often it happens.
+    // Backward-data runs on cuDNN; verbose mode says so once per op however often it happens.
     std::vector<std::string> said;
     cuda::set_message_sink([&](const std::string& m) { said.push_back(m); });
     cuda::set_verbose(true);
@@ -208,8 +213,10 @@ TEST(CudaConv, ShapesTheHandKernelsRefuseRunElsewhereOrSaySo) {
     check_conv(s, DType::Float32, KernelImpl::Hand, 401);
     cuda::set_verbose(false);
     cuda::set_message_sink(nullptr);
-    ASSERT_EQ(said.size(), 1u);
+    // check_conv ran conv2d_backward_data and conv_transpose2d_forward: one note each, by name.
+    ASSERT_EQ(said.size(), 2u);
     EXPECT_NE(said[0].find("conv2d backward-data"), std::string::npos) << said[0];
+    EXPECT_NE(said[1].find("conv_transpose2d forward"), std::string::npos) << said[1];
     EXPECT_NE(said[0].find("cudnn"), std::string::npos) << said[0];
     EXPECT_NE(said[0].find("phases"), std::string::npos) << said[0];
   } else {
@@ -408,6 +415,46 @@ TEST(CudaConvOps, DcganBlocksForwardBackwardMatchCpu) {
   }
 }
 
+TEST(CudaConvTranspose2d, OpMatchesCpuOnGeneratorLayers) {
+  SKIP_WITHOUT_GPU();
+  // conv_transpose2d through the op (PyTorch weight layout [C_in, C_out, kH, kW], bias, output
+  // padding), forward and all three gradients, on each kernel path and in strict FP32 and TF32.
+  struct Layer {
+    Shape x, w;
+    Conv2dParams p;
+  };
+  const Layer layers[] = {
+      {{6, 20, 1, 1}, {20, 12, 4, 4}, Conv2dParams::make(1, 0)},     // noise -> 4x4
+      {{5, 16, 4, 4}, {16, 8, 4, 4}, Conv2dParams::make(2, 1)},      // 4x4 -> 8x8
+      {{3, 8, 7, 5}, {8, 3, 4, 4}, Conv2dParams::make(2, 1, 1)},     // odd sizes, output_padding 1
+      {{2, 5, 6, 6}, {5, 7, 3, 3}, Conv2dParams::make(3, 1, 2)},     // stride 3, output_padding 2
+  };
+  uint64_t seed = 600;
+  for (bool tf32 : {false, true})
+    for (KernelImpl impl : impls())
+      for (const Layer& l : layers) {
+        SCOPED_TRACE(std::string(cuda::kernel_impl_name(impl)) + (tf32 ? " tf32 " : " fp32 ") + shape_str(l.x));
+        ImplScope conv(OpFamily::Conv, impl);
+        const bool before = cuda::allow_tf32();
+        cuda::set_allow_tf32(tf32);
+        const Tensor x0 = cpu_randn(l.x, seed++), w0 = cpu_randn(l.w, seed++, 0.3), b0 = cpu_randn({l.w[1]}, seed++);
+        std::vector<Tensor> grads[2];
+        Tensor outs[2];
+        for (int d = 0; d < 2; ++d) {
+          const Device dev = d ? Device::cuda(0) : Device::cpu();
+          Tensor x = x0.to(dev).detach().requires_grad_(), w = w0.to(dev).detach().requires_grad_();
+          Tensor b = b0.to(dev).detach().requires_grad_();
+          outs[d] = conv_transpose2d(x, w, b, l.p);
+          Tensor r = cpu_randn(outs[d].shape(), 700).to(dev);
+          grads[d] = grad({sum(mul(outs[d], r))}, {x, w, b});
+        }
+        cuda::set_allow_tf32(before);
+        const double tol = tf32 ? 1e-3 : 1e-5;
+        EXPECT_LT(rel(outs[1], outs[0]), tol) << "forward";
+        for (int i = 0; i < 3; ++i) EXPECT_LT(rel(grads[1][i], grads[0][i]), tol) << "gradient " << i;
+      }
+}
+
 TEST(CudaConvOps, ConvCriticGradientPenaltyMatchesCpu) {
   SKIP_WITHOUT_GPU();
   // WGAN-GP through a convolutional critic: the penalty's weight gradient is a second derivative
@@ -438,7 +485,9 @@ TEST(CudaConvOps, ConvCriticGradientPenaltyMatchesCpu) {
       // The first layer's bias only moves leaky_relu's kinks, so the penalty (built from dD/dx)
       // gives it no gradient at all: it must be absent on both devices.
       ASSERT_EQ(ref[i].defined(), got[i].defined()) << "param " << i - 1;
-      if (ref[i].defined()) EXPECT_LT(rel(got[i], ref[i]), 1e-5) << "param " << i - 1;
+      if (ref[i].defined()) {
+        EXPECT_LT(rel(got[i], ref[i]), 1e-5) << "param " << i - 1;
+      }
     }
   }
 }
