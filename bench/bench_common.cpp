@@ -270,33 +270,28 @@ std::string& ceiling_error() {
   return s;
 }
 
+// The ceilings `measure` finds, or none (with the reason kept for the report) when it throws.
+template <class F>
+static Ceilings measured_or_none(const char* what, F measure) {
+  try {
+    return measure();
+  } catch (const std::exception& e) {
+    ceiling_error() = std::string(what) + " ceilings: " + e.what();
+    return Ceilings{};
+  }
+}
+
 const Ceilings& gpu_ceilings() {
 #ifdef GAN_WITH_CUDA
-  static const Ceilings c = [] {
-    if (!gpu_enabled()) return Ceilings{};
-    try {
-      return measure_gpu_ceilings();
-    } catch (const std::exception& e) {
-      ceiling_error() = std::string("GPU ceilings: ") + e.what();
-      return Ceilings{};
-    }
-  }();
-  return c;
+  static const Ceilings c = gpu_enabled() ? measured_or_none("GPU", measure_gpu_ceilings) : Ceilings{};
 #else
   static const Ceilings c{};
-  return c;
 #endif
+  return c;
 }
 
 const Ceilings& cpu_ceilings() {
-  static const Ceilings c = [] {
-    try {
-      return measure_cpu_ceilings();
-    } catch (const std::exception& e) {
-      ceiling_error() = std::string("CPU ceilings: ") + e.what();
-      return Ceilings{};
-    }
-  }();
+  static const Ceilings c = measured_or_none("CPU", measure_cpu_ceilings);
   return c;
 }
 

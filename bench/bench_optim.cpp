@@ -14,24 +14,15 @@ namespace {
 enum class Opt { Adam, Sgd, Rmsprop, Clamp };
 
 const char* opt_name(Opt o) {
-  switch (o) {
-    case Opt::Adam: return "adam";
-    case Opt::Sgd: return "sgd_momentum";
-    case Opt::Rmsprop: return "rmsprop";
-    case Opt::Clamp: return "clamp";
-  }
-  return "?";
+  static const char* names[] = {"adam", "sgd_momentum", "rmsprop", "clamp"};
+  return names[static_cast<int>(o)];
 }
 
-// Bytes moved per parameter: tensors read + tensors written, 4 bytes each.
+// Bytes moved per parameter: tensors read + tensors written, 4 bytes each. Adam: p g m v in, p m v
+// out; SGD: p g buf in, p buf out; RMSProp (no momentum): p g sq in, p sq out; clamp: p in and out.
 double bytes_per_param(Opt o) {
-  switch (o) {
-    case Opt::Adam: return 4.0 * 7;     // p g m v in, p m v out
-    case Opt::Sgd: return 4.0 * 5;      // p g buf in, p buf out
-    case Opt::Rmsprop: return 4.0 * 5;  // p g sq in, p sq out (no momentum)
-    case Opt::Clamp: return 4.0 * 2;
-  }
-  return 0;
+  static const double tensors[] = {7, 5, 5, 2};
+  return 4.0 * tensors[static_cast<int>(o)];
 }
 
 struct ParamSet {

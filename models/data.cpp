@@ -119,8 +119,8 @@ class ToySource : public DataSource {
     }
     p.title = data_.name + " " + title;
     if (auto c = score(samples))
-      p.title += "  MODES " + std::to_string(c->modes_covered) + "/" + std::to_string(c->modes) + "  HQ " +
-                 std::to_string(static_cast<int>(std::lround(100 * c->high_quality_share))) + "/100";
+      p.title += "\nmodes " + std::to_string(c->modes_covered) + "/" + std::to_string(c->modes) + ", high quality " +
+                 std::to_string(static_cast<int>(std::lround(100 * c->high_quality_share))) + "%";
     return render_toy_plot(p);
   }
 

@@ -102,7 +102,7 @@ void write_toy_points(const Tensor& points, const std::string& data, const std::
   GAN_CHECK(points.dim() == 2 && points.size(1) == 2, "write_toy_points: points " << points.str() << " should be [N, 2]");
   if (ends_with(path, ".npy")) return io::save_npy(path, points.to(DType::Float32));
   GAN_CHECK(ends_with(path, ".png"), "--out " << path << ": unknown output type (expected a .png or .npy file name)");
-  io::save_png(path, toy_source(data, 1, 0)->picture(points, nullptr, std::to_string(points.size(0)) + " SAMPLES"));
+  io::save_png(path, toy_source(data, 1, 0)->picture(points, nullptr, std::to_string(points.size(0)) + " samples"));
 }
 
 }  // namespace gan::models

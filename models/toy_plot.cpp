@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
+#include "engine/io/plot.h"
 #include "engine/ops/ops.h"
 
 namespace gan::models {
@@ -26,66 +26,18 @@ std::vector<float> critic_grid(nn::Module& critic, double extent, int64_t n) {
 
 namespace {
 
-// 3x5 glyphs, one row per 3-bit group from the top.
-struct Glyph {
-  char c;
-  const char* rows[5];
-};
-const Glyph kFont[] = {
-    {'0', {"111", "101", "101", "101", "111"}}, {'1', {"010", "110", "010", "010", "111"}},
-    {'2', {"111", "001", "111", "100", "111"}}, {'3', {"111", "001", "111", "001", "111"}},
-    {'4', {"101", "101", "111", "001", "001"}}, {'5', {"111", "100", "111", "001", "111"}},
-    {'6', {"111", "100", "111", "101", "111"}}, {'7', {"111", "001", "001", "001", "001"}},
-    {'8', {"111", "101", "111", "101", "111"}}, {'9', {"111", "101", "111", "001", "111"}},
-    {'-', {"000", "000", "111", "000", "000"}}, {'.', {"000", "000", "000", "000", "010"}},
-    {':', {"000", "010", "000", "010", "000"}}, {'/', {"001", "001", "010", "100", "100"}},
-    {'A', {"010", "101", "111", "101", "101"}}, {'B', {"110", "101", "110", "101", "110"}},
-    {'C', {"011", "100", "100", "100", "011"}}, {'D', {"110", "101", "101", "101", "110"}},
-    {'E', {"111", "100", "110", "100", "111"}}, {'F', {"111", "100", "110", "100", "100"}},
-    {'G', {"011", "100", "101", "101", "011"}}, {'H', {"101", "101", "111", "101", "101"}},
-    {'I', {"111", "010", "010", "010", "111"}}, {'K', {"101", "101", "110", "101", "101"}},
-    {'L', {"100", "100", "100", "100", "111"}}, {'M', {"101", "111", "111", "101", "101"}},
-    {'N', {"110", "101", "101", "101", "101"}}, {'O', {"111", "101", "101", "101", "111"}},
-    {'P', {"110", "101", "110", "100", "100"}}, {'Q', {"010", "101", "101", "110", "011"}},
-    {'R', {"110", "101", "110", "101", "101"}},
-    {'S', {"011", "100", "010", "001", "110"}}, {'T', {"111", "010", "010", "010", "010"}},
-    {'U', {"101", "101", "101", "101", "111"}}, {'V', {"101", "101", "101", "101", "010"}},
-    {'W', {"101", "101", "111", "111", "101"}}, {'X', {"101", "101", "010", "101", "101"}},
-    {'Y', {"101", "101", "010", "010", "010"}},
-};
-constexpr int kScale = 2, kCharW = 4 * kScale;  // 3 pixels + 1 of spacing
-
-struct Canvas {
-  io::Image img;
-  Canvas(int64_t w, int64_t h) {
-    img.width = w;
-    img.height = h;
-    img.channels = 3;
-    img.pixels.assign(static_cast<size_t>(w * h * 3), 255);
+// io::Canvas with colours as RGB triples and rectangles as (x, y, width, height); text at twice
+// stb_easy_font's size.
+struct Canvas : io::Canvas {
+  using io::Canvas::Canvas;
+  void set(int64_t x, int64_t y, const uint8_t* c) { put(x, y, c[0], c[1], c[2]); }
+  void rect(int64_t x, int64_t y, int64_t w, int64_t h, const uint8_t* c) {
+    io::Canvas::rect(x, y, x + w, y + h, c[0], c[1], c[2]);
   }
-  void set(int64_t x, int64_t y, const uint8_t* rgb) {
-    if (x < 0 || y < 0 || x >= img.width || y >= img.height) return;
-    std::memcpy(&img.pixels[static_cast<size_t>((y * img.width + x) * 3)], rgb, 3);
-  }
-  void rect(int64_t x0, int64_t y0, int64_t w, int64_t h, const uint8_t* rgb) {
-    for (int64_t y = y0; y < y0 + h; ++y)
-      for (int64_t x = x0; x < x0 + w; ++x) set(x, y, rgb);
-  }
-  void text(int64_t x, int64_t y, const std::string& s, const uint8_t* rgb) {
-    for (char ch : s) {
-      char u = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-      for (const Glyph& g : kFont) {
-        if (g.c != u) continue;
-        for (int r = 0; r < 5; ++r)
-          for (int c = 0; c < 3; ++c)
-            if (g.rows[r][c] == '1') rect(x + c * kScale, y + r * kScale, kScale, kScale, rgb);
-      }
-      x += kCharW;
-    }
-  }
+  void text(int64_t x, int64_t y, const std::string& s, const uint8_t* c) { io::Canvas::text(x, y, s, c[0], c[1], c[2], 2); }
 };
 
-int64_t text_width(const std::string& s) { return static_cast<int64_t>(s.size()) * kCharW; }
+int64_t text_width(const std::string& s) { return io::Canvas::text_width(s, 2); }
 
 // Pale blue (low) -> pale yellow (high): light enough that black and red points stay visible.
 void heat_color(double t, uint8_t* rgb) {
@@ -110,7 +62,9 @@ io::Image render_toy_plot(const ToyPlot& p, int64_t size) {
   GAN_CHECK(p.extent > 0, "render_toy_plot: extent must be positive");
   GAN_CHECK(p.critic.empty() || static_cast<int64_t>(p.critic.size()) == p.grid_n * p.grid_n,
             "render_toy_plot: critic grid has " << p.critic.size() << " values for a " << p.grid_n << "^2 grid");
-  const int64_t left = 50, top = 44, bottom = 36, right = 14;
+  // The title's lines, then the legend, above the plot.
+  const int64_t lines = 1 + static_cast<int64_t>(std::count(p.title.begin(), p.title.end(), '\n'));
+  const int64_t legend_y = 24 + 26 * (lines - 1), left = 50, top = legend_y + 20, bottom = 36, right = 14;
   const int64_t area = size - std::max(left + right, top + bottom);
   Canvas cv(size, size);
   const uint8_t black[3] = {0, 0, 0}, red[3] = {215, 25, 28}, grid[3] = {205, 205, 205}, dark[3] = {60, 60, 60};
@@ -182,22 +136,22 @@ io::Image render_toy_plot(const ToyPlot& p, int64_t size) {
 
   // Title on the first line, legend on the second.
   cv.text(left, 6, p.title, black);
-  int64_t x = left, y = 24;
+  int64_t x = left, y = legend_y;
   cv.rect(x, y + 1, 8, 8, black);
-  cv.text(x + 12, y, "REAL", dark);
-  x += 12 + text_width("REAL") + 16;
+  cv.text(x + 12, y, "real", dark);
+  x += 12 + text_width("real") + 16;
   cv.rect(x, y + 1, 8, 8, red);
-  cv.text(x + 12, y, "GENERATED", dark);
-  x += 12 + text_width("GENERATED") + 16;
+  cv.text(x + 12, y, "generated", dark);
+  x += 12 + text_width("generated") + 16;
   if (!p.critic.empty()) {
-    cv.text(x, y, "CRITIC", dark);
-    x += text_width("CRITIC") + 6;
+    cv.text(x, y, "critic", dark);
+    x += text_width("critic") + 6;
     for (int64_t k = 0; k < 80; ++k) {
       uint8_t rgb[3];
       heat_color(k / 79.0, rgb);
       cv.rect(x + k, y, 1, 10, rgb);
     }
-    cv.text(x + 86, y, tick_label(std::round(vmin * 100) / 100) + " TO " + tick_label(std::round(vmax * 100) / 100),
+    cv.text(x + 86, y, tick_label(std::round(vmin * 100) / 100) + " to " + tick_label(std::round(vmax * 100) / 100),
             dark);
   }
   return cv.img;

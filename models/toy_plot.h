@@ -1,7 +1,6 @@
 // Scatter plots of 2-D samples for the toy experiments, drawn into an RGB buffer: generated
 // points (red) over real points (black), on a heat map of the critic's value (pale blue low,
-// pale yellow high), with a border, gridlines, tick labels, a title and a legend in a small
-// built-in bitmap font.
+// pale yellow high), with a border, gridlines, tick labels, a title and a legend (io::Canvas).
 #pragma once
 #include <string>
 #include <vector>
@@ -17,7 +16,7 @@ struct ToyPlot {
   std::vector<double> fake;
   std::vector<float> critic;    // grid_n x grid_n values at cell centres, row 0 at the top; may be empty
   int64_t grid_n = 0;
-  std::string title;            // upper case letters, digits, '-', '.', ' ', ':', '/'
+  std::string title;  // one line, or two separated by '\n'
 };
 
 // The critic's value at the centres of a grid_n x grid_n grid over [-extent, extent]^2 (row 0

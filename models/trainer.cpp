@@ -39,7 +39,7 @@ class Trainer::Context : public StepContext {
  public:
   Context(Trainer& t, const StepHooks* hooks) : t_(t), hooks_(hooks) {
     if (!hooks_ || !hooks_->on_activation) return;
-    for (auto& [net, m] : t_.recipe_->networks())
+    for (auto& [net, m] : t_.networks_)
       for (auto& [path, layer] : m->named_modules())
         if (!path.empty() && layer->children().empty()) {
           tapped_.push_back(layer);
@@ -113,8 +113,10 @@ Trainer::Trainer(TrainConfig cfg, std::unique_ptr<DataSource> data, Device devic
       recipe_(recipe ? std::move(recipe) : make_recipe(cfg_, device)),
       data_(std::move(data)),
       noise_gen_(cfg_.seed ^ kNoiseStream) {
-  std::map<std::string, nn::Module*> nets;
-  for (auto& [name, m] : recipe_->networks()) nets[name] = m;
+  networks_ = recipe_->networks();
+  scalars_ = {{"loss_d", "loss_d", "loss_d", true}, {"loss_g", "loss_g", "loss_g", true}};
+  for (auto& r : recipe_->scalars()) scalars_.push_back(r);
+  std::map<std::string, nn::Module*> nets(networks_.begin(), networks_.end());
   for (const OptimizerGroup& g : recipe_->optimizer_groups()) {
     optim::NamedTensors params;
     for (const std::string& n : g.networks) {
@@ -148,7 +150,7 @@ int64_t Trainer::total_steps() const {
 }
 
 nn::Module& Trainer::network(const std::string& name) {
-  for (auto& [n, m] : recipe_->networks())
+  for (auto& [n, m] : networks_)
     if (n == name) return *m;
   GAN_FAIL("trainer: this run has no network '" << name << "'");
 }
@@ -157,12 +159,6 @@ optim::Optimizer& Trainer::optimizer(const std::string& name) {
   for (auto& g : groups_)
     if (g.spec.name == name) return *g.opt;
   GAN_FAIL("trainer: this run has no optimizer '" << name << "'");
-}
-
-std::vector<ScalarSpec> Trainer::scalars() const {
-  std::vector<ScalarSpec> s{{"loss_d", "loss_d", "loss_d", true}, {"loss_g", "loss_g", "loss_g", true}};
-  for (auto& r : recipe_->scalars()) s.push_back(r);
-  return s;
 }
 
 // Backward of a phase's loss, then its optimizers (and, after a critic step, clipping).
@@ -218,7 +214,7 @@ StepScalars Trainer::train_step(const StepHooks* hooks) {
 Tensor Trainer::generate(const Tensor& inputs) {
   NoGradGuard no_grad;
   std::vector<nn::Module*> nets;
-  for (auto& [n, m] : recipe_->networks()) nets.push_back(m);
+  for (auto& [n, m] : networks_) nets.push_back(m);
   for (nn::Module* m : nets) m->eval();
   Tensor x;
   try {
@@ -234,7 +230,7 @@ Tensor Trainer::generate(const Tensor& inputs) {
 bool Trainer::state_finite() {
   NoGradGuard no_grad;
   Tensor total;
-  for (auto& [name, m] : recipe_->networks())
+  for (auto& [name, m] : networks_)
     for (auto& [n, v] : m->state_dict()) {
       if (v.is_counter) continue;
       // Multiplying by 0 keeps NaN and turns infinity into NaN: one sum answers for everything.
@@ -247,7 +243,7 @@ bool Trainer::state_finite() {
 CheckpointState Trainer::state() const {
   CheckpointState s;
   s.config = &cfg_;
-  s.networks = recipe_->networks();
+  s.networks = networks_;
   for (auto& g : groups_) s.optimizers.emplace_back(g.spec.name, g.opt.get());
   s.step = step_;
   s.data = data_->state();

@@ -53,7 +53,7 @@ class Trainer {
   nn::Module& network(const std::string& name);
   optim::Optimizer& optimizer(const std::string& name);
   // Loss_d, loss_g and the recipe's scalars: the metrics columns.
-  std::vector<ScalarSpec> scalars() const;
+  const std::vector<ScalarSpec>& scalars() const { return scalars_; }
   const Tensor& fixed_inputs() const { return fixed_inputs_; }
 
   // Samples from `inputs` in eval mode without history (batch norm uses its running statistics);
@@ -80,6 +80,8 @@ class Trainer {
   TrainConfig cfg_;
   Device device_;
   std::unique_ptr<Recipe> recipe_;
+  std::vector<std::pair<std::string, nn::Module*>> networks_;  // the recipe's, fixed
+  std::vector<ScalarSpec> scalars_;
   std::vector<Group> groups_;
   std::unique_ptr<DataSource> data_;
   Generator noise_gen_;

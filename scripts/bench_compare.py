@@ -260,7 +260,8 @@ def variant_table(idx):
 
 
 def trainer_table(idx, anchor):
-    """Steps through models::Trainer beside the ops-level step and PyTorch eager."""
+    """The trainer's step with data loading (trainer/...) beside the same step on a fixed batch
+    (train_step/...) and PyTorch eager."""
     rows = []
     for model, batch in [("mlp_mnist", 64), ("dcgan32_cifar", 128), ("dcgan64", 128)]:
         t_tf, v_tf = best(idx, [f"trainer/{model}/b{batch}/{v}" for v in ("hand.tf32", "cudnn.tf32")])
@@ -273,8 +274,8 @@ def trainer_table(idx, anchor):
         rows.append([model, str(batch), fmt(t_tf), v_tf or "-", fmt(t_st), fmt(ratio(t_tf, o_tf), 2),
                      fmt(ratio(t_tf, anchor_train(anchor, model, "torch eager fp32")), 2), fmt(t_cpu),
                      fmt(ratio(t_cpu, o_cpu), 2)])
-    return ["model", "batch", "trainer ms (tf32)", "variant", "trainer ms (fp32)", "trainer/ops step",
-            "trainer/torch eager", "trainer cpu ms", "cpu trainer/ops step"], rows
+    return ["model", "batch", "with loading ms (tf32)", "variant", "with loading ms (fp32)", "loading/fixed batch",
+            "loading/torch eager", "with loading cpu ms", "cpu loading/fixed batch"], rows
 
 
 def kernel_listing(idx):
@@ -578,13 +579,6 @@ def main():
         cpu_filter = "mlp_mnist" if args.quick else "mlp_mnist|dcgan32_mnist"
         engine("train_step_cpu", step_bin, ["--no_gpu", f"--benchmark_filter={cpu_filter}"],
                "bench_train_step.cpu", cpu_env, f"whole training steps (CPU, {args.cpu_threads} threads: {cpu_filter})")
-        trainer_bin = os.path.join(bench_dir, "bench_trainer")
-        if os.path.exists(trainer_bin):  # built when the models library is
-            if gpu:
-                engine("trainer_gpu", trainer_bin, ["--no_cpu"], "bench_trainer.gpu", env,
-                       "whole steps through models::Trainer (GPU)")
-            engine("trainer_cpu", trainer_bin, ["--no_gpu", "--benchmark_filter=mlp_mnist"], "bench_trainer.cpu",
-                   cpu_env, f"whole steps through models::Trainer (CPU, {args.cpu_threads} threads: mlp_mnist)")
         if not args.no_kernels:
             for b in KERNEL_BINARIES:
                 if wanted and b[len("bench_"):] not in wanted:
@@ -641,7 +635,7 @@ def main():
         rep.table("Whole training iteration per engine kernel choice, median ms", hdr, rows)
     hdr, rows = trainer_table(idx, anchor)
     if rows:
-        rep.table("Whole training iteration through models::Trainer (data loading included), median ms", hdr, rows)
+        rep.table("Whole training iteration with data loading (the next shuffled batch, copied and scaled), median ms", hdr, rows)
     hdr, rows, recs = cpu_table(idx, anchor, args.cpu_threads)
     rep.table(f"Whole training iteration on the CPU ({args.cpu_threads} threads), median ms", hdr, rows)
     summary["cpu_train_steps"] = recs

@@ -18,52 +18,54 @@
 
 namespace gan::io {
 
-namespace {
-
-struct Canvas {
-  Image img;
-  Canvas(int64_t w, int64_t h) {
-    img.width = w;
-    img.height = h;
-    img.channels = 3;
-    img.pixels.assign(static_cast<size_t>(w * h * 3), 255);
-  }
-  void put(int64_t x, int64_t y, uint8_t r, uint8_t g, uint8_t b) {
-    if (x < 0 || y < 0 || x >= img.width || y >= img.height) return;
-    uint8_t* p = &img.pixels[static_cast<size_t>((y * img.width + x) * 3)];
-    p[0] = r;
-    p[1] = g;
-    p[2] = b;
-  }
-  void rect(int64_t x0, int64_t y0, int64_t x1, int64_t y1, uint8_t r, uint8_t g, uint8_t b) {
-    for (int64_t y = y0; y < y1; ++y)
-      for (int64_t x = x0; x < x1; ++x) put(x, y, r, g, b);
-  }
-  void line(double x0, double y0, double x1, double y1, uint8_t r, uint8_t g, uint8_t b) {
-    int64_t steps = static_cast<int64_t>(std::max(std::abs(x1 - x0), std::abs(y1 - y0))) + 1;
-    for (int64_t i = 0; i <= steps; ++i) {
-      double t = static_cast<double>(i) / static_cast<double>(steps);
-      int64_t x = std::lround(x0 + t * (x1 - x0)), y = std::lround(y0 + t * (y1 - y0));
-      put(x, y, r, g, b);
-      put(x, y + 1, r, g, b);
-    }
-  }
-  void text(int64_t x, int64_t y, const std::string& s, uint8_t shade = 40) {
-    static char buf[60000];
-    std::string copy = s;
-    int quads = stb_easy_font_print(static_cast<float>(x), static_cast<float>(y), copy.data(), nullptr, buf, sizeof buf);
-    for (int q = 0; q < quads; ++q) {
-      const float* v0 = reinterpret_cast<const float*>(buf + q * 64);
-      const float* v2 = reinterpret_cast<const float*>(buf + q * 64 + 32);
-      rect(std::lround(v0[0]), std::lround(v0[1]), std::lround(v2[0]), std::lround(v2[1]), shade, shade, shade);
-    }
-  }
-};
-
-int64_t text_width(const std::string& s) {
-  std::string copy = s;
-  return stb_easy_font_width(copy.data());
+Canvas::Canvas(int64_t w, int64_t h) {
+  img.width = w;
+  img.height = h;
+  img.channels = 3;
+  img.pixels.assign(static_cast<size_t>(w * h * 3), 255);
 }
+
+void Canvas::put(int64_t x, int64_t y, uint8_t r, uint8_t g, uint8_t b) {
+  if (x < 0 || y < 0 || x >= img.width || y >= img.height) return;
+  uint8_t* p = &img.pixels[static_cast<size_t>((y * img.width + x) * 3)];
+  p[0] = r;
+  p[1] = g;
+  p[2] = b;
+}
+
+void Canvas::rect(int64_t x0, int64_t y0, int64_t x1, int64_t y1, uint8_t r, uint8_t g, uint8_t b) {
+  for (int64_t y = y0; y < y1; ++y)
+    for (int64_t x = x0; x < x1; ++x) put(x, y, r, g, b);
+}
+
+void Canvas::line(double x0, double y0, double x1, double y1, uint8_t r, uint8_t g, uint8_t b) {
+  int64_t steps = static_cast<int64_t>(std::max(std::abs(x1 - x0), std::abs(y1 - y0))) + 1;
+  for (int64_t i = 0; i <= steps; ++i) {
+    double t = static_cast<double>(i) / static_cast<double>(steps);
+    int64_t x = std::lround(x0 + t * (x1 - x0)), y = std::lround(y0 + t * (y1 - y0));
+    put(x, y, r, g, b);
+    put(x, y + 1, r, g, b);
+  }
+}
+
+void Canvas::text(int64_t x, int64_t y, const std::string& s, uint8_t r, uint8_t g, uint8_t b, int scale) {
+  static char buf[60000];
+  std::string copy = s;
+  int quads = stb_easy_font_print(0, 0, copy.data(), nullptr, buf, sizeof buf);
+  for (int q = 0; q < quads; ++q) {  // each quad: 4 vertices of x, y, z and a colour (16 bytes)
+    const float* v0 = reinterpret_cast<const float*>(buf + q * 64);
+    const float* v2 = reinterpret_cast<const float*>(buf + q * 64 + 32);
+    rect(x + scale * std::lround(v0[0]), y + scale * std::lround(v0[1]), x + scale * std::lround(v2[0]),
+         y + scale * std::lround(v2[1]), r, g, b);
+  }
+}
+
+int64_t Canvas::text_width(const std::string& s, int scale) {
+  std::string copy = s;
+  return scale * stb_easy_font_width(copy.data());
+}
+
+namespace {
 
 std::string num(double v) {
   char b[32];
@@ -125,24 +127,26 @@ Image line_plot(const std::vector<Series>& series, const PlotOptions& opt) {
       lx = x, ly = y, have = true;
     }
   }
-  c.text(left, 6, opt.title, 0);
-  c.text(4, top - 4, num(ymax));
-  c.text(4, bottom - 6, num(ymin));
-  c.text(left, bottom + 6, num(xmin));
+  auto text = [&](int64_t x, int64_t y, const std::string& s, uint8_t shade = 40) { c.text(x, y, s, shade, shade, shade); };
+  auto text_width = [](const std::string& s) { return Canvas::text_width(s); };
+  text(left, 6, opt.title, 0);
+  text(4, top - 4, num(ymax));
+  text(4, bottom - 6, num(ymin));
+  text(left, bottom + 6, num(xmin));
   std::string xr = num(xmax);
-  c.text(right - text_width(xr), bottom + 6, xr);
-  c.text((left + right - text_width(opt.x_label)) / 2, bottom + 6, opt.x_label);
+  text(right - text_width(xr), bottom + 6, xr);
+  text((left + right - text_width(opt.x_label)) / 2, bottom + 6, opt.x_label);
   // Legend, right-aligned at the top.
   int64_t x = right;
   for (auto it = series.rbegin(); it != series.rend(); ++it) {
     int64_t w = text_width(it->label);
     x -= w + 6;
-    c.text(x, 6, it->label);
+    text(x, 6, it->label);
     x -= 14;
     c.rect(x, 8, x + 10, 12, it->r, it->g, it->b);
     x -= 10;
   }
-  if (empty) c.text(left + 10, top + 10, "no data yet");
+  if (empty) text(left + 10, top + 10, "no data yet");
   return c.img;
 }
 

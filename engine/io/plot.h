@@ -9,6 +9,18 @@
 
 namespace gan::io {
 
+// An RGB drawing surface, white to start with: points, filled rectangles [x0, x1) x [y0, y1), a
+// two-pixel line, and text in stb_easy_font's font (about 6 x 7 pixels a character at scale 1).
+struct Canvas {
+  Image img;
+  Canvas(int64_t width, int64_t height);
+  void put(int64_t x, int64_t y, uint8_t r, uint8_t g, uint8_t b);  // outside: ignored
+  void rect(int64_t x0, int64_t y0, int64_t x1, int64_t y1, uint8_t r, uint8_t g, uint8_t b);
+  void line(double x0, double y0, double x1, double y1, uint8_t r, uint8_t g, uint8_t b);
+  void text(int64_t x, int64_t y, const std::string& s, uint8_t r, uint8_t g, uint8_t b, int scale = 1);
+  static int64_t text_width(const std::string& s, int scale = 1);
+};
+
 struct Series {
   std::string label;
   std::vector<double> x, y;
