@@ -219,3 +219,25 @@ TEST(Autograd, ReferenceVjpGivesPartialDerivatives) {
   ASSERT_TRUE(dx.requires_grad());
   expect_close(grad({sum(dx)}, {x})[0], {2 * 0.5 * 1, 2 * -1.5 * 2}, 1e-15);
 }
+
+// A node that no gradient reaches (every path to it carries none, as into the input of a
+// piecewise-constant mask) is not run on zeros: its inputs get nothing, and a leaf reached only that
+// way keeps no gradient (PyTorch leaves it None). A WGAN-GP critic step used to run the whole
+// penalty pass's backward on zeros this way (three extra convolutions per critic step).
+TEST(Autograd, NodesNoGradientReachesAreSkipped) {
+  Tensor x = randn64({3, 4}, 71, false), g = randn64({3, 4}, 72, false);
+  Tensor w = randn64({3, 4}, 73);
+  Tensor dead = sum(leaky_relu_backward(g, mul(x, w), 0.2));  // d/dw is 0 through the mask only
+  EXPECT_TRUE(dead.requires_grad());
+  dead.backward();
+  EXPECT_FALSE(w.grad().defined());
+  Tensor both = add(sum(leaky_relu_backward(g, mul(x, w), 0.2)), sum(mul(w, 3.0)));
+  both.backward();
+  ASSERT_TRUE(w.grad().defined());
+  for (double v : w.grad().to_double_vector()) EXPECT_EQ(v, 3.0);
+  // grad() still reports zeros for an input the outputs reach without a gradient.
+  Tensor again = sum(leaky_relu_backward(g, mul(x, w), 0.2));
+  Tensor gw = grad({again}, {w})[0];
+  ASSERT_TRUE(gw.defined());
+  for (double v : gw.to_double_vector()) EXPECT_EQ(v, 0.0);
+}

@@ -184,10 +184,19 @@ static std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const 
     ready.pop();
     auto& buf = buffers[n];
     if (buf.empty()) buf.resize(n->outputs.size());
-    for (size_t s = 0; s < buf.size(); ++s)
-      if (!buf[s].defined()) buf[s] = Tensor::zeros(n->outputs[s].shape, n->outputs[s].dtype, n->outputs[s].device);
-    if (target_nodes.count(n)) captured[n] = buf;
-    if (runs[n]) {
+    const bool target = target_nodes.count(n) > 0;
+    // No gradient reached any output (every path to it carried none, e.g. the input of a
+    // piecewise-constant mask): its inputs get nothing either, so the rule is skipped rather than
+    // run on zeros. A captured target still reports zeros.
+    const bool reached = std::any_of(buf.begin(), buf.end(), [](const Tensor& t) { return t.defined(); });
+    if (reached || target)
+      for (size_t s = 0; s < buf.size(); ++s)
+        if (!buf[s].defined()) buf[s] = Tensor::zeros(n->outputs[s].shape, n->outputs[s].dtype, n->outputs[s].device);
+    if (target) captured[n] = buf;
+    if (runs[n] && !reached && !target) {
+      for (Edge& e : n->next)
+        if (e.fn && useful[e.fn.get()] && --deps[e.fn.get()] == 0) ready.push(e.fn.get());
+    } else if (runs[n]) {
       std::vector<Tensor> grads = n->apply(buf);
       GAN_CHECK(n->is_accumulator() || grads.size() == n->next.size(),
                 n->name << ": backward returned " << grads.size() << " gradients for " << n->next.size() << " inputs");
