@@ -22,6 +22,8 @@ namespace gan::cuda {
 enum class KernelImpl { Hand, Cudnn };
 // Conv: conv2d forward, backward-data and backward-weight, and conv_transpose2d forward (the names
 // fallback notes use; engine/cuda/conv.cpp). BatchNorm: batch_norm forward (train, eval), backward.
+// Every other op (element-wise, reductions, losses, the penalty, optimizers) has only its
+// hand-written kernel, so there is nothing to choose; matmuls always run on cuBLAS.
 enum class OpFamily { Conv, BatchNorm };
 
 // Defaults: whichever path the benchmarks measured faster (H100 80GB HBM3, 2026-11-27, batch 128;
