@@ -170,3 +170,210 @@ TEST(LossGradGrad, BceAndMse) {
   EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return mse_loss(in[0], in[1], Reduction::None); },
                        inputs({x, y}));
 }
+
+// ---- softmax cross-entropy ----
+
+namespace {
+
+// -sum_k q_k log p_k with p = exp(x) / sum exp(x) and q = (1 - s) onehot(t) + s / K, in long double
+// straight from the definition (no max subtraction: the test logits are moderate).
+struct XentRef {
+  std::vector<double> rows;  // each row's loss
+  std::vector<double> grad;  // d(sum of rows)/d logits = p - q
+};
+
+XentRef ref_xent(const std::vector<double>& x, const std::vector<double>& t, int64_t n, int64_t k, double s) {
+  XentRef r;
+  for (int64_t i = 0; i < n; ++i) {
+    long double z = 0;
+    for (int64_t j = 0; j < k; ++j) z += std::exp(static_cast<long double>(x[i * k + j]));
+    long double loss = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      const long double p = std::exp(static_cast<long double>(x[i * k + j])) / z;
+      const long double q = (j == static_cast<int64_t>(t[i]) ? 1.0L - s : 0.0L) + s / static_cast<long double>(k);
+      loss -= q * std::log(p);
+      r.grad.push_back(static_cast<double>(p - q));
+    }
+    r.rows.push_back(static_cast<double>(loss));
+  }
+  return r;
+}
+
+Tensor class_ids(int64_t n, int64_t k, uint64_t seed, DType dt = DType::Float32) {
+  std::mt19937_64 r(seed);
+  std::vector<double> v(static_cast<size_t>(n));
+  for (double& x : v) x = static_cast<double>(r() % static_cast<uint64_t>(k));
+  return Tensor::from_vector(v, {n}).to(dt);
+}
+
+}  // namespace
+
+TEST(SoftmaxCrossEntropy, HandComputedTwoByThree) {
+  // logits [[1, 2, 3], [1, -1, 0]], targets [2, 1]. Row logsumexps: 3 + log(1 + e^-1 + e^-2) and
+  // 1 + log(1 + e^-1 + e^-2) (the same offsets from each row's max).
+  const double c = std::log(1 + std::exp(-1.0) + std::exp(-2.0));
+  Tensor x = Tensor::from_vector(std::vector<double>{1, 2, 3, 1, -1, 0}, {2, 3}).requires_grad_();
+  Tensor t = Tensor::from_vector(std::vector<double>{2, 1}, {2});
+  // No smoothing: row 0: lse - 3 = c; row 1: lse - (-1) = 2 + c.
+  expect_close(softmax_cross_entropy(x, t, 0.0, Reduction::None), {c, 2 + c}, 1e-15);
+  expect_close(softmax_cross_entropy(x, t, 0.0, Reduction::Sum), {2 + 2 * c}, 1e-15);
+  Tensor l = softmax_cross_entropy(x, t);
+  expect_close(l, {1 + c}, 1e-15);
+  // Smoothing 0.3 over 3 classes: q = 0.7 onehot + 0.1, so loss = lse - 0.7 x_t - 0.1 sum(x):
+  // row 0: 3 + c - 2.1 - 0.6; row 1: 1 + c + 0.7 - 0.
+  expect_close(softmax_cross_entropy(x, t, 0.3, Reduction::None), {0.3 + c, 1.7 + c}, 1e-14);
+  // Gradient of the mean: (softmax - onehot) / 2; softmax of row 0 is [e^-2, e^-1, 1] / (1 + e^-1 + e^-2),
+  // of row 1 [1, e^-2, e^-1] / (1 + e^-1 + e^-2).
+  const double z = 1 + std::exp(-1.0) + std::exp(-2.0);
+  l.backward();
+  expect_close(x.grad(), {std::exp(-2.0) / z / 2, std::exp(-1.0) / z / 2, (1 / z - 1) / 2,  //
+                          1 / z / 2, (std::exp(-2.0) / z - 1) / 2, std::exp(-1.0) / z / 2},
+               1e-15);
+}
+
+TEST(SoftmaxCrossEntropy, MatchesFloat64LoopEveryReductionAndSmoothing) {
+  std::mt19937_64 r(7);
+  uint64_t seed = 300;
+  for (DType dt : both_dtypes())
+    for (double s : {0.0, 0.1, 0.45})
+      for (Reduction red : kReductions) {
+        const int64_t n = 1 + static_cast<int64_t>(r() % 9), k = 1 + static_cast<int64_t>(r() % 12);
+        Tensor x = uniform({n, k}, dt, seed++, -5, 5).requires_grad_();
+        Tensor t = class_ids(n, k, seed++, r() % 2 ? DType::Float32 : DType::Float64);
+        XentRef ref = ref_xent(x.to_double_vector(), t.to_double_vector(), n, k, s);
+        const std::string at = "[" + std::to_string(n) + ", " + std::to_string(k) + "] s " + std::to_string(s) + " " +
+                               dtype_name(dt);
+        Tensor l = softmax_cross_entropy(x, t, s, red);
+        EXPECT_EQ(l.shape(), red == Reduction::None ? Shape{n} : Shape{}) << at;
+        auto want = reduce_ref(ref.rows, red);
+        expect_matches(l, want, dt == DType::Float32 ? 2e-6 : 1e-13, dt == DType::Float32 ? 2e-6 : 1e-13, at);
+        // d(sum of outputs)/dx: (p - q) * (1/N for the mean).
+        Tensor g = grad({sum(l)}, {x})[0];
+        const double scale = red == Reduction::Mean ? 1.0 / static_cast<double>(n) : 1.0;
+        expect_matches(g, ref_unary(ref.grad, [scale](double v) { return v * scale; }),
+                       dt == DType::Float32 ? 2e-6 : 1e-13, dt == DType::Float32 ? 2e-7 : 1e-15, at + " grad");
+      }
+}
+
+TEST(SoftmaxCrossEntropy, ExtremeLogitsStayFiniteAndExact) {
+  // Logits of +-1000 overflow exp() without the row max; the loss of a confident right answer is
+  // ~0, of a confident wrong one ~2000.
+  for (DType dt : both_dtypes()) {
+    Tensor x = Tensor::from_vector(std::vector<double>{1000, -1000, 0, 1000, -1000, 999}, {2, 3}).to(dt).requires_grad_();
+    Tensor t = Tensor::from_vector(std::vector<double>{0, 1}, {2});
+    Tensor l = softmax_cross_entropy(x, t, 0.0, Reduction::None);
+    auto v = l.to_double_vector();
+    ASSERT_TRUE(std::isfinite(v[0]) && std::isfinite(v[1])) << dtype_name(dt);
+    EXPECT_NEAR(v[0], 0.0, 1e-12);
+    // Row 1: lse = 1000 + log(1 + e^-1), minus x_1 = -1000.
+    EXPECT_NEAR(v[1], 2000 + std::log1p(std::exp(-1.0)), dt == DType::Float32 ? 1e-3 : 1e-10);
+    Tensor g = grad({sum(l)}, {x})[0];
+    for (double e : g.to_double_vector()) EXPECT_TRUE(std::isfinite(e)) << dtype_name(dt);
+  }
+}
+
+TEST(SoftmaxCrossEntropy, ErrorsNameTheOpShapesAndValues) {
+  Tensor x = Tensor::zeros({3, 4});
+  Tensor t = Tensor::from_vector(std::vector<float>{0, 1, 3}, {3});
+  expect_error_naming([&] { softmax_cross_entropy(Tensor::zeros({4}), t); }, {"softmax_cross_entropy", "[4]", "[N, K]"});
+  expect_error_naming([&] { softmax_cross_entropy(Tensor::zeros({3, 0}), t); }, {"softmax_cross_entropy", "[3, 0]"});
+  expect_error_naming([&] { softmax_cross_entropy(x, Tensor::zeros({4})); }, {"softmax_cross_entropy", "[3]", "[4]"});
+  expect_error_naming([&] { softmax_cross_entropy(x, Tensor::zeros({3, 1})); }, {"softmax_cross_entropy", "[3, 1]"});
+  expect_error_naming([&] { softmax_cross_entropy(x, Tensor::from_vector(std::vector<float>{0, 4, 1}, {3})); },
+                      {"softmax_cross_entropy", "targets[1]", "4", "[0, 4)"});
+  expect_error_naming([&] { softmax_cross_entropy(x, Tensor::from_vector(std::vector<float>{0, 1, -1}, {3})); },
+                      {"softmax_cross_entropy", "targets[2]", "-1"});
+  expect_error_naming([&] { softmax_cross_entropy(x, Tensor::from_vector(std::vector<float>{0.5f, 1, 1}, {3})); },
+                      {"softmax_cross_entropy", "targets[0]", "0.5"});
+  expect_error_naming([&] { softmax_cross_entropy(x, t, 1.0); }, {"softmax_cross_entropy", "label_smoothing", "1"});
+  expect_error_naming([&] { softmax_cross_entropy(x, t, -0.1); }, {"softmax_cross_entropy", "-0.1", "[0, 1)"});
+  expect_error_naming([&] { softmax_cross_entropy(Tensor::zeros({0, 4}), Tensor::zeros({0})); },
+                      {"softmax_cross_entropy", "empty", "[0, 4]"});
+  EXPECT_EQ(softmax_cross_entropy(Tensor::zeros({0, 4}), Tensor::zeros({0}), 0.0, Reduction::Sum).item(), 0.0);
+}
+
+TEST(Softmax, MatchesLoopAndRowsSumToOne) {
+  for (DType dt : both_dtypes()) {
+    Tensor x = uniform({7, 5}, dt, 320, -8, 8);
+    auto xv = x.to_double_vector();
+    std::vector<double> ref;
+    for (int64_t i = 0; i < 7; ++i) {
+      long double z = 0;
+      for (int64_t j = 0; j < 5; ++j) z += std::exp(static_cast<long double>(xv[i * 5 + j]));
+      for (int64_t j = 0; j < 5; ++j) ref.push_back(static_cast<double>(std::exp(static_cast<long double>(xv[i * 5 + j])) / z));
+    }
+    Tensor p = softmax(x);
+    expect_matches(p, ref, dt == DType::Float32 ? 2e-6 : 1e-14, 1e-7, "softmax");
+    expect_matches(sum(p, {1}), std::vector<double>(7, 1.0), dt == DType::Float32 ? 1e-6 : 1e-14, 0, "row sums");
+  }
+  expect_error_naming([] { softmax(Tensor::zeros({2, 3, 4})); }, {"softmax", "[2, 3, 4]"});
+}
+
+// ---- Gaussian negative log-likelihood ----
+
+namespace {
+
+constexpr double kLog2Pi = 1.8378770664093454836;
+
+}  // namespace
+
+TEST(GaussianNll, MatchesFormulaEveryReduction) {
+  for (DType dt : both_dtypes())
+    for (Reduction red : kReductions) {
+      Tensor x = uniform({5, 3}, dt, 400), m = uniform({5, 3}, dt, 401), lv = uniform({5, 3}, dt, 402, -2, 2);
+      auto xv = x.to_double_vector(), mv = m.to_double_vector(), lvv = lv.to_double_vector();
+      std::vector<double> per, unit;
+      for (size_t i = 0; i < xv.size(); ++i) {
+        const double d = xv[i] - mv[i];
+        per.push_back(0.5 * (kLog2Pi + lvv[i] + d * d / std::exp(lvv[i])));
+        unit.push_back(0.5 * (kLog2Pi + d * d));
+      }
+      expect_matches(gaussian_nll(x, m, lv, red), reduce_ref(per, red), "gaussian_nll " + std::string(dtype_name(dt)));
+      expect_matches(gaussian_nll(x, m, Tensor(), red), reduce_ref(unit, red), "unit variance");
+    }
+  // One value by hand: x = 1, mean = 0, log_var = log 4: 0.5 (log 2pi + log 4 + 1/4).
+  Tensor one = Tensor::from_vector(std::vector<double>{1}, {1});
+  Tensor lv = Tensor::from_vector(std::vector<double>{std::log(4.0)}, {1});
+  EXPECT_NEAR(gaussian_nll(one, zeros_like(one), lv).item(), 0.5 * (kLog2Pi + std::log(4.0) + 0.25), 1e-15);
+}
+
+TEST(GaussianNll, SharedLogVarBroadcasts) {
+  // One log-variance per code dimension: log_var [3] for x [4, 3].
+  Tensor x = uniform({4, 3}, DType::Float64, 410), m = uniform({4, 3}, DType::Float64, 411);
+  Tensor lv = uniform({3}, DType::Float64, 412, -1, 1);
+  auto xv = x.to_double_vector(), mv = m.to_double_vector(), lvv = lv.to_double_vector();
+  double total = 0;
+  for (size_t i = 0; i < xv.size(); ++i) {
+    const double d = xv[i] - mv[i], l = lvv[i % 3];
+    total += 0.5 * (kLog2Pi + l + d * d * std::exp(-l));
+  }
+  EXPECT_NEAR(gaussian_nll(x, m, lv).item(), total / 12, 1e-14);
+  EXPECT_EQ(gaussian_nll(x, m, lv, Reduction::None).shape(), (Shape{4, 3}));
+}
+
+TEST(GaussianNll, Errors) {
+  Tensor x = Tensor::zeros({4, 3});
+  expect_error_naming([&] { gaussian_nll(x, Tensor::zeros({3, 4}), Tensor()); }, {"gaussian_nll", "[4, 3]", "[3, 4]"});
+  expect_error_naming([&] { gaussian_nll(x, x, Tensor::zeros({4})); }, {"gaussian_nll", "log_var", "[4]", "[4, 3]"});
+  expect_error_naming([&] { gaussian_nll(x, x, Tensor::zeros({2, 4, 3})); }, {"gaussian_nll", "[2, 4, 3]"});
+  expect_error_naming([&] { gaussian_nll(x, x, Tensor::zeros({4, 3}, DType::Float64)); }, {"gaussian_nll", "float64"});
+}
+
+TEST(GaussianNllGrad, AllInputsFirstAndSecondOrder) {
+  Tensor x = randn64({3, 4}, 420), m = randn64({3, 4}, 421), lv = rand64({3, 4}, 422, -1, 1);
+  Tensor lv_shared = rand64({4}, 423, -1, 1);
+  for (Reduction red : kReductions) {
+    EXPECT_GRADCHECK([red](const std::vector<Tensor>& in) { return gaussian_nll(in[0], in[1], in[2], red); },
+                     inputs({x, m, lv}));
+    EXPECT_GRADCHECK([red](const std::vector<Tensor>& in) { return gaussian_nll(in[0], in[1], Tensor(), red); },
+                     inputs({x, m}));
+  }
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return gaussian_nll(in[0], in[1], in[2]); },
+                   inputs({x, m, lv_shared}));
+  EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return gaussian_nll(in[0], in[1], in[2]); },
+                       inputs({x, m, lv}));
+  EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return gaussian_nll(in[0], in[1], in[2], Reduction::None); },
+                       inputs({x, m, lv_shared}));
+  EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return gaussian_nll(in[0], in[1], Tensor(), Reduction::Sum); },
+                       inputs({x, m}));
+}

@@ -1,7 +1,13 @@
-// The fused binary cross-entropy: value and gradient against a naive long-double reference, the
-// composite formula, extreme logits, and first/second derivatives against finite differences.
+// The fused losses: binary cross-entropy (value and gradient against a naive long-double reference,
+// the composite formula, extreme logits) and softmax cross-entropy (its fused gradient and that
+// gradient's own backward against the composite logsumexp formula, to third order), with first and
+// second derivatives against finite differences.
 #include <cmath>
 #include <string>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "engine/autograd/node.h"
 #include "tests/op_reference.h"
@@ -207,4 +213,129 @@ TEST(BceFused, Errors) {
   EXPECT_THROW(bce_with_logits(x, -0.1), Error);
   EXPECT_THROW(bce_with_logits(x, Tensor::ones({3, 4})), Error);  // float32 targets, float64 logits
   EXPECT_THROW(bce_with_logits(Tensor::empty({0}, DType::Float64), 1.0), Error);
+}
+
+// ---- softmax cross-entropy: the fused pass and its differentiable backward ----
+
+namespace {
+
+Tensor xent_ids(int64_t n, int64_t k, uint64_t seed) {
+  std::mt19937_64 r(seed);
+  std::vector<double> v(static_cast<size_t>(n));
+  for (double& x : v) x = static_cast<double>(r() % static_cast<uint64_t>(k));
+  return Tensor::from_vector(v, {n});
+}
+
+// The same loss from plain ops: log(sum exp x) - sum(q x), with q built by a loop. Differentiable
+// through exp/log/sum only (logits kept moderate so exp does not overflow).
+Tensor composite_xent(const Tensor& x, const Tensor& t, double s, Reduction red) {
+  const int64_t n = x.shape()[0], k = x.shape()[1];
+  auto tv = t.to_double_vector();
+  std::vector<double> q(static_cast<size_t>(n * k), s / static_cast<double>(k));
+  for (int64_t i = 0; i < n; ++i) q[static_cast<size_t>(i * k + static_cast<int64_t>(tv[i]))] += 1 - s;
+  Tensor qt = Tensor::from_vector(q, {n, k}).to(x.dtype());
+  Tensor rows = sub(log(sum(exp(x), {1})), sum(mul(qt, x), {1}));
+  return red == Reduction::None ? rows : red == Reduction::Sum ? sum(rows) : mean(rows);
+}
+
+}  // namespace
+
+TEST(SoftmaxXentFused, RecordsOneFusedNodeAndItsBackward) {
+  Tensor x = randn64({4, 6}, 80), t = xent_ids(4, 6, 81);
+  Tensor loss = softmax_cross_entropy(x, t, 0.1);
+  ASSERT_TRUE(loss.grad_fn());
+  EXPECT_EQ(loss.grad_fn()->name, "softmax_cross_entropy");
+  EXPECT_EQ(loss.grad_fn()->next.size(), 1u);  // targets are no input of the node
+  Tensor g = grad({loss}, {x}, {}, /*create_graph=*/true)[0];
+  auto ops = recorded_ops(g);
+  EXPECT_EQ(ops.count("softmax_cross_entropy_backward"), 1u);
+  EXPECT_EQ(ops.count("exp"), 0u);
+  // Without a graph the loss is a plain value, and no gradient buffer was needed.
+  Tensor plain = softmax_cross_entropy(x.detach(), t, 0.1);
+  EXPECT_FALSE(plain.requires_grad());
+  EXPECT_LT(rel(plain.item(), loss.item()), 1e-15);
+}
+
+TEST(SoftmaxXentFused, GradientIsPreScaledAndUpstreamScaled) {
+  Tensor x = randn64({5, 4}, 82), t = xent_ids(5, 4, 83);
+  // Mean with an upstream factor 3, and None with a per-row upstream gradient.
+  Tensor gm = grad({mul(softmax_cross_entropy(x, t), 3.0)}, {x})[0];
+  Tensor gc = grad({mul(composite_xent(x, t, 0.0, Reduction::Mean), 3.0)}, {x})[0];
+  EXPECT_LT(rel_error(gm, gc), 1e-14);
+  Tensor w = randn64({5}, 84, false);
+  Tensor gn = grad({softmax_cross_entropy(x, t, 0.2, Reduction::None)}, {x}, {w})[0];
+  Tensor gnc = grad({composite_xent(x, t, 0.2, Reduction::None)}, {x}, {w})[0];
+  EXPECT_LT(rel_error(gn, gnc), 1e-14);
+}
+
+TEST(SoftmaxXentFused, FusedBackwardEqualsCompositeFirstAndSecondOrder) {
+  for (DType dt : {DType::Float64, DType::Float32})
+    for (Reduction red : {Reduction::Mean, Reduction::Sum, Reduction::None})
+      for (double s : {0.0, 0.25}) {
+        Tensor x = mul(randn64({7, 5}, 85, false), 2.0).to(dt).requires_grad_();
+        Tensor t = xent_ids(7, 5, 86);
+        Tensor up = red == Reduction::None ? randn64({7}, 87, false).to(dt) : Tensor();
+        std::vector<Tensor> ups = up.defined() ? std::vector<Tensor>{up} : std::vector<Tensor>{};
+        Tensor fused = grad({softmax_cross_entropy(x, t, s, red)}, {x}, ups, /*create_graph=*/true)[0];
+        Tensor comp = grad({composite_xent(x, t, s, red)}, {x}, ups, /*create_graph=*/true)[0];
+        const double tol = dt == DType::Float64 ? 1e-13 : 2e-6;
+        EXPECT_LT(rel_error(fused, comp), tol) << dtype_name(dt) << " s " << s;
+        Tensor u = randn64({7, 5}, 88, false).to(dt);
+        Tensor f2 = grad({sum(mul(fused, u))}, {x})[0];
+        Tensor c2 = grad({sum(mul(comp, u))}, {x})[0];
+        EXPECT_LT(rel_error(f2, c2), 10 * tol) << dtype_name(dt) << " s " << s;
+        // Third order, through softmax's own recorded backward.
+        Tensor f2g = grad({sum(mul(fused, u))}, {x}, {}, true)[0];
+        Tensor c2g = grad({sum(mul(comp, u))}, {x}, {}, true)[0];
+        Tensor f3 = grad({sum(square(f2g))}, {x})[0], c3 = grad({sum(square(c2g))}, {x})[0];
+        EXPECT_LT(rel_error(f3, c3), 100 * tol) << dtype_name(dt) << " s " << s;
+      }
+}
+
+TEST(SoftmaxXentFused, Gradcheck) {
+  Tensor x = mul(randn64({4, 5}, 90, false), 2.0).requires_grad_();
+  Tensor t = xent_ids(4, 5, 91);
+  for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None})
+    for (double s : {0.0, 0.3})
+      EXPECT_GRADCHECK(([r, s, t](const std::vector<Tensor>& in) { return softmax_cross_entropy(in[0], t, s, r); }),
+                       inputs({x}));
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return softmax(in[0]); }, inputs({x}));
+}
+
+TEST(SoftmaxXentFused, SecondDerivative) {
+  Tensor x = mul(randn64({3, 4}, 92, false), 2.0).requires_grad_();
+  Tensor t = xent_ids(3, 4, 93);
+  for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None})
+    for (double s : {0.0, 0.2})
+      EXPECT_GRADGRADCHECK(
+          ([r, s, t](const std::vector<Tensor>& in) { return softmax_cross_entropy(in[0], t, s, r); }), inputs({x}));
+  EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return softmax(in[0]); }, inputs({x}));
+  // An ACGAN-style classifier head on a critic's features: the loss's gradient in the inputs,
+  // differentiated again in the weights and the inputs.
+  Tensor w = randn64({4, 6}, 94), h = randn64({3, 6}, 95);
+  EXPECT_GRADGRADCHECK(
+      ([t](const std::vector<Tensor>& in) { return softmax_cross_entropy(linear(tanh(in[1]), in[0]), t, 0.1); }),
+      inputs({w, h}));
+}
+
+TEST(SoftmaxXentFused, LargeInputSplitsAcrossThreads) {
+  // Many row blocks (8192 logits each); float32 inputs against a float64 composite of the same values.
+  const int64_t n = 3001, k = 37;
+  Tensor x = mul(randn64({n, k}, 96, false), 3.0).to(DType::Float32).requires_grad_();
+  Tensor t = xent_ids(n, k, 97);
+  Tensor loss = softmax_cross_entropy(x, t, 0.1);
+  Tensor x64 = x.detach().to(DType::Float64).requires_grad_();
+  Tensor ref = composite_xent(x64, t, 0.1, Reduction::Mean);
+  EXPECT_LT(rel(loss.item(), ref.item()), 1e-6);
+  loss.backward();
+  EXPECT_LT(rel_error(x.grad(), grad({ref}, {x64})[0]), 1e-5);
+  // Thread count does not change the sum: the same loss on one thread, bit for bit.
+  Tensor sum_loss = softmax_cross_entropy(x.detach(), t, 0.1, Reduction::Sum);
+#ifdef _OPENMP
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  Tensor one = softmax_cross_entropy(x.detach(), t, 0.1, Reduction::Sum);
+  omp_set_num_threads(threads);
+  EXPECT_EQ(one.item(), sum_loss.item());
+#endif
 }

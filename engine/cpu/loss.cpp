@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/cpu/parallel.h"
+#include "kernels/class_ids.h"
 
 namespace gan::cpu {
 
@@ -45,6 +46,81 @@ void bce_with_logits_fused(const Tensor& logits, const Tensor& targets, double t
     double total = 0;
     for (double p : partial) total += p;
     *loss_sum.data<T>() = static_cast<T>(total);
+  });
+}
+
+// Softmax cross-entropy, one row at a time: the row max m, then e_k = exp(x_k - m) (kept in dlogits)
+// with their sum S and the sum of the logits, so that
+//   loss = m + log S - (1 - s) x_t - (s / K) sum_k x_k,   dlogits_k = (e_k / S - q_k) * scale.
+// Sums in double. Rows are grouped into fixed blocks whose partial losses are added in order, so
+// the total does not depend on the number of threads.
+void softmax_cross_entropy_fused(const Tensor& logits, const Tensor& targets, double label_smoothing, Tensor& loss,
+                                 Tensor& dlogits, double grad_scale) {
+  GAN_DISPATCH_FLOAT(logits.dtype(), "softmax_cross_entropy", [&] {
+    using T = scalar_t;
+    auto run = [&](auto id_tag) {
+      using I = decltype(id_tag);
+      const T* px = logits.data<T>();
+      const I* pt = targets.defined() ? targets.data<I>() : nullptr;
+      T* pd = dlogits.defined() ? dlogits.data<T>() : nullptr;
+      const bool rows_out = loss.defined() && loss.dim() == 1;
+      T* pl = loss.defined() ? loss.data<T>() : nullptr;
+      const int64_t n = logits.shape()[0], k = logits.shape()[1];
+      const double off = pt ? label_smoothing / static_cast<double>(k) : 0.0;  // q_k off the target
+      const double hit = pt ? 1.0 - label_smoothing : 0.0;                       // q_t - off
+      const int64_t rows_per_block = std::max<int64_t>(1, 8192 / std::max<int64_t>(k, 1));
+      const int64_t blocks = (n + rows_per_block - 1) / rows_per_block;
+      std::vector<double> partial(static_cast<size_t>(blocks), 0.0);
+      parallel_for(
+          blocks,
+          [&](int64_t b0, int64_t b1) {
+            for (int64_t blk = b0; blk < b1; ++blk) {
+              double acc = 0;
+              const int64_t end = std::min(n, (blk + 1) * rows_per_block);
+              for (int64_t row = blk * rows_per_block; row < end; ++row) {
+                const T* xr = px + row * k;
+                T* dr = pd ? pd + row * k : nullptr;
+                const int64_t t = pt ? hd::class_id(pt[row], k) : 0;
+                if (t < 0) {  // a bad target (the op has thrown before this on the CPU)
+                  if (dr) std::fill(dr, dr + k, hd::quiet_nan<T>());
+                  if (pl && rows_out) pl[row] = hd::quiet_nan<T>();
+                  acc = hd::quiet_nan<double>();
+                  continue;
+                }
+                T m = xr[0];
+                for (int64_t j = 1; j < k; ++j) m = hd::max(m, xr[j]);
+                double se = 0, sx = 0;
+                for (int64_t j = 0; j < k; ++j) {
+                  const T e = std::exp(xr[j] - m);
+                  if (dr) dr[j] = e;
+                  se += static_cast<double>(e);
+                  sx += static_cast<double>(xr[j]);
+                }
+                if (pt) {
+                  const double l = static_cast<double>(m) + std::log(se) - hit * static_cast<double>(xr[t]) - off * sx;
+                  if (rows_out) pl[row] = static_cast<T>(l);
+                  acc += l;
+                }
+                if (dr) {
+                  const double inv = 1.0 / se;
+                  for (int64_t j = 0; j < k; ++j)
+                    dr[j] = static_cast<T>((static_cast<double>(dr[j]) * inv - off - (j == t ? hit : 0.0)) * grad_scale);
+                }
+              }
+              partial[blk] = acc;
+            }
+          },
+          1);
+      if (pl && !rows_out) {
+        double total = 0;
+        for (double p : partial) total += p;
+        *pl = static_cast<T>(total);
+      }
+    };
+    if (targets.defined())
+      GAN_DISPATCH_FLOAT(targets.dtype(), "softmax_cross_entropy", [&] { run(scalar_t{}); });
+    else
+      run(T{});
   });
 }
 

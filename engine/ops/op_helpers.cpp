@@ -1,5 +1,7 @@
 #include "engine/ops/op_helpers.h"
 
+#include "kernels/class_ids.h"
+
 namespace gan::detail {
 
 using kernels::GradNeeds;
@@ -43,6 +45,18 @@ Tensor binary_op(BinaryOp op, const Tensor& x, const Tensor& y, double a, Binary
     return rule(n, g[0], saved);
   });
   return out;
+}
+
+void check_class_ids(const char* op, const char* what, const Tensor& ids, int64_t classes, const std::string& context) {
+  GAN_CHECK(ids.dim() == 1, op << ": " << what << " must be 1-D class ids [N], got " << ids.str() << context);
+  if (ids.is_cuda()) return;
+  GAN_DISPATCH_FLOAT(ids.dtype(), op, [&] {
+    const scalar_t* p = ids.data<scalar_t>();
+    for (int64_t i = 0; i < ids.numel(); ++i)
+      GAN_CHECK(hd::class_id(p[i], classes) >= 0, op << ": " << what << "[" << i << "] = " << p[i]
+                                                      << " is not a class id: expected an integer in [0, " << classes
+                                                      << ")" << context);
+  });
 }
 
 }  // namespace gan::detail

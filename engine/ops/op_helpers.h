@@ -6,6 +6,8 @@
 // else. A binary rule returns gradients shaped like the (broadcast) output; the autograd engine
 // sums each one down to its input's shape.
 #pragma once
+#include <string>
+
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
 #include "engine/backend/elementwise.h"
@@ -39,5 +41,12 @@ using BinaryRule = Grads (*)(const FunctionNode& n, const Tensor& g, const Binar
 Tensor unary_op(UnaryOp op, const Tensor& x, double a, double b, UnaryRule rule);
 // z = op(x, y; a) with broadcasting, recorded with `rule`.
 Tensor binary_op(BinaryOp op, const Tensor& x, const Tensor& y, double a, BinaryRule rule);
+
+// Class ids (embedding indices, cross-entropy targets) live in float tensors. Throws naming `op`,
+// the offending position and value unless `ids` is 1-D and every value is an integer in
+// [0, classes); `what` names the tensor ("indices", "targets") and `context` (appended) what the
+// classes belong to. Values are checked on the CPU only: reading CUDA ids would sync the host, so
+// there the kernels write NaN for a bad id instead (engine/backend/embedding.h).
+void check_class_ids(const char* op, const char* what, const Tensor& ids, int64_t classes, const std::string& context);
 
 }  // namespace gan::detail
