@@ -73,6 +73,24 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
   dep("hidden", app.add_option("--toy-width", f->toy_width,
                                "Toy models: width of the 3 hidden layers of G and D (default 512)")
                     ->check(CLI::PositiveNumber));
+  fixed(app.add_option("--condition", c.model.condition,
+                       "none, or class: a conditional GAN on the data's class labels (mnist, fashion, cifar10, or a "
+                       "folder with one sub-folder per class); docs/conditional.md")
+            ->check(CLI::IsMember({"none", "class"}))
+            ->capture_default_str());
+  fixed(app.add_option("--cond-method", c.model.cond_method,
+                       "How D takes the class: projection (default), concat (label maps joined to its input) or acgan "
+                       "(an auxiliary classifier head)")
+            ->check(CLI::IsMember({"projection", "concat", "acgan"}))
+            ->capture_default_str());
+  fixed(app.add_option("--embed-dim", c.model.embed_dim, "Width of G's class embedding (default: the number of classes)")
+            ->check(CLI::NonNegativeNumber));
+  fixed(app.add_option("--codes", c.model.codes,
+                       "InfoGAN latent codes, e.g. cat10,cont2 (a 10-valued categorical code and 2 continuous ones); "
+                       "docs/infogan.md"));
+  fixed(app.add_option("--info-lambda", c.info_lambda, "InfoGAN: weight of the mutual-information term")
+            ->check(CLI::NonNegativeNumber)
+            ->capture_default_str());
   fixed(app.add_option("--ngf", c.model.ngf, "DCGAN generator width")->check(CLI::PositiveNumber)->capture_default_str());
   fixed(app.add_option("--ndf", c.model.ndf, "DCGAN discriminator width")->check(CLI::PositiveNumber)
             ->capture_default_str());

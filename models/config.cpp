@@ -28,6 +28,54 @@ void ModelConfig::validate() const {
   for (int64_t w : g_hidden) GAN_CHECK(w > 0, "model: generator hidden width " << w << " must be positive");
   for (int64_t w : d_hidden) GAN_CHECK(w > 0, "model: discriminator hidden width " << w << " must be positive");
   GAN_CHECK(leaky_slope >= 0 && leaky_slope < 1, "model: leaky slope " << leaky_slope << " outside [0, 1)");
+  GAN_CHECK(condition == "none" || condition == "class",
+            "model: unknown --condition '" << condition << "' (expected none or class)");
+  GAN_CHECK(cond_method == "projection" || cond_method == "concat" || cond_method == "acgan",
+            "model: unknown --cond-method '" << cond_method << "' (expected projection, concat or acgan)");
+  GAN_CHECK(embed_dim >= 0, "model: --embed-dim must not be negative, got " << embed_dim);
+  if (conditional()) {
+    GAN_CHECK(arch != "toy", "model: --condition class needs labelled images; 2-D toy data has no classes");
+    GAN_CHECK(num_classes >= 2, "model: --condition class needs a data set with at least 2 classes, got "
+                                    << num_classes << " (a folder: one sub-folder per class)");
+    GAN_CHECK(codes.empty(), "model: --codes (InfoGAN) learns its own codes; it does not combine with --condition class");
+  }
+  if (!codes.empty()) {
+    GAN_CHECK(arch != "toy", "model: --codes needs image data (mlp, dcgan32 or dcgan64)");
+    parse_codes(codes);
+  }
+}
+
+std::vector<LatentCode> parse_codes(const std::string& spec) {
+  std::vector<LatentCode> out;
+  size_t start = 0;
+  while (start <= spec.size()) {
+    size_t end = spec.find(',', start);
+    if (end == std::string::npos) end = spec.size();
+    const std::string item = spec.substr(start, end - start);
+    const bool cat = item.rfind("cat", 0) == 0, cont = item.rfind("cont", 0) == 0;
+    const std::string digits = item.substr(cat ? 3 : cont ? 4 : 0);
+    GAN_CHECK((cat || cont) && !digits.empty() && digits.size() <= 6 &&
+                  digits.find_first_not_of("0123456789") == std::string::npos,
+              "--codes " << spec << ": '" << item << "' is not catK or contN (e.g. cat10,cont2)");
+    const int64_t n = std::stoll(digits);
+    GAN_CHECK(cat ? n >= 2 : n >= 1, "--codes " << spec << ": '" << item << "' needs "
+                                                 << (cat ? "at least 2 values" : "at least 1 code"));
+    out.push_back({cat, n});
+    start = end + 1;
+  }
+  return out;
+}
+
+int64_t code_input_width(const std::vector<LatentCode>& codes) {
+  int64_t w = 0;
+  for (const auto& c : codes) w += c.size;
+  return w;
+}
+
+int64_t code_output_width(const std::vector<LatentCode>& codes) {
+  int64_t w = 0;
+  for (const auto& c : codes) w += c.categorical ? c.size : 2 * c.size;
+  return w;
 }
 
 void TrainConfig::validate() const {
@@ -46,6 +94,7 @@ void TrainConfig::validate() const {
   GAN_CHECK(lr > 0, "train: learning rate must be positive, got " << lr);
   GAN_CHECK(lr_schedule == "constant" || lr_schedule == "linear",
             "train: unknown learning-rate schedule '" << lr_schedule << "' (expected constant or linear)");
+  GAN_CHECK(info_lambda >= 0, "train: --info-lambda must not be negative, got " << info_lambda);
   GAN_CHECK(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
             "train: betas must lie in [0, 1), got " << beta1 << ", " << beta2);
   GAN_CHECK(batch > 0, "train: batch size must be positive, got " << batch);
@@ -68,14 +117,15 @@ template <class M, class F>
 static void model_fields(M& c, F&& f) {
   f("arch", c.arch), f("nz", c.nz), f("channels", c.channels), f("image_size", c.image_size), f("ngf", c.ngf);
   f("ndf", c.ndf), f("g_hidden", c.g_hidden), f("d_hidden", c.d_hidden), f("leaky_slope", c.leaky_slope);
-  f("critic_norm", c.critic_norm);
+  f("critic_norm", c.critic_norm), f("condition", c.condition), f("cond_method", c.cond_method);
+  f("num_classes", c.num_classes), f("embed_dim", c.embed_dim), f("codes", c.codes);
 }
 
 // Fields absent from an older run's file keep their defaults (lr_schedule: constant).
 template <class T, class F>
 static void train_fields(T& c, F&& f) {
   f("data", c.data), f("loss", c.loss), f("n_critic", c.n_critic), f("gp_lambda", c.gp_lambda), f("clip", c.clip);
-  f("optimizer", c.optimizer), f("lr", c.lr), f("lr_schedule", c.lr_schedule), f("beta1", c.beta1);
+  f("optimizer", c.optimizer), f("lr", c.lr), f("lr_schedule", c.lr_schedule), f("beta1", c.beta1), f("info_lambda", c.info_lambda);
   f("beta2", c.beta2), f("batch", c.batch), f("steps", c.steps), f("epochs", c.epochs), f("seed", c.seed);
   f("device", c.device), f("kernels", c.kernels), f("tf32", c.tf32), f("sample_every", c.sample_every);
   f("checkpoint_every", c.checkpoint_every), f("log_every", c.log_every), f("n_samples", c.n_samples);

@@ -24,10 +24,33 @@ struct ModelConfig {
   // then [C, H, W]) or none (an Identity in that position: no tensors). Other archs: batch
   // (the default; they have no normalisation).
   std::string critic_norm = "batch";
+  // Conditioning on class labels (docs/conditional.md): none, or class. The generator joins a
+  // learned class embedding of `embed_dim` values (0: num_classes) to z; the discriminator
+  // conditions by `cond_method`: projection (Miyato & Koyama 2018; the default), concat (one-hot
+  // label maps joined to its input) or acgan (an auxiliary classifier head, Odena et al. 2017).
+  std::string condition = "none";
+  std::string cond_method = "projection";
+  int64_t num_classes = 0;  // from the data set's labels
+  int64_t embed_dim = 0;
+  // InfoGAN's latent codes (docs/infogan.md): comma-separated catK (one categorical code of K
+  // values) and contN (N continuous codes, uniform in [-1, 1]), e.g. "cat10,cont2"; "" for none.
+  std::string codes;
 
   // Throws naming the bad field.
   void validate() const;
+  bool conditional() const { return condition == "class"; }
 };
+
+// One InfoGAN code: a categorical code of `size` values, or `size` continuous ones.
+struct LatentCode {
+  bool categorical;
+  int64_t size;
+};
+// The codes of a --codes spec (throws naming a malformed one); their total width in the
+// generator's input (categorical codes one-hot) and in Q's output (continuous: mean and log-variance).
+std::vector<LatentCode> parse_codes(const std::string& spec);
+int64_t code_input_width(const std::vector<LatentCode>& codes);
+int64_t code_output_width(const std::vector<LatentCode>& codes);
 
 struct TrainConfig {
   ModelConfig model;
@@ -42,6 +65,7 @@ struct TrainConfig {
   // constant | linear: lr x (1 - step / total steps) for both networks, reaching 0 at the end (the
   // WGAN-GP experiments' decay). It damps the late oscillation of the generator around the data.
   std::string lr_schedule = "constant";
+  double info_lambda = 1.0;  // InfoGAN: weight of the mutual-information term in G's (and Q's) loss
   int64_t batch = 64;
   int64_t steps = 0;   // total generator steps; 0: use epochs
   int64_t epochs = 0;  // passes over the data when steps is 0

@@ -1,5 +1,6 @@
 #include "models/data.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -57,15 +58,21 @@ int64_t model_image_size(const std::string& arch, int64_t data_side) {
   return data_side;
 }
 
+// Classes of a labelled data set: 1 + its largest label (0 without labels).
+static int64_t classes_of(const io::ImageDataset& data) {
+  return data.labels.empty() ? 0 : 1 + *std::max_element(data.labels.begin(), data.labels.end());
+}
+
 void fit_model_to_data(TrainConfig& cfg, const io::ImageDataset& data) {
   cfg.model.channels = data.channels;
   cfg.model.image_size = model_image_size(cfg.model.arch, std::max(data.height, data.width));
+  if (cfg.model.conditional()) cfg.model.num_classes = classes_of(data);
   cfg.validate();
 }
 
-io::Image DataSource::picture(const Tensor& samples, nn::Module*, const std::string&) const {
+io::Image DataSource::picture(const Tensor& samples, nn::Module*, const std::string&, int64_t columns) const {
   const int64_t n = samples.size(0);
-  return io::make_grid(samples, static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n)))));
+  return io::make_grid(samples, columns > 0 ? columns : static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n)))));
 }
 
 namespace {
@@ -77,9 +84,15 @@ constexpr int64_t kRealPlotted = 1000;
 
 class ImageSource : public DataSource {
  public:
-  ImageSource(const io::ImageDataset& data, int64_t batch, int64_t image_size, uint64_t seed)
-      : loader_(data, batch, image_size, seed) {}
-  Batch next() override { return {loader_.next()}; }
+  ImageSource(const io::ImageDataset& data, int64_t batch, int64_t image_size, uint64_t seed, bool labels)
+      : loader_(data, batch, image_size, seed), labels_(labels) {
+    GAN_CHECK(!labels || !data.labels.empty(), data.source << ": has no class labels to condition on");
+  }
+  Batch next() override {
+    Batch b;
+    b.real = loader_.next(labels_ ? &b.labels : nullptr);
+    return b;
+  }
   std::string describe() const override {
     const io::ImageDataset& d = loader_.data();
     std::ostringstream os;
@@ -92,6 +105,7 @@ class ImageSource : public DataSource {
 
  private:
   io::BatchLoader loader_;
+  bool labels_;
 };
 
 class ToySource : public DataSource {
@@ -107,7 +121,7 @@ class ToySource : public DataSource {
     if (data_.modes.empty()) return std::nullopt;
     return mode_coverage(samples, data_);
   }
-  io::Image picture(const Tensor& samples, nn::Module* critic, const std::string& title) const override {
+  io::Image picture(const Tensor& samples, nn::Module* critic, const std::string& title, int64_t) const override {
     ToyPlot p;
     p.extent = data_.extent;
     Generator real_gen(kPlotSeed);
@@ -145,8 +159,9 @@ class FixedBatchSource : public DataSource {
 
 }  // namespace
 
-std::unique_ptr<DataSource> image_source(const io::ImageDataset& data, int64_t batch, int64_t image_size, uint64_t seed) {
-  return std::make_unique<ImageSource>(data, batch, image_size, seed);
+std::unique_ptr<DataSource> image_source(const io::ImageDataset& data, int64_t batch, int64_t image_size, uint64_t seed,
+                                         bool labels) {
+  return std::make_unique<ImageSource>(data, batch, image_size, seed, labels);
 }
 
 std::unique_ptr<DataSource> toy_source(const std::string& spec, int64_t batch, uint64_t seed) {
@@ -166,7 +181,10 @@ std::unique_ptr<DataSource> make_data_source(TrainConfig& cfg, bool fit_model) {
   if (fit_model) fit_model_to_data(cfg, data);
   GAN_CHECK(data.channels == cfg.model.channels, "--data " << cfg.data << ": images have " << data.channels
                                                             << " channel(s), the model expects " << cfg.model.channels);
-  return image_source(data, cfg.batch, cfg.model.image_size, cfg.seed);
+  GAN_CHECK(!cfg.model.conditional() || classes_of(data) == cfg.model.num_classes,
+            "--data " << cfg.data << ": " << classes_of(data) << " classes, the model was trained on "
+                      << cfg.model.num_classes);
+  return image_source(data, cfg.batch, cfg.model.image_size, cfg.seed, cfg.model.conditional());
 }
 
 }  // namespace gan::models

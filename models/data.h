@@ -27,7 +27,8 @@ io::ImageDataset load_dataset(const std::string& spec, int64_t folder_size);
 // (dcgan32: 32, dcgan64: 64, mlp: the data's own side).
 int64_t model_image_size(const std::string& arch, int64_t data_side);
 
-// Sets cfg.model.channels and image_size from the data, then validates the config.
+// Sets cfg.model.channels and image_size (and, conditioned on classes, num_classes) from the data,
+// then validates the config.
 void fit_model_to_data(TrainConfig& cfg, const io::ImageDataset& data);
 
 // Where a data source stands, for checkpoints: an image loader's epoch and batches served in it,
@@ -39,7 +40,8 @@ struct DataState {
 
 // The real data of one critic step (later families add labels and unpaired domains here).
 struct Batch {
-  Tensor real;  // [B, ...] float32
+  Tensor real;    // [B, ...] float32
+  Tensor labels;  // [B] class ids (float32), for runs conditioned on them; else undefined
 };
 
 // The real batches of a run, one per critic step (on the CPU, or where a fixed batch lives). A source's whole state
@@ -55,13 +57,16 @@ class DataSource {
   // Scores of generated samples where the data defines them (2-D mixtures: mode coverage).
   virtual bool has_scores() const { return false; }
   virtual std::optional<Coverage> score(const Tensor& samples) const { return std::nullopt; }
-  // The picture of generated samples: an image grid; 2-D points are plotted over the real data
-  // and shaded by `critic`. `title` names the run and step.
-  virtual io::Image picture(const Tensor& samples, nn::Module* critic, const std::string& title) const;
+  // The picture of generated samples: an image grid of `columns` per row (0: near-square); 2-D
+  // points are plotted over the real data and shaded by `critic`. `title` names the run and step.
+  virtual io::Image picture(const Tensor& samples, nn::Module* critic, const std::string& title,
+                            int64_t columns = 0) const;
 };
 
-// Shuffled mini-batches of an image data set in [-1, 1] (io::BatchLoader).
-std::unique_ptr<DataSource> image_source(const io::ImageDataset& data, int64_t batch, int64_t image_size, uint64_t seed);
+// Shuffled mini-batches of an image data set in [-1, 1] (io::BatchLoader), with their class labels
+// when `labels` (the data set must have them).
+std::unique_ptr<DataSource> image_source(const io::ImageDataset& data, int64_t batch, int64_t image_size, uint64_t seed,
+                                         bool labels = false);
 // A fresh draw of 2-D points per batch (models/toy.h), from its own generator.
 std::unique_ptr<DataSource> toy_source(const std::string& spec, int64_t batch, uint64_t seed);
 // The same batch every time (the benchmarks' fixed on-device batch; `gan trace --batch-file`).

@@ -1,6 +1,7 @@
 #include "models/gan_recipe.h"
 
 #include "engine/ops/ops.h"
+#include "models/conditional_recipe.h"
 #include "models/config.h"
 
 namespace gan::models {
@@ -67,9 +68,13 @@ std::vector<CurvePanel> GanRecipe::curves() const {
   return {{"discriminator outputs (mean sigmoid)", {"d_x", "d_g_z"}, true}};
 }
 
-Tensor GanRecipe::sample_inputs(int64_t n, Generator& gen, Device device) const { return model_.noise(n, gen, device); }
+std::vector<Tensor> GanRecipe::sample_inputs(int64_t n, Generator& gen, Device device) const {
+  return {model_.noise(n, gen, device)};
+}
 
 std::unique_ptr<Recipe> make_recipe(const TrainConfig& cfg, Device device, std::unique_ptr<GanLoss> loss) {
+  if (cfg.model.conditional() || !cfg.model.codes.empty())
+    return std::make_unique<ConditionalRecipe>(cfg, device, loss ? std::move(loss) : make_loss(cfg));
   Generator init(cfg.seed);
   GanModel m = build_model(cfg.model, init);
   m.generator->to(device);

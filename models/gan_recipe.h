@@ -29,8 +29,8 @@ class GanRecipe : public Recipe {
   Tensor generator_loss(StepContext& ctx) override;
   std::vector<ScalarSpec> scalars() const override;
   std::vector<CurvePanel> curves() const override;
-  Tensor sample_inputs(int64_t n, Generator& gen, Device device) const override;
-  Tensor generate(const Tensor& z) override { return model_.generator->forward(z); }
+  std::vector<Tensor> sample_inputs(int64_t n, Generator& gen, Device device) const override;
+  Tensor generate(const std::vector<Tensor>& z) override { return model_.generator->forward(z.at(0)); }
   nn::Module* critic() override { return model_.discriminator.get(); }
 
  private:

@@ -110,10 +110,12 @@ class Recipe {
   virtual std::vector<ScalarSpec> scalars() const = 0;
   virtual std::vector<CurvePanel> curves() const { return {}; }
 
-  // The fixed inputs of the sample grids (n samples, drawn from `gen`), and the samples they give
-  // (called in eval mode without history).
-  virtual Tensor sample_inputs(int64_t n, Generator& gen, Device device) const = 0;
-  virtual Tensor generate(const Tensor& inputs) = 0;
+  // The fixed inputs of the sample grids (about n samples, drawn from `gen`: the noise, and the
+  // labels or codes of a conditional family), and the samples they give (called in eval mode
+  // without history). Grids put sample_columns() samples in a row (0: a near-square grid).
+  virtual std::vector<Tensor> sample_inputs(int64_t n, Generator& gen, Device device) const = 0;
+  virtual Tensor generate(const std::vector<Tensor>& inputs) = 0;
+  virtual int64_t sample_columns() const { return 0; }
   // The network a 2-D sample plot is shaded by (nullptr: none).
   virtual nn::Module* critic() { return nullptr; }
 };

@@ -112,7 +112,8 @@ class Run {
 
   std::string write_samples() {
     std::string title = t_.config().loss + ", step " + std::to_string(t_.step());
-    std::string png = io::encode_png(t_.data().picture(samples(), t_.recipe().critic(), title));
+    std::string png =
+        io::encode_png(t_.data().picture(samples(), t_.recipe().critic(), title, t_.recipe().sample_columns()));
     std::string path = dir_ + "/samples/" + step_name("step", t_.step(), ".png");
     io::write_file_atomic(path, png);
     io::write_file_atomic(dir_ + "/samples/last.png", png);

@@ -56,6 +56,7 @@ class Trainer::Context : public StepContext {
   void draw_batch() {
     batch_ = t_.data_->next();
     batch_.real = batch_.real.to(t_.device_);
+    if (batch_.labels.defined()) batch_.labels = batch_.labels.to(t_.device_);
     input("real", batch_.real);
   }
   StepScalars scalars() {
@@ -136,7 +137,7 @@ static std::unique_ptr<DataSource> image_source(const TrainConfig& cfg, const io
   cfg.validate();
   GAN_CHECK(data.channels == cfg.model.channels,
             data.source << ": images have " << data.channels << " channel(s), the model expects " << cfg.model.channels);
-  return image_source(data, cfg.batch, cfg.model.image_size, cfg.seed);
+  return image_source(data, cfg.batch, cfg.model.image_size, cfg.seed, cfg.model.conditional());
 }
 
 Trainer::Trainer(TrainConfig cfg, const io::ImageDataset& data, Device device)
@@ -211,7 +212,7 @@ StepScalars Trainer::train_step(const StepHooks* hooks) {
   return ctx.scalars();
 }
 
-Tensor Trainer::generate(const Tensor& inputs) {
+Tensor Trainer::generate(const std::vector<Tensor>& inputs) {
   NoGradGuard no_grad;
   std::vector<nn::Module*> nets;
   for (auto& [n, m] : networks_) nets.push_back(m);

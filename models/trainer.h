@@ -54,11 +54,11 @@ class Trainer {
   optim::Optimizer& optimizer(const std::string& name);
   // Loss_d, loss_g and the recipe's scalars: the metrics columns.
   const std::vector<ScalarSpec>& scalars() const { return scalars_; }
-  const Tensor& fixed_inputs() const { return fixed_inputs_; }
+  const std::vector<Tensor>& fixed_inputs() const { return fixed_inputs_; }
 
   // Samples from `inputs` in eval mode without history (batch norm uses its running statistics);
   // the networks return to training mode afterwards.
-  Tensor generate(const Tensor& inputs);
+  Tensor generate(const std::vector<Tensor>& inputs);
   // True when no parameter or buffer holds a NaN or infinity (one device read).
   bool state_finite();
 
@@ -85,7 +85,7 @@ class Trainer {
   std::vector<Group> groups_;
   std::unique_ptr<DataSource> data_;
   Generator noise_gen_;
-  Tensor fixed_inputs_;
+  std::vector<Tensor> fixed_inputs_;
   int64_t step_ = 0;
 };
 

@@ -61,6 +61,11 @@ std::vector<int64_t> BatchLoader::permutation(int64_t e) const {
   return p;
 }
 
+int64_t BatchLoader::classes() const {
+  if (data_.labels.empty()) return 0;
+  return 1 + *std::max_element(data_.labels.begin(), data_.labels.end());
+}
+
 void BatchLoader::set_state(int64_t epoch, int64_t position) {
   GAN_CHECK(epoch >= 0 && position >= 0 && position <= per_epoch_,
             "BatchLoader: invalid state epoch " << epoch << " position " << position << " (" << per_epoch_
@@ -69,7 +74,7 @@ void BatchLoader::set_state(int64_t epoch, int64_t position) {
   position_ = position;
 }
 
-Tensor BatchLoader::next() {
+Tensor BatchLoader::next(Tensor* labels) {
   if (position_ >= per_epoch_) {
     ++epoch_;
     position_ = 0;
@@ -84,6 +89,12 @@ Tensor BatchLoader::next() {
   for (int64_t b = 0; b < batch_; ++b) {
     const uint8_t* src = data_.image(perm_[position_ * batch_ + b]);
     for (int64_t k = 0; k < per; ++k) o[b * per + k] = static_cast<float>(src[k]) / 127.5f - 1.0f;
+  }
+  if (labels) {
+    GAN_CHECK(!data_.labels.empty(), "BatchLoader: " << data_.source << " has no labels");
+    std::vector<float> l(static_cast<size_t>(batch_));
+    for (int64_t b = 0; b < batch_; ++b) l[b] = static_cast<float>(data_.labels[perm_[position_ * batch_ + b]]);
+    *labels = Tensor::from_vector(l, {batch_});
   }
   ++position_;
   return out;

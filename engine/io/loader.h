@@ -23,8 +23,9 @@ class BatchLoader {
  public:
   BatchLoader(const ImageDataset& ds, int64_t batch_size, int64_t image_size, uint64_t seed);
 
-  // The next batch [B, C, S, S], float32 on the CPU, pixel p mapped to p / 127.5 - 1.
-  Tensor next();
+  // The next batch [B, C, S, S], float32 on the CPU, pixel p mapped to p / 127.5 - 1; with
+  // `labels`, also the images' class ids [B] (float32; throws when the data set has none).
+  Tensor next(Tensor* labels = nullptr);
 
   int64_t batch_size() const { return batch_; }
   int64_t batches_per_epoch() const { return per_epoch_; }
@@ -32,6 +33,8 @@ class BatchLoader {
   int64_t position() const { return position_; }  // batches of that epoch already served
   void set_state(int64_t epoch, int64_t position);
   const ImageDataset& data() const { return data_; }
+  // Classes of a labelled data set (1 + the largest label), 0 without labels.
+  int64_t classes() const;
 
   // The order of epoch `e` (exposed for tests).
   std::vector<int64_t> permutation(int64_t e) const;

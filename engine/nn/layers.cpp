@@ -25,6 +25,16 @@ Linear::Linear(int64_t in, int64_t out, bool has_bias, Generator* gen)
 
 Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
 
+Embedding::Embedding(int64_t n, int64_t d, Generator* gen) : Module("Embedding"), num(n), dim(d) {
+  GAN_CHECK(n > 0 && d > 0, "Embedding: sizes must be positive, got num=" << n << " dim=" << d);
+  weight = register_parameter("weight", Tensor::empty({n, d}));
+  init::normal_(weight, 0.0, 1.0, gen_or_default(gen));
+}
+
+Tensor Embedding::forward(const Tensor& indices) { return embedding(weight, indices); }
+
+std::string Embedding::extra_repr() const { return std::to_string(num) + ", " + std::to_string(dim); }
+
 std::string Linear::extra_repr() const {
   std::ostringstream os;
   os << "in_features=" << in_features << ", out_features=" << out_features

@@ -26,6 +26,19 @@ class Linear : public Module {
   std::string extra_repr() const override;
 };
 
+// A lookup table: indices [N] (float tensors holding integral ids in [0, num)) -> rows [N, dim] of
+// weight [num, dim]. Init as torch.nn.Embedding: N(0, 1).
+class Embedding : public Module {
+ public:
+  Embedding(int64_t num, int64_t dim, Generator* gen = nullptr);
+  Tensor forward(const Tensor& indices) override;
+  Tensor weight;
+  int64_t num, dim;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
 // 2-D convolution, NCHW, square kernel; W [out, in, k, k]. Init as torch.nn.Conv2d.
 class Conv2d : public Module {
  public:
