@@ -1,7 +1,9 @@
 // gan sample: images from a checkpoint's generator, as a PNG grid or a .npy array.
 #include <cstdio>
 #include <memory>
+#include <map>
 #include <optional>
+#include <sstream>
 
 #include "apps/commands.h"
 #include "engine/core/error.h"
@@ -20,7 +22,28 @@ struct SampleFlags {
   uint64_t seed = 0;
   models::ModelConfig model;  // only for files without a model description
   CLI::Option* model_opt = nullptr;
+  int64_t cls = -1;
+  std::string codes, traverse;
 };
+
+// --code cat=3,cont0=0.5 -> {"cat": 3, "cont0": 0.5}
+std::map<std::string, double> parse_code_values(const std::string& spec) {
+  std::map<std::string, double> out;
+  std::stringstream ss(spec);
+  for (std::string item; std::getline(ss, item, ',');) {
+    const size_t eq = item.find('=');
+    GAN_CHECK(eq != std::string::npos && eq > 0, "--code " << spec << ": '" << item << "' is not NAME=VALUE (e.g. cat=3,cont0=0.5)");
+    try {
+      size_t used = 0;
+      const std::string v = item.substr(eq + 1);
+      out[item.substr(0, eq)] = std::stod(v, &used);
+      GAN_CHECK(used == v.size(), "");
+    } catch (...) {
+      GAN_FAIL("--code " << spec << ": '" << item.substr(eq + 1) << "' is not a number");
+    }
+  }
+  return out;
+}
 
 // Toy checkpoints: N points (the coverage protocol's 2500 unless --n is given), their file, and
 // the mode-coverage report on data with modes.
@@ -63,7 +86,13 @@ int run_sample(const SampleFlags& f) {
     images = models::interpolate_images(g, f.n, f.interpolate, f.seed);
     if (nrow == 0) nrow = f.interpolate;
   } else {
-    images = models::sample_images(g, f.n, f.seed);
+    models::SampleCondition c;
+    if (f.cls >= 0) c.cls = f.cls;
+    if (!f.codes.empty()) c.codes = parse_code_values(f.codes);
+    c.traverse = f.traverse;
+    int64_t columns = 0;
+    images = models::sample_images(g, f.n, f.seed, c, &columns);
+    if (nrow == 0) nrow = columns;
   }
   models::write_images(images, f.out, nrow);
   std::printf("wrote %s: %lld images %lldx%lldx%lld (%s %s)\n", f.out.c_str(), static_cast<long long>(images.size(0)),
@@ -89,6 +118,10 @@ Runner add_sample_command(CLI::App& app) {
   app.add_option("--interpolate", f->interpolate, "K: write latent interpolations of K steps per row")
       ->check(CLI::Range(int64_t{2}, int64_t{1000}));
   app.add_option("--nrow", f->nrow, "Images per grid row (default: square grid)")->check(CLI::PositiveNumber);
+  app.add_option("--class", f->cls, "Class-conditional generators: every sample of class K (default: one row per class)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--code", f->codes, "InfoGAN: fixed code values, e.g. cat=3,cont0=0.5 (the others drawn at random)");
+  app.add_option("--traverse", f->traverse, "InfoGAN: contJ varies from -2 to 2 along each of --n rows");
   app.add_option("--device", f->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   f->model_opt = app.add_option("--model", f->model.arch,
                                 "For files not written by gan train (e.g. from PyTorch): mlp, dcgan32 or dcgan64")

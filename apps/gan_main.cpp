@@ -22,10 +22,14 @@ int main(int argc, char** argv) {
   runners[sample] = gan::app::add_sample_command(*sample);
   CLI::App* trace = app.add_subcommand("trace", "Record one training step: activations, gradients, losses, graph");
   runners[trace] = gan::app::add_trace_command(*trace);
+  CLI::App* classifier = app.add_subcommand("classifier", "Train the digits classifier that judges conditional samples");
+  runners[classifier] = gan::app::add_classifier_command(*classifier);
+  CLI::App* classify = app.add_subcommand("classify", "Classify a conditional or InfoGAN generator's samples (or images)");
+  runners[classify] = gan::app::add_classify_command(*classify);
   if (argc > 1 && argv[1][0] != '-' && runners.end() == std::find_if(runners.begin(), runners.end(), [&](auto& r) {
         return r.first->get_name() == argv[1];
       })) {
-    std::fprintf(stderr, "gan: error: unknown command '%s' (expected train, sample or trace)\nRun 'gan --help' for usage.\n",
+    std::fprintf(stderr, "gan: error: unknown command '%s' (expected train, sample, trace, classifier or classify)\nRun 'gan --help' for usage.\n",
                  argv[1]);
     return 2;
   }

@@ -1,5 +1,6 @@
 #include "models/model.h"
 
+#include "models/conditional.h"
 #include "models/dcgan.h"
 #include "models/mlp_gan.h"
 #include "models/toy.h"
@@ -30,6 +31,7 @@ std::shared_ptr<nn::Sequential> linear_stack(int64_t in, const std::vector<int64
 
 std::shared_ptr<nn::Module> build_generator(const ModelConfig& cfg, Generator& init) {
   cfg.validate();
+  if (cfg.conditional() || !cfg.codes.empty()) return std::make_shared<ConditionalGenerator>(cfg, init);
   if (cfg.arch == "mlp") return std::make_shared<MlpGenerator>(cfg, init);
   if (cfg.arch == "toy") return std::make_shared<ToyGenerator>(cfg, init);
   if (cfg.arch == "dcgan32") return std::make_shared<Dcgan32Generator>(cfg, init);

@@ -2,6 +2,7 @@
 // PNG grid or a .npy array.
 #pragma once
 #include <memory>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -23,8 +24,21 @@ struct LoadedGenerator {
 LoadedGenerator load_generator(const std::string& path, Device device,
                                const std::optional<ModelConfig>& fallback = std::nullopt);
 
+// What a conditional generator is asked for (`gan sample --class / --code / --traverse`).
+struct SampleCondition {
+  std::optional<int64_t> cls;            // class-conditional: every sample of this class
+  std::map<std::string, double> codes;   // InfoGAN: fixed values; "cat" (the first categorical code),
+                                         // "catI", "contJ" (the I-th / J-th of their kind, from 0)
+  std::string traverse;                  // InfoGAN: "contJ" varies from -2 to 2 along each row
+  int64_t steps = 9;                     // columns of a traversal
+};
+
 // n images [n, C, H, W] in [-1, 1] from noise drawn with `seed` (toy models: points [n, 2]).
-Tensor sample_images(const LoadedGenerator& g, int64_t n, uint64_t seed);
+// Conditional generators: without --class one row per class (z shared down each column), n
+// rounded down to whole rows; InfoGAN: codes drawn at random unless fixed, or a traversal of n
+// rows. `columns`, when given, receives the samples per grid row that show this (0: any).
+Tensor sample_images(const LoadedGenerator& g, int64_t n, uint64_t seed, const SampleCondition& cond = {},
+                     int64_t* columns = nullptr);
 // `rows` interpolations of `steps` images each ([rows * steps, C, H, W], row-major): spherical
 // interpolation between two noise vectors per row, endpoints included.
 Tensor interpolate_images(const LoadedGenerator& g, int64_t rows, int64_t steps, uint64_t seed);
