@@ -55,7 +55,9 @@ Tensor ConditionalRecipe::condition(StepContext& ctx, int64_t n, std::vector<Ten
     return y;
   }
   ids->clear();
-  return draw_codes(codes_, n, ctx.rng(), ctx.batch().real.device(), ids);
+  Tensor codes = draw_codes(codes_, n, ctx.rng(), ctx.batch().real.device(), ids);
+  ctx.show("codes", codes);
+  return codes;
 }
 
 Tensor ConditionalRecipe::fake(StepContext& ctx, bool with_history) {

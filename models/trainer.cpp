@@ -56,7 +56,10 @@ class Trainer::Context : public StepContext {
   void draw_batch() {
     batch_ = t_.data_->next();
     batch_.real = batch_.real.to(t_.device_);
-    if (batch_.labels.defined()) batch_.labels = batch_.labels.to(t_.device_);
+    if (batch_.labels.defined()) {
+      batch_.labels = batch_.labels.to(t_.device_);
+      input("labels", batch_.labels);
+    }
     input("real", batch_.real);
   }
   StepScalars scalars() {
@@ -95,7 +98,7 @@ class Trainer::Context : public StepContext {
     if (!hooks_ || !hooks_->on_input) return;
     const Shape drawn = value.shape();
     hooks_->on_input(point_, name, value);
-    GAN_CHECK(value.shape() == drawn || name == "real",
+    GAN_CHECK(value.shape() == drawn || name == "real" || name == "labels",
               "step hooks: the replaced " << name << " " << value.str() << " does not fit (expected " << shape_str(drawn) << ")");
   }
 
