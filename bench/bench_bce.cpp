@@ -35,10 +35,43 @@ void bce_case(int64_t n, bool with_targets, bool large) {
   }
 }
 
+// Class ids 0, 1, ..., k - 1, 0, ... as float (every class present; the kernel reads one per row).
+Tensor class_ids(int64_t n, int64_t k, Device d) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = static_cast<float>(i % k);
+  return Tensor::from_vector(v, {n}).to(d);
+}
+
+void softmax_xent_case(int64_t n, int64_t k, bool with_grad, bool large) {
+  const std::string name = std::string("softmax_xent.") + (with_grad ? "fused_grad" : "loss_only") + "/" +
+                           std::to_string(n) + "x" + std::to_string(k);
+  const char* label = large ? "large" : "class head, batch 128";
+  for (const Variant& v : variants(false, false, true)) {
+    add_case(name, label, v, large, [=](benchmark::State& st, const Variant& v) {
+      const Device d = v.device();
+      const Shape s = {n, k};
+      const double set_bytes = bytes_of(s) + bytes_of({n});
+      const int sets = rotation_sets(v, set_bytes);
+      auto logits = randn_sets(sets, s, d, 3.0);
+      Tensor targets = class_ids(n, k, d);
+      Tensor loss = Tensor::empty({}, DType::Float32, d);
+      Tensor dlogits = with_grad ? Tensor::empty(s, DType::Float32, d) : Tensor();
+      const double scale = 1.0 / static_cast<double>(n);  // mean reduction
+      measure(st, v, {set_bytes + (with_grad ? bytes_of(s) : 0) + 4, 0}, sets, [&](int i) {
+        GAN_BACKEND(d, softmax_cross_entropy_fused, logits[i], targets, 0.1, loss, dlogits, scale);
+      });
+    });
+  }
+}
+
 void register_all() {
   for (bool t : {false, true}) {
     bce_case(kBatch, t, false);
     bce_case(int64_t(1) << 24, t, true);
+  }
+  for (bool g : {true, false}) {
+    softmax_xent_case(kBatch, 10, g, false);
+    softmax_xent_case(65536, 1000, g, true);
   }
 }
 

@@ -173,3 +173,40 @@ TEST(ShapeOpsGradGrad, ThroughNonlinearity) {
   EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return square(pad_slice(in[1], {3, 4, 2}, 1, 2)) * in[0]; },
                        inputs({x, y}));
 }
+
+TEST(ShapeOpsGradGrad, CatOfLabelMapsAlongChannelsOf4D) {
+  // A concat discriminator: label maps [N, C_y, H, W] joined to images [N, C, H, W] along dim 1, then
+  // a nonlinearity and a product with a weight; differentiated twice in every input. The slice that
+  // takes the image channels back out is in the same chain.
+  Tensor img = randn64({2, 3, 3, 2}, 72), maps = randn64({2, 2, 3, 2}, 73), w = randn64({2, 5, 3, 2}, 74);
+  EXPECT_GRADGRADCHECK(
+      [](const std::vector<Tensor>& in) { return sum(mul(tanh(cat({in[0], in[1]}, 1)), in[2])); },
+      inputs({img, maps, w}));
+  EXPECT_GRADGRADCHECK(
+      [](const std::vector<Tensor>& in) { return square(slice(cat({in[1], in[0], in[1]}, 1), 1, 1, 6)); },
+      inputs({img, maps}));
+}
+
+TEST(ShapeOps, CatAlongChannelsOfOdd4DMatchesIndexLoop) {
+  for (DType dt : both_dtypes()) {
+    const std::vector<int64_t> channels = {3, 1, 5};
+    std::vector<Tensor> parts;
+    for (size_t i = 0; i < channels.size(); ++i) parts.push_back(uniform({3, channels[i], 5, 7}, dt, 80 + i));
+    Tensor y = cat(parts, 1);
+    ASSERT_EQ(y.shape(), (Shape{3, 9, 5, 7}));
+    std::vector<double> ref(static_cast<size_t>(y.numel()));
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      auto idx = unravel(i, y.shape());
+      size_t k = 0;
+      while (idx[1] >= channels[k]) idx[1] -= channels[k++];
+      ref[i] = parts[k].to_double_vector()[ravel(idx, parts[k].shape())];
+    }
+    expect_matches(y, ref, 0, 0, "cat dim 1 of 4-D");
+    // And slicing each part back out returns it exactly.
+    int64_t at = 0;
+    for (size_t k = 0; k < parts.size(); ++k) {
+      EXPECT_EQ(slice(y, 1, at, at + channels[k]).to_double_vector(), parts[k].to_double_vector());
+      at += channels[k];
+    }
+  }
+}

@@ -5,6 +5,13 @@
 #include <cmath>
 #include <vector>
 
+// GCC 12 reports its own AVX-512 intrinsics' `__Y = __Y` idiom, inlined from Eigen's packet math,
+// as maybe-uninitialized: a false positive, silenced for the headers only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <Eigen/Core>
+#pragma GCC diagnostic pop
+
 #include "engine/cpu/parallel.h"
 #include "kernels/class_ids.h"
 
@@ -49,15 +56,18 @@ void bce_with_logits_fused(const Tensor& logits, const Tensor& targets, double t
   });
 }
 
-// Softmax cross-entropy, one row at a time: the row max m, then e_k = exp(x_k - m) (kept in dlogits)
-// with their sum S and the sum of the logits, so that
+// Softmax cross-entropy, one row at a time: the row max m, then e_k = exp(x_k - m) (kept in dlogits,
+// or in a scratch row) with their sum S and the sum of the logits, so that
 //   loss = m + log S - (1 - s) x_t - (s / K) sum_k x_k,   dlogits_k = (e_k / S - q_k) * scale.
-// Sums in double. Rows are grouped into fixed blocks whose partial losses are added in order, so
-// the total does not depend on the number of threads.
+// The row maps are Eigen arrays so that exp runs vectorised (Eigen's SIMD exp; a scalar std::exp
+// loop is ~10x slower at [65536, 1000]); the two sums are taken in double. Rows are grouped into
+// fixed blocks whose partial losses are added in order, so the total does not depend on the
+// number of threads.
 void softmax_cross_entropy_fused(const Tensor& logits, const Tensor& targets, double label_smoothing, Tensor& loss,
                                  Tensor& dlogits, double grad_scale) {
   GAN_DISPATCH_FLOAT(logits.dtype(), "softmax_cross_entropy", [&] {
     using T = scalar_t;
+    using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
     auto run = [&](auto id_tag) {
       using I = decltype(id_tag);
       const T* px = logits.data<T>();
@@ -74,37 +84,32 @@ void softmax_cross_entropy_fused(const Tensor& logits, const Tensor& targets, do
       parallel_for(
           blocks,
           [&](int64_t b0, int64_t b1) {
+            Row scratch(pd ? 0 : k);
             for (int64_t blk = b0; blk < b1; ++blk) {
               double acc = 0;
               const int64_t end = std::min(n, (blk + 1) * rows_per_block);
               for (int64_t row = blk * rows_per_block; row < end; ++row) {
-                const T* xr = px + row * k;
-                T* dr = pd ? pd + row * k : nullptr;
+                Eigen::Map<const Row> x(px + row * k, k);
+                Eigen::Map<Row> e(pd ? pd + row * k : scratch.data(), k);
                 const int64_t t = pt ? hd::class_id(pt[row], k) : 0;
                 if (t < 0) {  // a bad target (the op has thrown before this on the CPU)
-                  if (dr) std::fill(dr, dr + k, hd::quiet_nan<T>());
-                  if (pl && rows_out) pl[row] = hd::quiet_nan<T>();
+                  if (pd) e.setConstant(hd::quiet_nan<T>());
+                  if (rows_out) pl[row] = hd::quiet_nan<T>();
                   acc = hd::quiet_nan<double>();
                   continue;
                 }
-                T m = xr[0];
-                for (int64_t j = 1; j < k; ++j) m = hd::max(m, xr[j]);
-                double se = 0, sx = 0;
-                for (int64_t j = 0; j < k; ++j) {
-                  const T e = std::exp(xr[j] - m);
-                  if (dr) dr[j] = e;
-                  se += static_cast<double>(e);
-                  sx += static_cast<double>(xr[j]);
-                }
+                const T m = x.maxCoeff();
+                e = (x - m).exp();
+                const double se = e.template cast<double>().sum();
                 if (pt) {
-                  const double l = static_cast<double>(m) + std::log(se) - hit * static_cast<double>(xr[t]) - off * sx;
+                  const double sx = off != 0 ? x.template cast<double>().sum() : 0.0;
+                  const double l = static_cast<double>(m) + std::log(se) - hit * static_cast<double>(x[t]) - off * sx;
                   if (rows_out) pl[row] = static_cast<T>(l);
                   acc += l;
                 }
-                if (dr) {
-                  const double inv = 1.0 / se;
-                  for (int64_t j = 0; j < k; ++j)
-                    dr[j] = static_cast<T>((static_cast<double>(dr[j]) * inv - off - (j == t ? hit : 0.0)) * grad_scale);
+                if (pd) {
+                  e = (e * static_cast<T>(1.0 / se) - static_cast<T>(off)) * static_cast<T>(grad_scale);
+                  e[t] -= static_cast<T>(hit * grad_scale);
                 }
               }
               partial[blk] = acc;

@@ -6,11 +6,13 @@
 // skip with a visible reason where none is present; the kernel-selection tests run everywhere.
 #include <cuda_runtime_api.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <random>
 #include <string>
 
 #include "engine/backend/elementwise.h"
+#include "engine/backend/embedding.h"
 #include "engine/backend/linalg.h"
 #include "engine/backend/loss.h"
 #include "engine/backend/optim.h"
@@ -716,6 +718,194 @@ TEST(CudaLoss, BceWithLogitsFusedMatchesCompositeReference) {
       }
 }
 
+// ---------------------------------------------------------------- embedding, one-hot, softmax cross-entropy
+
+namespace {
+
+// `n` ids in [0, k), each class likely repeated, as `dt` on the CPU.
+Tensor ids_cpu(int64_t n, int64_t k, uint64_t seed, DType dt) {
+  std::mt19937_64 r(seed);
+  std::vector<double> v(static_cast<size_t>(n));
+  for (double& x : v) x = static_cast<double>(r() % static_cast<uint64_t>(k));
+  return Tensor::from_vector(v, {n}).to(dt);
+}
+
+// NaN in exactly the same places, and ||a - b|| / ||b|| < tol over the rest.
+void expect_nan_pattern_and_close(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
+  auto a = got.to_double_vector(), b = want.to_double_vector();
+  ASSERT_EQ(a.size(), b.size()) << what;
+  double num = 0, den = 0;
+  int wrong = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i]) != std::isnan(b[i])) {
+      if (wrong++ < 5) ADD_FAILURE() << what << " element " << i << ": " << a[i] << " vs " << b[i];
+      continue;
+    }
+    if (std::isnan(b[i])) continue;
+    num += (a[i] - b[i]) * (a[i] - b[i]);
+    den += b[i] * b[i];
+  }
+  EXPECT_LE(den > 0 ? std::sqrt(num / den) : std::sqrt(num), tol) << what;
+}
+
+// Odd table and batch shapes, from one row to past a grid's worth of elements.
+struct EmbedCase {
+  int64_t n, k, e;
+};
+const EmbedCase kEmbedCases[] = {{1, 1, 1}, {37, 10, 5}, {129, 7, 513}, {1001, 1000, 3}, {3, 5, 100003}};
+
+}  // namespace
+
+TEST(CudaEmbedding, GatherScatterOneHotMatchCpu) {
+  SKIP_WITHOUT_CUDA();
+  uint64_t seed = 1700;
+  for (DType dt : {kF32, kF64})
+    for (DType id_dt : {kF32, kF64})
+      for (const auto& c : kEmbedCases) {
+        const std::string at = std::to_string(c.n) + " ids into [" + std::to_string(c.k) + ", " + std::to_string(c.e) +
+                               "] " + dtype_name(dt) + " ids " + dtype_name(id_dt);
+        Tensor w = randn_cpu({c.k, c.e}, ++seed, dt), g = randn_cpu({c.n, c.e}, ++seed, dt);
+        Tensor ids = ids_cpu(c.n, c.k, ++seed, id_dt);
+        Tensor want = Tensor::empty({c.n, c.e}, dt), got = poisoned({c.n, c.e}, dt);
+        cpu::embedding_gather(w, ids, want);
+        cuda::embedding_gather(w.to(kCuda), ids.to(kCuda), got);
+        EXPECT_TRUE(same_values(got, want)) << "gather " << at;
+        // The scatter must overwrite its output (poisoned), and adds with atomics: order-dependent last bits.
+        Tensor gw_want = Tensor::empty({c.k, c.e}, dt), gw_got = poisoned({c.k, c.e}, dt);
+        cpu::embedding_scatter_add(g, ids, gw_want);
+        cuda::embedding_scatter_add(g.to(kCuda), ids.to(kCuda), gw_got);
+        EXPECT_LT(rel_error(gw_got, gw_want), tol(dt)) << "scatter " << at;
+        Tensor oh_want = Tensor::empty({c.n, c.k}, dt), oh_got = poisoned({c.n, c.k}, dt);
+        cpu::one_hot(ids, oh_want);
+        cuda::one_hot(ids.to(kCuda), oh_got);
+        EXPECT_TRUE(same_values(oh_got, oh_want)) << "one_hot " << at;
+      }
+}
+
+TEST(CudaEmbedding, BadIdsWriteTheSameNaNRowsAsTheCpuPrimitives) {
+  SKIP_WITHOUT_CUDA();
+  // The CUDA ops never read ids on the host: a bad id must come out as NaN, where the CPU primitives
+  // (behind the CPU ops' check) put it too: gather/one-hot rows 1-4 NaN; scatter rows 0, 2, 3 NaN.
+  const int64_t k = 4, e = 37;
+  const std::vector<double> bad = {1, -1, 2.5, 4, NAN, 3};
+  for (DType id_dt : {kF32, kF64}) {
+    Tensor ids = Tensor::from_vector(bad, {6}).to(id_dt);
+    Tensor w = randn_cpu({k, e}, 1800, kF32), g = randn_cpu({6, e}, 1801, kF32);
+    Tensor want = Tensor::empty({6, e}, kF32), got = poisoned({6, e}, kF32);
+    cpu::embedding_gather(w, ids, want);
+    cuda::embedding_gather(w.to(kCuda), ids.to(kCuda), got);
+    expect_nan_pattern_and_close(got, want, 0.0, "gather");
+    Tensor gw_want = Tensor::empty({k, e}, kF32), gw_got = poisoned({k, e}, kF32);
+    cpu::embedding_scatter_add(g, ids, gw_want);
+    cuda::embedding_scatter_add(g.to(kCuda), ids.to(kCuda), gw_got);
+    expect_nan_pattern_and_close(gw_got, gw_want, 1e-6, "scatter");
+    Tensor oh_want = Tensor::empty({6, k}, kF32), oh_got = poisoned({6, k}, kF32);
+    cpu::one_hot(ids, oh_want);
+    cuda::one_hot(ids.to(kCuda), oh_got);
+    expect_nan_pattern_and_close(oh_got, oh_want, 0.0, "one_hot");
+    // The op on CUDA does not throw (no host sync); its output carries the NaN rows.
+    Tensor y = embedding(w.to(kCuda), ids.to(kCuda));
+    expect_nan_pattern_and_close(y, want, 0.0, "embedding op");
+  }
+}
+
+TEST(CudaLoss, SoftmaxCrossEntropyFusedMatchesCpu) {
+  SKIP_WITHOUT_CUDA();
+  const std::pair<int64_t, int64_t> shapes[] = {{1, 1}, {37, 10}, {3, 33}, {129, 1000}, {1001, 3}, {5, 4099}};
+  uint64_t seed = 1900;
+  for (DType dt : {kF32, kF64})
+    for (const auto& [n, k] : shapes)
+      for (double s : {0.0, 0.1})
+        for (int mode = 0; mode < 4; ++mode) {  // loss per row, summed loss, gradient only, softmax (no targets)
+          const std::string at = "[" + std::to_string(n) + ", " + std::to_string(k) + "] s " + std::to_string(s) +
+                                 " mode " + std::to_string(mode) + " " + dtype_name(dt);
+          Tensor x = randn_cpu({n, k}, ++seed, dt, 3.0);
+          Tensor t = mode == 3 ? Tensor() : ids_cpu(n, k, ++seed, mode == 1 ? kF64 : kF32);
+          const double scale = 1.0 / static_cast<double>(n);
+          Tensor loss_want = mode == 0 ? Tensor::empty({n}, dt) : mode == 1 ? Tensor::empty({}, dt) : Tensor();
+          Tensor loss_got = mode == 0 ? poisoned({n}, dt) : mode == 1 ? poisoned({}, dt) : Tensor();
+          Tensor d_want = Tensor::empty({n, k}, dt), d_got = poisoned({n, k}, dt);
+          const double smooth = mode == 3 ? 0.0 : s;
+          cpu::softmax_cross_entropy_fused(x, t, smooth, loss_want, d_want, scale);
+          cuda::softmax_cross_entropy_fused(x.to(kCuda), t.defined() ? t.to(kCuda) : Tensor(), smooth, loss_got, d_got,
+                                            scale);
+          if (loss_want.defined()) {
+            EXPECT_LT(rel_error(loss_got, loss_want), tol(dt)) << "loss " << at;
+          }
+          EXPECT_LT(rel_error(d_got, d_want), tol(dt)) << "dlogits " << at;
+        }
+  // The loss alone (no gradient buffer), as the op runs it when nothing needs a gradient.
+  Tensor x = randn_cpu({65, 300}, 1999, kF32, 2.0), t = ids_cpu(65, 300, 2000, kF32);
+  Tensor want = Tensor::empty({}, kF32), got = poisoned({}, kF32), none_cpu, none_cuda;
+  cpu::softmax_cross_entropy_fused(x, t, 0.2, want, none_cpu, 1.0);
+  cuda::softmax_cross_entropy_fused(x.to(kCuda), t.to(kCuda), 0.2, got, none_cuda, 1.0);
+  EXPECT_LT(rel_error(got, want), 1e-5);
+}
+
+TEST(CudaLoss, SoftmaxCrossEntropyBadTargetGivesNaNRowAndLoss) {
+  SKIP_WITHOUT_CUDA();
+  Tensor x = randn_cpu({4, 6}, 2010, kF32);
+  Tensor t = Tensor::from_vector(std::vector<float>{1, 6, 2.5f, 0}, {4});
+  Tensor rows_want = Tensor::empty({4}, kF32), rows_got = poisoned({4}, kF32);
+  Tensor d_want = Tensor::empty({4, 6}, kF32), d_got = poisoned({4, 6}, kF32);
+  cpu::softmax_cross_entropy_fused(x, t, 0.0, rows_want, d_want, 1.0);
+  cuda::softmax_cross_entropy_fused(x.to(kCuda), t.to(kCuda), 0.0, rows_got, d_got, 1.0);
+  expect_nan_pattern_and_close(rows_got, rows_want, 1e-5, "row losses");
+  expect_nan_pattern_and_close(d_got, d_want, 1e-5, "dlogits");
+  auto rv = rows_got.to_double_vector();
+  EXPECT_TRUE(std::isnan(rv[1]) && std::isnan(rv[2]) && !std::isnan(rv[0]) && !std::isnan(rv[3]));
+  // The op does not throw on CUDA; a mean over a NaN row is NaN.
+  EXPECT_TRUE(std::isnan(softmax_cross_entropy(x.to(kCuda), t.to(kCuda)).item()));
+}
+
+// ---------------------------------------------------------------- cat and slice on 4-D tensors
+
+TEST(CudaShapeOps, CatAndSliceAlongChannelsOfOdd4DMatchCpu) {
+  SKIP_WITHOUT_CUDA();
+  // As a concat discriminator joins label maps to images: [N, C_i, H, W] along dim 1, odd sizes.
+  uint64_t seed = 2100;
+  for (DType dt : {kF32, kF64})
+    for (const Shape& base : {Shape{3, 0, 5, 7}, Shape{1, 0, 33, 31}, Shape{17, 0, 1, 3}}) {
+      std::vector<Tensor> parts;
+      int64_t total = 0;
+      for (int64_t c : {3, 1, 10}) {
+        Shape s = base;
+        s[1] = c;
+        parts.push_back(randn_cpu(s, ++seed, dt));
+        total += c;
+      }
+      Shape ys = base;
+      ys[1] = total;
+      // The primitive into a poisoned output: every element must be written by one of the copies.
+      Tensor want = Tensor::empty(ys, dt), got = poisoned(ys, dt);
+      int64_t at = 0;
+      for (const Tensor& p : parts) {
+        cpu::slice_copy(p, want, 1, 0, at, p.shape()[1]);
+        cuda::slice_copy(p.to(kCuda), got, 1, 0, at, p.shape()[1]);
+        at += p.shape()[1];
+      }
+      EXPECT_TRUE(same_values(got, want)) << shape_str(ys);
+      // The ops: cat, slice and their first and second derivatives.
+      std::vector<Tensor> ph, pd;
+      for (const Tensor& p : parts) {
+        ph.push_back(p.detach().requires_grad_());
+        pd.push_back(p.to(kCuda).requires_grad_());
+      }
+      Tensor w = randn_cpu(ys, ++seed, dt);
+      auto f = [&](const std::vector<Tensor>& in, const Tensor& wt) {
+        Tensor y = cat(in, 1);
+        Tensor mid = slice(y, 1, 2, total - 1);
+        Tensor l = add(sum(mul(tanh(y), wt)), sum(square(mid)));
+        auto g = grad({l}, in, {}, /*create_graph=*/true);
+        return add(l, sum(square(g[0])) + sum(square(g[2])));
+      };
+      Tensor lh = f(ph, w), ld = f(pd, w.to(kCuda));
+      EXPECT_LT(rel_error(ld, lh), tol(dt)) << shape_str(ys);
+      auto gh = grad({lh}, ph), gd = grad({ld}, pd);
+      for (size_t i = 0; i < gh.size(); ++i) EXPECT_LT(rel_error(gd[i], gh[i]), tol(dt)) << shape_str(ys) << " part " << i;
+    }
+}
+
 // ---------------------------------------------------------------- optimizers
 
 namespace {
@@ -982,4 +1172,87 @@ TEST(CudaAutograd, GradientPenaltyDoubleBackwardMatchesCpu) {
     ++compared;
   }
   EXPECT_GE(compared, 2);  // at least both weight matrices receive a second-order gradient
+}
+
+TEST(CudaAutograd, ConditionalCriticPenaltyAndAuxiliaryLossesMatchCpu) {
+  SKIP_WITHOUT_CUDA();
+  // A projection critic D(x, y) = linear(h) + sum(embedding(E, y) * h, 1), h = leaky_relu(linear(x)),
+  // under the WGAN-GP penalty (a second derivative through the embedding), plus an ACGAN class
+  // loss (softmax cross-entropy with label smoothing) and an InfoGAN Gaussian code term on heads of h.
+  const int64_t n = 11, classes = 7;
+  Mlp hc = make_mlp(Device::cpu(), 6, 9, 1), dc = make_mlp(kCuda, 6, 9, 1);
+  Tensor emb = randn_cpu({classes, 9}, 31, kF32, 0.3);
+  Tensor wc = randn_cpu({classes, 9}, 32, kF32, 0.3), wq = randn_cpu({4, 9}, 33, kF32, 0.3);
+  Tensor real = randn_cpu({n, 6}, 34, kF32), fake = randn_cpu({n, 6}, 35, kF32), eps = rand_cpu({n, 1}, 36, 0, 1, kF32);
+  Tensor y = ids_cpu(n, classes, 37, kF32), code = randn_cpu({n, 2}, 38, kF32);
+  auto total_of = [&](const Mlp& m, Device dev, std::vector<Tensor>& extra) {
+    extra = {emb.detach().to(dev).requires_grad_(), wc.detach().to(dev).requires_grad_(),
+             wq.detach().to(dev).requires_grad_()};
+    Tensor e = eps.to(dev), yd = y.to(dev);
+    Tensor xi = add(mul(e, real.to(dev)), mul(sub(ones_like(e), e), fake.to(dev))).detach().requires_grad_();
+    Tensor h = leaky_relu(linear(xi, m.w1, m.b1), 0.2);
+    Tensor d = add(linear(h, m.w2, m.b2).reshape({n}), sum(mul(embedding(extra[0], yd), h), {1}));
+    Tensor g = grad({sum(d)}, {xi}, {}, /*create_graph=*/true)[0];
+    Tensor penalty = mul(mean(square(per_sample_norm(g) - 1.0)), 10.0);
+    Tensor cls = softmax_cross_entropy(linear(h, extra[1]), yd, 0.1);
+    Tensor q = linear(h, extra[2]);
+    Tensor info = gaussian_nll(code.to(dev), slice(q, 1, 0, 2), slice(q, 1, 2, 4));
+    return add(add(penalty, cls), info);
+  };
+  std::vector<Tensor> eh, ed;
+  Tensor th = total_of(hc, Device::cpu(), eh), td = total_of(dc, kCuda, ed);
+  EXPECT_LT(rel_error(td, th), 1e-5);
+  th.backward();
+  td.backward();
+  auto a = hc.params(), b = dc.params();
+  a.insert(a.end(), eh.begin(), eh.end());
+  b.insert(b.end(), ed.begin(), ed.end());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(b[i].grad().defined(), a[i].grad().defined()) << "param " << i;
+    if (!a[i].grad().defined()) continue;
+    // Scatter-adds use atomics on CUDA: order-dependent last bits, well inside the tolerance.
+    EXPECT_LT(rel_error(b[i].grad(), a[i].grad()), 1e-5) << "param " << i;
+  }
+  ASSERT_TRUE(ed[0].grad().defined());  // the embedding receives the penalty's second-order gradient
+}
+
+// The conditional-GAN primitives (gather, scatter-add with its memset, one-hot, softmax
+// cross-entropy with its workspace) under capture: no host sync, no allocation outside the pool.
+TEST(CudaGraph, ConditionalPrimitivesAreCapturable) {
+  SKIP_WITHOUT_CUDA();
+  Tensor w = randn_cpu({10, 33}, 41, kF32).to(kCuda), ids = ids_cpu(64, 10, 42, kF32).to(kCuda);
+  Tensor g = randn_cpu({64, 33}, 43, kF32).to(kCuda), x = randn_cpu({64, 10}, 44, kF32).to(kCuda);
+  auto fresh = [] {
+    return std::vector<Tensor>{Tensor::empty({64, 33}, kF32, kCuda), Tensor::empty({10, 33}, kF32, kCuda),
+                               Tensor::empty({64, 10}, kF32, kCuda), Tensor::empty({}, kF32, kCuda),
+                               Tensor::empty({64, 10}, kF32, kCuda)};
+  };
+  auto run = [&](std::vector<Tensor>& o) {
+    cuda::embedding_gather(w, ids, o[0]);
+    cuda::embedding_scatter_add(g, ids, o[1]);
+    cuda::one_hot(ids, o[2]);
+    cuda::softmax_cross_entropy_fused(x, ids, 0.1, o[3], o[4], 1.0 / 64);
+  };
+  std::vector<Tensor> e = fresh(), c = fresh();
+  run(e);
+  cuda::synchronize(0);
+  cudaStream_t s = cuda::stream(0);
+  cudaGraph_t graph = nullptr;
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  try {
+    run(c);
+  } catch (const Error& err) {
+    cudaStreamEndCapture(s, &graph);
+    if (graph) cudaGraphDestroy(graph);
+    FAIL() << "a primitive failed under capture: " << err.what();
+  }
+  ASSERT_EQ(cudaStreamEndCapture(s, &graph), cudaSuccess);
+  cudaGraphExec_t exec = nullptr;
+  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+  ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
+  cuda::synchronize(0);
+  for (size_t i = 0; i < e.size(); ++i)
+    EXPECT_LE(rel_error(c[i], e[i]), i == 1 ? 1e-6 : 0.0) << "output " << i;  // 1: atomics
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
 }
