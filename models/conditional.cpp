@@ -82,12 +82,12 @@ CriticOutput ConditionalDiscriminator::run(const Tensor& x, const Tensor& labels
             "ConditionalDiscriminator: input " << x.str() << " should be [N, " << cfg_.channels << ", " << s << ", " << s << "]");
   GAN_CHECK(!cfg_.conditional() || (labels.defined() && labels.shape() == Shape{n}),
             "ConditionalDiscriminator: needs class labels [" << n << "], got " << labels.str());
-  Tensor h = x;
-  if (cfg_.conditional() && cfg_.cond_method == "concat") {  // one-hot label maps as extra channels
-    Tensor maps = one_hot(labels, cfg_.num_classes).reshape({n, cfg_.num_classes, 1, 1});
-    h = cat({h, broadcast_to(maps, {n, cfg_.num_classes, s, s})}, 1);
+  Tensor h = cfg_.arch == "mlp" ? x.flatten(1) : x;
+  if (cfg_.conditional() && cfg_.cond_method == "concat") {  // one-hot labels: extra inputs or constant maps
+    const int64_t k = cfg_.num_classes;
+    Tensor y = one_hot(labels, k);
+    h = cat({h, cfg_.arch == "mlp" ? y : broadcast_to(y.reshape({n, k, 1, 1}), {n, k, s, s})}, 1);
   }
-  if (cfg_.arch == "mlp") h = h.flatten(1);
   const auto& layers = main->children();
   for (size_t i = 0; i + 1 < layers.size(); ++i) h = (*layers[i].second)(h);
   CriticOutput out;

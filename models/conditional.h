@@ -3,7 +3,8 @@
 // layer stacks and names (main.*) and add their own tensors:
 //   generator.embed.weight [K, E]        the class embedding joined to z (class conditioning)
 //   generator.main.*                     G's layers, the first one wider by E (or by the codes' width)
-//   discriminator.main.*                 D's layers (concat: the first one wider by K label maps)
+//   discriminator.main.*                 D's layers (concat: the first one wider by K one-hot label
+//                                        maps, constant over the image; MLP: K one-hot inputs)
 //   discriminator.embed.weight [K, F]    projection: + <embed(y), phi(x)>, phi = D's last hidden
 //                                        features summed over positions (F channels)
 //   discriminator.aux.weight, .bias      acgan: class logits from D's last hidden features
