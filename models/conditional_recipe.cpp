@@ -43,9 +43,9 @@ std::vector<std::pair<std::string, nn::Module*>> ConditionalRecipe::networks() c
 }
 
 std::vector<OptimizerGroup> ConditionalRecipe::optimizer_groups() const {
-  OptimizerGroup g{"generator", Phase::Generator, {"generator"}};
-  if (q_) g.networks.push_back("q");
-  return {g, {"discriminator", Phase::Critic, {"discriminator"}}};
+  OptimizerGroup d{"discriminator", Phase::Critic, {"discriminator"}};
+  if (q_) d.networks.push_back("q");  // Q and D's trunk learn to read the codes together
+  return {{"generator", Phase::Generator, {"generator"}}, d};
 }
 
 Tensor ConditionalRecipe::condition(StepContext& ctx, int64_t n, std::vector<Tensor>* ids) {
@@ -98,6 +98,7 @@ Tensor ConditionalRecipe::critic_loss(StepContext& ctx) {
     ctx.log("class_loss", cl);
     loss = add(loss, cl);
   }
+  if (q_) loss = add(loss, mul(info_term(ctx, fo.features), info_lambda_));
   NoGradGuard no_grad;
   if (ctx.point().critic_index == 0) {
     ctx.log("d_x", mean(sigmoid(r.logit.detach())));
@@ -130,6 +131,17 @@ Tensor ConditionalRecipe::info_loss(const Tensor& q, const std::vector<Tensor>& 
   return total;
 }
 
+Tensor ConditionalRecipe::info_term(StepContext& ctx, const Tensor& features) {
+  Tensor q;
+  {
+    auto pass = ctx.name_pass("q", "");
+    q = (*q_)(features);
+  }
+  Tensor info = info_loss(q, cat_ids_, cond_);
+  ctx.log("info_loss", info);
+  return info;
+}
+
 Tensor ConditionalRecipe::generator_loss(StepContext& ctx) {
   Tensor f = critic_steps() == 1 ? std::move(fake_) : fake(ctx, true);
   fake_ = Tensor();
@@ -141,16 +153,7 @@ Tensor ConditionalRecipe::generator_loss(StepContext& ctx) {
   }
   Tensor loss = loss_->generator_loss(o.logit);
   if (d_->aux) loss = add(loss, softmax_cross_entropy(o.class_logits, y));
-  if (q_) {
-    Tensor q;
-    {
-      auto pass = ctx.name_pass("q", "");
-      q = (*q_)(o.features);
-    }
-    Tensor info = info_loss(q, cat_ids_, cond_);
-    ctx.log("info_loss", info);
-    loss = add(loss, mul(info, info_lambda_));
-  }
+  if (q_) loss = add(loss, mul(info_term(ctx, o.features), info_lambda_));
   return loss;
 }
 

@@ -8,10 +8,13 @@
 //                       the cross-entropy on its fakes (logged: class_loss, D's on real and fake)
 //   --codes cat10,...   InfoGAN: G(z, c) with codes c drawn each step (categorical uniform over its
 //                       values, continuous uniform in [-1, 1]); Q reads D's last hidden features of
-//                       G(z, c) and G and Q minimise info_lambda x (cross-entropy of the categorical
-//                       codes + Gaussian negative log-likelihood of the continuous ones), the
-//                       variational lower bound of the mutual information I(c; G(z, c)) (logged:
-//                       info_loss). Q is updated with G (optimizer group "generator": generator, q).
+//                       G(z, c), and info_lambda x L_info (cross-entropy of the categorical codes +
+//                       Gaussian negative log-likelihood of the continuous ones: minus the
+//                       variational lower bound of the mutual information I(c; G(z, c)) up to a
+//                       constant) joins D's loss (on the detached fakes: Q and D's shared trunk learn
+//                       to read the codes; optimizer group "discriminator": discriminator, q) and
+//                       G's (through D and Q frozen: G learns to make its codes readable). Logged:
+//                       info_loss, the latest of the two.
 // Passes named for the hooks as the GAN recipe's, plus Q's "" pass.
 #pragma once
 #include <memory>
@@ -47,6 +50,8 @@ class ConditionalRecipe : public Recipe {
   Tensor condition(StepContext& ctx, int64_t n, std::vector<Tensor>* ids);
   Tensor fake(StepContext& ctx, bool with_history);
   Tensor info_loss(const Tensor& q_out, const std::vector<Tensor>& ids, const Tensor& codes) const;
+  // Q on D's features of this draw's fakes; the information loss, logged.
+  Tensor info_term(StepContext& ctx, const Tensor& features);
   int64_t grid_rows() const;
 
   ModelConfig model_;

@@ -150,7 +150,7 @@ TEST(Conditional, ResumeIsExactWithTheNewFlags) {
     auto a = state_bytes(straight), b = state_bytes(resumed);
     ASSERT_EQ(a.size(), b.size());
     for (auto& [k, v] : a) EXPECT_TRUE(v == b.at(k)) << k;
-    if (*codes) EXPECT_TRUE(a.count("q.main.0.weight") && a.count("optim.generator.q.main.0.weight.exp_avg"));
+    if (*codes) EXPECT_TRUE(a.count("q.main.0.weight") && a.count("optim.discriminator.q.main.0.weight.exp_avg"));
   }
 }
 
