@@ -104,6 +104,44 @@ TEST_F(AppTest, TraceTakesTheTrainFlags) {
   expect_fails("trace --checkpoint tr/graph.dot --loss hinge --out tr4", {"--checkpoint", "--loss"});
 }
 
+// The conditional families from the command line: a class-conditional run and an InfoGAN run on the
+// bundled digits, their samples per class and along a code, the digits classifier reading them,
+// and the refusals that name the flag.
+TEST_F(AppTest, ConditionalAndInfoGanRunsSampleAndClassify) {
+  Result r = gan("train --model dcgan32 --ngf 4 --ndf 4 --condition class --cond-method acgan --steps 4 --batch 8 "
+                 "--sample-every 2 --n-samples 20 --out c");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::string header = slurp(p("c/metrics.csv"));
+  EXPECT_NE(header.substr(0, header.find('\n')).find(",class_loss,"), std::string::npos) << header;
+  io::Image grid = io::load_image(p("c/samples/last.png"));
+  EXPECT_GT(grid.height, grid.width);  // 10 rows (one per class) of 2
+  r = gan("sample --checkpoint c/checkpoints/last.safetensors --class 7 --n 5 --out seven.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(io::load_npy(p("seven.npy")).shape(), (Shape{5, 1, 32, 32}));
+  expect_fails("sample --checkpoint c/checkpoints/last.safetensors --class 10 --out x.png", {"--class 10", "0..9"});
+  expect_fails("sample --checkpoint c/checkpoints/last.safetensors --traverse cont0 --out x.png", {"--traverse"});
+
+  r = gan("train --model dcgan32 --ngf 4 --ndf 4 --codes cat3,cont1 --steps 3 --batch 8 --sample-every 0 --out i");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = gan("sample --checkpoint i/checkpoints/last.safetensors --code cat=1 --traverse cont0 --n 2 --out walk.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(io::load_npy(p("walk.npy")).shape(), (Shape{18, 1, 32, 32}));
+  expect_fails("sample --checkpoint i/checkpoints/last.safetensors --code cat=x --out x.png", {"--code", "x"});
+
+  r = gan("classifier --data mnist --steps 20 --held-out 200 --out digits.safetensors");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("held-out accuracy"), std::string::npos) << r.out;
+  r = gan("classify --classifier digits.safetensors --checkpoint c/checkpoints/last.safetensors --n 4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("class 9:"), std::string::npos) << r.out;
+  r = gan("classify --classifier digits.safetensors --checkpoint i/checkpoints/last.safetensors --n 4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("code cat=2:"), std::string::npos) << r.out;
+  expect_fails("train --data gaussians8 --condition class --steps 1 --out t", {"--condition class"});
+  expect_fails("train --codes dog5 --steps 1 --out t", {"--codes", "dog5"});
+  expect_fails("classify --classifier c/checkpoints/last.safetensors --images seven.npy", {"not a classifier"});
+}
+
 TEST_F(AppTest, BadDataFiles) {
   expect_fails("train --data mnist:" + p("nothing") + " --steps 1 --out o", {p("nothing")});
   io::write_file_atomic(p("broken-idx"), std::string("\0\0\x08\x03\0\0\0\x02", 8));
