@@ -98,7 +98,7 @@ Tensor ConditionalRecipe::critic_loss(StepContext& ctx) {
     ctx.log("class_loss", cl);
     loss = add(loss, cl);
   }
-  if (q_) loss = add(loss, mul(info_term(ctx, fo.features), info_lambda_));
+  if (q_) loss = add(loss, mul(info_term(ctx, fo.features, "fake"), info_lambda_));
   NoGradGuard no_grad;
   if (ctx.point().critic_index == 0) {
     ctx.log("d_x", mean(sigmoid(r.logit.detach())));
@@ -131,10 +131,10 @@ Tensor ConditionalRecipe::info_loss(const Tensor& q, const std::vector<Tensor>& 
   return total;
 }
 
-Tensor ConditionalRecipe::info_term(StepContext& ctx, const Tensor& features) {
+Tensor ConditionalRecipe::info_term(StepContext& ctx, const Tensor& features, const char* pass_name) {
   Tensor q;
   {
-    auto pass = ctx.name_pass("q", "");
+    auto pass = ctx.name_pass("q", pass_name);
     q = (*q_)(features);
   }
   Tensor info = info_loss(q, cat_ids_, cond_);
@@ -153,7 +153,7 @@ Tensor ConditionalRecipe::generator_loss(StepContext& ctx) {
   }
   Tensor loss = loss_->generator_loss(o.logit);
   if (d_->aux) loss = add(loss, softmax_cross_entropy(o.class_logits, y));
-  if (q_) loss = add(loss, mul(info_term(ctx, o.features), info_lambda_));
+  if (q_) loss = add(loss, mul(info_term(ctx, o.features, "gstep"), info_lambda_));
   return loss;
 }
 

@@ -15,7 +15,7 @@
 //                       to read the codes; optimizer group "discriminator": discriminator, q) and
 //                       G's (through D and Q frozen: G learns to make its codes readable). Logged:
 //                       info_loss, the latest of the two.
-// Passes named for the hooks as the GAN recipe's, plus Q's "" pass.
+// Passes named for the hooks as the GAN recipe's, plus Q's "fake" (critic step) and "gstep" passes.
 #pragma once
 #include <memory>
 
@@ -51,7 +51,7 @@ class ConditionalRecipe : public Recipe {
   Tensor fake(StepContext& ctx, bool with_history);
   Tensor info_loss(const Tensor& q_out, const std::vector<Tensor>& ids, const Tensor& codes) const;
   // Q on D's features of this draw's fakes; the information loss, logged.
-  Tensor info_term(StepContext& ctx, const Tensor& features);
+  Tensor info_term(StepContext& ctx, const Tensor& features, const char* pass);
   int64_t grid_rows() const;
 
   ModelConfig model_;

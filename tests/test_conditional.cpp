@@ -4,6 +4,7 @@
 // along a code; the digits classifier on data it can tell apart; the refusals.
 #include <cmath>
 #include <functional>
+#include <set>
 
 #include "engine/io/safetensors.h"
 #include "models/classifier.h"
@@ -129,6 +130,9 @@ TEST(Conditional, EveryMethodAndInfoGanTraceEqualsTrainerStep) {
     for (size_t i = 0; i < a.tensors.size(); ++i)
       EXPECT_TRUE(a.tensors[i].second.data == b.tensors[i].second.data) << a.tensors[i].first;
     if (!*k.codes) EXPECT_EQ(tr.get(c.n_critic > 1 ? "critic0.input.labels" : "input.labels").size(0), c.batch);
+    std::set<std::string> names;
+    for (auto& [n, v] : tr.tensors) EXPECT_TRUE(names.insert(n).second) << "duplicate name " << n;
+    EXPECT_NO_THROW(io::serialize_safetensors(tr.to_safetensors()));
   }
 }
 
@@ -196,7 +200,7 @@ TEST(Conditional, InfoLossMatchesItsFormula) {
   };
   h.on_activation = [&](const models::StepPoint& p, const std::string& net, const std::string&, const std::string& path,
                         const Tensor& out) {
-    if (net == "q" && path == "main.2") q = out.detach();
+    if (net == "q" && path == "main.2") q = out.detach();  // the generator step's pass comes last
   };
   models::StepScalars s = t.train_step(&h);
   ASSERT_TRUE(codes.defined() && q.defined());
