@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "engine/ops/ops.h"
+#include "models/gan_recipe.h"
 #include "models/model.h"
 
 namespace gan::models {
@@ -99,15 +100,7 @@ Tensor ConditionalRecipe::critic_loss(StepContext& ctx) {
     loss = add(loss, cl);
   }
   if (q_) loss = add(loss, mul(info_term(ctx, fo.features, "fake"), info_lambda_));
-  NoGradGuard no_grad;
-  if (ctx.point().critic_index == 0) {
-    ctx.log("d_x", mean(sigmoid(r.logit.detach())));
-    ctx.log("d_g_z", mean(sigmoid(fo.logit.detach())));
-  }
-  const LossTerms t = loss_->terms();
-  ctx.log("wasserstein", t.wasserstein);
-  ctx.log("gradient_penalty", t.gradient_penalty);
-  ctx.log("grad_norm", t.grad_norm);
+  log_critic_step(ctx, r.logit, fo.logit, *loss_);
   return loss;
 }
 
@@ -158,18 +151,14 @@ Tensor ConditionalRecipe::generator_loss(StepContext& ctx) {
 }
 
 std::vector<ScalarSpec> ConditionalRecipe::scalars() const {
-  std::vector<ScalarSpec> s{{"d_x", "D(x)", "D(x)", true},
-                            {"d_g_z", "D(G(z))", "D(G(z))", true},
-                            {"wasserstein", "the Wasserstein estimate", "W", false},
-                            {"gradient_penalty", "the gradient penalty", "", false},
-                            {"grad_norm", "the gradient norm", "", false}};
+  std::vector<ScalarSpec> s = adversarial_scalars();
   if (model_.conditional() && model_.cond_method == "acgan") s.push_back({"class_loss", "the class loss", "cls", false});
   if (q_) s.push_back({"info_loss", "the information loss", "info", false});
   return s;
 }
 
 std::vector<CurvePanel> ConditionalRecipe::curves() const {
-  std::vector<CurvePanel> c{{"discriminator outputs (mean sigmoid)", {"d_x", "d_g_z"}, true}};
+  std::vector<CurvePanel> c{discriminator_outputs_panel()};
   if (model_.conditional() && model_.cond_method == "acgan") c.push_back({"auxiliary classifier: cross-entropy, real + fake", {"class_loss"}, false});
   if (q_) c.push_back({"InfoGAN: cross-entropy + Gaussian NLL of the codes", {"info_loss"}, false});
   return c;

@@ -38,15 +38,7 @@ Tensor GanRecipe::critic_loss(StepContext& ctx) {
     auto penalty = ctx.name_pass("discriminator", "penalty");
     loss = loss_->discriminator_loss({*model_.discriminator, real, fake_in, d_real, d_fake, &ctx.rng(), &show});
   }
-  NoGradGuard no_grad;
-  if (ctx.point().critic_index == 0) {
-    ctx.log("d_x", mean(sigmoid(d_real.detach())));
-    ctx.log("d_g_z", mean(sigmoid(d_fake.detach())));
-  }
-  const LossTerms t = loss_->terms();
-  ctx.log("wasserstein", t.wasserstein);
-  ctx.log("gradient_penalty", t.gradient_penalty);
-  ctx.log("grad_norm", t.grad_norm);
+  log_critic_step(ctx, d_real, d_fake, *loss_);
   return loss;
 }
 
@@ -56,7 +48,19 @@ Tensor GanRecipe::generator_loss(StepContext& ctx) {
   return loss_->generator_loss(ctx.run("discriminator", "gstep", fake));
 }
 
-std::vector<ScalarSpec> GanRecipe::scalars() const {
+void log_critic_step(StepContext& ctx, const Tensor& d_real, const Tensor& d_fake, const GanLoss& loss) {
+  NoGradGuard no_grad;
+  if (ctx.point().critic_index == 0) {
+    ctx.log("d_x", mean(sigmoid(d_real.detach())));
+    ctx.log("d_g_z", mean(sigmoid(d_fake.detach())));
+  }
+  const LossTerms t = loss.terms();
+  ctx.log("wasserstein", t.wasserstein);
+  ctx.log("gradient_penalty", t.gradient_penalty);
+  ctx.log("grad_norm", t.grad_norm);
+}
+
+std::vector<ScalarSpec> adversarial_scalars() {
   return {{"d_x", "D(x)", "D(x)", true},
           {"d_g_z", "D(G(z))", "D(G(z))", true},
           {"wasserstein", "the Wasserstein estimate", "W", false},
@@ -64,9 +68,11 @@ std::vector<ScalarSpec> GanRecipe::scalars() const {
           {"grad_norm", "the gradient norm", "", false}};
 }
 
-std::vector<CurvePanel> GanRecipe::curves() const {
-  return {{"discriminator outputs (mean sigmoid)", {"d_x", "d_g_z"}, true}};
-}
+CurvePanel discriminator_outputs_panel() { return {"discriminator outputs (mean sigmoid)", {"d_x", "d_g_z"}, true}; }
+
+std::vector<ScalarSpec> GanRecipe::scalars() const { return adversarial_scalars(); }
+
+std::vector<CurvePanel> GanRecipe::curves() const { return {discriminator_outputs_panel()}; }
 
 std::vector<Tensor> GanRecipe::sample_inputs(int64_t n, Generator& gen, Device device) const {
   return {model_.noise(n, gen, device)};

@@ -39,6 +39,13 @@ class GanRecipe : public Recipe {
   Tensor fake_;  // G(z) of the single critic step, reused by the generator step
 };
 
+// Shared by the adversarial recipes: after a critic loss, log D's mean sigmoid outputs on the first
+// critic step's real and fake batch (d_x, d_g_z) and the loss's terms; the scalars and the curves
+// panel that go with them.
+void log_critic_step(StepContext& ctx, const Tensor& d_real, const Tensor& d_fake, const GanLoss& loss);
+std::vector<ScalarSpec> adversarial_scalars();
+CurvePanel discriminator_outputs_panel();
+
 // The recipe a config trains: its model built from cfg.seed on the CPU, then moved to `device`,
 // and its loss with the config's settings (or `loss` when given).
 std::unique_ptr<Recipe> make_recipe(const struct TrainConfig& cfg, Device device,
