@@ -1,5 +1,7 @@
 #include "models/conditional.h"
 
+#include <cmath>
+
 #include "engine/nn/init.h"
 #include "engine/ops/ops.h"
 #include "models/dcgan.h"
@@ -70,7 +72,9 @@ ConditionalDiscriminator::ConditionalDiscriminator(const ModelConfig& cfg, Gener
   if (cfg.conditional() && cfg.cond_method == "projection") {
     const int64_t channels = cfg.arch == "mlp" ? feature_width_ : cfg.ndf * 8;
     embed = register_module("embed", std::make_shared<nn::Embedding>(cfg.num_classes, channels, &gen));
-    nn::init::normal_(embed->weight, 0.0, 0.02, gen);  // small, like the conv weights: D starts near its unconditional self
+    // Glorot-scaled (as SNGAN's projection discriminator): the class term starts as large as the
+    // unconditional logit's gradient can steer.
+    nn::init::normal_(embed->weight, 0.0, std::sqrt(2.0 / static_cast<double>(cfg.num_classes + channels)), gen);
   }
   if (cfg.conditional() && cfg.cond_method == "acgan")
     aux = register_module("aux", std::make_shared<nn::Linear>(feature_width_, cfg.num_classes, true, &gen));
