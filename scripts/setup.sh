@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config libeigen3-dev libgtest-dev libgmock-dev
-          libbenchmark-dev libcli11-dev nlohmann-json3-dev libstb-dev libpng-dev zlib1g-dev
+          libbenchmark-dev libcli11-dev nlohmann-json3-dev libstb-dev libpng-dev zlib1g-dev libzip-dev
           graphviz)  # graphviz: `gan trace` draws the step's graph with dot
 missing=()
 for p in "${packages[@]}"; do
