@@ -10,6 +10,7 @@
 #include "engine/ops/loss.h"
 #include "engine/ops/norm.h"
 #include "engine/ops/penalty.h"
+#include "engine/ops/pool.h"
 #include "engine/ops/reduction.h"
 #include "engine/ops/shape_ops.h"
 #include "engine/rng/generator.h"
