@@ -9,7 +9,8 @@ The network is pytorch-fid's own InceptionV3 wrapper (output block 3: the 2048-d
 use_fid_inception=True, resize and normalisation on), with its download replaced by the
 pattern-filled FID trunk; the logits are the trunk's fc applied to those features. Images go in
 as pytorch-fid expects them, in [0, 1]: (v + 1) / 2 for the engine's v in [-1, 1]; the gray
-image is repeated to 3 channels. --stats prints each block's activation range (the pattern must
+image is repeated to 3 channels. The metadata lists the trunk's state_dict (names and shapes).
+--stats prints each block's activation range (the pattern must
 neither vanish nor explode through the trunk).
 """
 import argparse
@@ -58,7 +59,12 @@ def main():
         out[label + ".logits"] = logits.numpy().copy()
         print(f"{label}: features {tuple(feats.shape)} mean {feats.mean():.4f} std {feats.std():.4f} "
               f"zero fraction {(feats == 0).double().mean():.3f}; logits std {logits.std():.4f}")
-    save_file(out, args.out, metadata={"pattern": "scripts/inception_pattern.py", "torch": torch.__version__})
+    # The state_dict's names and shapes, in its order, so that the engine's test can check its own
+    # list of weights against torchvision's.
+    names = "\n".join(f"{k} {'x'.join(str(d) for d in v.shape)}" for k, v in trunk.state_dict().items()
+                      if not k.endswith("num_batches_tracked"))
+    save_file(out, args.out, metadata={"pattern": "scripts/inception_pattern.py", "torch": torch.__version__,
+                                       "state_dict": names})
     print("wrote", os.path.normpath(args.out), os.path.getsize(args.out), "bytes")
 
 
