@@ -8,6 +8,9 @@
 // never differentiated: the maps are piecewise constant in it (zero derivative almost everywhere).
 #include "engine/ops/pool.h"
 
+#include <sstream>
+#include <string>
+
 #include "engine/ops/op_helpers.h"
 #include "engine/ops/ops.h"
 #include "kernels/pool_index.h"
