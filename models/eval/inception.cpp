@@ -286,8 +286,8 @@ Features InceptionFeatureNet::compute(const Tensor& images) {
 }
 
 std::unique_ptr<FeatureNet> make_inception_feature_net(const std::string& weights_path, Device device) {
-  // 50 images of 299 x 299 keep a GPU's activations near 2 GB; on the CPU a small batch keeps the
-  // im2col buffers in cache-friendly sizes at no cost in throughput.
+  // Batches bound memory: the largest activation (Conv2d_2b_3x3's output, 64 x 147 x 147) is 5.5 MB
+  // an image, and that layer's im2col matrix on the CPU 25 MB an image.
   const int64_t batch = device.is_cuda() ? 50 : 8;
   return std::make_unique<InceptionFeatureNet>(InceptionV3::load(weights_path, device), batch);
 }
