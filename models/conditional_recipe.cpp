@@ -178,10 +178,10 @@ int64_t ConditionalRecipe::sample_columns() const {
 
 std::vector<Tensor> ConditionalRecipe::sample_inputs(int64_t n, Generator& gen, Device device) const {
   const int64_t rows = grid_rows(), cols = rows > 0 ? std::max<int64_t>(1, n / rows) : n;
-  if (rows == 0) return {Tensor::randn(noise_shape(model_, n), &gen, DType::Float32, device),
+  if (rows == 0) return {draw_noise(model_, noise_shape(model_, n), gen, device),
                          draw_codes(codes_, n, gen, device, nullptr)};
   // One row per class (or first-code value); z and the other codes drawn per column, repeated down.
-  Tensor z = Tensor::randn(noise_shape(model_, cols), &gen, DType::Float32, device);
+  Tensor z = draw_noise(model_, noise_shape(model_, cols), gen, device);
   std::vector<float> row_of;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) row_of.push_back(static_cast<float>(r));

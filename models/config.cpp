@@ -39,6 +39,7 @@ void ModelConfig::validate() const {
                                     << num_classes << " (a folder: one sub-folder per class)");
     GAN_CHECK(codes.empty(), "model: --codes (InfoGAN) learns its own codes; it does not combine with --condition class");
   }
+  GAN_CHECK(noise == "normal" || noise == "uniform", "model: unknown --noise '" << noise << "' (expected normal or uniform)");
   if (!codes.empty()) {
     GAN_CHECK(arch != "toy", "model: --codes needs image data (mlp, dcgan32 or dcgan64)");
     parse_codes(codes);
@@ -95,6 +96,16 @@ void TrainConfig::validate() const {
   GAN_CHECK(lr_schedule == "constant" || lr_schedule == "linear",
             "train: unknown learning-rate schedule '" << lr_schedule << "' (expected constant or linear)");
   GAN_CHECK(info_lambda >= 0, "train: --info-lambda must not be negative, got " << info_lambda);
+  GAN_CHECK(lr_g >= 0 && lr_d >= 0, "train: --lr-g and --lr-d must not be negative (0: --lr), got " << lr_g << " and " << lr_d);
+  GAN_CHECK(weight_decay >= 0, "train: --weight-decay must not be negative, got " << weight_decay);
+  GAN_CHECK(grad_clip >= 0, "train: --grad-clip must not be negative (0: off), got " << grad_clip);
+  GAN_CHECK(label_smoothing > 0 && label_smoothing <= 1,
+            "train: --label-smoothing is the real images' target, in (0, 1], got " << label_smoothing);
+  GAN_CHECK(label_smoothing == 1 || loss == "bce",
+            "train: --label-smoothing applies to the bce loss (its real target), not to " << loss);
+  GAN_CHECK(rmsprop_alpha >= 0 && rmsprop_alpha < 1, "train: --rmsprop-alpha must lie in [0, 1), got " << rmsprop_alpha);
+  GAN_CHECK(ema >= 0 && ema < 1, "train: --ema is a decay in [0, 1) (0: off), got " << ema);
+  GAN_CHECK(ema == 0 || model.arch != "toy", "train: --ema averages an image generator; the toy models have none to sample");
   GAN_CHECK(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
             "train: betas must lie in [0, 1), got " << beta1 << ", " << beta2);
   GAN_CHECK(batch > 0, "train: batch size must be positive, got " << batch);
@@ -107,9 +118,10 @@ void TrainConfig::validate() const {
   GAN_CHECK(n_samples > 0, "train: the sample grid needs at least one image");
 }
 
-double TrainConfig::lr_at(int64_t step, int64_t total) const {
-  if (lr_schedule == "constant" || total <= 0) return lr;
-  return lr * std::max(0.0, 1.0 - static_cast<double>(step) / static_cast<double>(total));
+double TrainConfig::lr_at(int64_t step, int64_t total, bool generator) const {
+  const double base = generator ? (lr_g > 0 ? lr_g : lr) : (lr_d > 0 ? lr_d : lr);
+  if (lr_schedule == "constant" || total <= 0) return base;
+  return base * std::max(0.0, 1.0 - static_cast<double>(step) / static_cast<double>(total));
 }
 
 // Every field with its JSON name, one list for both directions (M, T: const or not).
@@ -119,6 +131,7 @@ static void model_fields(M& c, F&& f) {
   f("ndf", c.ndf), f("g_hidden", c.g_hidden), f("d_hidden", c.d_hidden), f("leaky_slope", c.leaky_slope);
   f("critic_norm", c.critic_norm), f("condition", c.condition), f("cond_method", c.cond_method);
   f("num_classes", c.num_classes), f("embed_dim", c.embed_dim), f("codes", c.codes);
+  f("noise", c.noise);
 }
 
 // Fields absent from an older run's file keep their defaults (lr_schedule: constant).
@@ -129,6 +142,8 @@ static void train_fields(T& c, F&& f) {
   f("beta2", c.beta2), f("batch", c.batch), f("steps", c.steps), f("epochs", c.epochs), f("seed", c.seed);
   f("device", c.device), f("kernels", c.kernels), f("tf32", c.tf32), f("sample_every", c.sample_every);
   f("checkpoint_every", c.checkpoint_every), f("log_every", c.log_every), f("n_samples", c.n_samples);
+  f("lr_g", c.lr_g), f("lr_d", c.lr_d), f("weight_decay", c.weight_decay), f("grad_clip", c.grad_clip);
+  f("label_smoothing", c.label_smoothing), f("rmsprop_alpha", c.rmsprop_alpha), f("ema", c.ema);
 }
 
 // Reads field `key` into `out` when present; a value of the wrong type names the field.

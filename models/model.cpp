@@ -12,8 +12,13 @@ Shape noise_shape(const ModelConfig& cfg, int64_t n) {
   return {n, cfg.nz, 1, 1};
 }
 
+Tensor draw_noise(const ModelConfig& cfg, const Shape& shape, Generator& gen, Device device) {
+  if (cfg.noise == "uniform") return Tensor::rand(shape, &gen, -1.0, 1.0, DType::Float32, device);
+  return Tensor::randn(shape, &gen, DType::Float32, device);
+}
+
 Tensor GanModel::noise(int64_t n, Generator& gen, Device device) const {
-  return Tensor::randn(noise_shape(n), &gen, DType::Float32, device);
+  return draw_noise(config, noise_shape(n), gen, device);
 }
 
 std::shared_ptr<nn::Sequential> linear_stack(int64_t in, const std::vector<int64_t>& hidden, int64_t out,

@@ -12,13 +12,16 @@ namespace gan::models {
 
 // [n, nz] for the MLP and toy models, [n, nz, 1, 1] for the DCGANs.
 Shape noise_shape(const ModelConfig& cfg, int64_t n);
+// Latent noise of `shape` from the model's distribution (cfg.noise: N(0, 1) or U[-1, 1]): the one
+// place training, fixed sample inputs and sampling from a checkpoint draw it.
+Tensor draw_noise(const ModelConfig& cfg, const Shape& shape, Generator& gen, Device device = Device::cpu());
 
 struct GanModel {
   ModelConfig config;
   std::shared_ptr<nn::Module> generator, discriminator;
 
   Shape noise_shape(int64_t n) const { return models::noise_shape(config, n); }
-  // Standard normal noise from `gen` on `device`.
+  // Noise for n samples from `gen` on `device` (draw_noise).
   Tensor noise(int64_t n, Generator& gen, Device device) const;
 };
 

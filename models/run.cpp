@@ -9,6 +9,7 @@
 #include "engine/cuda/kernel_select.h"
 #endif
 #include "engine/io/image.h"
+#include "engine/io/plot.h"
 
 namespace gan::models {
 
@@ -112,8 +113,12 @@ class Run {
 
   std::string write_samples() {
     std::string title = t_.config().loss + ", step " + std::to_string(t_.step());
-    std::string png =
-        io::encode_png(t_.data().picture(samples(), t_.recipe().critic(), title, t_.recipe().sample_columns()));
+    io::Image pic = t_.data().picture(samples(), t_.recipe().critic(), title, t_.recipe().sample_columns());
+    if (t_.has_ema())  // the moving average below the raw generator, from the same inputs
+      pic = io::stack_vertically({pic, t_.data().picture(t_.generate_ema(t_.fixed_inputs()), t_.recipe().critic(),
+                                                         title + ", moving average of G (--ema)",
+                                                         t_.recipe().sample_columns())});
+    std::string png = io::encode_png(pic);
     std::string path = dir_ + "/samples/" + step_name("step", t_.step(), ".png");
     io::write_file_atomic(path, png);
     io::write_file_atomic(dir_ + "/samples/last.png", png);
