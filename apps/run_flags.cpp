@@ -29,8 +29,10 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
     f->loss_dependent.push_back({field, o});
     return fixed(o);
   };
-  dep("model", app.add_option("--model", c.model.arch, "Architecture: mlp, dcgan32, dcgan64 or toy (2-D data; the default there)")
-                   ->check(CLI::IsMember({"mlp", "dcgan32", "dcgan64", "toy"}))
+  dep("model", app.add_option("--model", c.model.arch,
+                              "Architecture: mlp, dcgan32, dcgan64, sngan32 (the SNGAN paper's CNN: nz 128, spectral "
+                              "norm on D; use --loss hinge) or toy (2-D data; the default there)")
+                   ->check(CLI::IsMember({"mlp", "dcgan32", "dcgan64", "sngan32", "toy"}))
                    ->capture_default_str());
   fixed(app.add_option("--data", c.data,
                        "Data set: mnist (bundled 10k digits), mnist:PATH, fashion:PATH, cifar10:PATH, folder:PATH, "
@@ -94,6 +96,10 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
   fixed(app.add_option("--ngf", c.model.ngf, "DCGAN generator width")->check(CLI::PositiveNumber)->capture_default_str());
   fixed(app.add_option("--ndf", c.model.ndf, "DCGAN discriminator width")->check(CLI::PositiveNumber)
             ->capture_default_str());
+  dep("spectral_norm", app.add_option("--spectral-norm", c.model.spectral_norm,
+                                      "Spectral normalisation of every linear/conv layer: none, d (the discriminator), g "
+                                      "or both (default none; sngan32: d)")
+                           ->check(CLI::IsMember({"none", "d", "g", "both"})));
   fixed(app.add_option("--noise", c.model.noise, "Latent distribution: normal (N(0, 1)) or uniform (U[-1, 1])")
             ->check(CLI::IsMember({"normal", "uniform"}))
             ->capture_default_str());

@@ -33,6 +33,9 @@ ConditionalRecipe::ConditionalRecipe(const TrainConfig& cfg, Device device, std:
   g_ = std::make_shared<ConditionalGenerator>(model_, init);
   d_ = std::make_shared<ConditionalDiscriminator>(model_, init);
   if (!codes_.empty()) q_ = std::make_shared<InfoHead>(d_->feature_width(), model_, init);
+  spectral_norm_as_configured(model_, *g_, true, init);
+  spectral_norm_as_configured(model_, *d_, false, init);
+  if (q_) spectral_norm_as_configured(model_, *q_, false, init);
   for (auto& [name, m] : networks()) m->to(device);
   loss_->check_discriminator(*d_);
 }

@@ -11,8 +11,8 @@ namespace gan::models {
 using nlohmann::json;
 
 void ModelConfig::validate() const {
-  GAN_CHECK(arch == "mlp" || arch == "dcgan32" || arch == "dcgan64" || arch == "toy",
-            "model: unknown architecture '" << arch << "' (expected mlp, dcgan32, dcgan64 or toy)");
+  GAN_CHECK(arch == "mlp" || arch == "dcgan32" || arch == "dcgan64" || arch == "sngan32" || arch == "toy",
+            "model: unknown architecture '" << arch << "' (expected mlp, dcgan32, dcgan64, sngan32 or toy)");
   GAN_CHECK(critic_norm == "batch" || critic_norm == "layer" || critic_norm == "none",
             "model: unknown critic norm '" << critic_norm << "' (expected batch, layer or none)");
   GAN_CHECK(critic_norm == "batch" || arch == "dcgan32" || arch == "dcgan64",
@@ -23,6 +23,11 @@ void ModelConfig::validate() const {
   GAN_CHECK(image_size > 0, "model: image size must be positive, got " << image_size);
   if (arch == "dcgan32") GAN_CHECK(image_size == 32, "model: dcgan32 makes 32x32 images, not " << image_size);
   if (arch == "dcgan64") GAN_CHECK(image_size == 64, "model: dcgan64 makes 64x64 images, not " << image_size);
+  if (arch == "sngan32") GAN_CHECK(image_size == 32, "model: sngan32 makes 32x32 images, not " << image_size);
+  GAN_CHECK(spectral_norm == "none" || spectral_norm == "d" || spectral_norm == "g" || spectral_norm == "both",
+            "model: unknown --spectral-norm '" << spectral_norm << "' (expected none, d, g or both)");
+  GAN_CHECK(arch != "sngan32" || (!conditional() && codes.empty()),
+            "model: sngan32 is unconditional here; conditional and InfoGAN runs take mlp, dcgan32 or dcgan64");
   GAN_CHECK(ngf > 0 && ndf > 0, "model: ngf and ndf must be positive, got " << ngf << " and " << ndf);
   GAN_CHECK(!g_hidden.empty() && !d_hidden.empty(), "model: the MLP needs at least one hidden layer each");
   for (int64_t w : g_hidden) GAN_CHECK(w > 0, "model: generator hidden width " << w << " must be positive");
@@ -131,7 +136,7 @@ static void model_fields(M& c, F&& f) {
   f("ndf", c.ndf), f("g_hidden", c.g_hidden), f("d_hidden", c.d_hidden), f("leaky_slope", c.leaky_slope);
   f("critic_norm", c.critic_norm), f("condition", c.condition), f("cond_method", c.cond_method);
   f("num_classes", c.num_classes), f("embed_dim", c.embed_dim), f("codes", c.codes);
-  f("noise", c.noise);
+  f("noise", c.noise), f("spectral_norm", c.spectral_norm);
 }
 
 // Fields absent from an older run's file keep their defaults (lr_schedule: constant).
@@ -214,6 +219,10 @@ void apply_defaults(TrainConfig& cfg, const std::set<std::string>& given) {
   auto missing = [&](const char* k) { return given.count(k) == 0; };
   const bool toy = is_toy_data(cfg.data);
   if (toy && missing("model")) cfg.model.arch = "toy";
+  if (cfg.model.arch == "sngan32") {  // the paper's latent size and discriminator
+    if (missing("nz")) cfg.model.nz = 128;
+    if (missing("spectral_norm")) cfg.model.spectral_norm = "d";
+  }
   LossDefaults d = loss_defaults(cfg.loss, toy);
   if (missing("optimizer")) cfg.optimizer = d.optimizer;
   if (missing("lr")) cfg.lr = d.lr;

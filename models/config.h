@@ -11,7 +11,7 @@
 namespace gan::models {
 
 struct ModelConfig {
-  std::string arch = "mlp";  // mlp | dcgan32 | dcgan64 | toy (2-D points, models/toy.h)
+  std::string arch = "mlp";  // mlp | dcgan32 | dcgan64 | sngan32 (models/sngan.h) | toy (2-D points, models/toy.h)
   int64_t nz = 100;          // latent size
   int64_t channels = 1;      // image channels (1 or 3)
   int64_t image_size = 28;   // side of the square images (fixed by the DCGAN archs: 32 or 64)
@@ -38,6 +38,13 @@ struct ModelConfig {
   // The latent distribution: normal (N(0, 1), the default) or uniform (U[-1, 1], as in the
   // original GAN and DCGAN papers). Sampling from a checkpoint draws from the same one.
   std::string noise = "normal";
+  // Spectral normalisation (Miyato et al. 2018) of every Linear/Conv layer of the discriminator
+  // (d), the generator (g), both, or none; sngan32 defaults to d. The layers' weights are then
+  // stored as weight_orig, weight_u, weight_v, as PyTorch's spectral_norm stores them.
+  std::string spectral_norm = "none";
+  bool spectral_norm_on(bool generator) const {
+    return spectral_norm == "both" || spectral_norm == (generator ? "g" : "d");
+  }
 
   // Throws naming the bad field.
   void validate() const;

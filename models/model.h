@@ -32,6 +32,9 @@ std::shared_ptr<nn::Sequential> linear_stack(int64_t in, const std::vector<int64
 
 // Builds both networks on the CPU, initialised from `init` (validates the config first).
 GanModel build_model(const ModelConfig& cfg, Generator& init);
+// Spectral norm on `net` when cfg.spectral_norm asks for it on the generator (or the critic); u and
+// v are drawn from `init` after the weights.
+void spectral_norm_as_configured(const ModelConfig& cfg, nn::Module& net, bool generator, Generator& init);
 // The generator alone (sampling from a checkpoint).
 std::shared_ptr<nn::Module> build_generator(const ModelConfig& cfg, Generator& init);
 
