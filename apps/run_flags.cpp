@@ -126,6 +126,12 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
                        "checkpointed as generator_ema.*, shown under the sample grids, used by gan sample")
             ->check(CLI::Range(0.0, 0.999999))
             ->capture_default_str());
+  fixed(app.add_option("--augment", c.augment,
+                       "Augment the real images: flip (left-right, p = 1/2), translate (up to 1/8 of the side, zero "
+                       "padding), comma-separated"));
+  fixed(app.add_option("--diffaugment", c.diffaugment,
+                       "DiffAugment: color, translation, cutout (comma-separated), applied to every batch D sees, real "
+                       "and generated, differentiably"));
   f->seed = fixed(app.add_option("--seed", c.seed, "Random seed (weights, noise, shuffling)")->capture_default_str());
   return f;
 }

@@ -84,11 +84,11 @@ Tensor ConditionalRecipe::critic_loss(StepContext& ctx) {
   CriticOutput r, fo;
   {
     auto pass = ctx.name_pass("discriminator", "real");
-    r = d_->run(real, y);
+    r = d_->run(ctx.critic_input(real), y);
   }
   {
     auto pass = ctx.name_pass("discriminator", "fake");
-    fo = d_->run(fake_in, y);
+    fo = d_->run(ctx.critic_input(fake_in), y);
   }
   std::function<void(const std::string&, const Tensor&)> show = [&](const std::string& n, const Tensor& t) { ctx.show(n, t); };
   Tensor loss;
@@ -145,7 +145,7 @@ Tensor ConditionalRecipe::generator_loss(StepContext& ctx) {
   CriticOutput o;
   {
     auto pass = ctx.name_pass("discriminator", "gstep");
-    o = d_->run(f, y);
+    o = d_->run(ctx.critic_input(f), y);
   }
   Tensor loss = loss_->generator_loss(o.logit);
   if (d_->aux) loss = add(loss, softmax_cross_entropy(o.class_logits, y));

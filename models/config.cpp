@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/core/error.h"
+#include "models/augment.h"
 #include "models/losses.h"
 #include "models/toy.h"
 
@@ -111,6 +112,10 @@ void TrainConfig::validate() const {
   GAN_CHECK(rmsprop_alpha >= 0 && rmsprop_alpha < 1, "train: --rmsprop-alpha must lie in [0, 1), got " << rmsprop_alpha);
   GAN_CHECK(ema >= 0 && ema < 1, "train: --ema is a decay in [0, 1) (0: off), got " << ema);
   GAN_CHECK(ema == 0 || model.arch != "toy", "train: --ema averages an image generator; the toy models have none to sample");
+  parse_augment_spec(augment, "--augment");  // throw naming a bad transform
+  parse_augment_spec(diffaugment, "--diffaugment");
+  GAN_CHECK((augment.empty() && diffaugment.empty()) || model.arch != "toy",
+            "train: --augment and --diffaugment transform images; 2-D toy data has none");
   GAN_CHECK(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
             "train: betas must lie in [0, 1), got " << beta1 << ", " << beta2);
   GAN_CHECK(batch > 0, "train: batch size must be positive, got " << batch);
@@ -149,6 +154,7 @@ static void train_fields(T& c, F&& f) {
   f("checkpoint_every", c.checkpoint_every), f("log_every", c.log_every), f("n_samples", c.n_samples);
   f("lr_g", c.lr_g), f("lr_d", c.lr_d), f("weight_decay", c.weight_decay), f("grad_clip", c.grad_clip);
   f("label_smoothing", c.label_smoothing), f("rmsprop_alpha", c.rmsprop_alpha), f("ema", c.ema);
+  f("augment", c.augment), f("diffaugment", c.diffaugment);
 }
 
 // Reads field `key` into `out` when present; a value of the wrong type names the field.

@@ -84,6 +84,9 @@ struct TrainConfig {
   // 2016: 0.9); 1 is none. rmsprop_alpha: RMSprop's smoothing constant. ema: the decay of an
   // exponential moving average of the generator's weights (0: none), sampled alongside G.
   double lr_g = 0, lr_d = 0, weight_decay = 0, grad_clip = 0, label_smoothing = 1.0, rmsprop_alpha = 0.99, ema = 0;
+  // Augmentation (models/augment.h): of the real images (flip,translate), and DiffAugment's
+  // differentiable transforms of everything the critic sees (color,translation,cutout); "" for none.
+  std::string augment, diffaugment;
   int64_t batch = 64;
   int64_t steps = 0;   // total generator steps; 0: use epochs
   int64_t epochs = 0;  // passes over the data when steps is 0

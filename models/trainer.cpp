@@ -4,6 +4,7 @@
 #include <map>
 
 #include "engine/ops/ops.h"
+#include "models/augment.h"
 #include "models/gan_recipe.h"
 
 namespace gan::models {
@@ -42,7 +43,11 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& cfg, const o
 // The StepContext of one training step: the batch, the noise stream, pass names and scalars.
 class Trainer::Context : public StepContext {
  public:
-  Context(Trainer& t, const StepHooks* hooks) : t_(t), hooks_(hooks) {
+  Context(Trainer& t, const StepHooks* hooks)
+      : t_(t),
+        hooks_(hooks),
+        augment_(parse_augment_spec(t.cfg_.augment, "--augment")),
+        diffaugment_(parse_augment_spec(t.cfg_.diffaugment, "--diffaugment")) {
     if (!hooks_ || !hooks_->on_activation) return;
     for (auto& [net, m] : t_.networks_)
       for (auto& [path, layer] : m->named_modules())
@@ -61,6 +66,7 @@ class Trainer::Context : public StepContext {
   void draw_batch() {
     batch_ = t_.data_->next();
     batch_.real = batch_.real.to(t_.device_);
+    if (!augment_.empty()) batch_.real = augment_real(batch_.real, augment_, t_.noise_gen_);
     if (batch_.labels.defined()) {
       batch_.labels = batch_.labels.to(t_.device_);
       input("labels", batch_.labels);
@@ -86,6 +92,9 @@ class Trainer::Context : public StepContext {
     auto named = name_pass(network, pass);
     return t_.network(network)(x);
   }
+  Tensor critic_input(const Tensor& images) override {
+    return diffaugment_.empty() ? images : diff_augment(images, diffaugment_, t_.noise_gen_);
+  }
   std::shared_ptr<void> name_pass(const std::string& network, const std::string& pass) override {
     std::string before = passes_[network];
     passes_[network] = pass;
@@ -109,6 +118,7 @@ class Trainer::Context : public StepContext {
 
   Trainer& t_;
   const StepHooks* hooks_;
+  const std::vector<std::string> augment_, diffaugment_;
   StepPoint point_;
   Batch batch_;
   std::map<std::string, std::string> passes_;
