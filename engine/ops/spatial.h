@@ -49,7 +49,7 @@ Tensor flip_horizontal(const Tensor& x, const Tensor& mask);
 // cy - size_h / 2 <= y < cy - size_h / 2 + size_h and likewise in x (floor division; the square is
 // clipped at the border), 1 elsewhere; centers [N, 2] = (cy, cx) integers (any value: a square
 // outside the image cuts nothing). Not differentiable (piecewise constant in centers): never
-// recorded. torch: DiffAugment's rand_cutout mask for offsets (cy, cx).
+// recorded. torch: the cited paper's cutout mask, its offsets (cy, cx).
 Tensor cutout_mask(int64_t n, int64_t h, int64_t w, const Tensor& centers, int64_t size_h, int64_t size_w);
 Tensor cutout_mask(int64_t n, int64_t h, int64_t w, const Tensor& centers, int64_t size);
 
