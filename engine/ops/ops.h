@@ -12,4 +12,5 @@
 #include "engine/ops/penalty.h"
 #include "engine/ops/reduction.h"
 #include "engine/ops/shape_ops.h"
+#include "engine/ops/spatial.h"
 #include "engine/rng/generator.h"
