@@ -100,6 +100,11 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
                                       "Spectral normalisation of every linear/conv layer: none, d (the discriminator), g "
                                       "or both (default none; sngan32: d)")
                            ->check(CLI::IsMember({"none", "d", "g", "both"})));
+  fixed(app.add_option("--upsample", c.model.upsample,
+                       "DCGAN generators: convt (ConvTranspose2d, default), nearest (Upsample + Conv2d 3x3) or "
+                       "pixelshuffle (Conv2d 3x3 to 4x channels + PixelShuffle)")
+            ->check(CLI::IsMember({"convt", "nearest", "pixelshuffle"}))
+            ->capture_default_str());
   fixed(app.add_option("--noise", c.model.noise, "Latent distribution: normal (N(0, 1)) or uniform (U[-1, 1])")
             ->check(CLI::IsMember({"normal", "uniform"}))
             ->capture_default_str());

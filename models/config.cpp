@@ -27,6 +27,10 @@ void ModelConfig::validate() const {
   if (arch == "sngan32") GAN_CHECK(image_size == 32, "model: sngan32 makes 32x32 images, not " << image_size);
   GAN_CHECK(spectral_norm == "none" || spectral_norm == "d" || spectral_norm == "g" || spectral_norm == "both",
             "model: unknown --spectral-norm '" << spectral_norm << "' (expected none, d, g or both)");
+  GAN_CHECK(upsample == "convt" || upsample == "nearest" || upsample == "pixelshuffle",
+            "model: unknown --upsample '" << upsample << "' (expected convt, nearest or pixelshuffle)");
+  GAN_CHECK(upsample == "convt" || arch == "dcgan32" || arch == "dcgan64",
+            "model: --upsample " << upsample << " applies to the DCGAN generators (dcgan32, dcgan64), not " << arch);
   GAN_CHECK(arch != "sngan32" || (!conditional() && codes.empty()),
             "model: sngan32 is unconditional here; conditional and InfoGAN runs take mlp, dcgan32 or dcgan64");
   GAN_CHECK(ngf > 0 && ndf > 0, "model: ngf and ndf must be positive, got " << ngf << " and " << ndf);
@@ -141,7 +145,7 @@ static void model_fields(M& c, F&& f) {
   f("ndf", c.ndf), f("g_hidden", c.g_hidden), f("d_hidden", c.d_hidden), f("leaky_slope", c.leaky_slope);
   f("critic_norm", c.critic_norm), f("condition", c.condition), f("cond_method", c.cond_method);
   f("num_classes", c.num_classes), f("embed_dim", c.embed_dim), f("codes", c.codes);
-  f("noise", c.noise), f("spectral_norm", c.spectral_norm);
+  f("noise", c.noise), f("spectral_norm", c.spectral_norm), f("upsample", c.upsample);
 }
 
 // Fields absent from an older run's file keep their defaults (lr_schedule: constant).

@@ -42,6 +42,10 @@ struct ModelConfig {
   // (d), the generator (g), both, or none; sngan32 defaults to d. The layers' weights are then
   // stored as weight_orig, weight_u, weight_v, as PyTorch's spectral_norm stores them.
   std::string spectral_norm = "none";
+  // How the DCGAN generators double the side: convt (ConvTranspose2d(4, 2, 1), the paper's),
+  // nearest (Upsample(2) then Conv2d(3, 1, 1): no checkerboard artefacts, Odena et al. 2016) or
+  // pixelshuffle (Conv2d(3, 1, 1) to 4x the channels, then PixelShuffle(2), Shi et al. 2016).
+  std::string upsample = "convt";
   bool spectral_norm_on(bool generator) const {
     return spectral_norm == "both" || spectral_norm == (generator ? "g" : "d");
   }

@@ -285,4 +285,16 @@ TEST_F(AppTest, StabilisationKnobsRunResumeAndSampleTheMovingAverage) {
   expect_fails("train --model mlp --steps 2 --loss hinge --label-smoothing 0.9 --out bad", {"--label-smoothing", "hinge"});
   expect_fails("train --model mlp --steps 2 --ema 1.5 --out bad", {"--ema", "1.5"});
   expect_fails("train --model mlp --steps 2 --noise cauchy --out bad", {"--noise", "cauchy"});
+
+  // SNGAN, the upsampling choices and augmentation, each a short run that samples.
+  for (std::string run : {"--model sngan32 --loss hinge", "--model dcgan32 --upsample nearest --augment flip,translate",
+                          "--model dcgan32 --upsample pixelshuffle --diffaugment color,translation,cutout"}) {
+    r = gan("train " + run + " --ngf 4 --ndf 4 --steps 2 --batch 8 --sample-every 0 --overwrite --out r2");
+    ASSERT_EQ(r.code, 0) << run << "\n" << r.out;
+    r = gan("sample --checkpoint r2/checkpoints/last.safetensors --n 4 --out r2.npy");
+    ASSERT_EQ(r.code, 0) << run << "\n" << r.out;
+    EXPECT_EQ(io::load_npy(p("r2.npy")).shape(), (Shape{4, 1, 32, 32})) << run;
+  }
+  expect_fails("train --model mlp --upsample nearest --steps 2 --out bad", {"--upsample", "mlp"});
+  expect_fails("train --model dcgan32 --diffaugment blur --steps 2 --out bad", {"--diffaugment", "blur"});
 }

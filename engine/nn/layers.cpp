@@ -77,6 +77,8 @@ Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 Tensor LeakyReLU::forward(const Tensor& x) { return leaky_relu(x, negative_slope); }
 Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
 Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
+Tensor PixelShuffle::forward(const Tensor& x) { return pixel_shuffle(x, r); }
+Tensor Upsample::forward(const Tensor& x) { return upsample_nearest2d(x, scale); }
 
 std::string LeakyReLU::extra_repr() const {
   std::ostringstream os;

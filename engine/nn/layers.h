@@ -151,6 +151,28 @@ class Tanh : public Module {
   Tensor forward(const Tensor& x) override;
 };
 
+// torch.nn.PixelShuffle(r): [N, C r^2, H, W] -> [N, C, H r, W r] (engine/ops/spatial.h).
+class PixelShuffle : public Module {
+ public:
+  explicit PixelShuffle(int64_t r) : Module("PixelShuffle"), r(r) {}
+  Tensor forward(const Tensor& x) override;
+  int64_t r;
+
+ protected:
+  std::string extra_repr() const override { return "upscale_factor=" + std::to_string(r); }
+};
+
+// torch.nn.Upsample(scale_factor=s, mode='nearest'), integer s.
+class Upsample : public Module {
+ public:
+  explicit Upsample(int64_t scale) : Module("Upsample"), scale(scale) {}
+  Tensor forward(const Tensor& x) override;
+  int64_t scale;
+
+ protected:
+  std::string extra_repr() const override { return "scale_factor=" + std::to_string(scale) + ", mode='nearest'"; }
+};
+
 class Sigmoid : public Module {
  public:
   Sigmoid() : Module("Sigmoid") {}
