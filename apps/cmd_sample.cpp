@@ -24,6 +24,7 @@ struct SampleFlags {
   CLI::Option* model_opt = nullptr;
   int64_t cls = -1;
   std::string codes, traverse;
+  bool no_ema = false;
 };
 
 // --code cat=3,cont0=0.5 -> {"cat": 3, "cont0": 0.5}
@@ -78,7 +79,7 @@ int run_sample(const SampleFlags& f) {
     if (f.model.arch == "dcgan32") fallback->image_size = 32;
     if (f.model.arch == "dcgan64") fallback->image_size = 64;
   }
-  models::LoadedGenerator g = models::load_generator(f.checkpoint, device, fallback);
+  models::LoadedGenerator g = models::load_generator(f.checkpoint, device, fallback, !f.no_ema);
   if (g.config.arch == "toy") return run_sample_toy(f, g);
   Tensor images;
   int64_t nrow = f.nrow;
@@ -95,10 +96,10 @@ int run_sample(const SampleFlags& f) {
     if (nrow == 0) nrow = columns;
   }
   models::write_images(images, f.out, nrow);
-  std::printf("wrote %s: %lld images %lldx%lldx%lld (%s %s)\n", f.out.c_str(), static_cast<long long>(images.size(0)),
+  std::printf("wrote %s: %lld images %lldx%lldx%lld (%s %s%s)\n", f.out.c_str(), static_cast<long long>(images.size(0)),
               static_cast<long long>(images.size(1)), static_cast<long long>(images.size(2)),
               static_cast<long long>(images.size(3)), g.config.arch.c_str(),
-              f.interpolate > 0 ? "interpolations" : "samples");
+              f.interpolate > 0 ? "interpolations" : "samples", g.ema ? ", moving-average weights" : "");
   return 0;
 }
 
@@ -123,6 +124,7 @@ Runner add_sample_command(CLI::App& app) {
   app.add_option("--code", f->codes, "InfoGAN: fixed code values, e.g. cat=3,cont0=0.5 (the others drawn at random)");
   app.add_option("--traverse", f->traverse, "InfoGAN: contJ varies from -2 to 2 along each of --n rows");
   app.add_option("--device", f->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  app.add_flag("--no-ema", f->no_ema, "Runs trained with --ema: sample the raw generator, not its moving average");
   f->model_opt = app.add_option("--model", f->model.arch,
                                 "For files not written by gan train (e.g. from PyTorch): mlp, dcgan32 or dcgan64")
                      ->check(CLI::IsMember({"mlp", "dcgan32", "dcgan64"}));

@@ -18,7 +18,7 @@ Runner add_trace_command(CLI::App& app) {
   app.add_option("--batch-file", req->batch_path, "Real images as .npy, float [N, C, S, S] in [-1, 1] (default: the "
                                                   "run's next batch of its data)")
       ->check(CLI::ExistingFile);
-  app.add_option("--noise", req->noise_path, "Noise z as .npy: [N, nz] (mlp, toy) or [N, nz, 1, 1] (dcgan), used for "
+  app.add_option("--noise-file", req->noise_path, "Noise z as .npy: [N, nz] (mlp, toy) or [N, nz, 1, 1] (dcgan), used for "
                                              "every noise draw of the step (default: the run's noise stream)")
       ->check(CLI::ExistingFile);
   app.add_option("--device", req->device, "cpu, cuda, cuda:N or auto")->capture_default_str();

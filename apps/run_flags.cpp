@@ -29,8 +29,10 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
     f->loss_dependent.push_back({field, o});
     return fixed(o);
   };
-  dep("model", app.add_option("--model", c.model.arch, "Architecture: mlp, dcgan32, dcgan64 or toy (2-D data; the default there)")
-                   ->check(CLI::IsMember({"mlp", "dcgan32", "dcgan64", "toy"}))
+  dep("model", app.add_option("--model", c.model.arch,
+                              "Architecture: mlp, dcgan32, dcgan64, sngan32 (the SNGAN paper's CNN: nz 128, spectral "
+                              "norm on D; use --loss hinge) or toy (2-D data; the default there)")
+                   ->check(CLI::IsMember({"mlp", "dcgan32", "dcgan64", "sngan32", "toy"}))
                    ->capture_default_str());
   fixed(app.add_option("--data", c.data,
                        "Data set: mnist (bundled 10k digits), mnist:PATH, fashion:PATH, cifar10:PATH, folder:PATH, "
@@ -94,6 +96,47 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
   fixed(app.add_option("--ngf", c.model.ngf, "DCGAN generator width")->check(CLI::PositiveNumber)->capture_default_str());
   fixed(app.add_option("--ndf", c.model.ndf, "DCGAN discriminator width")->check(CLI::PositiveNumber)
             ->capture_default_str());
+  dep("spectral_norm", app.add_option("--spectral-norm", c.model.spectral_norm,
+                                      "Spectral normalisation of every linear/conv layer: none, d (the discriminator), g "
+                                      "or both (default none; sngan32: d)")
+                           ->check(CLI::IsMember({"none", "d", "g", "both"})));
+  fixed(app.add_option("--upsample", c.model.upsample,
+                       "DCGAN generators: convt (ConvTranspose2d, default), nearest (Upsample + Conv2d 3x3) or "
+                       "pixelshuffle (Conv2d 3x3 to 4x channels + PixelShuffle)")
+            ->check(CLI::IsMember({"convt", "nearest", "pixelshuffle"}))
+            ->capture_default_str());
+  fixed(app.add_option("--noise", c.model.noise, "Latent distribution: normal (N(0, 1)) or uniform (U[-1, 1])")
+            ->check(CLI::IsMember({"normal", "uniform"}))
+            ->capture_default_str());
+  fixed(app.add_option("--lr-g", c.lr_g, "Generator learning rate (two time-scale updates; default: --lr)")
+            ->check(CLI::PositiveNumber));
+  fixed(app.add_option("--lr-d", c.lr_d, "Discriminator (critic) learning rate (default: --lr)")->check(CLI::PositiveNumber));
+  fixed(app.add_option("--weight-decay", c.weight_decay, "L2 weight decay added to every gradient (torch.optim's)")
+            ->check(CLI::NonNegativeNumber)
+            ->capture_default_str());
+  fixed(app.add_option("--grad-clip", c.grad_clip,
+                       "Scale each network's gradients to a global L2 norm of at most NORM before its optimizer step "
+                       "(the norm goes to metrics.csv as grad_norm_<network>; 0: off)")
+            ->check(CLI::NonNegativeNumber)
+            ->capture_default_str());
+  fixed(app.add_option("--label-smoothing", c.label_smoothing,
+                       "bce: the target of real images in D's loss (one-sided smoothing, e.g. 0.9; 1: none)")
+            ->check(CLI::Range(0.0, 1.0).description("in (0, 1]"))
+            ->capture_default_str());
+  fixed(app.add_option("--rmsprop-alpha", c.rmsprop_alpha, "RMSprop's smoothing constant alpha")
+            ->check(CLI::Range(0.0, 0.999999))
+            ->capture_default_str());
+  fixed(app.add_option("--ema", c.ema,
+                       "Keep an exponential moving average of G's weights with this decay (e.g. 0.999; 0: off): "
+                       "checkpointed as generator_ema.*, shown under the sample grids, used by gan sample")
+            ->check(CLI::Range(0.0, 0.999999))
+            ->capture_default_str());
+  fixed(app.add_option("--augment", c.augment,
+                       "Augment the real images: flip (left-right, p = 1/2), translate (up to 1/8 of the side, zero "
+                       "padding), comma-separated"));
+  fixed(app.add_option("--diffaugment", c.diffaugment,
+                       "DiffAugment: color, translation, cutout (comma-separated), applied to every batch D sees, real "
+                       "and generated, differentiably"));
   f->seed = fixed(app.add_option("--seed", c.seed, "Random seed (weights, noise, shuffling)")->capture_default_str());
   return f;
 }

@@ -121,6 +121,13 @@ CheckpointState read_checkpoint(const io::SafetensorsFile& f, const CheckpointSt
   return out;
 }
 
+bool has_network(const io::SafetensorsFile& f, const std::string& network) {
+  const std::string prefix = network + ".";
+  for (const auto& [name, t] : f.tensors)
+    if (starts_with(name, prefix)) return true;
+  return false;
+}
+
 std::map<std::string, nn::StateValue> network_state(const io::SafetensorsFile& f, const std::string& network,
                                                     const std::string& src) {
   const std::string prefix = network + ".";

@@ -3,6 +3,7 @@
 //                                       (generator.main.0.weight, discriminator.main.1.running_mean)
 //   optim.<group>.<param>.<slot>        optimizer state (optim.generator.main.0.weight.exp_avg)
 //   optim.<group>.<param>.step          its step counts (I64)
+//   generator_ema.<state dict name>     the moving average of the generator (--ema), same names
 // Metadata: format = gan-engine-checkpoint, format_version, arch, optimizer (its kind), step,
 // config (the run's TrainConfig as JSON), loader {"epoch", "position"} and rng {"noise_seed",
 // "noise_draws"[, "data_draws"]} (where the data and noise streams stand).
@@ -44,6 +45,9 @@ CheckpointState read_checkpoint(const io::SafetensorsFile& f, const CheckpointSt
 bool is_checkpoint(const io::SafetensorsFile& f);
 // The config stored in a checkpoint's metadata (throws naming `source` if it has none).
 TrainConfig checkpoint_config(const io::SafetensorsFile& f, const std::string& source);
+
+// True when `f` holds "<network>." entries (generator_ema: a run trained with --ema).
+bool has_network(const io::SafetensorsFile& f, const std::string& network);
 
 // The state of one network: a checkpoint's "<network>." entries, or, in a file of bare names
 // (PyTorch's save_file(netG.state_dict())), all of them. Throws naming `source` when empty.

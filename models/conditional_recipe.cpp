@@ -33,6 +33,9 @@ ConditionalRecipe::ConditionalRecipe(const TrainConfig& cfg, Device device, std:
   g_ = std::make_shared<ConditionalGenerator>(model_, init);
   d_ = std::make_shared<ConditionalDiscriminator>(model_, init);
   if (!codes_.empty()) q_ = std::make_shared<InfoHead>(d_->feature_width(), model_, init);
+  spectral_norm_as_configured(model_, *g_, true, init);
+  spectral_norm_as_configured(model_, *d_, false, init);
+  if (q_) spectral_norm_as_configured(model_, *q_, false, init);
   for (auto& [name, m] : networks()) m->to(device);
   loss_->check_discriminator(*d_);
 }
@@ -81,11 +84,11 @@ Tensor ConditionalRecipe::critic_loss(StepContext& ctx) {
   CriticOutput r, fo;
   {
     auto pass = ctx.name_pass("discriminator", "real");
-    r = d_->run(real, y);
+    r = d_->run(ctx.critic_input(real), y);
   }
   {
     auto pass = ctx.name_pass("discriminator", "fake");
-    fo = d_->run(fake_in, y);
+    fo = d_->run(ctx.critic_input(fake_in), y);
   }
   std::function<void(const std::string&, const Tensor&)> show = [&](const std::string& n, const Tensor& t) { ctx.show(n, t); };
   Tensor loss;
@@ -142,7 +145,7 @@ Tensor ConditionalRecipe::generator_loss(StepContext& ctx) {
   CriticOutput o;
   {
     auto pass = ctx.name_pass("discriminator", "gstep");
-    o = d_->run(f, y);
+    o = d_->run(ctx.critic_input(f), y);
   }
   Tensor loss = loss_->generator_loss(o.logit);
   if (d_->aux) loss = add(loss, softmax_cross_entropy(o.class_logits, y));
@@ -178,10 +181,10 @@ int64_t ConditionalRecipe::sample_columns() const {
 
 std::vector<Tensor> ConditionalRecipe::sample_inputs(int64_t n, Generator& gen, Device device) const {
   const int64_t rows = grid_rows(), cols = rows > 0 ? std::max<int64_t>(1, n / rows) : n;
-  if (rows == 0) return {Tensor::randn(noise_shape(model_, n), &gen, DType::Float32, device),
+  if (rows == 0) return {draw_noise(model_, noise_shape(model_, n), gen, device),
                          draw_codes(codes_, n, gen, device, nullptr)};
   // One row per class (or first-code value); z and the other codes drawn per column, repeated down.
-  Tensor z = Tensor::randn(noise_shape(model_, cols), &gen, DType::Float32, device);
+  Tensor z = draw_noise(model_, noise_shape(model_, cols), gen, device);
   std::vector<float> row_of;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) row_of.push_back(static_cast<float>(r));

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/core/error.h"
+#include "models/augment.h"
 #include "models/losses.h"
 #include "models/toy.h"
 
@@ -11,8 +12,8 @@ namespace gan::models {
 using nlohmann::json;
 
 void ModelConfig::validate() const {
-  GAN_CHECK(arch == "mlp" || arch == "dcgan32" || arch == "dcgan64" || arch == "toy",
-            "model: unknown architecture '" << arch << "' (expected mlp, dcgan32, dcgan64 or toy)");
+  GAN_CHECK(arch == "mlp" || arch == "dcgan32" || arch == "dcgan64" || arch == "sngan32" || arch == "toy",
+            "model: unknown architecture '" << arch << "' (expected mlp, dcgan32, dcgan64, sngan32 or toy)");
   GAN_CHECK(critic_norm == "batch" || critic_norm == "layer" || critic_norm == "none",
             "model: unknown critic norm '" << critic_norm << "' (expected batch, layer or none)");
   GAN_CHECK(critic_norm == "batch" || arch == "dcgan32" || arch == "dcgan64",
@@ -23,6 +24,15 @@ void ModelConfig::validate() const {
   GAN_CHECK(image_size > 0, "model: image size must be positive, got " << image_size);
   if (arch == "dcgan32") GAN_CHECK(image_size == 32, "model: dcgan32 makes 32x32 images, not " << image_size);
   if (arch == "dcgan64") GAN_CHECK(image_size == 64, "model: dcgan64 makes 64x64 images, not " << image_size);
+  if (arch == "sngan32") GAN_CHECK(image_size == 32, "model: sngan32 makes 32x32 images, not " << image_size);
+  GAN_CHECK(spectral_norm == "none" || spectral_norm == "d" || spectral_norm == "g" || spectral_norm == "both",
+            "model: unknown --spectral-norm '" << spectral_norm << "' (expected none, d, g or both)");
+  GAN_CHECK(upsample == "convt" || upsample == "nearest" || upsample == "pixelshuffle",
+            "model: unknown --upsample '" << upsample << "' (expected convt, nearest or pixelshuffle)");
+  GAN_CHECK(upsample == "convt" || arch == "dcgan32" || arch == "dcgan64",
+            "model: --upsample " << upsample << " applies to the DCGAN generators (dcgan32, dcgan64), not " << arch);
+  GAN_CHECK(arch != "sngan32" || (!conditional() && codes.empty()),
+            "model: sngan32 is unconditional here; conditional and InfoGAN runs take mlp, dcgan32 or dcgan64");
   GAN_CHECK(ngf > 0 && ndf > 0, "model: ngf and ndf must be positive, got " << ngf << " and " << ndf);
   GAN_CHECK(!g_hidden.empty() && !d_hidden.empty(), "model: the MLP needs at least one hidden layer each");
   for (int64_t w : g_hidden) GAN_CHECK(w > 0, "model: generator hidden width " << w << " must be positive");
@@ -39,6 +49,7 @@ void ModelConfig::validate() const {
                                     << num_classes << " (a folder: one sub-folder per class)");
     GAN_CHECK(codes.empty(), "model: --codes (InfoGAN) learns its own codes; it does not combine with --condition class");
   }
+  GAN_CHECK(noise == "normal" || noise == "uniform", "model: unknown --noise '" << noise << "' (expected normal or uniform)");
   if (!codes.empty()) {
     GAN_CHECK(arch != "toy", "model: --codes needs image data (mlp, dcgan32 or dcgan64)");
     parse_codes(codes);
@@ -95,6 +106,20 @@ void TrainConfig::validate() const {
   GAN_CHECK(lr_schedule == "constant" || lr_schedule == "linear",
             "train: unknown learning-rate schedule '" << lr_schedule << "' (expected constant or linear)");
   GAN_CHECK(info_lambda >= 0, "train: --info-lambda must not be negative, got " << info_lambda);
+  GAN_CHECK(lr_g >= 0 && lr_d >= 0, "train: --lr-g and --lr-d must not be negative (0: --lr), got " << lr_g << " and " << lr_d);
+  GAN_CHECK(weight_decay >= 0, "train: --weight-decay must not be negative, got " << weight_decay);
+  GAN_CHECK(grad_clip >= 0, "train: --grad-clip must not be negative (0: off), got " << grad_clip);
+  GAN_CHECK(label_smoothing > 0 && label_smoothing <= 1,
+            "train: --label-smoothing is the real images' target, in (0, 1], got " << label_smoothing);
+  GAN_CHECK(label_smoothing == 1 || loss == "bce",
+            "train: --label-smoothing applies to the bce loss (its real target), not to " << loss);
+  GAN_CHECK(rmsprop_alpha >= 0 && rmsprop_alpha < 1, "train: --rmsprop-alpha must lie in [0, 1), got " << rmsprop_alpha);
+  GAN_CHECK(ema >= 0 && ema < 1, "train: --ema is a decay in [0, 1) (0: off), got " << ema);
+  GAN_CHECK(ema == 0 || model.arch != "toy", "train: --ema averages an image generator; the toy models have none to sample");
+  parse_augment_spec(augment, "--augment");  // throw naming a bad transform
+  parse_augment_spec(diffaugment, "--diffaugment");
+  GAN_CHECK((augment.empty() && diffaugment.empty()) || model.arch != "toy",
+            "train: --augment and --diffaugment transform images; 2-D toy data has none");
   GAN_CHECK(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
             "train: betas must lie in [0, 1), got " << beta1 << ", " << beta2);
   GAN_CHECK(batch > 0, "train: batch size must be positive, got " << batch);
@@ -107,9 +132,10 @@ void TrainConfig::validate() const {
   GAN_CHECK(n_samples > 0, "train: the sample grid needs at least one image");
 }
 
-double TrainConfig::lr_at(int64_t step, int64_t total) const {
-  if (lr_schedule == "constant" || total <= 0) return lr;
-  return lr * std::max(0.0, 1.0 - static_cast<double>(step) / static_cast<double>(total));
+double TrainConfig::lr_at(int64_t step, int64_t total, bool generator) const {
+  const double base = generator ? (lr_g > 0 ? lr_g : lr) : (lr_d > 0 ? lr_d : lr);
+  if (lr_schedule == "constant" || total <= 0) return base;
+  return base * std::max(0.0, 1.0 - static_cast<double>(step) / static_cast<double>(total));
 }
 
 // Every field with its JSON name, one list for both directions (M, T: const or not).
@@ -119,6 +145,7 @@ static void model_fields(M& c, F&& f) {
   f("ndf", c.ndf), f("g_hidden", c.g_hidden), f("d_hidden", c.d_hidden), f("leaky_slope", c.leaky_slope);
   f("critic_norm", c.critic_norm), f("condition", c.condition), f("cond_method", c.cond_method);
   f("num_classes", c.num_classes), f("embed_dim", c.embed_dim), f("codes", c.codes);
+  f("noise", c.noise), f("spectral_norm", c.spectral_norm), f("upsample", c.upsample);
 }
 
 // Fields absent from an older run's file keep their defaults (lr_schedule: constant).
@@ -129,6 +156,9 @@ static void train_fields(T& c, F&& f) {
   f("beta2", c.beta2), f("batch", c.batch), f("steps", c.steps), f("epochs", c.epochs), f("seed", c.seed);
   f("device", c.device), f("kernels", c.kernels), f("tf32", c.tf32), f("sample_every", c.sample_every);
   f("checkpoint_every", c.checkpoint_every), f("log_every", c.log_every), f("n_samples", c.n_samples);
+  f("lr_g", c.lr_g), f("lr_d", c.lr_d), f("weight_decay", c.weight_decay), f("grad_clip", c.grad_clip);
+  f("label_smoothing", c.label_smoothing), f("rmsprop_alpha", c.rmsprop_alpha), f("ema", c.ema);
+  f("augment", c.augment), f("diffaugment", c.diffaugment);
 }
 
 // Reads field `key` into `out` when present; a value of the wrong type names the field.
@@ -199,6 +229,10 @@ void apply_defaults(TrainConfig& cfg, const std::set<std::string>& given) {
   auto missing = [&](const char* k) { return given.count(k) == 0; };
   const bool toy = is_toy_data(cfg.data);
   if (toy && missing("model")) cfg.model.arch = "toy";
+  if (cfg.model.arch == "sngan32") {  // the paper's latent size and discriminator
+    if (missing("nz")) cfg.model.nz = 128;
+    if (missing("spectral_norm")) cfg.model.spectral_norm = "d";
+  }
   LossDefaults d = loss_defaults(cfg.loss, toy);
   if (missing("optimizer")) cfg.optimizer = d.optimizer;
   if (missing("lr")) cfg.lr = d.lr;

@@ -11,7 +11,7 @@
 namespace gan::models {
 
 struct ModelConfig {
-  std::string arch = "mlp";  // mlp | dcgan32 | dcgan64 | toy (2-D points, models/toy.h)
+  std::string arch = "mlp";  // mlp | dcgan32 | dcgan64 | sngan32 (models/sngan.h) | toy (2-D points, models/toy.h)
   int64_t nz = 100;          // latent size
   int64_t channels = 1;      // image channels (1 or 3)
   int64_t image_size = 28;   // side of the square images (fixed by the DCGAN archs: 32 or 64)
@@ -35,6 +35,20 @@ struct ModelConfig {
   // InfoGAN's latent codes (docs/infogan.md): comma-separated catK (one categorical code of K
   // values) and contN (N continuous codes, uniform in [-1, 1]), e.g. "cat10,cont2"; "" for none.
   std::string codes;
+  // The latent distribution: normal (N(0, 1), the default) or uniform (U[-1, 1], as in the
+  // original GAN and DCGAN papers). Sampling from a checkpoint draws from the same one.
+  std::string noise = "normal";
+  // Spectral normalisation (Miyato et al. 2018) of every Linear/Conv layer of the discriminator
+  // (d), the generator (g), both, or none; sngan32 defaults to d. The layers' weights are then
+  // stored as weight_orig, weight_u, weight_v, as PyTorch's spectral_norm stores them.
+  std::string spectral_norm = "none";
+  // How the DCGAN generators double the side: convt (ConvTranspose2d(4, 2, 1), the paper's),
+  // nearest (Upsample(2) then Conv2d(3, 1, 1): no checkerboard artefacts, Odena et al. 2016) or
+  // pixelshuffle (Conv2d(3, 1, 1) to 4x the channels, then PixelShuffle(2), Shi et al. 2016).
+  std::string upsample = "convt";
+  bool spectral_norm_on(bool generator) const {
+    return spectral_norm == "both" || spectral_norm == (generator ? "g" : "d");
+  }
 
   // Throws naming the bad field.
   void validate() const;
@@ -66,6 +80,17 @@ struct TrainConfig {
   // WGAN-GP experiments' decay). It damps the late oscillation of the generator around the data.
   std::string lr_schedule = "constant";
   double info_lambda = 1.0;  // InfoGAN: weight of the mutual-information term in G's (and Q's) loss
+  // Stabilisation knobs (docs/training.md). lr_g / lr_d: each phase's learning rate (two time-scale
+  // updates, Heusel et al. 2017); 0 means lr. weight_decay: L2 added to every gradient (torch.optim's).
+  // grad_clip: before each optimizer step, its group's gradients are scaled to a global L2 norm of
+  // at most this (0: off); the norm before clipping is logged as grad_norm_<group>.
+  // label_smoothing: bce only, the target for real images in D's loss (one-sided, Salimans et al.
+  // 2016: 0.9); 1 is none. rmsprop_alpha: RMSprop's smoothing constant. ema: the decay of an
+  // exponential moving average of the generator's weights (0: none), sampled alongside G.
+  double lr_g = 0, lr_d = 0, weight_decay = 0, grad_clip = 0, label_smoothing = 1.0, rmsprop_alpha = 0.99, ema = 0;
+  // Augmentation (models/augment.h): of the real images (flip,translate), and DiffAugment's
+  // differentiable transforms of everything the critic sees (color,translation,cutout); "" for none.
+  std::string augment, diffaugment;
   int64_t batch = 64;
   int64_t steps = 0;   // total generator steps; 0: use epochs
   int64_t epochs = 0;  // passes over the data when steps is 0
@@ -78,8 +103,9 @@ struct TrainConfig {
   int64_t n_samples = 64;  // images in each sample grid (fixed noise)
 
   void validate() const;
-  // The learning rate for generator step `step` (0-based) of `total`, after the schedule.
-  double lr_at(int64_t step, int64_t total) const;
+  // The learning rate of the generator's (or the critics') optimizers for generator step `step`
+  // (0-based) of `total`, after the schedule.
+  double lr_at(int64_t step, int64_t total, bool generator = true) const;
 };
 
 nlohmann::json to_json(const ModelConfig& c);

@@ -53,7 +53,7 @@ io::ImageDataset load_dataset(const std::string& spec, int64_t folder_size) {
 }
 
 int64_t model_image_size(const std::string& arch, int64_t data_side) {
-  if (arch == "dcgan32") return 32;
+  if (arch == "dcgan32" || arch == "sngan32") return 32;
   if (arch == "dcgan64") return 64;
   return data_side;
 }

@@ -30,19 +30,33 @@ std::vector<int64_t> widths(int side, int64_t base) {
 
 }  // namespace
 
+// Doubles the side of [in, s, s] to [out, 2s, 2s] as ModelConfig::upsample says.
+static void push_upsampling(nn::Sequential& main, const std::string& how, int64_t in, int64_t out, Generator& gen) {
+  if (how == "nearest") {
+    main.push_back(std::make_shared<nn::Upsample>(2));
+    main.push_back(std::make_shared<nn::Conv2d>(in, out, 3, 1, 1, false, &gen));
+  } else if (how == "pixelshuffle") {
+    main.push_back(std::make_shared<nn::Conv2d>(in, out * 4, 3, 1, 1, false, &gen));
+    main.push_back(std::make_shared<nn::PixelShuffle>(2));
+  } else {
+    main.push_back(std::make_shared<nn::ConvTranspose2d>(in, out, 4, 2, 1, 0, false, &gen));
+  }
+}
+
 template <int Side>
 DcganGenerator<Side>::DcganGenerator(const ModelConfig& cfg, Generator& gen) : nn::Module("Generator"), nz_(cfg.nz) {
   main = register_module("main", std::make_shared<nn::Sequential>());
   int64_t in = cfg.nz;
   bool first = true;
   for (int64_t w : widths(Side, cfg.ngf)) {  // the first layer maps z to 4 x 4, the others double the side
-    main->push_back(std::make_shared<nn::ConvTranspose2d>(in, w, 4, first ? 1 : 2, first ? 0 : 1, 0, false, &gen));
+    if (first) main->push_back(std::make_shared<nn::ConvTranspose2d>(in, w, 4, 1, 0, 0, false, &gen));
+    else push_upsampling(*main, cfg.upsample, in, w, gen);
     main->push_back(std::make_shared<nn::BatchNorm2d>(w));
     main->push_back(std::make_shared<nn::ReLU>());
     in = w;
     first = false;
   }
-  main->push_back(std::make_shared<nn::ConvTranspose2d>(in, cfg.channels, 4, 2, 1, 0, false, &gen));
+  push_upsampling(*main, cfg.upsample, in, cfg.channels, gen);
   main->push_back(std::make_shared<nn::Tanh>());
   nn::init::dcgan_init(*this, gen);
 }

@@ -14,6 +14,9 @@
 //   64x64: nc x 64 x 64 -> ndf x 32 x 32 -> (ndf*2) x 16 x 16 -> (ndf*4) x 8 x 8 -> (ndf*8) x 4 x 4 -> 1
 //   32x32: nc x 32 x 32 -> (ndf*2) x 16 x 16 -> (ndf*4) x 8 x 8 -> (ndf*8) x 4 x 4 -> 1
 // With ngf = 64 the 32x32 generator is z -> 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32xC.
+// --upsample nearest|pixelshuffle replaces each stride-2 ConvTranspose2d by two modules
+// (Upsample(2), Conv2d(3, 1, 1)) or (Conv2d(3, 1, 1) to 4x the channels, PixelShuffle(2)), so the
+// later indices move by one per replaced layer, as in the equivalent torch nn.Sequential.
 //
 // The discriminators' normalisation follows ModelConfig::critic_norm: BatchNorm2d (default),
 // LayerNorm over (C, H, W) (WGAN-GP critics; PyTorch: nn.LayerNorm([C, H, W]), weight ones and

@@ -30,8 +30,8 @@ Tensor GanRecipe::critic_loss(StepContext& ctx) {
     fake = ctx.run("generator", "", z);
   }
   Tensor fake_in = fake.detach();
-  Tensor d_real = ctx.run("discriminator", "real", real);
-  Tensor d_fake = ctx.run("discriminator", "fake", fake_in);
+  Tensor d_real = ctx.run("discriminator", "real", ctx.critic_input(real));
+  Tensor d_fake = ctx.run("discriminator", "fake", ctx.critic_input(fake_in));
   std::function<void(const std::string&, const Tensor&)> show = [&](const std::string& n, const Tensor& t) { ctx.show(n, t); };
   Tensor loss;
   {
@@ -45,7 +45,7 @@ Tensor GanRecipe::critic_loss(StepContext& ctx) {
 Tensor GanRecipe::generator_loss(StepContext& ctx) {
   if (ctx.point().critic_steps != 1) fake_ = ctx.run("generator", "", ctx.noise(model_.noise_shape(ctx.batch().real.size(0))));
   Tensor fake = std::move(fake_);
-  return loss_->generator_loss(ctx.run("discriminator", "gstep", fake));
+  return loss_->generator_loss(ctx.run("discriminator", "gstep", ctx.critic_input(fake)));
 }
 
 void log_critic_step(StepContext& ctx, const Tensor& d_real, const Tensor& d_fake, const GanLoss& loss) {

@@ -11,7 +11,7 @@ static void check_steps(int n_critic, const char* who) {
 }
 
 OutputLoss::OutputLoss(std::string name, CriticFormula critic, GeneratorFormula generator, int n_critic)
-    : name_(std::move(name)), critic_(critic), generator_(generator), n_critic_(n_critic) {
+    : name_(std::move(name)), critic_(std::move(critic)), generator_(std::move(generator)), n_critic_(n_critic) {
   check_steps(n_critic, name_.c_str());
 }
 
@@ -93,6 +93,11 @@ std::unique_ptr<GanLoss> make_loss(const std::string& name) {
 
 std::unique_ptr<GanLoss> make_loss(const TrainConfig& cfg) {
   const int k = static_cast<int>(cfg.n_critic);
+  if (cfg.loss == "bce" && cfg.label_smoothing != 1.0) {
+    const double target = cfg.label_smoothing;
+    auto smoothed = [target](const Tensor& r, const Tensor& f) { return add(bce_with_logits(r, target), bce_with_logits(f, 0.0)); };
+    return std::make_unique<OutputLoss>("bce", smoothed, bce_g, k);
+  }
   if (cfg.loss == "bce") return std::make_unique<OutputLoss>("bce", bce_d, bce_g, k);
   if (cfg.loss == "wgan") return std::make_unique<WganLoss>(k, cfg.clip);
   if (cfg.loss == "wgan-gp") return std::make_unique<WganGpLoss>(k, cfg.gp_lambda);

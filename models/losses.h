@@ -4,6 +4,7 @@
 // (Wasserstein estimate, gradient penalty, gradient norm) to log.
 //
 //   bce      L_D = BCE(D(x), 1) + BCE(D(G(z)), 0)          L_G = BCE(D(G(z)), 1)  (non-saturating)
+//            (--label-smoothing s: BCE(D(x), s), one-sided: fakes keep 0, G's target stays 1)
 //   wgan     L_D = mean D(G(z)) - mean D(x), weights clipped to [-c, c] after each critic step
 //            L_G = -mean D(G(z))                                    (Arjovsky et al. 2017)
 //   wgan-gp  L_D = mean D(G(z)) - mean D(x) + lambda mean_n (||grad D(xhat_n)|| - 1)^2
@@ -70,8 +71,8 @@ class GanLoss {
 // non-saturating generator loss, on logits), lsgan and hinge.
 class OutputLoss : public GanLoss {
  public:
-  using CriticFormula = Tensor (*)(const Tensor& d_real, const Tensor& d_fake);
-  using GeneratorFormula = Tensor (*)(const Tensor& d_fake);
+  using CriticFormula = std::function<Tensor(const Tensor& d_real, const Tensor& d_fake)>;
+  using GeneratorFormula = std::function<Tensor(const Tensor& d_fake)>;
   OutputLoss(std::string name, CriticFormula critic, GeneratorFormula generator, int n_critic = 1);
   std::string name() const override { return name_; }
   Tensor discriminator_loss(const DiscriminatorLossInputs& in) override { return critic_(in.d_real, in.d_fake); }

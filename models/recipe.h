@@ -62,6 +62,9 @@ class StepContext {
   virtual Generator& rng() = 0;
   // network(x), its activations named after `pass` for the hooks.
   virtual Tensor run(const std::string& network, const std::string& pass, const Tensor& x) = 0;
+  // What the critic sees of a batch of images, real or generated: the run's DiffAugment transforms
+  // of them (differentiable; fresh parameters each call) when --diffaugment is on, else `images`.
+  virtual Tensor critic_input(const Tensor& images) = 0;
   // Names the passes of `network` until the returned guard ends (calls made inside a loss).
   virtual std::shared_ptr<void> name_pass(const std::string& network, const std::string& pass) = 0;
   // A 0-dim scalar for the metrics (undefined: ignored).

@@ -9,6 +9,7 @@
 #include "engine/cuda/kernel_select.h"
 #endif
 #include "engine/io/image.h"
+#include "engine/io/plot.h"
 
 namespace gan::models {
 
@@ -110,10 +111,30 @@ class Run {
     if (ev_.on_log) ev_.on_log(rec);
   }
 
+  // `img` (gray or RGB) under a one-line caption, as RGB.
+  static io::Image captioned(const io::Image& img, const std::string& caption) {
+    io::Canvas band(img.width, 12);
+    band.text(3, 3, caption, 0, 0, 0);
+    io::Image rgb{img.width, img.height, 3, {}};
+    rgb.pixels.reserve(static_cast<size_t>(img.width * img.height * 3));
+    for (int64_t y = 0; y < img.height; ++y)
+      for (int64_t x = 0; x < img.width; ++x)
+        for (int64_t c = 0; c < 3; ++c) rgb.pixels.push_back(img.at(y, x, img.channels == 3 ? c : 0));
+    return io::stack_vertically({band.img, rgb});
+  }
+
   std::string write_samples() {
     std::string title = t_.config().loss + ", step " + std::to_string(t_.step());
-    std::string png =
-        io::encode_png(t_.data().picture(samples(), t_.recipe().critic(), title, t_.recipe().sample_columns()));
+    io::Image pic = t_.data().picture(samples(), t_.recipe().critic(), title, t_.recipe().sample_columns());
+    if (t_.has_ema()) {  // the moving average below the raw generator, from the same inputs
+      char decay[32];
+      std::snprintf(decay, sizeof decay, "%g", t_.config().ema);
+      io::Image avg = t_.data().picture(t_.generate_ema(t_.fixed_inputs()), t_.recipe().critic(),
+                                        title + ", moving average", t_.recipe().sample_columns());
+      pic = io::stack_vertically({captioned(pic, "G, step " + std::to_string(t_.step())),
+                                  captioned(avg, std::string("moving average of G (--ema ") + decay + ")")});
+    }
+    std::string png = io::encode_png(pic);
     std::string path = dir_ + "/samples/" + step_name("step", t_.step(), ".png");
     io::write_file_atomic(path, png);
     io::write_file_atomic(dir_ + "/samples/last.png", png);

@@ -16,7 +16,8 @@
 
 namespace gan::models {
 
-LoadedGenerator load_generator(const std::string& path, Device device, const std::optional<ModelConfig>& fallback) {
+LoadedGenerator load_generator(const std::string& path, Device device, const std::optional<ModelConfig>& fallback,
+                               bool use_ema) {
   io::SafetensorsFile f = io::load_safetensors(path);
   ModelConfig cfg;
   std::string data;
@@ -32,7 +33,8 @@ LoadedGenerator load_generator(const std::string& path, Device device, const std
   }
   Generator init(0);
   LoadedGenerator g{cfg, data, build_generator(cfg, init), device};
-  g.generator->load_state_dict(network_state(f, "generator", path), path);
+  g.ema = use_ema && has_network(f, "generator_ema");
+  g.generator->load_state_dict(network_state(f, g.ema ? "generator_ema" : "generator", path), path);
   g.generator->to(device);
   g.generator->eval();
   return g;
@@ -121,7 +123,7 @@ Tensor sample_images(const LoadedGenerator& g, int64_t n, uint64_t seed, const S
               "sample: --class, --code and --traverse need a conditional or InfoGAN generator; this one (" << cfg.arch
                                                                                                   << ") takes noise only");
     if (columns) *columns = 0;
-    return g.generator->forward(Tensor::randn(noise_shape(cfg, n), &gen, DType::Float32, g.device));
+    return g.generator->forward(draw_noise(cfg, noise_shape(cfg, n), gen, g.device));
   }
   GAN_CHECK(cfg.conditional() || !c.cls, "sample: --class needs a class-conditional generator (this one has codes " << cfg.codes << ")");
   GAN_CHECK(!cfg.conditional() || (c.codes.empty() && c.traverse.empty()),
@@ -130,15 +132,15 @@ Tensor sample_images(const LoadedGenerator& g, int64_t n, uint64_t seed, const S
   const int64_t total = second.size(0);
   Tensor z;
   if (cfg.conditional() && !c.cls) {  // z shared down each column, so a column shows one style in every class
-    Tensor col = Tensor::randn(noise_shape(cfg, cols), &gen);
+    Tensor col = draw_noise(cfg, noise_shape(cfg, cols), gen);
     z = cat(std::vector<Tensor>(static_cast<size_t>(total / cols), col), 0);
   } else if (!c.traverse.empty()) {  // z fixed along each row of a traversal
     std::vector<Tensor> rows;
-    Tensor zr = Tensor::randn(noise_shape(cfg, n), &gen);
+    Tensor zr = draw_noise(cfg, noise_shape(cfg, n), gen);
     for (int64_t r = 0; r < n; ++r) rows.push_back(cat(std::vector<Tensor>(static_cast<size_t>(c.steps), slice(zr, 0, r, r + 1)), 0));
     z = cat(rows, 0);
   } else {
-    z = Tensor::randn(noise_shape(cfg, total), &gen);
+    z = draw_noise(cfg, noise_shape(cfg, total), gen);
   }
   if (columns) *columns = cols;
   return cond->forward(z.to(g.device), second.to(g.device));
@@ -152,8 +154,10 @@ Tensor interpolate_images(const LoadedGenerator& g, int64_t rows, int64_t steps,
   NoGradGuard no_grad;
   Generator gen(seed);
   const int64_t nz = g.config.nz;
-  std::vector<float> a = Tensor::randn({rows, nz}, &gen).to_float_vector();
-  std::vector<float> b = Tensor::randn({rows, nz}, &gen).to_float_vector();
+  std::vector<float> a = draw_noise(g.config, {rows, nz}, gen).to_float_vector();
+  std::vector<float> b = draw_noise(g.config, {rows, nz}, gen).to_float_vector();
+  // Uniform noise fills a cube: the straight segment between two of its points stays inside it.
+  const bool slerp = g.config.noise != "uniform";
   std::vector<float> z(static_cast<size_t>(rows * steps * nz));
   for (int64_t r = 0; r < rows; ++r) {
     const float* pa = &a[r * nz];
@@ -170,7 +174,7 @@ Tensor interpolate_images(const LoadedGenerator& g, int64_t rows, int64_t steps,
     for (int64_t s = 0; s < steps; ++s) {
       double t = static_cast<double>(s) / static_cast<double>(steps - 1);
       double wa, wb;
-      if (omega < 1e-6) {
+      if (!slerp || omega < 1e-6) {
         wa = 1 - t;
         wb = t;
       } else {

@@ -16,13 +16,15 @@ struct LoadedGenerator {
   std::string data;  // the run's --data (from the checkpoint's config; empty for foreign files)
   std::shared_ptr<nn::Module> generator;  // in eval mode
   Device device;
+  bool ema = false;  // the weights are the moving average (generator_ema.*) of a --ema run
 };
 
 // The generator of a checkpoint. Checkpoints of this engine describe their model in metadata;
 // for other safetensors files holding `generator.*` tensors (or bare PyTorch Generator names,
-// `main.0.weight`, ...) pass `fallback` to say which model they are. Errors name the file.
+// `main.0.weight`, ...) pass `fallback` to say which model they are. Errors name the file. A run
+// trained with --ema is sampled from its moving average unless `use_ema` is false.
 LoadedGenerator load_generator(const std::string& path, Device device,
-                               const std::optional<ModelConfig>& fallback = std::nullopt);
+                               const std::optional<ModelConfig>& fallback = std::nullopt, bool use_ema = true);
 
 // What a conditional generator is asked for (`gan sample --class / --code / --traverse`).
 struct SampleCondition {

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "engine/ops/ops.h"
+#include "models/augment.h"
 #include "models/gan_recipe.h"
 
 namespace gan::models {
@@ -12,23 +13,28 @@ namespace gan::models {
 static constexpr uint64_t kNoiseStream = 0x6e6f697365000000ULL;  // "noise"
 static constexpr uint64_t kFixedStream = 0x6669786564000000ULL;  // "fixed"
 
-std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& cfg, const optim::NamedTensors& params) {
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& cfg, const optim::NamedTensors& params, double lr) {
+  if (lr <= 0) lr = cfg.lr;
   if (cfg.optimizer == "adam") {
     optim::AdamOptions o;
-    o.lr = cfg.lr;
+    o.lr = lr;
     o.beta1 = cfg.beta1;
     o.beta2 = cfg.beta2;
+    o.weight_decay = cfg.weight_decay;
     return std::make_unique<optim::Adam>(params, o);
   }
   if (cfg.optimizer == "rmsprop") {
     optim::RmspropOptions o;
-    o.lr = cfg.lr;
+    o.lr = lr;
+    o.alpha = cfg.rmsprop_alpha;
+    o.weight_decay = cfg.weight_decay;
     return std::make_unique<optim::RMSprop>(params, o);
   }
   if (cfg.optimizer == "sgd") {
     optim::SgdOptions o;
-    o.lr = cfg.lr;
+    o.lr = lr;
     o.momentum = cfg.beta1;  // --beta1 doubles as SGD's momentum
+    o.weight_decay = cfg.weight_decay;
     return std::make_unique<optim::SGD>(params, o);
   }
   GAN_FAIL("unknown optimizer '" << cfg.optimizer << "' (expected adam, rmsprop or sgd)");
@@ -37,7 +43,11 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& cfg, const o
 // The StepContext of one training step: the batch, the noise stream, pass names and scalars.
 class Trainer::Context : public StepContext {
  public:
-  Context(Trainer& t, const StepHooks* hooks) : t_(t), hooks_(hooks) {
+  Context(Trainer& t, const StepHooks* hooks)
+      : t_(t),
+        hooks_(hooks),
+        augment_(parse_augment_spec(t.cfg_.augment, "--augment")),
+        diffaugment_(parse_augment_spec(t.cfg_.diffaugment, "--diffaugment")) {
     if (!hooks_ || !hooks_->on_activation) return;
     for (auto& [net, m] : t_.networks_)
       for (auto& [path, layer] : m->named_modules())
@@ -56,6 +66,7 @@ class Trainer::Context : public StepContext {
   void draw_batch() {
     batch_ = t_.data_->next();
     batch_.real = batch_.real.to(t_.device_);
+    if (!augment_.empty()) batch_.real = augment_real(batch_.real, augment_, t_.noise_gen_);
     if (batch_.labels.defined()) {
       batch_.labels = batch_.labels.to(t_.device_);
       input("labels", batch_.labels);
@@ -72,7 +83,7 @@ class Trainer::Context : public StepContext {
   const StepPoint& point() const override { return point_; }
   const Batch& batch() const override { return batch_; }
   Tensor noise(const Shape& shape) override {
-    Tensor z = Tensor::randn(shape, &t_.noise_gen_, DType::Float32, t_.device_);
+    Tensor z = draw_noise(t_.cfg_.model, shape, t_.noise_gen_, t_.device_);
     input("noise", z);
     return z;
   }
@@ -80,6 +91,9 @@ class Trainer::Context : public StepContext {
   Tensor run(const std::string& network, const std::string& pass, const Tensor& x) override {
     auto named = name_pass(network, pass);
     return t_.network(network)(x);
+  }
+  Tensor critic_input(const Tensor& images) override {
+    return diffaugment_.empty() ? images : diff_augment(images, diffaugment_, t_.noise_gen_);
   }
   std::shared_ptr<void> name_pass(const std::string& network, const std::string& pass) override {
     std::string before = passes_[network];
@@ -104,6 +118,7 @@ class Trainer::Context : public StepContext {
 
   Trainer& t_;
   const StepHooks* hooks_;
+  const std::vector<std::string> augment_, diffaugment_;
   StepPoint point_;
   Batch batch_;
   std::map<std::string, std::string> passes_;
@@ -130,7 +145,20 @@ Trainer::Trainer(TrainConfig cfg, std::unique_ptr<DataSource> data, Device devic
     }
     std::vector<Tensor> ps;
     for (auto& [n, p] : params) ps.push_back(p);
-    groups_.push_back({g, make_optimizer(cfg_, params), ps});
+    const bool gen_phase = g.phase == Phase::Generator;
+    groups_.push_back({g, make_optimizer(cfg_, params, cfg_.lr_at(0, 0, gen_phase)), ps});
+    if (cfg_.grad_clip > 0)
+      scalars_.push_back({"grad_norm_" + g.name, "the gradient norm of " + g.name, "", false});
+  }
+  if (cfg_.ema > 0) {
+    // The average starts as a copy of the initial generator (as the reference implementations'
+    // deep copy); it is never trained, only blended after each generator step.
+    Generator unused(0);
+    ema_ = build_generator(cfg_.model, unused);
+    ema_->to(device_);
+    ema_->load_state_dict(state_map(network("generator")), "the generator");
+    ema_->set_requires_grad(false);
+    ema_->eval();
   }
   Generator fixed(cfg_.seed ^ kFixedStream);
   fixed_inputs_ = recipe_->sample_inputs(cfg_.n_samples, fixed, device_);
@@ -165,17 +193,46 @@ optim::Optimizer& Trainer::optimizer(const std::string& name) {
   GAN_FAIL("trainer: this run has no optimizer '" << name << "'");
 }
 
-// Backward of a phase's loss, then its optimizers (and, after a critic step, clipping).
-void Trainer::update(Phase phase, const Tensor& loss, const StepPoint& at, const StepHooks* hooks) {
+// Backward of a phase's loss, then its optimizers (gradient clipping before each, weight clipping
+// after a critic step's), then, after a generator step, the moving average.
+void Trainer::update(Phase phase, const Tensor& loss, const StepPoint& at, const StepHooks* hooks, Context& ctx) {
   for (auto& g : groups_)
     if (g.spec.phase == phase) g.opt->zero_grad();
   loss.backward();
   if (hooks && hooks->before_optimizer_step) hooks->before_optimizer_step(at, loss);
   for (auto& g : groups_) {
     if (g.spec.phase != phase) continue;
+    if (cfg_.grad_clip > 0) {
+      const double norm = optim::clip_grad_norm(g.params, cfg_.grad_clip);
+      ctx.log("grad_norm_" + g.spec.name, Tensor::from_vector(std::vector<float>{static_cast<float>(norm)}, {}));
+    }
     g.opt->step();
     if (phase == Phase::Critic && recipe_->weight_clip() > 0) optim::clip_weights(g.params, recipe_->weight_clip());
   }
+  if (phase == Phase::Generator && ema_) update_ema();
+}
+
+std::map<std::string, nn::StateValue> Trainer::state_map(const nn::Module& m) {
+  std::map<std::string, nn::StateValue> out;
+  for (auto& [n, v] : m.state_dict()) out.emplace(n, v);
+  return out;
+}
+
+// ema = d ema + (1 - d) p for every parameter; buffers (batch norm's running statistics and
+// counters) are copied from the generator, as the reference implementations do: their running
+// averages are already averages, and blending them twice would lag.
+void Trainer::update_ema() {
+  NoGradGuard no_grad;
+  const double d = cfg_.ema;
+  auto params = network("generator").named_parameters();
+  std::map<std::string, Tensor> current(params.begin(), params.end());
+  std::map<std::string, nn::StateValue> blended = state_map(network("generator"));
+  for (auto& [name, p] : ema_->named_parameters()) {
+    auto it = current.find(name);
+    GAN_CHECK(it != current.end(), "ema: the generator has no parameter " << name);
+    blended[name] = nn::StateValue::of(add(mul(p, d), mul(it->second, 1.0 - d)));
+  }
+  ema_->load_state_dict(blended, "the moving average");
 }
 
 // Turns off requires_grad on the critics' parameters for the generator step, whatever happens.
@@ -188,8 +245,7 @@ struct Frozen {
 
 StepScalars Trainer::train_step(const StepHooks* hooks) {
   const int k = recipe_->critic_steps();
-  const double lr = cfg_.lr_at(step_, total_steps());
-  for (auto& g : groups_) g.opt->set_lr(lr);
+  for (auto& g : groups_) g.opt->set_lr(cfg_.lr_at(step_, total_steps(), g.spec.phase == Phase::Generator));
   Context ctx(*this, hooks);
   for (int i = 0; i < k; ++i) {
     const StepPoint at{Phase::Critic, i, k};
@@ -197,7 +253,7 @@ StepScalars Trainer::train_step(const StepHooks* hooks) {
     ctx.draw_batch();
     Tensor loss = recipe_->critic_loss(ctx);
     ctx.log("loss_d", loss);
-    update(Phase::Critic, loss, at, hooks);
+    update(Phase::Critic, loss, at, hooks, ctx);
   }
   const StepPoint at{Phase::Generator, k, k};
   ctx.begin(at);
@@ -209,7 +265,7 @@ StepScalars Trainer::train_step(const StepHooks* hooks) {
     for (nn::Module* m : frozen.nets) m->set_requires_grad(false);
     Tensor loss = recipe_->generator_loss(ctx);
     ctx.log("loss_g", loss);
-    update(Phase::Generator, loss, at, hooks);
+    update(Phase::Generator, loss, at, hooks, ctx);
   }
   ++step_;
   return ctx.scalars();
@@ -231,6 +287,27 @@ Tensor Trainer::generate(const std::vector<Tensor>& inputs) {
   return x;
 }
 
+Tensor Trainer::generate_ema(const std::vector<Tensor>& inputs) {
+  GAN_CHECK(ema_, "trainer: this run keeps no moving average of the generator (--ema)");
+  // The recipe knows how its generator takes its inputs: lend it the averaged weights for one call.
+  nn::Module& g = network("generator");
+  std::map<std::string, nn::StateValue> own;
+  {
+    NoGradGuard no_grad;
+    for (auto& [n, v] : g.state_dict()) own.emplace(n, v.is_counter ? v : nn::StateValue::of(v.tensor.clone()));
+  }
+  g.load_state_dict(state_map(*ema_), "the moving average");
+  Tensor x;
+  try {
+    x = generate(inputs);
+  } catch (...) {
+    g.load_state_dict(own, "the generator");
+    throw;
+  }
+  g.load_state_dict(own, "the generator");
+  return x;
+}
+
 bool Trainer::state_finite() {
   NoGradGuard no_grad;
   Tensor total;
@@ -248,6 +325,7 @@ CheckpointState Trainer::state() const {
   CheckpointState s;
   s.config = &cfg_;
   s.networks = networks_;
+  if (ema_) s.networks.emplace_back("generator_ema", ema_.get());
   for (auto& g : groups_) s.optimizers.emplace_back(g.spec.name, g.opt.get());
   s.step = step_;
   s.data = data_->state();

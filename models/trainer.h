@@ -13,6 +13,7 @@
 // restoring a checkpoint and stepping gives, on the CPU, bit for bit the run that never stopped.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -59,6 +60,10 @@ class Trainer {
   // Samples from `inputs` in eval mode without history (batch norm uses its running statistics);
   // the networks return to training mode afterwards.
   Tensor generate(const std::vector<Tensor>& inputs);
+  // The same from the moving average of the generator's weights (--ema; throws without it).
+  Tensor generate_ema(const std::vector<Tensor>& inputs);
+  bool has_ema() const { return ema_ != nullptr; }
+  nn::Module* ema_generator() { return ema_.get(); }  // null without --ema
   // True when no parameter or buffer holds a NaN or infinity (one device read).
   bool state_finite();
 
@@ -74,7 +79,9 @@ class Trainer {
     std::unique_ptr<optim::Optimizer> opt;
     std::vector<Tensor> params;
   };
-  void update(Phase phase, const Tensor& loss, const StepPoint& at, const StepHooks* hooks);
+  void update(Phase phase, const Tensor& loss, const StepPoint& at, const StepHooks* hooks, Context& ctx);
+  void update_ema();
+  static std::map<std::string, nn::StateValue> state_map(const nn::Module& m);
   CheckpointState state() const;
 
   TrainConfig cfg_;
@@ -86,10 +93,11 @@ class Trainer {
   std::unique_ptr<DataSource> data_;
   Generator noise_gen_;
   std::vector<Tensor> fixed_inputs_;
+  std::shared_ptr<nn::Module> ema_;  // the generator's moving average (checkpointed as generator_ema.*)
   int64_t step_ = 0;
 };
 
-// The optimizer a config asks for, over `params`.
-std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& cfg, const optim::NamedTensors& params);
+// The optimizer a config asks for, over `params`, at learning rate `lr` (<= 0: cfg.lr).
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& cfg, const optim::NamedTensors& params, double lr = 0);
 
 }  // namespace gan::models

@@ -30,7 +30,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNEL_BINARIES = ["bench_elementwise", "bench_bce", "bench_batchnorm", "bench_conv2d",
-                   "bench_conv_transpose2d", "bench_penalty", "bench_optim", "bench_embedding", "bench_pool"]
+                   "bench_conv_transpose2d", "bench_penalty", "bench_optim", "bench_embedding", "bench_pool",
+                   "bench_spatial"]
 STICKY = re.compile(r"CUDA error|cuBLAS error|cuDNN error")
 
 # The whole-step targets: engine / PyTorch eager, TF32 allowed on both.

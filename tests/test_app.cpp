@@ -254,3 +254,47 @@ TEST_F(AppTest, DivergenceStopsWithoutSavingBrokenState) {
 #else
 TEST(AppTest, Skipped) { GTEST_SKIP() << "the gan app target is not part of this build"; }
 #endif
+
+TEST_F(AppTest, StabilisationKnobsRunResumeAndSampleTheMovingAverage) {
+  Result r = gan("train --model mlp --steps 20 --batch 16 --log-every 5 --sample-every 20 --n-samples 9 --ema 0.9 "
+                 "--grad-clip 1 --noise uniform --lr-g 1e-4 --lr-d 3e-4 --weight-decay 1e-4 --label-smoothing 0.9 --out run");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::string metrics = slurp(p("run/metrics.csv"));
+  const std::string header = metrics.substr(0, metrics.find('\n'));
+  EXPECT_NE(header.find("grad_norm_generator"), std::string::npos) << header;
+  EXPECT_NE(header.find("grad_norm_discriminator"), std::string::npos) << header;
+  // The sample picture: the raw generator's grid above the moving average's.
+  io::Image grid = io::load_image(p("run/samples/last.png"));
+  EXPECT_EQ(grid.width, 3 * 30 + 2);
+  EXPECT_EQ(grid.height, 2 * (12 + 3 * 30 + 2));  // each under a 12-pixel caption
+  EXPECT_EQ(grid.channels, 3);
+  auto ck = io::load_safetensors(p("run/checkpoints/last.safetensors"));
+  EXPECT_TRUE(ck.has("generator_ema.main.0.weight"));
+  r = gan("train --resume run --steps 30");
+  ASSERT_EQ(r.code, 0) << r.out;
+  expect_fails("train --resume run --steps 40 --ema 0.5", {"--ema", "--resume"});
+
+  r = gan("sample --checkpoint run/checkpoints/last.safetensors --n 4 --out ema.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("moving-average weights"), std::string::npos) << r.out;
+  r = gan("sample --checkpoint run/checkpoints/last.safetensors --n 4 --no-ema --out raw.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("moving-average"), std::string::npos) << r.out;
+  EXPECT_GT(test::rel_error(io::load_npy(p("ema.npy")), io::load_npy(p("raw.npy"))), 1e-3);
+
+  expect_fails("train --model mlp --steps 2 --loss hinge --label-smoothing 0.9 --out bad", {"--label-smoothing", "hinge"});
+  expect_fails("train --model mlp --steps 2 --ema 1.5 --out bad", {"--ema", "1.5"});
+  expect_fails("train --model mlp --steps 2 --noise cauchy --out bad", {"--noise", "cauchy"});
+
+  // SNGAN, the upsampling choices and augmentation, each a short run that samples.
+  for (std::string run : {"--model sngan32 --loss hinge", "--model dcgan32 --upsample nearest --augment flip,translate",
+                          "--model dcgan32 --upsample pixelshuffle --diffaugment color,translation,cutout"}) {
+    r = gan("train " + run + " --ngf 4 --ndf 4 --steps 2 --batch 8 --sample-every 0 --overwrite --out r2");
+    ASSERT_EQ(r.code, 0) << run << "\n" << r.out;
+    r = gan("sample --checkpoint r2/checkpoints/last.safetensors --n 4 --out r2.npy");
+    ASSERT_EQ(r.code, 0) << run << "\n" << r.out;
+    EXPECT_EQ(io::load_npy(p("r2.npy")).shape(), (Shape{4, 1, 32, 32})) << run;
+  }
+  expect_fails("train --model mlp --upsample nearest --steps 2 --out bad", {"--upsample", "mlp"});
+  expect_fails("train --model dcgan32 --diffaugment blur --steps 2 --out bad", {"--diffaugment", "blur"});
+}

@@ -30,7 +30,7 @@ static std::string conv_repr(int64_t in, int64_t out, int64_t k, const Conv2dPar
 }
 
 Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding, bool has_bias, Generator* gen)
-    : Module("Conv2d"), in_channels(in), out_channels(out), kernel_size(k),
+    : WeightLayer("Conv2d"), in_channels(in), out_channels(out), kernel_size(k),
       params(Conv2dParams::make(stride, padding)) {
   GAN_CHECK(in > 0 && out > 0 && k > 0 && stride > 0 && padding >= 0,
             "Conv2d: invalid configuration in=" << in << " out=" << out << " k=" << k << " stride=" << stride
@@ -40,7 +40,7 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t paddi
   reset_conv(weight, bias, gen_or_default(gen));
 }
 
-Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, params); }
+Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, effective_weight(), bias, params); }
 
 std::string Conv2d::extra_repr() const {
   return conv_repr(in_channels, out_channels, kernel_size, params, bias.defined(), false);
@@ -48,7 +48,7 @@ std::string Conv2d::extra_repr() const {
 
 ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding,
                                  int64_t output_padding, bool has_bias, Generator* gen)
-    : Module("ConvTranspose2d"), in_channels(in), out_channels(out), kernel_size(k),
+    : WeightLayer("ConvTranspose2d"), in_channels(in), out_channels(out), kernel_size(k),
       params(Conv2dParams::make(stride, padding, output_padding)) {
   GAN_CHECK(in > 0 && out > 0 && k > 0 && stride > 0 && padding >= 0 && output_padding >= 0 &&
                 output_padding < stride,
@@ -60,7 +60,7 @@ ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t str
   reset_conv(weight, bias, gen_or_default(gen));
 }
 
-Tensor ConvTranspose2d::forward(const Tensor& x) { return conv_transpose2d(x, weight, bias, params); }
+Tensor ConvTranspose2d::forward(const Tensor& x) { return conv_transpose2d(x, effective_weight(), bias, params); }
 
 std::string ConvTranspose2d::extra_repr() const {
   return conv_repr(in_channels, out_channels, kernel_size, params, bias.defined(), true);

@@ -10,8 +10,39 @@ namespace gan::nn {
 
 static Generator& gen_or_default(Generator* gen) { return gen ? *gen : default_generator(Device::cpu()); }
 
+void WeightLayer::enable_spectral_norm(Generator& gen, int iterations, double eps) {
+  GAN_CHECK(!spectrally_normalised(), type_name() << ": spectral norm is already on");
+  GAN_CHECK(iterations >= 1, type_name() << ": spectral norm needs at least one power iteration, got " << iterations);
+  const int64_t dim = output_dim(), rows = weight.size(dim), cols = weight.numel() / rows;
+  NoGradGuard no_grad;
+  auto unit = [&](int64_t n) {
+    Tensor x = Tensor::randn({n}, &gen, weight.dtype());
+    return div(x, clamp(sqrt(sum(square(x))), eps, INFINITY)).to(weight.device());
+  };
+  rename_parameter("weight", "weight_orig");
+  u_ = register_buffer("weight_u", unit(rows));
+  v_ = register_buffer("weight_v", unit(cols));
+  iterations_ = iterations;
+  eps_ = eps;
+}
+
+Tensor WeightLayer::effective_weight() {
+  if (!spectrally_normalised()) return weight;
+  return spectral_normalize(weight, u_, v_, output_dim(), iterations_, eps_, is_training());
+}
+
+int apply_spectral_norm(Module& net, Generator& gen, int iterations) {
+  int n = 0;
+  for (auto& [path, m] : net.named_modules())
+    if (auto* w = dynamic_cast<WeightLayer*>(m)) {
+      w->enable_spectral_norm(gen, iterations);
+      ++n;
+    }
+  return n;
+}
+
 Linear::Linear(int64_t in, int64_t out, bool has_bias, Generator* gen)
-    : Module("Linear"), in_features(in), out_features(out) {
+    : WeightLayer("Linear"), in_features(in), out_features(out) {
   GAN_CHECK(in > 0 && out > 0, "Linear: features must be positive, got in=" << in << " out=" << out);
   Generator& g = gen_or_default(gen);
   weight = register_parameter("weight", Tensor::empty({out, in}));
@@ -23,7 +54,7 @@ Linear::Linear(int64_t in, int64_t out, bool has_bias, Generator* gen)
   }
 }
 
-Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+Tensor Linear::forward(const Tensor& x) { return linear(x, effective_weight(), bias); }
 
 Embedding::Embedding(int64_t n, int64_t d, Generator* gen) : Module("Embedding"), num(n), dim(d) {
   GAN_CHECK(n > 0 && d > 0, "Embedding: sizes must be positive, got num=" << n << " dim=" << d);
@@ -46,6 +77,8 @@ Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 Tensor LeakyReLU::forward(const Tensor& x) { return leaky_relu(x, negative_slope); }
 Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
 Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
+Tensor PixelShuffle::forward(const Tensor& x) { return pixel_shuffle(x, r); }
+Tensor Upsample::forward(const Tensor& x) { return upsample_nearest2d(x, scale); }
 
 std::string LeakyReLU::extra_repr() const {
   std::ostringstream os;

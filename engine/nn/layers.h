@@ -13,13 +13,42 @@
 
 namespace gan::nn {
 
+// A layer whose `weight` parameter spectral normalisation can wrap: Linear, Conv2d, ConvTranspose2d.
+class WeightLayer : public Module {
+ public:
+  using Module::Module;
+  Tensor weight;  // the parameter "weight" ("weight_orig" once spectrally normalised)
+
+  // As torch.nn.utils.spectral_norm(layer): the parameter is renamed weight_orig and buffers
+  // weight_u [rows] and weight_v [cols] (rows: the output dimension, 0, or 1 for a transposed
+  // convolution) hold the power iteration's vectors, drawn from N(0, 1) by `gen` and normalised.
+  // Each forward in training refines them by `iterations` steps, then uses weight / sigma
+  // (engine/ops/norm.h: spectral_normalize); eval uses them as they are.
+  void enable_spectral_norm(Generator& gen, int iterations = 1, double eps = 1e-12);
+  bool spectrally_normalised() const { return u_.defined(); }
+  // What the layer multiplies by: weight, or weight / sigma.
+  Tensor effective_weight();
+
+ protected:
+  virtual int64_t output_dim() const { return 0; }
+
+ private:
+  Tensor u_, v_;
+  int iterations_ = 1;
+  double eps_ = 1e-12;
+};
+
+// Spectral norm on every Linear, Conv2d and ConvTranspose2d of `net` (Embedding and normalisation
+// layers are left alone). Returns how many layers it wrapped.
+int apply_spectral_norm(Module& net, Generator& gen, int iterations = 1);
+
 // y = x W^T + b; W [out, in], b [out]. Init as torch.nn.Linear: W ~ kaiming_uniform(a = sqrt(5)),
 // i.e. U(-1/sqrt(in), 1/sqrt(in)), and b ~ U(-1/sqrt(in), 1/sqrt(in)).
-class Linear : public Module {
+class Linear : public WeightLayer {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true, Generator* gen = nullptr);
   Tensor forward(const Tensor& x) override;  // x [N, in] -> [N, out]
-  Tensor weight, bias;                        // bias undefined when bias = false
+  Tensor bias;                                // undefined when bias = false
   int64_t in_features, out_features;
 
  protected:
@@ -40,12 +69,12 @@ class Embedding : public Module {
 };
 
 // 2-D convolution, NCHW, square kernel; W [out, in, k, k]. Init as torch.nn.Conv2d.
-class Conv2d : public Module {
+class Conv2d : public WeightLayer {
  public:
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride = 1, int64_t padding = 0,
          bool bias = true, Generator* gen = nullptr);
   Tensor forward(const Tensor& x) override;
-  Tensor weight, bias;
+  Tensor bias;
   int64_t in_channels, out_channels, kernel_size;
   Conv2dParams params;
 
@@ -55,17 +84,18 @@ class Conv2d : public Module {
 
 // Transposed 2-D convolution; W [in, out, k, k] as PyTorch. Init as torch.nn.ConvTranspose2d
 // (whose fan-in is computed from W's second dimension: out * k * k).
-class ConvTranspose2d : public Module {
+class ConvTranspose2d : public WeightLayer {
  public:
   ConvTranspose2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride = 1,
                   int64_t padding = 0, int64_t output_padding = 0, bool bias = true, Generator* gen = nullptr);
   Tensor forward(const Tensor& x) override;
-  Tensor weight, bias;
+  Tensor bias;
   int64_t in_channels, out_channels, kernel_size;
   Conv2dParams params;
 
  protected:
   std::string extra_repr() const override;
+  int64_t output_dim() const override { return 1; }  // W [in, out, k, k], as torch's dim=1
 };
 
 // Batch norm over [N, C, H, W] (or [N, C]). Parameters weight (ones), bias (zeros); buffers
@@ -119,6 +149,28 @@ class Tanh : public Module {
  public:
   Tanh() : Module("Tanh") {}
   Tensor forward(const Tensor& x) override;
+};
+
+// torch.nn.PixelShuffle(r): [N, C r^2, H, W] -> [N, C, H r, W r] (engine/ops/spatial.h).
+class PixelShuffle : public Module {
+ public:
+  explicit PixelShuffle(int64_t r) : Module("PixelShuffle"), r(r) {}
+  Tensor forward(const Tensor& x) override;
+  int64_t r;
+
+ protected:
+  std::string extra_repr() const override { return "upscale_factor=" + std::to_string(r); }
+};
+
+// torch.nn.Upsample(scale_factor=s, mode='nearest'), integer s.
+class Upsample : public Module {
+ public:
+  explicit Upsample(int64_t scale) : Module("Upsample"), scale(scale) {}
+  Tensor forward(const Tensor& x) override;
+  int64_t scale;
+
+ protected:
+  std::string extra_repr() const override { return "scale_factor=" + std::to_string(scale) + ", mode='nearest'"; }
 };
 
 class Sigmoid : public Module {

@@ -28,6 +28,16 @@ Tensor Module::register_parameter(const std::string& name, Tensor t) {
   return t;
 }
 
+void Module::rename_parameter(const std::string& from, const std::string& to) {
+  check_new_name(to);
+  for (auto& [name, t] : params_)
+    if (name == from) {
+      name = to;
+      return;
+    }
+  GAN_FAIL(type_name_ << ": no parameter '" << from << "' to rename");
+}
+
 Tensor Module::register_buffer(const std::string& name, Tensor t) {
   check_new_name(name);
   GAN_CHECK(t.defined(), type_name_ << ": buffer '" << name << "' is undefined");

@@ -99,6 +99,8 @@ class Module {
   // The returned tensor is the handle the module keeps; layers keep copies of it (same impl).
   Tensor register_parameter(const std::string& name, Tensor t);
   Tensor register_buffer(const std::string& name, Tensor t);
+  // Gives parameter `from` the name `to` (spectral norm's weight -> weight_orig, as PyTorch's).
+  void rename_parameter(const std::string& from, const std::string& to);
   void register_counter(const std::string& name, int64_t* value);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {

@@ -11,6 +11,7 @@
 //
 // layer_norm is a composition of differentiable ops: it sits in WGAN-GP critics, where the
 // gradient penalty differentiates it twice, and the composition gets that for free.
+//   spectral_normalize  composite (matmul, sum, div); u and v refined without history
 #include "engine/ops/norm.h"
 
 #include "engine/backend/norm.h"
@@ -177,6 +178,40 @@ Tensor layer_norm(const Tensor& x, int64_t normalized_dims, const Tensor& weight
   if (weight.defined()) y = y * weight;
   if (bias.defined()) y = y + bias;
   return y;
+}
+
+// n(x) = x / max(||x||, eps), as torch.nn.functional.normalize.
+static Tensor unit(const Tensor& x, double eps) { return div(x, clamp(sqrt(sum(square(x))), eps, INFINITY)); }
+
+Tensor spectral_normalize(const Tensor& weight, Tensor& u, Tensor& v, int64_t dim, int iterations, double eps,
+                          bool update) {
+  GAN_CHECK(dim == 0 || dim == 1, "spectral_normalize: dim must be 0 or 1, got " << dim);
+  GAN_CHECK(weight.dim() >= 2, "spectral_normalize: weight " << weight.str() << " needs at least 2 dims");
+  const int64_t rows = weight.size(dim), cols = weight.numel() / rows;
+  GAN_CHECK(u.dim() == 1 && u.size(0) == rows && v.dim() == 1 && v.size(0) == cols,
+            "spectral_normalize: u " << u.str() << " and v " << v.str() << " should be [" << rows << "] and [" << cols
+                                     << "] for weight " << weight.str());
+  Tensor wm = weight;
+  if (dim == 1) {  // the output dimension first, the others in order
+    std::vector<int64_t> order{1, 0};
+    for (int64_t d = 2; d < weight.dim(); ++d) order.push_back(d);
+    wm = permute(weight, order);
+  }
+  wm = wm.reshape({rows, cols});
+  if (update) {
+    NoGradGuard no_grad;
+    Tensor w = wm.detach(), uu = u, vv = v;
+    for (int i = 0; i < iterations; ++i) {
+      vv = unit(matmul(w, uu.reshape({rows, 1}), /*trans_a=*/true).reshape({cols}), eps);
+      uu = unit(matmul(w, vv.reshape({cols, 1})).reshape({rows}), eps);
+    }
+    u.copy_(uu);
+    v.copy_(vv);
+  }
+  // Copies: the buffers change in place at the next forward, while this graph may still be used.
+  Tensor uc = u.detach().clone(), vc = v.detach().clone();
+  Tensor sigma = sum(mul(uc.reshape({rows, 1}), matmul(wm, vc.reshape({cols, 1}))));
+  return div(weight, sigma);
 }
 
 }  // namespace gan

@@ -28,4 +28,13 @@ std::vector<Tensor> batch_norm_backward_reference(const Tensor& g, const Tensor&
 Tensor layer_norm(const Tensor& x, int64_t normalized_dims, const Tensor& weight, const Tensor& bias,
                   double eps = 1e-5);
 
+// Spectral normalisation (Miyato et al. 2018) as torch.nn.utils.spectral_norm computes it. W is
+// viewed as a matrix Wm [W.size(dim), rest] (dim 0; 1 for a transposed convolution's weight).
+// When `update`, `iterations` power-iteration steps v = n(Wm^T u), u = n(Wm v), n(x) = x /
+// max(||x||, eps), refine u [rows] and v [cols] in place, without history. Then sigma = u^T Wm v,
+// differentiable in W (u and v are constants to it), and the result is W / sigma. A composite of
+// matmul, sum and div, so its first and second derivatives are theirs (no kernel of its own).
+Tensor spectral_normalize(const Tensor& weight, Tensor& u, Tensor& v, int64_t dim, int iterations, double eps,
+                          bool update);
+
 }  // namespace gan

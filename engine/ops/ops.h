@@ -13,4 +13,5 @@
 #include "engine/ops/pool.h"
 #include "engine/ops/reduction.h"
 #include "engine/ops/shape_ops.h"
+#include "engine/ops/spatial.h"
 #include "engine/rng/generator.h"
