@@ -105,6 +105,7 @@ void TrainConfig::validate() const {
   GAN_CHECK(kernels.empty() || kernels == "hand" || kernels == "cudnn" || kernels.find('=') != std::string::npos,
             "train: kernels must be hand or cudnn, got '" << kernels << "'");
   GAN_CHECK(n_samples > 0, "train: the sample grid needs at least one image");
+  for (int64_t s : grad_hist_steps) GAN_CHECK(s > 0, "--grad-hist-steps: steps count from 1, got " << s);
 }
 
 double TrainConfig::lr_at(int64_t step, int64_t total) const {
@@ -129,6 +130,7 @@ static void train_fields(T& c, F&& f) {
   f("beta2", c.beta2), f("batch", c.batch), f("steps", c.steps), f("epochs", c.epochs), f("seed", c.seed);
   f("device", c.device), f("kernels", c.kernels), f("tf32", c.tf32), f("sample_every", c.sample_every);
   f("checkpoint_every", c.checkpoint_every), f("log_every", c.log_every), f("n_samples", c.n_samples);
+  f("grad_hist_steps", c.grad_hist_steps);
 }
 
 // Reads field `key` into `out` when present; a value of the wrong type names the field.

@@ -76,6 +76,8 @@ struct TrainConfig {
   bool tf32 = false;      // TF32 tensor-core math for float32 matmuls/convolutions on CUDA
   int64_t sample_every = 500, checkpoint_every = 1000, log_every = 10;
   int64_t n_samples = 64;  // images in each sample grid (fixed noise)
+  // Steps at which every parameter's gradient histogram is recorded (gradients-hist.csv).
+  std::vector<int64_t> grad_hist_steps;
 
   void validate() const;
   // The learning rate for generator step `step` (0-based) of `total`, after the schedule.
