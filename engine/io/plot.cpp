@@ -116,6 +116,16 @@ std::string num(double v) {
   return b;
 }
 
+// About `target` round tick values covering [lo, hi] (1, 2 or 5 times a power of ten apart).
+std::vector<double> nice_ticks(double lo, double hi, int target = 5) {
+  std::vector<double> t;
+  if (!(hi > lo)) return {lo};
+  const double raw = (hi - lo) / target, p = std::pow(10.0, std::floor(std::log10(raw)));
+  const double step = raw / p < 1.5 ? p : raw / p < 3.5 ? 2 * p : raw / p < 7.5 ? 5 * p : 10 * p;
+  for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) t.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
+  return t;
+}
+
 }  // namespace
 
 Image line_plot(const std::vector<Series>& series, const PlotOptions& opt) {
@@ -195,10 +205,19 @@ Image line_plot(const std::vector<Series>& series, const PlotOptions& opt) {
     text(4, bottom - 6, num(ymin));
   }
   if (!opt.y_label.empty()) text(left + 5, top + 5, opt.y_label, 90);  // inside the frame's top-left corner
-  text(left, bottom + 6, num(xmin));
-  std::string xr = num(xmax);
-  text(right - text_width(xr), bottom + 6, xr);
-  text((left + right - text_width(opt.x_label)) / 2, bottom + 6, opt.x_label);
+  // x ticks at round values; the axis name right of the last one that leaves it room
+  const std::string xname = opt.x_label;
+  int64_t last_tick_end = left;
+  for (double v : nice_ticks(xmin, xmax, 8)) {
+    const int64_t x = std::lround(px(v));
+    const std::string l = num(v);
+    const int64_t w = text_width(l);
+    if (x - w / 2 < last_tick_end + 4 || x + w / 2 > right - text_width(xname) - 10) continue;
+    c.rect(x, bottom, x + 1, bottom + 3, 120, 120, 120);
+    text(x - w / 2, bottom + 6, l);
+    last_tick_end = x + w / 2;
+  }
+  if (!xname.empty()) text(right - text_width(xname), bottom + 6, xname, 90);
   if (opt.legend_width > 0) {  // one line a series in the right-hand column
     int64_t y = top + 2;
     for (const auto& s : series) {
@@ -240,16 +259,6 @@ Image stack_vertically(const std::vector<Image>& images) {
 // ---- axes shared by the bar, scatter and histogram charts ----
 
 namespace {
-
-// About `target` round tick values covering [lo, hi] (1, 2 or 5 times a power of ten apart).
-std::vector<double> nice_ticks(double lo, double hi, int target = 5) {
-  std::vector<double> t;
-  if (!(hi > lo)) return {lo};
-  const double raw = (hi - lo) / target, p = std::pow(10.0, std::floor(std::log10(raw)));
-  const double step = raw / p < 1.5 ? p : raw / p < 3.5 ? 2 * p : raw / p < 7.5 ? 5 * p : 10 * p;
-  for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) t.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
-  return t;
-}
 
 // A value axis, linear or log10, mapped onto pixels [p0, p1] (p1 < p0 for a y axis).
 struct Axis {
@@ -336,14 +345,39 @@ void draw_marker(Canvas& c, double x, double y, int style, double r, const Rgb& 
 
 }  // namespace
 
+// `label` in lines of at most `width` pixels, broken after '.' or '_' (a piece wider than that
+// stays whole).
+static std::vector<std::string> wrap_label(const std::string& label, int64_t width) {
+  std::vector<std::string> pieces, lines;
+  std::string cur;
+  for (char ch : label) {
+    cur += ch;
+    if (ch == '.' || ch == '_') pieces.push_back(cur), cur.clear();
+  }
+  if (!cur.empty()) pieces.push_back(cur);
+  std::string line;
+  for (const auto& p : pieces) {
+    if (!line.empty() && Canvas::text_width(line + p) > width) lines.push_back(line), line.clear();
+    line += p;
+  }
+  if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
 Image bar_chart(const std::vector<Bar>& bars, const BarOptions& opt) {
   GAN_CHECK(opt.width >= 200 && opt.height >= 120, "bar_chart: image " << opt.width << "x" << opt.height << " too small");
   GAN_CHECK(!bars.empty(), "bar_chart: no bars");
-  int64_t longest = 0;
-  for (const Bar& b : bars) longest = std::max<int64_t>(longest, static_cast<int64_t>(b.label.size()));
-  const int64_t label_h = opt.vertical_labels ? 10 * longest + 6 : 14;
+  const int64_t left = 70, right = opt.width - 14, top = 40;
+  const double slot = static_cast<double>(right - left) / static_cast<double>(bars.size());
+  std::vector<std::vector<std::string>> labels;
+  size_t lines = 1;
+  for (const Bar& b : bars) {
+    labels.push_back(opt.wrap_labels ? wrap_label(b.label, static_cast<int64_t>(slot) - 4) : std::vector<std::string>{b.label});
+    lines = std::max(lines, labels.back().size());
+  }
+  const int64_t label_h = 10 * static_cast<int64_t>(lines) + 4;
   Canvas c(opt.width, opt.height);
-  const int64_t left = 70, right = opt.width - 14, top = 40, bottom = opt.height - 24 - label_h;
+  const int64_t bottom = opt.height - 24 - label_h;
   GAN_CHECK(bottom - top >= 40, "bar_chart: " << opt.height << " pixels leave no room for bars under labels " << label_h
                                               << " pixels tall");
   double vmin = INFINITY, vmax = -INFINITY;
@@ -364,12 +398,13 @@ Image bar_chart(const std::vector<Bar>& bars, const BarOptions& opt) {
   y.p0 = static_cast<double>(bottom);
   y.p1 = static_cast<double>(top);
   draw_frame(c, left, top, right, bottom, y, nullptr);
-  const double slot = static_cast<double>(right - left) / static_cast<double>(bars.size());
   const double base = opt.log_y ? std::pow(10.0, y.lo) : 0.0;
   int64_t every = opt.label_every;
   if (every <= 0) {
-    const double need = opt.vertical_labels ? 10 : static_cast<double>(Canvas::text_width(std::string(static_cast<size_t>(longest), '0')) + 6);
-    every = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(need / slot)));
+    int64_t widest = 0;
+    for (const auto& l : labels)
+      for (const auto& line : l) widest = std::max(widest, Canvas::text_width(line));
+    every = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(static_cast<double>(widest + 6) / slot)));
   }
   for (size_t i = 0; i < bars.size(); ++i) {
     const Bar& b = bars[i];
@@ -382,13 +417,8 @@ Image bar_chart(const std::vector<Bar>& bars, const BarOptions& opt) {
     }
     if (static_cast<int64_t>(i) % every != 0 || b.label.empty()) continue;
     const int64_t cx = std::lround(x0 + (x1 - x0) / 2);
-    if (opt.vertical_labels) {
-      for (size_t k = 0; k < b.label.size(); ++k)
-        grey_text(c, cx - Canvas::text_width(std::string(1, b.label[k])) / 2, bottom + 6 + 10 * static_cast<int64_t>(k),
-                  std::string(1, b.label[k]));
-    } else {
-      grey_text(c, cx - Canvas::text_width(b.label) / 2, bottom + 6, b.label);
-    }
+    for (size_t k = 0; k < labels[i].size(); ++k)
+      grey_text(c, cx - Canvas::text_width(labels[i][k]) / 2, bottom + 6 + 10 * static_cast<int64_t>(k), labels[i][k]);
   }
   grey_text(c, left, 8, opt.title, 0);
   if (!opt.y_label.empty()) grey_text(c, left, 24, opt.y_label, 90);

@@ -63,7 +63,7 @@ struct BarOptions {
   int64_t width = 720, height = 300;
   bool log_y = false;       // bars then start at the axis' bottom decade
   int64_t label_every = 0;  // 0: as many labels as fit
-  bool vertical_labels = false;  // labels written downwards, one character a line (long names)
+  bool wrap_labels = false;  // labels too wide for a bar broken into lines after '.' and '_' (long names)
   // An optional legend: (label, colour) pairs drawn at the top right.
   std::vector<std::pair<std::string, Rgb>> legend;
 };

@@ -175,8 +175,24 @@ class Analysis {
     ConditionalDiscriminator::Bind bind(*cd_, labels);
     return cd_->forward(x);
   }
-  void eval_mode() {
-    for (auto& [n, m] : trainer_->recipe().networks()) m->eval();
+  // G as the sample grids run it (eval mode: BatchNorm's running statistics); the critic as the
+  // critic step runs it (training mode: each batch normalised by its own statistics, batches of the
+  // run's size holding real or generated images only). A BatchNorm critic's running statistics mix
+  // real and generated batches and describe neither: in eval mode it scores real digits as fakes.
+  void set_modes() {
+    for (auto& [n, m] : trainer_->recipe().networks()) m->train();
+    g_->eval();
+  }
+  int64_t batch() const { return std::max<int64_t>(2, cfg_.batch); }
+  // A network's colour in every picture: the generator blue, the discriminator orange.
+  io::Rgb network_colour(const std::string& net) const {
+    if (net == "generator") return io::category_colour(0);
+    if (net == "discriminator") return io::category_colour(1);
+    size_t i = 2;
+    for (auto& [n, m] : trainer_->recipe().networks())
+      if (n == net) break;
+      else ++i;
+    return io::category_colour(i);
   }
 
   // ---- 1. gradient flow ----
@@ -209,9 +225,9 @@ class Analysis {
         const double mean = sum / static_cast<double>(norms.size());
         table += net + "," + par + "," + std::to_string(norms.size()) + "," + fmt("%.6g", mean) + "," + fmt("%.6g", lo) +
                  "," + fmt("%.6g", hi) + "," + fmt("%.6g", norms.front()) + "," + fmt("%.6g", norms.back()) + "\n";
-        bars.push_back({par, mean, io::category_colour(ni == 0 ? 0 : ni == 1 ? 1 : ni + 1)});
+        bars.push_back({par, mean, network_colour(net)});
       }
-      legend.push_back({net, io::category_colour(ni == 0 ? 0 : ni == 1 ? 1 : ni + 1)});
+      legend.push_back({net, network_colour(net)});
       io::PlotOptions o;
       o.title = net + ": L2 norm of each parameter's gradient (log scale), every logged step";
       o.x_label = "step";
@@ -230,7 +246,7 @@ class Analysis {
     b.width = 1000;
     b.height = 380;
     b.log_y = true;
-    b.vertical_labels = true;
+    b.wrap_labels = true;
     b.label_every = 1;
     b.legend = legend;
     parts.push_back(io::bar_chart(bars, b));
@@ -240,7 +256,7 @@ class Analysis {
 
   // ---- the images analysed ----
   void draw_samples() {
-    eval_mode();
+    set_modes();
     io::ImageDataset ds = load_dataset(cfg_.data, cfg_.model.image_size);
     const int64_t n = std::min<int64_t>(req_.n, ds.count);
     GAN_CHECK(n >= 8, "--n " << req_.n << ": at least 8 images are needed (the data has " << ds.count << ")");
@@ -305,8 +321,8 @@ class Analysis {
   Tensor conditional_features(const Tensor& x, const Tensor& labels) {
     NoGradGuard no_grad;
     std::vector<Tensor> parts;
-    for (int64_t s = 0; s < x.size(0); s += 256) {
-      const int64_t e = std::min(x.size(0), s + 256);
+    for (int64_t s = 0; s < x.size(0); s += batch()) {
+      const int64_t e = std::min(x.size(0), s + batch());
       Tensor lb = labels.defined() && cfg_.model.conditional() ? slice(labels, 0, s, e) : Tensor();
       parts.push_back(cd_->run(slice(x, 0, s, e), lb).features.reshape({e - s, -1}).to(Device::cpu()).to(DType::Float64));
     }
@@ -316,8 +332,8 @@ class Analysis {
   void embeddings() {
     // A conditional D reads the class too: the real images with their labels, the generated ones
     // with their condition.
-    Tensor fr = cd_ ? conditional_features(real_, real_labels_) : critic_features(*d_, real_);
-    Tensor ff = cd_ ? conditional_features(fake_, cond_) : critic_features(*d_, fake_);
+    Tensor fr = cd_ ? conditional_features(real_, real_labels_) : critic_features(*d_, real_, nullptr, batch());
+    Tensor ff = cd_ ? conditional_features(fake_, cond_) : critic_features(*d_, fake_, nullptr, batch());
     embedding_view("discriminator", "the discriminator's penultimate layer", fr, ff);
     if (req_.features) {
       Features r = req_.features->compute(real_);
@@ -465,12 +481,13 @@ class Analysis {
 
   // ---- 5. saliency ----
   void saliency() {
-    const int64_t k = std::min<int64_t>(req_.saliency_images, real_.size(0));
-    Tensor xr = slice(real_, 0, 0, k), xf = slice(fake_, 0, 0, k);
-    Tensor lr = real_labels_.defined() ? slice(real_labels_, 0, 0, k) : Tensor();
-    Tensor lf = cond_.defined() && cfg_.model.conditional() ? slice(cond_, 0, 0, k) : Tensor();
-    Tensor gr = input_gradient([&](const Tensor& x) { return critic(x, lr); }, xr);
-    Tensor gf = input_gradient([&](const Tensor& x) { return critic(x, lf); }, xf);
+    // One batch of the run's size of each kind, as the critic step sees it; the first k images shown.
+    const int64_t b = std::min<int64_t>(batch(), real_.size(0)), k = std::min<int64_t>(req_.saliency_images, b);
+    Tensor xr = slice(real_, 0, 0, b), xf = slice(fake_, 0, 0, b);
+    Tensor lr = real_labels_.defined() ? slice(real_labels_, 0, 0, b) : Tensor();
+    Tensor lf = cond_.defined() && cfg_.model.conditional() ? slice(cond_, 0, 0, b) : Tensor();
+    Tensor gr = input_gradient([&](const Tensor& x) { return critic(x, lr); }, xr, k);
+    Tensor gf = input_gradient([&](const Tensor& x) { return critic(x, lf); }, xf, k);
     Tensor mr = saliency_maps(gr), mf = saliency_maps(gf);
     std::vector<double> dr, df;
     {
@@ -494,7 +511,7 @@ class Analysis {
         io::Canvas cell(pic.width + heat.width + 4 + 16, pic.height + 16);
         cell.blit(pic, 0, 0);
         cell.blit(heat, pic.width + 4, 0);
-        cell.text(2, pic.height + 4, "D(x) = " + fmt("%.3g", d[static_cast<size_t>(i)]), 40, 40, 40);
+        cell.text(2, pic.height + 4, "D logit " + fmt("%.3g", d[static_cast<size_t>(i)]), 40, 40, 40);
         cells.push_back(cell.img);
         double sum = 0, mx = 0;
         for (double v : m) sum += v, mx = std::max(mx, v);
@@ -509,9 +526,9 @@ class Analysis {
       return stack(rows);
     };
     io::Image left = stack({io::title_band("real images: the image, then |dD(x)/dx| (max over channels)", 700, 22),
-                            section(xr, vr, dr, "real"),
+                            section(slice(xr, 0, 0, k), vr, dr, "real"),
                             io::title_band("generated images: the image, then |dD(x)/dx|", 700, 22),
-                            section(xf, vf, df, "generated")});
+                            section(slice(xf, 0, 0, k), vf, df, "generated")});
     io::Image bar = io::colour_bar(0, vmax, std::min<int64_t>(left.height - 30, 400), "|dD/dx|");
     io::Canvas fig(left.width + bar.width + 20, left.height + 30);
     fig.text(8, 8, "discriminator saliency at step " + std::to_string(trainer_->step()) +
@@ -564,6 +581,10 @@ class Analysis {
       if (std::find(nets.begin(), nets.end(), h.network) == nets.end()) nets.push_back(h.network);
     }
     std::sort(steps.begin(), steps.end());
+    std::vector<std::string> ordered;  // the recipe's order (generator first)
+    for (auto& [n, m] : trainer_->recipe().networks())
+      if (std::find(nets.begin(), nets.end(), n) != nets.end()) ordered.push_back(n);
+    nets = ordered;
     std::string step_list;
     for (int64_t s : steps) step_list += (step_list.empty() ? "" : ", ") + std::to_string(s);
     std::vector<io::Image> parts;
@@ -580,7 +601,7 @@ class Analysis {
           });
           io::HistogramPanel p;
           p.title = par + "  step " + std::to_string(s);
-          p.colour = io::category_colour(ni == 0 ? 0 : ni == 1 ? 1 : ni + 1);
+          p.colour = network_colour(nets[ni]);
           if (it != hs.end()) {
             p.hist = it->hist;
             double total = 0;

@@ -7,7 +7,9 @@
 
 namespace gan::models::eval {
 
-Tensor input_gradient(const TensorFn& critic, const Tensor& x) {
+Tensor input_gradient(const TensorFn& critic, const Tensor& x, int64_t separate_rows) {
+  GAN_CHECK(separate_rows >= 0 && separate_rows <= x.size(0),
+            "input_gradient: " << separate_rows << " separate rows of a batch of " << x.size(0));
   GradModeGuard on(true);
   Tensor in = x.detach().clone();
   in.requires_grad_(true);
@@ -15,7 +17,15 @@ Tensor input_gradient(const TensorFn& critic, const Tensor& x) {
   GAN_CHECK(out.defined() && out.numel() == x.size(0),
             "input_gradient: the critic gave " << (out.defined() ? out.str() : "nothing") << " for " << x.str()
                                                << " (one value per image expected)");
-  return grad({sum(out)}, {in}).at(0).detach();
+  if (separate_rows == 0) return grad({sum(out)}, {in}).at(0).detach();
+  std::vector<Tensor> rows;
+  for (int64_t n = 0; n < separate_rows; ++n) {
+    std::vector<double> pick(static_cast<size_t>(out.numel()), 0.0);
+    pick[static_cast<size_t>(n)] = 1.0;
+    Tensor go = Tensor::from_vector(pick, out.shape(), out.device()).to(out.dtype());
+    rows.push_back(slice(grad({out}, {in}, {go}).at(0).detach(), 0, n, n + 1));
+  }
+  return cat(rows, 0);
 }
 
 Tensor saliency_maps(const Tensor& g) {

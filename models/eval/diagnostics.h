@@ -18,9 +18,12 @@ namespace gan::models::eval {
 
 using TensorFn = std::function<Tensor(const Tensor&)>;
 
-// d(sum_n critic(x)_n) / dx for x [N, ...]: where critic(x) is one output per image computed from
-// that image alone (D in eval mode), row n is dD(x_n)/dx_n. Same shape, dtype and device as x.
-Tensor input_gradient(const TensorFn& critic, const Tensor& x);
+// The gradient of the critic's outputs (one per image) with respect to its input batch x [N, ...].
+// separate_rows 0: d(sum_n critic(x)_n) / dx, all N rows (row n is dD(x_n)/dx_n when each output
+// depends on its own image only). separate_rows k > 0: row n (n < k) is d critic(x)_n / dx_n exactly
+// even when the critic mixes the images of a batch (batch normalisation in training mode), one
+// backward pass per row; [k, ...]. Same dtype and device as x.
+Tensor input_gradient(const TensorFn& critic, const Tensor& x, int64_t separate_rows = 0);
 // The saliency maps of an input gradient [N, C, H, W]: max over channels of |g|, [N, H, W] on the CPU.
 Tensor saliency_maps(const Tensor& input_gradient);
 
