@@ -391,7 +391,7 @@ Image bar_chart(const std::vector<Bar>& bars, const BarOptions& opt) {
   if (!opt.log_y) {  // round ends
     auto t = nice_ticks(y.lo, y.hi);
     const double step = t.size() > 1 ? t[1] - t[0] : 1;
-    y.lo = std::floor(y.lo / step - 1e-9) * step;
+    y.lo = std::floor(y.lo / step + 1e-9) * step;
     y.hi = std::ceil(y.hi / step - 1e-9) * step;
     if (y.hi == y.lo) y.hi = y.lo + 1;
   }

@@ -305,7 +305,7 @@ class Analysis {
     }
     if (fake_cls_.empty()) {
       fake_cls_.assign(static_cast<size_t>(n), -1);
-      note("generated images have no class (unconditional generator, no --features or --classifier): drawn grey");
+      note("generated images have no class (no class condition, --features or --classifier): drawn grey");
     }
   }
   static std::vector<int> argmax_rows(const Tensor& probs) {
