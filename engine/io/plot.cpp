@@ -110,7 +110,7 @@ namespace {
 
 std::string num(double v) {
   char b[32];
-  if (std::abs(v) >= 1e4 && std::abs(v) < 1e15 && v == std::floor(v)) std::snprintf(b, sizeof b, "%.0f", v);
+  if (std::abs(v) >= 1 && std::abs(v) < 1e15 && v == std::floor(v)) std::snprintf(b, sizeof b, "%.0f", v);
   else if (v != 0 && (std::abs(v) >= 1e4 || std::abs(v) < 1e-2)) std::snprintf(b, sizeof b, "%.2e", v);
   else std::snprintf(b, sizeof b, "%.3g", v);
   return b;

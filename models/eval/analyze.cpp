@@ -403,6 +403,30 @@ class Analysis {
     j["pca_explained_variance_ratio"] = ev;
     j["tsne"] = {{"perplexity", to.perplexity}, {"iterations", to.iterations}, {"seed", to.seed}, {"kl", ts.kl},
                  {"pca_dims", keep}};
+    // How separable the two kinds are in these features: the share of each image's 10 nearest
+    // neighbours (first PCs) of its own kind, real or generated. About the share of its kind
+    // (0.5 here) when generated images are indistinguishable from real ones; 1 when apart.
+    {
+      const std::vector<double> d2 = squared_distances(proj);
+      const int64_t nn = std::min<int64_t>(10, nr + nf - 1), n = nr + nf;
+      double same = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        std::vector<int64_t> idx;
+        for (int64_t q = 0; q < n; ++q)
+          if (q != i) idx.push_back(q);
+        std::partial_sort(idx.begin(), idx.begin() + nn, idx.end(), [&](int64_t a, int64_t b) {
+          return d2[static_cast<size_t>(i * n + a)] < d2[static_cast<size_t>(i * n + b)];
+        });
+        for (int64_t q = 0; q < nn; ++q) same += (idx[static_cast<size_t>(q)] < nr) == (i < nr);
+      }
+      j["knn10_same_kind_share"] = same / static_cast<double>(n * nn);
+    }
+    if (!fake_cls_.empty() && fake_cls_[0] >= 0) {
+      std::vector<int64_t> counts(static_cast<size_t>(std::max<int64_t>(classes_, 1)), 0);
+      for (int c : fake_cls_)
+        if (c >= 0 && c < static_cast<int>(counts.size())) ++counts[static_cast<size_t>(c)];
+      j["generated_per_class"] = counts;
+    }
     write_text("embedding summary", "embedding-" + view + ".json", j.dump(2) + "\n");
   }
 
