@@ -33,7 +33,7 @@ struct TrainFlags {
   bool overwrite = false;
   CLI::Option *steps = nullptr, *epochs = nullptr, *sample_every = nullptr, *checkpoint_every = nullptr,
               *log_every = nullptr, *device = nullptr, *kernels = nullptr, *tf32 = nullptr,
-              *out_opt = nullptr;
+              *out_opt = nullptr, *grad_hist = nullptr;
 };
 
 int run_train(TrainFlags& f) {
@@ -76,6 +76,7 @@ int run_train(TrainFlags& f) {
       if (f.device->count()) o.device = f.cfg.device;
       if (f.kernels->count()) o.kernels = f.cfg.kernels;
       if (f.tf32->count()) o.tf32 = f.cfg.tf32;
+      if (f.grad_hist->count()) o.grad_hist_steps = f.cfg.grad_hist_steps;
       r = models::resume_training(f.resume, o, ev);
     } else {
       f.run->apply(f.cfg);
@@ -140,6 +141,10 @@ Runner add_train_command(CLI::App& app) {
                                                       ->check(CLI::PositiveNumber)
                                                       ->capture_default_str()});
   f->run->options.push_back(f->run->loss_dependent.back().second);
+  f->grad_hist = app.add_option("--grad-hist-steps", c.grad_hist_steps,
+                                "Record every parameter's gradient histogram at these steps, e.g. 1,500,1500 "
+                                "(gradients-hist.csv; drawn by gan analyze)")
+                     ->delimiter(',');
   app.add_option("--resume", f->resume, "Continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);
   app.add_flag("--overwrite", f->overwrite, "Start over in an --out folder that already holds a run");

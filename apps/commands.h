@@ -19,6 +19,7 @@ Runner add_sample_command(CLI::App& app);
 Runner add_trace_command(CLI::App& app);
 Runner add_classifier_command(CLI::App& app);
 Runner add_classify_command(CLI::App& app);
+Runner add_analyze_command(CLI::App& app);
 
 // The flags that describe a fresh run (model, data, loss, optimizer, seed), shared by train and
 // trace. They fill a TrainConfig; apply() then adds what they leave to the loss's defaults.

@@ -130,6 +130,7 @@ void TrainConfig::validate() const {
   GAN_CHECK(kernels.empty() || kernels == "hand" || kernels == "cudnn" || kernels.find('=') != std::string::npos,
             "train: kernels must be hand or cudnn, got '" << kernels << "'");
   GAN_CHECK(n_samples > 0, "train: the sample grid needs at least one image");
+  for (int64_t s : grad_hist_steps) GAN_CHECK(s > 0, "--grad-hist-steps: steps count from 1, got " << s);
 }
 
 double TrainConfig::lr_at(int64_t step, int64_t total, bool generator) const {
@@ -159,6 +160,7 @@ static void train_fields(T& c, F&& f) {
   f("lr_g", c.lr_g), f("lr_d", c.lr_d), f("weight_decay", c.weight_decay), f("grad_clip", c.grad_clip);
   f("label_smoothing", c.label_smoothing), f("rmsprop_alpha", c.rmsprop_alpha), f("ema", c.ema);
   f("augment", c.augment), f("diffaugment", c.diffaugment);
+  f("grad_hist_steps", c.grad_hist_steps);
 }
 
 // Reads field `key` into `out` when present; a value of the wrong type names the field.

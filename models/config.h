@@ -101,6 +101,8 @@ struct TrainConfig {
   bool tf32 = false;      // TF32 tensor-core math for float32 matmuls/convolutions on CUDA
   int64_t sample_every = 500, checkpoint_every = 1000, log_every = 10;
   int64_t n_samples = 64;  // images in each sample grid (fixed noise)
+  // Steps at which every parameter's gradient histogram is recorded (gradients-hist.csv).
+  std::vector<int64_t> grad_hist_steps;
 
   void validate() const;
   // The learning rate of the generator's (or the critics') optimizers for generator step `step`

@@ -166,7 +166,12 @@ io::Image MetricsLog::curves() const {
       }
       series.push_back(s);
     }
-    images.push_back(io::line_plot(series, {panel.title, "step", 720, images.empty() ? 260 : 220, panel.unit_range, 0, 1}));
+    io::PlotOptions opt;
+    opt.title = panel.title;
+    opt.x_label = "step";
+    opt.height = images.empty() ? 260 : 220;
+    opt.fixed_y = panel.unit_range;
+    images.push_back(io::line_plot(series, opt));
   }
   return io::stack_vertically(images);
 }

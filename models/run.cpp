@@ -10,6 +10,7 @@
 #endif
 #include "engine/io/image.h"
 #include "engine/io/plot.h"
+#include "models/eval/gradient_log.h"
 
 namespace gan::models {
 
@@ -34,9 +35,10 @@ class Run {
  public:
   Run(Trainer& t, std::string dir, const RunEvents& ev, std::string good_checkpoint)
       : t_(t), dir_(std::move(dir)), ev_(ev), metrics_(dir_ + "/metrics.csv", t.scalars(), t.recipe().curves()),
-        good_checkpoint_(std::move(good_checkpoint)) {}
+        gradients_(t, dir_), good_checkpoint_(std::move(good_checkpoint)) {}
 
   MetricsLog& metrics() { return metrics_; }
+  eval::GradientLog& gradients() { return gradients_; }
 
   RunResult go() {
     RunResult r;
@@ -48,7 +50,7 @@ class Run {
     const int64_t total = t_.total_steps();
     start_ = interval_start_ = Clock::now();
     while (t_.step() < total) {
-      pending_.push_back(t_.train_step());
+      pending_.push_back(t_.train_step(&gradients_.hooks()));
       const int64_t s = t_.step();
       const bool last = s == total;
       const bool sample = cfg.sample_every > 0 && (s % cfg.sample_every == 0 || last);
@@ -160,6 +162,7 @@ class Run {
   std::string dir_;
   const RunEvents& ev_;
   MetricsLog metrics_;
+  eval::GradientLog gradients_;  // gradients.csv, gradients-hist.csv
   std::string good_checkpoint_;
   std::vector<StepScalars> pending_;
   Clock::time_point start_, interval_start_;
@@ -231,10 +234,11 @@ RunResult run_training(TrainConfig cfg, const std::string& dir, const RunEvents&
                      << ", or pass --overwrite to start over there");
   GAN_CHECK(!io::file_exists(dir) || io::is_directory(dir), "--out " << dir << ": exists and is not a folder");
   std::unique_ptr<Trainer> trainer = build_trainer(cfg, nullptr, "", ev);
+  Run run(*trainer, dir, ev, "");  // checks the config against the run's length; writes nothing
   prepare_folder(dir, trainer->config());
   if (overwrite) std::remove(last.c_str());  // stale outputs of the replaced run would mislead
-  Run run(*trainer, dir, ev, "");
   run.metrics().start();
+  run.gradients().start();
   return run.go();
 }
 
@@ -257,13 +261,15 @@ RunResult resume_training(const std::string& dir, const ResumeOverrides& o, cons
   if (o.device) cfg.device = *o.device;
   if (o.kernels) cfg.kernels = *o.kernels;
   if (o.tf32) cfg.tf32 = *o.tf32;
+  if (o.grad_hist_steps) cfg.grad_hist_steps = *o.grad_hist_steps;
   std::unique_ptr<Trainer> trainer = build_trainer(cfg, &f, path, ev);
   GAN_CHECK(trainer->step() <= trainer->total_steps(), "--resume " << dir << ": the checkpoint is at step "
                                                                    << trainer->step() << ", past the requested "
                                                                    << trainer->total_steps() << " steps");
-  prepare_folder(dir, cfg);
   Run run(*trainer, dir, ev, path + " (step " + std::to_string(trainer->step()) + ")");
+  prepare_folder(dir, cfg);
   run.metrics().keep_until(trainer->step());
+  run.gradients().keep_until(trainer->step());
   return run.go();
 }
 

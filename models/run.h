@@ -5,6 +5,8 @@
 // Layout of DIR:
 //   config.json                      the run's settings (also inside every checkpoint)
 //   metrics.csv                      one row per logging interval (models/metrics.h)
+//   gradients.csv, gradients-hist.csv  gradient norms per log interval, histograms at chosen
+//                                    steps (models/eval/gradient_log.h)
 //   curves.png                       those curves as a picture, redrawn with every sample grid
 //   samples/step-NNNNNN.png          grids of samples from the fixed inputs (toy data: scatter
 //                                    plots over the critic's heat map); samples/last.png is the latest
@@ -15,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/core/device.h"
 #include "engine/io/safetensors.h"
@@ -43,6 +46,7 @@ struct ResumeOverrides {
   std::optional<int64_t> steps, epochs, sample_every, checkpoint_every, log_every;
   std::optional<std::string> device, kernels;
   std::optional<bool> tf32;
+  std::optional<std::vector<int64_t>> grad_hist_steps;
 };
 
 // The trainer of a run, for a fresh run and for a resumed one alike: applies the config's device
