@@ -140,6 +140,7 @@ Runner add_train_command(CLI::App& app) {
                                                       ->check(CLI::PositiveNumber)
                                                       ->capture_default_str()});
   f->run->options.push_back(f->run->loss_dependent.back().second);
+  add_eval_flags(app, c, *f->run);
   app.add_option("--resume", f->resume, "Continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);
   app.add_flag("--overwrite", f->overwrite, "Start over in an --out folder that already holds a run");

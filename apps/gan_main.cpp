@@ -1,7 +1,8 @@
-// gan: train GANs, sample from them, trace a training step.
+// gan: train GANs, sample from them, trace a training step, score samples.
 //   gan train --model mlp --data mnist --out runs/mlp
 //   gan sample --checkpoint runs/mlp/checkpoints/last.safetensors --n 64 --out samples.png
 //   gan trace --model dcgan64 --seed 0 --out trace/
+//   gan eval --checkpoint runs/mlp/checkpoints/last.safetensors --ref mnist
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -26,10 +27,12 @@ int main(int argc, char** argv) {
   runners[classifier] = gan::app::add_classifier_command(*classifier);
   CLI::App* classify = app.add_subcommand("classify", "Classify a conditional or InfoGAN generator's samples (or images)");
   runners[classify] = gan::app::add_classify_command(*classify);
+  CLI::App* eval = app.add_subcommand("eval", "Score samples (FID, KID, IS, precision/recall) or write a data set's statistics");
+  runners[eval] = gan::app::add_eval_command(*eval);
   if (argc > 1 && argv[1][0] != '-' && runners.end() == std::find_if(runners.begin(), runners.end(), [&](auto& r) {
         return r.first->get_name() == argv[1];
       })) {
-    std::fprintf(stderr, "gan: error: unknown command '%s' (expected train, sample, trace, classifier or classify)\nRun 'gan --help' for usage.\n",
+    std::fprintf(stderr, "gan: error: unknown command '%s' (expected train, sample, trace, classifier, classify or eval)\nRun 'gan --help' for usage.\n",
                  argv[1]);
     return 2;
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/core/error.h"
+#include "models/eval/evaluate.h"
 #include "models/losses.h"
 #include "models/toy.h"
 
@@ -105,6 +106,13 @@ void TrainConfig::validate() const {
   GAN_CHECK(kernels.empty() || kernels == "hand" || kernels == "cudnn" || kernels.find('=') != std::string::npos,
             "train: kernels must be hand or cudnn, got '" << kernels << "'");
   GAN_CHECK(n_samples > 0, "train: the sample grid needs at least one image");
+  GAN_CHECK(eval_every >= 0, "train: --eval-every must not be negative, got " << eval_every);
+  if (eval_every > 0) {
+    GAN_CHECK(model.arch != "toy", "train: --eval-every scores images; 2-D toy data is scored by its modes instead");
+    GAN_CHECK(eval_n >= 10 && eval_n <= 1000000, "train: --eval-n must lie in [10, 1000000], got " << eval_n);
+    GAN_CHECK(eval_n_ref >= 10, "train: --eval-n-ref must be at least 10, got " << eval_n_ref);
+    eval::parse_metrics(eval_metrics, "--eval-metrics");  // throws naming an unknown one
+  }
 }
 
 double TrainConfig::lr_at(int64_t step, int64_t total) const {
@@ -129,6 +137,8 @@ static void train_fields(T& c, F&& f) {
   f("beta2", c.beta2), f("batch", c.batch), f("steps", c.steps), f("epochs", c.epochs), f("seed", c.seed);
   f("device", c.device), f("kernels", c.kernels), f("tf32", c.tf32), f("sample_every", c.sample_every);
   f("checkpoint_every", c.checkpoint_every), f("log_every", c.log_every), f("n_samples", c.n_samples);
+  f("eval_every", c.eval_every), f("eval_n", c.eval_n), f("eval_features", c.eval_features);
+  f("eval_metrics", c.eval_metrics), f("eval_n_ref", c.eval_n_ref);
 }
 
 // Reads field `key` into `out` when present; a value of the wrong type names the field.

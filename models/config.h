@@ -76,6 +76,11 @@ struct TrainConfig {
   bool tf32 = false;      // TF32 tensor-core math for float32 matmuls/convolutions on CUDA
   int64_t sample_every = 500, checkpoint_every = 1000, log_every = 10;
   int64_t n_samples = 64;  // images in each sample grid (fixed noise)
+  // Evaluation during training (docs/evaluation.md): every eval_every steps (0: never) the
+  // eval_metrics (fid, kid, is, pr) of eval_n samples, read by the eval_features network
+  // (digits, digits:PATH, inception:PATH), against the first eval_n_ref images of the training data.
+  int64_t eval_every = 0, eval_n = 2000, eval_n_ref = 10000;
+  std::string eval_features = "digits", eval_metrics = "fid,kid,is";
 
   void validate() const;
   // The learning rate for generator step `step` (0-based) of `total`, after the schedule.
