@@ -63,18 +63,20 @@ std::string slurp(const std::string& path) {
 TEST(DigitsFeatures, DisjointHalvesAgreeNoiseAndOneDigitDoNot) {
   // 2000 + 2000 disjoint digits: FID estimates from finite samples are biased upwards (by about
   // tr(S) d / n for d features and n samples), so "near zero" means small next to the others.
-  const eval::Stats a = stats_of(digit_images(0, 2000)), b = stats_of(digit_images(2000, 4000));
+  const eval::Features fa = net().compute(digit_images(0, 2000));
+  const eval::Stats a = eval::feature_stats(fa.features), b = stats_of(digit_images(2000, 4000));
   Generator g(5);
   const eval::Stats noise = stats_of(Tensor::rand({500, 1, 28, 28}, &g, -1.0, 1.0));
   const eval::Stats ones = stats_of(digit_images(0, 500, 1));
   const double halves = eval::fid(a, b), to_noise = eval::fid(a, noise), to_ones = eval::fid(a, ones);
   std::printf("digits FID: halves %.3f, against noise %.1f, against the digit 1 only %.1f\n", halves, to_noise, to_ones);
-  EXPECT_LT(halves, 5.0);
+  // Measured 0.49 with the committed weights; the bound leaves room for other weights trained
+  // the same way while staying far below the unlike sets (about 90 and 120).
+  EXPECT_LT(halves, 2.0);
   EXPECT_GT(to_noise, 50 * halves);
   EXPECT_GT(to_ones, 20 * halves);
   // The classes of the committed network: 10 digits used about equally, confidently.
-  const eval::Features f = net().compute(digit_images(0, 2000));
-  EXPECT_GT(eval::inception_score(eval::to_matrix(f.probs)).mean, 8.0);
+  EXPECT_GT(eval::inception_score(eval::to_matrix(fa.probs)).mean, 8.0);
 }
 
 TEST(DigitsFeatures, CropUndoesThePaddingAndGrayMatchesOneChannel) {
