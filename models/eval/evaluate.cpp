@@ -195,6 +195,11 @@ TrainingEvaluator::TrainingEvaluator(const TrainConfig& cfg, const std::string& 
   columns_ = metric_columns(opts_.metrics);
   net_ = make_feature_net(cfg.eval_features, device);
   net_name_ = net_->name();
+  try {  // the generator's images must be readable by the network: say so now, not at the first evaluation
+    net_->compute(Tensor::zeros({1, cfg.model.channels, cfg.model.image_size, cfg.model.image_size}));
+  } catch (const Error& e) {
+    GAN_FAIL("--eval-features " << cfg.eval_features << ": " << e.what());
+  }
   io::make_directories(run_dir + "/eval");
   const std::string cache = run_dir + "/eval/reference-" + net_name_ + ".npz";
   bool reuse = false;
