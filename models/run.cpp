@@ -284,7 +284,7 @@ RunResult run_training(TrainConfig cfg, const std::string& dir, const RunEvents&
                      << ", or pass --overwrite to start over there");
   GAN_CHECK(!io::file_exists(dir) || io::is_directory(dir), "--out " << dir << ": exists and is not a folder");
   std::unique_ptr<Trainer> trainer = build_trainer(cfg, nullptr, "", ev);
-  if (cfg.eval_every > 0) eval::make_feature_net(cfg.eval_features, Device::cpu());  // a bad spec writes nothing
+  if (cfg.eval_every > 0) eval::training_feature_net(trainer->config(), Device::cpu());  // a bad one writes nothing
   prepare_folder(dir, trainer->config());
   if (overwrite) std::remove(last.c_str());  // stale outputs of the replaced run would mislead
   Run run(*trainer, dir, ev, "");

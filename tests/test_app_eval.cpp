@@ -141,6 +141,8 @@ TEST_F(AppEvalTest, CheckpointSamplesAndTrainingEvaluation) {
   EXPECT_TRUE(io::load_safetensors(p("run/checkpoints/last.safetensors")).metadata.count("best_fid"));
   expect_fails("train --resume run --eval-every 5", {"--eval-every", "--resume"});
   expect_fails("train --model mlp --steps 2 --eval-every 1 --eval-metrics fid,bogus --out bad", {"bogus"});
+  expect_fails("train --model dcgan64 --ngf 4 --ndf 4 --steps 2 --eval-every 1 --out bad", {"--eval-features", "64x64"});
+  EXPECT_FALSE(fs::exists(dir / "bad"));
   // gan eval samples the checkpoint itself (seeded: the same scores twice).
   r = gan("eval --checkpoint run/checkpoints/last.safetensors --n 200 --ref mnist --n-ref 300 --metrics fid,is "
           "--json a.json");

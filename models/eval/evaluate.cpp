@@ -188,18 +188,23 @@ std::string EvalResult::table() const {
   return os.str();
 }
 
+std::unique_ptr<FeatureNet> training_feature_net(const TrainConfig& cfg, Device device) {
+  std::unique_ptr<FeatureNet> net = make_feature_net(cfg.eval_features, device);
+  try {  // the generator's images must be readable by the network: say so now, not at the first evaluation
+    net->compute(Tensor::zeros({1, cfg.model.channels, cfg.model.image_size, cfg.model.image_size}));
+  } catch (const Error& e) {
+    GAN_FAIL("--eval-features " << cfg.eval_features << ": " << e.what());
+  }
+  return net;
+}
+
 TrainingEvaluator::TrainingEvaluator(const TrainConfig& cfg, const std::string& run_dir, Device device,
                                      const std::function<void(const std::string&)>& note)
     : cfg_(cfg) {
   opts_.metrics = parse_metrics(cfg.eval_metrics);
   columns_ = metric_columns(opts_.metrics);
-  net_ = make_feature_net(cfg.eval_features, device);
+  net_ = training_feature_net(cfg, device);
   net_name_ = net_->name();
-  try {  // the generator's images must be readable by the network: say so now, not at the first evaluation
-    net_->compute(Tensor::zeros({1, cfg.model.channels, cfg.model.image_size, cfg.model.image_size}));
-  } catch (const Error& e) {
-    GAN_FAIL("--eval-features " << cfg.eval_features << ": " << e.what());
-  }
   io::make_directories(run_dir + "/eval");
   const std::string cache = run_dir + "/eval/reference-" + net_name_ + ".npz";
   bool reuse = false;

@@ -95,6 +95,10 @@ std::string default_features(int64_t channels, int64_t side);
 // was made from the same data and network). Samples come from a fixed noise stream of their own
 // (from the run's seed): the training's random streams are untouched, and every evaluation of
 // the same weights gives the same scores.
+// The network cfg.eval_features names, checked to read the images cfg.model makes (throws
+// naming the flag and the size otherwise).
+std::unique_ptr<FeatureNet> training_feature_net(const TrainConfig& cfg, Device device);
+
 class TrainingEvaluator {
  public:
   TrainingEvaluator(const TrainConfig& cfg, const std::string& run_dir, Device device,
