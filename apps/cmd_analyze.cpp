@@ -20,12 +20,7 @@ struct AnalyzeFlags {
 int run_analyze(AnalyzeFlags& f) {
   f.req.on_info = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
   if (!f.features.empty()) {
-#ifdef GAN_HAVE_FEATURE_NETS
     f.req.features = models::eval::make_feature_net(f.features, models::resolve_device(f.req.device));
-#else
-    GAN_FAIL("--features " << f.features << ": this build has no feature networks (models/eval/feature_net.cpp is "
-                                            "not part of it); analyze without --features");
-#endif
   }
   models::eval::AnalyzeOutputs out = models::eval::analyze(f.req);
   std::printf("analysis in %s/\n", out.out_dir.c_str());

@@ -1,4 +1,5 @@
-// gan classifier: trains the digits classifier (models/classifier.h) on a labelled data set.
+// gan classifier: trains the digits classifier (models/classifier.h) on a labelled data set, or
+// with --arch digits the digits feature network of `gan eval` (models/eval/digits_net.h).
 // gan classify: reads a class-conditional or InfoGAN generator's samples (or an .npy of images)
 // with it: per class asked, the share classified as that class; per InfoGAN code value, its most
 // frequent class and that share.
@@ -12,6 +13,7 @@
 #include "engine/io/npy.h"
 #include "models/classifier.h"
 #include "models/data.h"
+#include "models/eval/digits_net.h"
 #include "models/run.h"
 #include "models/sampling.h"
 
@@ -19,10 +21,15 @@ namespace gan::app {
 
 Runner add_classifier_command(CLI::App& app) {
   struct Flags {
-    std::string data = "mnist", out, device = "auto";
+    std::string data = "mnist", out, device = "auto", arch = "classifier";
     models::ClassifierTraining t;
   };
   auto f = std::make_shared<Flags>();
+  app.add_option("--arch", f->arch,
+                 "classifier (the judge of conditional samples, any image size) or digits (the 28x28 feature "
+                 "network of gan eval, models/eval/digits_net.h)")
+      ->check(CLI::IsMember({"classifier", "digits"}))
+      ->capture_default_str();
   app.add_option("--data", f->data, "Labelled images: mnist, mnist:PATH, fashion:PATH, cifar10:PATH, folder:PATH")
       ->capture_default_str();
   app.add_option("--out", f->out, "The classifier's file (.safetensors)")->required();
@@ -30,14 +37,23 @@ Runner add_classifier_command(CLI::App& app) {
   app.add_option("--held-out", f->t.held_out, "Last images kept out of training to measure accuracy")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  app.add_option("--image-size", f->t.image_size, "Side the images are fitted to (the generator's: 32 for dcgan32)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  auto* size = app.add_option("--image-size", f->t.image_size,
+                               "Side the images are fitted to (the generator's: 32 for dcgan32; --arch digits: 28)")
+                   ->check(CLI::PositiveNumber)
+                   ->capture_default_str();
   app.add_option("--seed", f->t.seed, "Seed of the weights and the shuffling")->capture_default_str();
   app.add_option("--device", f->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  return [f]() -> int {
+  return [f, size]() -> int {
+    if (f->arch == "digits" && !size->count()) f->t.image_size = models::eval::kDigitsSide;
     io::ImageDataset data = models::load_dataset(f->data, f->t.image_size);
     f->t.on_log = [](int64_t step, double loss) { std::fprintf(stderr, "step %lld loss %.4f\n", static_cast<long long>(step), loss); };
+    if (f->arch == "digits") {
+      models::eval::DigitsNetResult r = models::eval::train_digits_net(data, f->t, models::resolve_device(f->device));
+      models::eval::save_digits_net(r, f->t, f->out);
+      std::printf("wrote %s: digits feature network, held-out accuracy %.2f%% on the last %lld images of %s\n",
+                  f->out.c_str(), 100 * r.held_out_accuracy, static_cast<long long>(r.held_out), data.source.c_str());
+      return 0;
+    }
     models::ClassifierResult r = models::train_classifier(data, f->t, models::resolve_device(f->device));
     models::save_classifier(r, f->out);
     std::printf("wrote %s: %lld classes, held-out accuracy %.2f%% on the last %lld images of %s\n", f->out.c_str(),

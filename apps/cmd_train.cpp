@@ -145,6 +145,7 @@ Runner add_train_command(CLI::App& app) {
                                 "Record every parameter's gradient histogram at these steps, e.g. 1,500,1500 "
                                 "(gradients-hist.csv; drawn by gan analyze)")
                      ->delimiter(',');
+  add_eval_flags(app, c, *f->run);
   app.add_option("--resume", f->resume, "Continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);
   app.add_flag("--overwrite", f->overwrite, "Start over in an --out folder that already holds a run");

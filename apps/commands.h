@@ -20,6 +20,7 @@ Runner add_trace_command(CLI::App& app);
 Runner add_classifier_command(CLI::App& app);
 Runner add_classify_command(CLI::App& app);
 Runner add_analyze_command(CLI::App& app);
+Runner add_eval_command(CLI::App& app);
 
 // The flags that describe a fresh run (model, data, loss, optimizer, seed), shared by train and
 // trace. They fill a TrainConfig; apply() then adds what they leave to the loss's defaults.
@@ -31,5 +32,8 @@ struct RunFlags {
   void apply(models::TrainConfig& cfg) const;
 };
 std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& cfg);
+// `gan train`'s evaluation flags (--eval-every, --eval-n, --eval-features, --eval-metrics): part of
+// the run's settings, so listed in run.options (a resumed run keeps its checkpoint's).
+void add_eval_flags(CLI::App& app, models::TrainConfig& cfg, RunFlags& run);
 
 }  // namespace gan::app

@@ -1,7 +1,8 @@
-// gan: train GANs, sample from them, trace a training step, analyze a run.
+// gan: train GANs, sample from them, trace a training step, score samples, analyze a run.
 //   gan train --model mlp --data mnist --out runs/mlp
 //   gan sample --checkpoint runs/mlp/checkpoints/last.safetensors --n 64 --out samples.png
 //   gan trace --model dcgan64 --seed 0 --out trace/
+//   gan eval --checkpoint runs/mlp/checkpoints/last.safetensors --ref mnist
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -26,13 +27,15 @@ int main(int argc, char** argv) {
   runners[classifier] = gan::app::add_classifier_command(*classifier);
   CLI::App* classify = app.add_subcommand("classify", "Classify a conditional or InfoGAN generator's samples (or images)");
   runners[classify] = gan::app::add_classify_command(*classify);
+  CLI::App* eval = app.add_subcommand("eval", "Score samples (FID, KID, IS, precision/recall) or write a data set's statistics");
+  runners[eval] = gan::app::add_eval_command(*eval);
   CLI::App* analyze = app.add_subcommand("analyze", "Diagnostic pictures of a run: gradient flow and histograms, "
                                                     "PCA/t-SNE of features, latent sensitivity, D saliency");
   runners[analyze] = gan::app::add_analyze_command(*analyze);
   if (argc > 1 && argv[1][0] != '-' && runners.end() == std::find_if(runners.begin(), runners.end(), [&](auto& r) {
         return r.first->get_name() == argv[1];
       })) {
-    std::fprintf(stderr, "gan: error: unknown command '%s' (expected train, sample, trace, classifier, classify or analyze)\nRun 'gan --help' for usage.\n",
+    std::fprintf(stderr, "gan: error: unknown command '%s' (expected train, sample, trace, classifier, classify, eval or analyze)\nRun 'gan --help' for usage.\n",
                  argv[1]);
     return 2;
   }

@@ -141,4 +141,23 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
   return f;
 }
 
+void add_eval_flags(CLI::App& app, models::TrainConfig& c, RunFlags& run) {
+  auto fixed = [&](CLI::Option* o) { run.options.push_back(o); };
+  fixed(app.add_option("--eval-every", c.eval_every,
+                       "Score eval-n samples every N steps and at the end against the training data (metrics.csv "
+                       "columns, a curves panel, checkpoints/best.safetensors by FID; 0: never; docs/evaluation.md)")
+            ->check(CLI::NonNegativeNumber)
+            ->capture_default_str());
+  fixed(app.add_option("--eval-n", c.eval_n, "Samples per evaluation")->check(CLI::Range(int64_t{10}, int64_t{1000000}))
+            ->capture_default_str());
+  fixed(app.add_option("--eval-n-ref", c.eval_n_ref, "Training images the evaluation compares with (the first N)")
+            ->check(CLI::Range(int64_t{10}, int64_t{10000000}))
+            ->capture_default_str());
+  fixed(app.add_option("--eval-features", c.eval_features,
+                       "Feature network of the evaluation: digits (committed weights), digits:PATH or inception:WEIGHTS")
+            ->capture_default_str());
+  fixed(app.add_option("--eval-metrics", c.eval_metrics, "Scores to compute: fid, kid, is, pr (comma-separated)")
+            ->capture_default_str());
+}
+
 }  // namespace gan::app

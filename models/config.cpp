@@ -4,6 +4,7 @@
 
 #include "engine/core/error.h"
 #include "models/augment.h"
+#include "models/eval/evaluate.h"
 #include "models/losses.h"
 #include "models/toy.h"
 
@@ -131,6 +132,13 @@ void TrainConfig::validate() const {
             "train: kernels must be hand or cudnn, got '" << kernels << "'");
   GAN_CHECK(n_samples > 0, "train: the sample grid needs at least one image");
   for (int64_t s : grad_hist_steps) GAN_CHECK(s > 0, "--grad-hist-steps: steps count from 1, got " << s);
+  GAN_CHECK(eval_every >= 0, "train: --eval-every must not be negative, got " << eval_every);
+  if (eval_every > 0) {
+    GAN_CHECK(model.arch != "toy", "train: --eval-every scores images; 2-D toy data is scored by its modes instead");
+    GAN_CHECK(eval_n >= 10 && eval_n <= 1000000, "train: --eval-n must lie in [10, 1000000], got " << eval_n);
+    GAN_CHECK(eval_n_ref >= 10, "train: --eval-n-ref must be at least 10, got " << eval_n_ref);
+    eval::parse_metrics(eval_metrics, "--eval-metrics");  // throws naming an unknown one
+  }
 }
 
 double TrainConfig::lr_at(int64_t step, int64_t total, bool generator) const {
@@ -161,6 +169,8 @@ static void train_fields(T& c, F&& f) {
   f("label_smoothing", c.label_smoothing), f("rmsprop_alpha", c.rmsprop_alpha), f("ema", c.ema);
   f("augment", c.augment), f("diffaugment", c.diffaugment);
   f("grad_hist_steps", c.grad_hist_steps);
+  f("eval_every", c.eval_every), f("eval_n", c.eval_n), f("eval_features", c.eval_features);
+  f("eval_metrics", c.eval_metrics), f("eval_n_ref", c.eval_n_ref);
 }
 
 // Reads field `key` into `out` when present; a value of the wrong type names the field.

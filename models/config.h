@@ -103,6 +103,11 @@ struct TrainConfig {
   int64_t n_samples = 64;  // images in each sample grid (fixed noise)
   // Steps at which every parameter's gradient histogram is recorded (gradients-hist.csv).
   std::vector<int64_t> grad_hist_steps;
+  // Evaluation during training (docs/evaluation.md): every eval_every steps (0: never) the
+  // eval_metrics (fid, kid, is, pr) of eval_n samples, read by the eval_features network
+  // (digits, digits:PATH, inception:PATH), against the first eval_n_ref images of the training data.
+  int64_t eval_every = 0, eval_n = 2000, eval_n_ref = 10000;
+  std::string eval_features = "digits", eval_metrics = "fid,kid,is";
 
   void validate() const;
   // The learning rate of the generator's (or the critics') optimizers for generator step `step`

@@ -49,8 +49,10 @@ std::optional<double> LogRecord::value(const std::string& column) const {
   return std::nullopt;
 }
 
-MetricsLog::MetricsLog(std::string path, std::vector<ScalarSpec> scalars, std::vector<CurvePanel> panels)
-    : path_(std::move(path)), scalars_(std::move(scalars)), panels_(std::move(panels)) {
+MetricsLog::MetricsLog(std::string path, std::vector<ScalarSpec> scalars, std::vector<CurvePanel> panels,
+                       std::vector<std::string> eval_columns)
+    : path_(std::move(path)), scalars_(std::move(scalars)), panels_(std::move(panels)),
+      eval_columns_(std::move(eval_columns)) {
   panels_.insert(panels_.begin(), CurvePanel{"losses", {"loss_d", "loss_g"}, false});
 }
 
@@ -61,7 +63,9 @@ std::string MetricsLog::header() const {
   h += ",images_per_s";
   for (const auto& s : scalars_)
     if (!s.required) h += "," + s.column;
-  return h + "," + kScoreColumns;
+  h += std::string(",") + kScoreColumns;
+  for (const auto& c : eval_columns_) h += "," + c;
+  return h;
 }
 
 void MetricsLog::start() {
@@ -138,11 +142,17 @@ void MetricsLog::append(const LogRecord& r) {
            number("%.6g", r.coverage->reverse_kl);
   else
     row += ",,,";
+  for (const auto& c : eval_columns_) {
+    row += ",";
+    for (const auto& [name, v] : r.eval)
+      if (name == c) row += number("%.6g", v);
+  }
   std::ofstream out(path_, std::ios::app);
   out << row << "\n";
   GAN_CHECK(out.flush(), path_ << ": cannot append a metrics row (disk full?)");
   std::map<std::string, double> kept{{"step", static_cast<double>(r.step)}};
   for (const auto& [spec, v] : r.values) kept[spec->column] = v;
+  for (const auto& [name, v] : r.eval) kept[name] = v;
   rows_.push_back(kept);
 }
 

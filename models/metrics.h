@@ -7,7 +7,9 @@
 // For the GAN recipe that is
 //   step,epoch,loss_d,loss_g,d_x,d_g_z,images_per_s,wasserstein,gradient_penalty,grad_norm,
 //   modes_covered,high_quality,reverse_kl
-// whose first seven columns are those of every earlier version.
+// whose first seven columns are those of every earlier version. A run that evaluates its samples
+// (--eval-every, models/eval/evaluate.h) adds the scores' columns last (fid, kid, is, precision,
+// recall: those asked for), filled on evaluation steps.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -46,14 +48,16 @@ struct LogRecord {
   double steps_per_s = 0;   // since this process started training
   double elapsed_s = 0, eta_s = 0;
   std::optional<Coverage> coverage;  // sample scores, on sample steps
+  std::vector<std::pair<std::string, double>> eval;  // evaluation scores, on evaluation steps
   std::optional<double> value(const std::string& column) const;
 };
 
 class MetricsLog {
  public:
   // `scalars`: loss_d, loss_g and the recipe's, in column order; `panels`: curves.png after the
-  // losses panel.
-  MetricsLog(std::string path, std::vector<ScalarSpec> scalars, std::vector<CurvePanel> panels);
+  // losses panel; `eval_columns`: the evaluation scores' columns, last.
+  MetricsLog(std::string path, std::vector<ScalarSpec> scalars, std::vector<CurvePanel> panels,
+             std::vector<std::string> eval_columns = {});
   const std::vector<ScalarSpec>& scalars() const { return scalars_; }
   std::string header() const;
 
@@ -77,6 +81,7 @@ class MetricsLog {
   std::string path_;
   std::vector<ScalarSpec> scalars_;
   std::vector<CurvePanel> panels_;
+  std::vector<std::string> eval_columns_;
   std::vector<std::map<std::string, double>> rows_;  // step and the plotted columns
 };
 

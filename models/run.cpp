@@ -1,6 +1,8 @@
 #include "models/run.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -11,6 +13,7 @@
 #include "engine/io/image.h"
 #include "engine/io/plot.h"
 #include "models/eval/gradient_log.h"
+#include "models/eval/evaluate.h"
 
 namespace gan::models {
 
@@ -30,15 +33,49 @@ void note(const RunEvents& ev, const std::string& s) {
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// The evaluator of a run that asks for one (--eval-every), and the curves panels of its scores.
+std::unique_ptr<eval::TrainingEvaluator> make_evaluator(Trainer& t, const std::string& dir, const RunEvents& ev) {
+  if (t.config().eval_every <= 0) return nullptr;
+  return std::make_unique<eval::TrainingEvaluator>(t.config(), dir, t.device(), ev.on_info);
+}
+
+std::vector<CurvePanel> curve_panels(Trainer& t, const eval::TrainingEvaluator* e) {
+  std::vector<CurvePanel> panels = t.recipe().curves();
+  if (!e) return panels;
+  const std::vector<std::string>& c = e->columns();
+  auto has = [&](const char* col) { return std::find(c.begin(), c.end(), col) != c.end(); };
+  if (has("fid")) panels.push_back({"FID (" + e->feature_net() + " features)", {"fid"}, false});
+  if (has("kid")) panels.push_back({"KID (" + e->feature_net() + " features)", {"kid"}, false});
+  if (has("is")) panels.push_back({"IS (" + e->feature_net() + " classes)", {"is"}, false});
+  if (has("precision")) panels.push_back({"precision / recall", {"precision", "recall"}, true});
+  return panels;
+}
+
+std::string exact(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
 // One training loop over a prepared trainer, shared by fresh and resumed runs.
 class Run {
  public:
   Run(Trainer& t, std::string dir, const RunEvents& ev, std::string good_checkpoint)
-      : t_(t), dir_(std::move(dir)), ev_(ev), metrics_(dir_ + "/metrics.csv", t.scalars(), t.recipe().curves()),
-        gradients_(t, dir_), good_checkpoint_(std::move(good_checkpoint)) {}
+      : t_(t), dir_(std::move(dir)), ev_(ev), gradients_(t, dir_), eval_(make_evaluator(t, dir_, ev)),
+        metrics_(dir_ + "/metrics.csv", t.scalars(), curve_panels(t, eval_.get()),
+                 eval_ ? eval_->columns() : std::vector<std::string>{}),
+        good_checkpoint_(std::move(good_checkpoint)) {}
 
   MetricsLog& metrics() { return metrics_; }
   eval::GradientLog& gradients() { return gradients_; }
+
+  // A resumed run: the best FID so far, from the checkpoint it continues.
+  void restore_best(const io::SafetensorsFile& f) {
+    auto fid = f.metadata.find("best_fid"), step = f.metadata.find("best_fid_step");
+    if (fid == f.metadata.end() || step == f.metadata.end()) return;
+    best_fid_ = std::stod(fid->second);
+    best_step_ = std::stoll(step->second);
+  }
 
   RunResult go() {
     RunResult r;
@@ -56,7 +93,10 @@ class Run {
       const bool sample = cfg.sample_every > 0 && (s % cfg.sample_every == 0 || last);
       // Data that scores its samples (2-D modes) does so in the row of the same step.
       if ((sample || last) && t_.data().has_scores()) coverage_ = t_.data().score(samples());
-      if (s % cfg.log_every == 0 || last || sample) flush(total);
+      const bool evaluate = eval_ && (s % cfg.eval_every == 0 || last);
+      if (evaluate) eval_values_ = last_eval_ = eval_->evaluate(t_).columns();
+      if (s % cfg.log_every == 0 || last || sample || evaluate) flush(total);
+      if (evaluate) keep_best();
       if (sample) r.last_sample = write_samples();
       if (cfg.checkpoint_every > 0 && s % cfg.checkpoint_every == 0 && !last) r.last_checkpoint = write_checkpoint(true);
       if (!last && ev_.should_stop && ev_.should_stop()) {
@@ -107,6 +147,8 @@ class Run {
     rec.eta_s = rec.steps_per_s > 0 ? (total - t_.step()) / rec.steps_per_s : 0;
     rec.coverage = coverage_;
     coverage_.reset();
+    rec.eval = std::move(eval_values_);
+    eval_values_.clear();
     interval_start_ = Clock::now();
     interval_first_step_ = t_.step();
     metrics_.append(rec);
@@ -145,12 +187,40 @@ class Run {
     return path;
   }
 
-  std::string write_checkpoint(bool periodic) {
-    flush(t_.total_steps());  // a NaN since the last row must stop us before we save
+  // The checkpoint of the current state, with the best FID so far when the run evaluates.
+  std::string checkpoint_bytes() const {
+    io::SafetensorsFile f = t_.checkpoint();
+    if (best_step_ >= 0) {
+      f.metadata["best_fid"] = exact(best_fid_);
+      f.metadata["best_fid_step"] = std::to_string(best_step_);
+    }
+    return io::serialize_safetensors(f);
+  }
+
+  void check_finite() {
     if (!t_.state_finite())
       throw TrainingDiverged("training diverged: the weights hold NaN or infinity at step " + std::to_string(t_.step()) +
                              "; " + checkpoint_note());
-    std::string bytes = io::serialize_safetensors(t_.checkpoint());
+  }
+
+  // After an evaluation: checkpoints/best.safetensors becomes this state when its FID is the
+  // lowest so far (replaced atomically, like last.safetensors).
+  void keep_best() {
+    std::optional<double> fid;
+    for (const auto& [name, v] : last_eval_)
+      if (name == "fid") fid = v;
+    if (!fid || !std::isfinite(*fid) || (best_step_ >= 0 && *fid >= best_fid_)) return;
+    check_finite();
+    best_fid_ = *fid;
+    best_step_ = t_.step();
+    io::write_file_atomic(dir_ + "/checkpoints/best.safetensors", checkpoint_bytes());
+    if (ev_.on_output) ev_.on_output("best", dir_ + "/checkpoints/best.safetensors");
+  }
+
+  std::string write_checkpoint(bool periodic) {
+    flush(t_.total_steps());  // a NaN since the last row must stop us before we save
+    check_finite();
+    std::string bytes = checkpoint_bytes();
     if (periodic) io::write_file_atomic(dir_ + "/checkpoints/" + step_name("step", t_.step(), ".safetensors"), bytes);
     io::write_file_atomic(last_path(), bytes);
     good_checkpoint_ = last_path() + " (step " + std::to_string(t_.step()) + ")";
@@ -161,14 +231,18 @@ class Run {
   Trainer& t_;
   std::string dir_;
   const RunEvents& ev_;
+  eval::GradientLog gradients_;  // gradients.csv, gradients-hist.csv; first: it checks its steps, writing nothing
+  std::unique_ptr<eval::TrainingEvaluator> eval_;  // before metrics_: its columns go into the log
   MetricsLog metrics_;
-  eval::GradientLog gradients_;  // gradients.csv, gradients-hist.csv
   std::string good_checkpoint_;
   std::vector<StepScalars> pending_;
   Clock::time_point start_, interval_start_;
   int64_t interval_first_step_ = 0, first_step_ = 0, samples_step_ = -1;
   Tensor samples_;
   std::optional<Coverage> coverage_;
+  std::vector<std::pair<std::string, double>> eval_values_, last_eval_;  // the pending row's; the latest
+  double best_fid_ = 0;
+  int64_t best_step_ = -1;  // -1: no evaluation yet
 };
 
 std::string describe_loss(const TrainConfig& c) {
@@ -234,7 +308,8 @@ RunResult run_training(TrainConfig cfg, const std::string& dir, const RunEvents&
                      << ", or pass --overwrite to start over there");
   GAN_CHECK(!io::file_exists(dir) || io::is_directory(dir), "--out " << dir << ": exists and is not a folder");
   std::unique_ptr<Trainer> trainer = build_trainer(cfg, nullptr, "", ev);
-  Run run(*trainer, dir, ev, "");  // checks the config against the run's length; writes nothing
+  if (cfg.eval_every > 0) eval::training_feature_net(trainer->config(), Device::cpu());  // a bad one writes nothing
+  Run run(*trainer, dir, ev, "");  // checks the config against the run's length before its evaluator writes
   prepare_folder(dir, trainer->config());
   if (overwrite) std::remove(last.c_str());  // stale outputs of the replaced run would mislead
   run.metrics().start();
@@ -268,6 +343,7 @@ RunResult resume_training(const std::string& dir, const ResumeOverrides& o, cons
                                                                    << trainer->total_steps() << " steps");
   Run run(*trainer, dir, ev, path + " (step " + std::to_string(trainer->step()) + ")");
   prepare_folder(dir, cfg);
+  run.restore_best(f);
   run.metrics().keep_until(trainer->step());
   run.gradients().keep_until(trainer->step());
   return run.go();

@@ -83,6 +83,12 @@ TEST_F(AnalyzeApp, ShortRunGetsEveryPicture) {
                            "--tsne-iterations 20 --sensitivity-samples 1 --saliency-images 2");
   ASSERT_EQ(ccode, 0) << cout;
   EXPECT_TRUE(fs::exists(p("elsewhere/gradient-flow.png")));
+  // The digits feature network's view beside the discriminator's, generated samples classed by it.
+  auto [dcode, dout] = gan("analyze --run run --out digits --n 32 --features digits --tsne-iterations 20 "
+                           "--sensitivity-samples 1 --saliency-images 2");
+  ASSERT_EQ(dcode, 0) << dout;
+  for (const char* f : {"digits/embedding-digits-pca.png", "digits/embedding-digits-tsne.png", "digits/embedding-digits.json"})
+    EXPECT_TRUE(fs::exists(p(f))) << f << "\n" << dout;
 }
 
 TEST_F(AnalyzeApp, ErrorsNameTheFlag) {
