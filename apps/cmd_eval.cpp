@@ -29,6 +29,7 @@ namespace {
 
 struct EvalFlags {
   std::string checkpoint, samples, folder, ref, features, metrics = "fid,kid,is", json, device = "auto", save_stats;
+  bool no_ema = false;
   int64_t n = 10000, n_ref = 0, image_size = 0;
   uint64_t seed = 0;
   bool stats_features = false;
@@ -110,6 +111,7 @@ Runner add_eval_command(CLI::App& app) {
                  ->check(CLI::Range(int64_t{1}, int64_t{1000000}))
                  ->capture_default_str();
   app.add_option("--seed", f->seed, "Noise seed of the checkpoint's samples")->capture_default_str();
+  app.add_flag("--no-ema", f->no_ema, "A --ema run's checkpoint: score the raw generator, not its moving average");
   app.add_option("--n-ref", f->n_ref, "Reference images used (the data set's first N; default all)")
       ->check(CLI::Range(int64_t{2}, int64_t{10000000}));
   app.add_option("--image-size", f->image_size, "Side folder images are fitted to (default 28; inception 299)")
@@ -143,10 +145,10 @@ Runner add_eval_command(CLI::App& app) {
     Tensor samples;
     std::string what;
     if (!f->checkpoint.empty()) {
-      models::LoadedGenerator g = models::load_generator(f->checkpoint, device);
+      models::LoadedGenerator g = models::load_generator(f->checkpoint, device, std::nullopt, !f->no_ema);
       GAN_CHECK(g.config.arch != "toy", f->checkpoint << ": a 2-D toy generator; gan eval scores images");
       samples = models::sample_images(g, f->n, f->seed).cpu();
-      what = std::to_string(samples.size(0)) + " samples of " + f->checkpoint;
+      what = std::to_string(samples.size(0)) + " samples of " + f->checkpoint + (g.ema ? " (moving average of G)" : "");
     } else if (!f->samples.empty()) {
       samples = io::load_npy(f->samples).to(DType::Float32);
       GAN_CHECK(samples.dim() == 4 && samples.size(0) > 0,

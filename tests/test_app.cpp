@@ -14,6 +14,7 @@
 #include "engine/io/image.h"
 #include "engine/io/npy.h"
 #include "engine/io/safetensors.h"
+#include "tests/app_runner.h"
 #include "tests/test_helpers.h"
 
 #ifdef GAN_APP_PATH
@@ -23,46 +24,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
+using Result = test::AppResult;
 
-struct AppTest : ::testing::Test {
-  fs::path dir;
-  void SetUp() override {
-    dir = fs::temp_directory_path() / ("gan_app_test_" + std::to_string(::getpid()) + "_" +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  void TearDown() override { fs::remove_all(dir); }
-  std::string p(const std::string& n) const { return (dir / n).string(); }
-
-  // Runs `gan ARGS` from the temp folder with the bundled data reachable; stdout+stderr together.
-  Result gan(const std::string& args) const {
-    std::string log = p("cmd.log");
-    std::string cmd = "cd '" + dir.string() + "' && GAN_DATA_DIR='" + std::string(GAN_SOURCE_DIR) +
-                      "/data' OMP_NUM_THREADS=2 '" + std::string(GAN_APP_PATH) + "' " + args + " > '" + log +
-                      "' 2>&1 < /dev/null";
-    int status = std::system(cmd.c_str());
-    std::ifstream f(log);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ss.str()};
-  }
-
-  // A failing command: non-zero exit, one "gan...: error:" line containing every needle.
-  void expect_fails(const std::string& args, std::initializer_list<std::string> needles) const {
-    Result r = gan(args);
-    EXPECT_NE(r.code, 0) << args << "\n" << r.out;
-    EXPECT_NE(r.code, -1) << args << " crashed\n" << r.out;
-    size_t pos = r.out.find("error: ");
-    ASSERT_NE(pos, std::string::npos) << args << "\n" << r.out;
-    std::string line = r.out.substr(pos, r.out.find('\n', pos) - pos);
-    for (const auto& n : needles) EXPECT_NE(line.find(n), std::string::npos) << args << "\n" << r.out;
-  }
-};
+using AppTest = test::AppRunner;
 
 std::string slurp(const std::string& path) {
   auto v = io::read_file(path);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "engine/io/image.h"
+#include "tests/app_runner.h"
 #include "tests/test_helpers.h"
 
 #ifdef GAN_APP_PATH
@@ -18,37 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct AnalyzeApp : ::testing::Test {
-  fs::path dir;
-  void SetUp() override {
-    dir = fs::temp_directory_path() / ("gan_app_analyze_" + std::to_string(::getpid()) + "_" +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  void TearDown() override { fs::remove_all(dir); }
-  std::string p(const std::string& n) const { return (dir / n).string(); }
-  std::pair<int, std::string> gan(const std::string& args) const {
-    const std::string log = p("cmd.log");
-    const std::string cmd = "cd '" + dir.string() + "' && GAN_DATA_DIR='" + std::string(GAN_SOURCE_DIR) +
-                            "/data' OMP_NUM_THREADS=2 '" + std::string(GAN_APP_PATH) + "' " + args + " > '" + log +
-                            "' 2>&1 < /dev/null";
-    const int status = std::system(cmd.c_str());
-    std::ifstream f(log);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ss.str()};
-  }
-  void expect_error(const std::string& args, std::initializer_list<std::string> needles) const {
-    auto [code, out] = gan(args);
-    EXPECT_NE(code, 0) << args << "\n" << out;
-    EXPECT_NE(code, -1) << args << " crashed\n" << out;
-    const size_t pos = out.find("error: ");
-    ASSERT_NE(pos, std::string::npos) << out;
-    const std::string line = out.substr(pos, out.find('\n', pos) - pos);
-    for (const auto& n : needles) EXPECT_NE(line.find(n), std::string::npos) << args << "\n" << out;
-  }
-};
+using AnalyzeApp = test::AppRunner;
 
 }  // namespace
 
@@ -92,11 +63,11 @@ TEST_F(AnalyzeApp, ShortRunGetsEveryPicture) {
 }
 
 TEST_F(AnalyzeApp, ErrorsNameTheFlag) {
-  expect_error("analyze", {"--run", "--checkpoint"});
+  expect_fails("analyze", {"--run", "--checkpoint"});
   fs::create_directories(p("empty"));
-  expect_error("analyze --run empty", {"--run empty", "no checkpoint"});
-  expect_error("analyze --checkpoint missing.safetensors", {"--checkpoint missing.safetensors", "no such file"});
-  expect_error("train --model dcgan32 --ngf 8 --ndf 8 --data mnist --steps 20 --grad-hist-steps 5,50 --out r",
+  expect_fails("analyze --run empty", {"--run empty", "no checkpoint"});
+  expect_fails("analyze --checkpoint missing.safetensors", {"--checkpoint missing.safetensors", "no such file"});
+  expect_fails("train --model dcgan32 --ngf 8 --ndf 8 --data mnist --steps 20 --grad-hist-steps 5,50 --out r",
                {"--grad-hist-steps 50", "1..20"});
   EXPECT_FALSE(fs::exists(p("r/config.json"))) << "a refused run wrote files";
 }

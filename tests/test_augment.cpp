@@ -10,6 +10,7 @@
 #include "models/augment.h"
 #include "models/model.h"
 #include "models/trainer.h"
+#include "tests/resume_check.h"
 #include "tests/test_helpers.h"
 
 using namespace gan;
@@ -153,20 +154,7 @@ TEST(Augment, DiffAugmentGradientReachesTheGeneratorAndRunsResumeExactly) {
   EXPECT_GT(norm, 0);
   EXPECT_GT(std::sqrt(diff), 1e-3 * std::sqrt(norm));  // G's gradient went through the transforms
 
-  models::Trainer straight(c, ds, Device::cpu());
-  for (int i = 0; i < 6; ++i) straight.train_step();
-  models::Trainer first(c, ds, Device::cpu());
-  for (int i = 0; i < 3; ++i) first.train_step();
-  std::string bytes = io::serialize_safetensors(first.checkpoint());
-  models::Trainer resumed(c, ds, Device::cpu());
-  resumed.restore(io::parse_safetensors(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "mem"), "mem");
-  for (int i = 3; i < 6; ++i) resumed.train_step();
-  const io::SafetensorsFile a = straight.checkpoint(), b = resumed.checkpoint();
-  for (auto& [k, v] : a.tensors) {
-    const io::StoredTensor* o = b.find(k);
-    ASSERT_TRUE(o) << k;
-    EXPECT_TRUE(v.data == o->data) << k << " differs after resume";
-  }
+  expect_exact_resume(c, ds, 6, 3);
 }
 
 TEST(Augment, UpsamplingChoicesBuildTheirLayers) {
