@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every dependency from Debian packages and builds the project into build/.
+# Installs every dependency from Debian packages and builds the `gan` command into build/ (what the
+# README's main job needs, first and alone; scripts/test.sh builds the tests and benchmarks).
 # CUDA is built when nvcc is found (GAN_CUDA=AUTO); pass GAN_CUDA=OFF in the environment to skip it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,6 @@ fi
 
 jobs=$(nproc)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGAN_CUDA="${GAN_CUDA:-AUTO}" >/dev/null
-cmake --build build -j "$jobs"
+cmake --build build -j "$jobs" --target gan
 cuda=$(sed -n 's/^GAN_BUILT_WITH_CUDA:INTERNAL=//p' build/CMakeCache.txt)
-echo "setup: built into build/ (CUDA backend: ${cuda:-OFF})"
+echo "setup: built build/apps/gan (CUDA backend: ${cuda:-OFF})"
