@@ -147,6 +147,11 @@ double TrainConfig::lr_at(int64_t step, int64_t total, bool generator) const {
   return base * std::max(0.0, 1.0 - static_cast<double>(step) / static_cast<double>(total));
 }
 
+double TrainConfig::ema_decay_at(int64_t step) const {
+  const double t = static_cast<double>(step);
+  return std::min(ema, (1 + t) / (10 + t));
+}
+
 // Every field with its JSON name, one list for both directions (M, T: const or not).
 template <class M, class F>
 static void model_fields(M& c, F&& f) {

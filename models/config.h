@@ -113,6 +113,10 @@ struct TrainConfig {
   // The learning rate of the generator's (or the critics') optimizers for generator step `step`
   // (0-based) of `total`, after the schedule.
   double lr_at(int64_t step, int64_t total, bool generator = true) const;
+  // The moving average's decay at generator step `step` (0-based): min(ema, (1 + step) / (10 +
+  // step)), the warm-up of TensorFlow's ExponentialMovingAverage(num_updates). Without it the
+  // average of a short run keeps a large share of the untrained weights (0.999^1500 = 22%).
+  double ema_decay_at(int64_t step) const;
 };
 
 nlohmann::json to_json(const ModelConfig& c);

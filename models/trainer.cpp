@@ -218,12 +218,13 @@ std::map<std::string, nn::StateValue> Trainer::state_map(const nn::Module& m) {
   return out;
 }
 
-// ema = d ema + (1 - d) p for every parameter; buffers (batch norm's running statistics and
-// counters) are copied from the generator, as the reference implementations do: their running
-// averages are already averages, and blending them twice would lag.
+// ema = d ema + (1 - d) p for every parameter, d warmed up (TrainConfig::ema_decay_at); buffers
+// (batch norm's running statistics and counters, spectral norm's u and v) are copied from the
+// generator, as the reference implementations do: they are already averages, and blending them
+// twice would lag.
 void Trainer::update_ema() {
   NoGradGuard no_grad;
-  const double d = cfg_.ema;
+  const double d = cfg_.ema_decay_at(step_);
   auto params = network("generator").named_parameters();
   std::map<std::string, Tensor> current(params.begin(), params.end());
   std::map<std::string, nn::StateValue> blended = state_map(network("generator"));

@@ -183,13 +183,15 @@ TEST(Knobs, EmaFollowsItsFormulaAndCopiesBuffers) {
   c.ema = 0.8;
   models::Trainer t(c, ds, Device::cpu());
   ASSERT_TRUE(t.has_ema());
-  // e_0 = p_0, e_k = d e_{k-1} + (1 - d) p_k, computed here in float64 from G's weights.
+  // e_0 = p_0, e_k = d_k e_{k-1} + (1 - d_k) p_k, d_k = min(0.8, k / (9 + k)) (the warm-up, k
+  // counted from 1), computed here in float64 from G's weights.
   auto e = params_of(t.network("generator"));
-  for (int k = 0; k < 3; ++k) {
+  for (int k = 1; k <= 3; ++k) {
     t.train_step();
     auto p = params_of(t.network("generator"));
+    const double d = std::min(0.8, k / (9.0 + k));
     for (auto& [n, v] : e)
-      for (size_t i = 0; i < v.size(); ++i) v[i] = 0.8 * v[i] + 0.2 * p.at(n)[i];
+      for (size_t i = 0; i < v.size(); ++i) v[i] = d * v[i] + (1 - d) * p.at(n)[i];
   }
   auto got = params_of(*t.ema_generator());
   bool moved = false;
@@ -210,6 +212,15 @@ TEST(Knobs, EmaFollowsItsFormulaAndCopiesBuffers) {
   Tensor xe = t.generate_ema(t.fixed_inputs()), xg = t.generate(t.fixed_inputs());
   EXPECT_EQ(before, params_of(t.network("generator")));
   EXPECT_GT(rel_error(xe, xg), 1e-4);
+}
+
+TEST(Knobs, EmaDecayWarmsUpToTheGivenOne) {
+  models::TrainConfig c;
+  c.ema = 0.999;
+  EXPECT_DOUBLE_EQ(c.ema_decay_at(0), 0.1);
+  EXPECT_DOUBLE_EQ(c.ema_decay_at(90), 91.0 / 100.0);
+  EXPECT_DOUBLE_EQ(c.ema_decay_at(1500), 1501.0 / 1510.0);  // still below 0.999 after 1500 steps
+  EXPECT_DOUBLE_EQ(c.ema_decay_at(100000), 0.999);
 }
 
 TEST(Knobs, EmaCheckpointSamplesAndResumesExactlyWithEveryKnob) {
