@@ -21,12 +21,16 @@ namespace {
 // stops), 0 while none has.
 volatile std::sig_atomic_t g_stop_signal = 0;
 
-// The first signal: finish the step, checkpoint, exit. SA_RESETHAND makes a second one kill the
-// process. Only async-signal-safe calls here.
+// The first signal: finish the step, checkpoint, exit. A second one, of either kind, kills the
+// process (the default action is back for both). Only async-signal-safe calls here.
 void on_stop_signal(int sig) {
   g_stop_signal = sig;
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(SIGINT, &dfl, nullptr);
+  ::sigaction(SIGTERM, &dfl, nullptr);
   static const char int_msg[] = "\nstopping after this step and writing a checkpoint (Ctrl-C again to abort)\n";
-  static const char term_msg[] = "\nSIGTERM: stopping after this step and writing a checkpoint (a second one aborts)\n";
+  static const char term_msg[] = "\nSIGTERM: stopping after this step and writing a checkpoint (a second signal aborts)\n";
   ssize_t ignored = sig == SIGINT ? ::write(2, int_msg, sizeof int_msg - 1) : ::write(2, term_msg, sizeof term_msg - 1);
   (void)ignored;
 }
@@ -34,8 +38,10 @@ void on_stop_signal(int sig) {
 void install_stop_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESETHAND | SA_RESTART;  // restart: a signal must not fail a read or write midway
+  sigemptyset(&sa.sa_mask);  // the other one waits: the first signal is the one reported
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaddset(&sa.sa_mask, SIGTERM);
+  sa.sa_flags = SA_RESTART;  // a signal must not fail a read or write midway
   ::sigaction(SIGINT, &sa, nullptr);
   ::sigaction(SIGTERM, &sa, nullptr);
 }
