@@ -1,4 +1,5 @@
 // gan train: flags -> TrainConfig, progress on stderr, outputs listed at the end.
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -16,14 +17,33 @@ namespace gan::app {
 
 namespace {
 
-volatile std::sig_atomic_t g_interrupted = 0;
-// First Ctrl-C: finish the step, checkpoint, exit. A second one kills the process.
-void on_sigint(int) {
-  g_interrupted = 1;
-  static const char msg[] = "\nstopping after this step and writing a checkpoint (Ctrl-C again to abort)\n";
-  ssize_t ignored = ::write(2, msg, sizeof msg - 1);
+// The signal that asked the run to stop (SIGINT: Ctrl-C; SIGTERM: timeout, Slurm, container
+// stops), 0 while none has.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+// The first signal: finish the step, checkpoint, exit. A second one, of either kind, kills the
+// process (the default action is back for both). Only async-signal-safe calls here.
+void on_stop_signal(int sig) {
+  g_stop_signal = sig;
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  ::sigaction(SIGINT, &dfl, nullptr);
+  ::sigaction(SIGTERM, &dfl, nullptr);
+  static const char int_msg[] = "\nstopping after this step and writing a checkpoint (Ctrl-C again to abort)\n";
+  static const char term_msg[] = "\nSIGTERM: stopping after this step and writing a checkpoint (a second signal aborts)\n";
+  ssize_t ignored = sig == SIGINT ? ::write(2, int_msg, sizeof int_msg - 1) : ::write(2, term_msg, sizeof term_msg - 1);
   (void)ignored;
-  std::signal(SIGINT, SIG_DFL);
+}
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);  // the other one waits: the first signal is the one reported
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaddset(&sa.sa_mask, SIGTERM);
+  sa.sa_flags = SA_RESTART;  // a signal must not fail a read or write midway
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
 }
 
 struct TrainFlags {
@@ -61,8 +81,8 @@ int run_train(TrainFlags& f) {
     std::fflush(stderr);
   };
   ev.on_output = [&](const std::string&, const std::string&) {};
-  ev.should_stop = [] { return g_interrupted != 0; };
-  std::signal(SIGINT, on_sigint);
+  ev.should_stop = [] { return g_stop_signal != 0; };
+  install_stop_handlers();
 
   models::RunResult r;
   try {
@@ -102,7 +122,7 @@ int run_train(TrainFlags& f) {
   std::printf("  config:     %s\n", r.config_path.c_str());
   if (r.interrupted) {
     std::printf("continue with: gan train --resume %s\n", r.out_dir.c_str());
-    return 130;
+    return 128 + (g_stop_signal ? g_stop_signal : SIGINT);  // the shell's status for that signal: 130, 143
   }
   return 0;
 }

@@ -257,6 +257,29 @@ std::string describe_loss(const TrainConfig& c) {
   return os.str();
 }
 
+// The run's hold on its folder: a second `gan train` there would interleave checkpoints and rows.
+io::FolderLock lock_folder(const char* flag, const std::string& dir) {
+  try {
+    return io::FolderLock(dir);
+  } catch (const Error& e) {
+    throw Error(std::string(flag) + " " + e.what());
+  }
+}
+
+// Temporary files of writers killed mid-write (power loss, SIGKILL, out of memory) would pile up;
+// with the folder locked, none of them belongs to a live run here.
+void clean_stale_temp_files(const std::string& dir, const RunEvents& ev) {
+  std::vector<std::string> removed;
+  for (const std::string& d : {dir, dir + "/checkpoints", dir + "/samples", dir + "/eval"}) {
+    if (!io::is_directory(d)) continue;
+    for (const std::string& name : io::remove_stale_temp_files(d)) removed.push_back(d + "/" + name);
+  }
+  if (removed.empty()) return;
+  std::string list;
+  for (const std::string& r : removed) list += (list.empty() ? "" : ", ") + r;
+  note(ev, "removed " + std::to_string(removed.size()) + " temporary file(s) left by a killed process: " + list);
+}
+
 void prepare_folder(const std::string& dir, const TrainConfig& cfg) {
   io::make_directories(dir + "/samples");
   io::make_directories(dir + "/checkpoints");
@@ -303,13 +326,22 @@ std::unique_ptr<Trainer> build_trainer(TrainConfig& cfg, const io::SafetensorsFi
 RunResult run_training(TrainConfig cfg, const std::string& dir, const RunEvents& ev, bool overwrite) {
   GAN_CHECK(!dir.empty(), "--out: an output folder is required");
   std::string last = dir + "/checkpoints/last.safetensors";
+  GAN_CHECK(!io::file_exists(dir) || io::is_directory(dir), "--out " << dir << ": exists and is not a folder");
+  // An existing folder is locked before anything else, so that a run there is reported as such;
+  // a new one once the checks have passed and it is created.
+  io::FolderLock lock;
+  if (io::is_directory(dir)) lock = lock_folder("--out", dir);
   GAN_CHECK(overwrite || !(io::file_exists(last) || io::file_exists(dir + "/metrics.csv")),
             "--out " << dir << ": already holds a run; continue it with --resume " << dir
                      << ", or pass --overwrite to start over there");
-  GAN_CHECK(!io::file_exists(dir) || io::is_directory(dir), "--out " << dir << ": exists and is not a folder");
   std::unique_ptr<Trainer> trainer = build_trainer(cfg, nullptr, "", ev);
   if (cfg.eval_every > 0) eval::training_feature_net(trainer->config(), Device::cpu());  // a bad one writes nothing
   Run run(*trainer, dir, ev, "");  // checks the config against the run's length before its evaluator writes
+  if (!lock.held()) {
+    io::make_directories(dir);
+    lock = lock_folder("--out", dir);
+  }
+  clean_stale_temp_files(dir, ev);
   prepare_folder(dir, trainer->config());
   if (overwrite) std::remove(last.c_str());  // stale outputs of the replaced run would mislead
   run.metrics().start();
@@ -319,6 +351,8 @@ RunResult run_training(TrainConfig cfg, const std::string& dir, const RunEvents&
 
 RunResult resume_training(const std::string& dir, const ResumeOverrides& o, const RunEvents& ev) {
   std::string path = dir + "/checkpoints/last.safetensors";
+  GAN_CHECK(io::is_directory(dir), "--resume " << dir << ": no such folder");
+  io::FolderLock lock = lock_folder("--resume", dir);
   GAN_CHECK(io::file_exists(path), "--resume " << dir << ": no checkpoint at " << path);
   io::SafetensorsFile f = io::load_safetensors(path);
   TrainConfig cfg = checkpoint_config(f, path);
@@ -342,6 +376,7 @@ RunResult resume_training(const std::string& dir, const ResumeOverrides& o, cons
                                                                    << trainer->step() << ", past the requested "
                                                                    << trainer->total_steps() << " steps");
   Run run(*trainer, dir, ev, path + " (step " + std::to_string(trainer->step()) + ")");
+  clean_stale_temp_files(dir, ev);
   prepare_folder(dir, cfg);
   run.restore_best(f);
   run.metrics().keep_until(trainer->step());

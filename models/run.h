@@ -12,6 +12,12 @@
 //                                    plots over the critic's heat map); samples/last.png is the latest
 //   checkpoints/last.safetensors     full state, replaced atomically at every checkpoint
 //   checkpoints/step-NNNNNN.safetensors  the periodic ones
+//   .lock                            flock'ed by the run using the folder; holds its pid
+//
+// A run holds the folder's lock (io::FolderLock) from its first check to its return, so a second
+// run on the same folder is refused at once, naming the holder's pid; the kernel drops the lock
+// when the process dies. At the start, temporary files of killed writers are removed
+// (io::remove_stale_temp_files on DIR, checkpoints/, samples/ and eval/).
 #pragma once
 #include <functional>
 #include <memory>
@@ -31,7 +37,7 @@ struct RunEvents {
   std::function<void(const std::string&)> on_info;                       // one-line notes
   std::function<void(const LogRecord&)> on_log;                          // every log interval
   std::function<void(const std::string& what, const std::string& path)> on_output;  // "sample", "checkpoint"
-  // Polled after every step; true ends the run early with a checkpoint (Ctrl-C).
+  // Polled after every step; true ends the run early with a checkpoint (SIGINT, SIGTERM).
   std::function<bool()> should_stop;
 };
 
@@ -57,11 +63,13 @@ std::unique_ptr<Trainer> build_trainer(TrainConfig& cfg, const io::SafetensorsFi
                                        const RunEvents& ev, std::unique_ptr<DataSource> data = nullptr);
 
 // Trains from scratch into `out_dir`. Everything is checked (data, config, device, the folder
-// not holding another run unless `overwrite`) before anything is written.
+// not in use by a live run, nor holding another run unless `overwrite`) before anything is
+// written.
 RunResult run_training(TrainConfig cfg, const std::string& out_dir, const RunEvents& events, bool overwrite = false);
 
 // Continues the run in `dir` from checkpoints/last.safetensors with its saved config (run length,
 // intervals and device may be overridden). metrics.csv keeps only rows up to the checkpoint.
+// Refused, writing nothing, while another run holds the folder's lock.
 RunResult resume_training(const std::string& dir, const ResumeOverrides& overrides, const RunEvents& events);
 
 // "auto" -> CUDA when available, else CPU; otherwise parse_device (throws for unknown names or a

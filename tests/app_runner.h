@@ -2,15 +2,20 @@
 // with the bundled data reachable (stdout and stderr together, as a user sees them).
 #pragma once
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace gan::test {
 
@@ -44,6 +49,67 @@ class AppRunner : public ::testing::Test {
     std::stringstream ss;
     ss << f.rdbuf();
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ss.str()};
+  }
+
+  // Starts `gan ARGS` (split at spaces) in the test's folder without waiting; its output goes to
+  // `log` there. The returned pid is the gan process itself (no shell between), to signal it.
+  pid_t gan_start(const std::string& args, const std::string& log) const {
+    std::vector<std::string> words{GAN_APP_PATH};
+    std::istringstream in(args);
+    for (std::string w; in >> w;) words.push_back(w);
+    const std::string data = std::string(GAN_SOURCE_DIR) + "/data", out = p(log), cwd = dir.string();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      std::vector<char*> argv;
+      for (std::string& w : words) argv.push_back(w.data());
+      argv.push_back(nullptr);
+      const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int null = ::open("/dev/null", O_RDONLY);
+      if (fd < 0 || null < 0 || ::chdir(cwd.c_str()) != 0) ::_exit(127);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::dup2(null, 0);
+      ::setenv("GAN_DATA_DIR", data.c_str(), 1);
+      ::setenv("OMP_NUM_THREADS", "2", 1);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    return pid;
+  }
+
+  // Waits at most `seconds` for `pid` to exit; its status as AppResult::code (-1: killed by a
+  // signal), or the process is killed and the test fails when it does not end in time.
+  static int wait_exit(pid_t pid, double seconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    int status = 0;
+    while (::waitpid(pid, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > until) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        ADD_FAILURE() << "process " << pid << " still running after " << seconds << " s";
+        return -2;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  // Polls `ready` every few milliseconds for at most `seconds`; whether it became true.
+  template <class F>
+  static bool wait_until(F ready, double seconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (!ready()) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+  }
+
+  std::string read_text(const std::string& name) const {
+    std::ifstream f(p(name));
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
   }
 
   // A failing command: a non-zero exit (not a crash) and one "error:" line holding every needle.

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "engine/io/file_util.h"
 #include "engine/io/image.h"
@@ -213,6 +214,124 @@ TEST_F(AppTest, DivergenceStopsWithoutSavingBrokenState) {
   EXPECT_NE(r.out.find("the last good checkpoint is run/checkpoints/last.safetensors (step 4)"), std::string::npos)
       << r.out;
   EXPECT_EQ(slurp(p("run/checkpoints/last.safetensors")), before);
+}
+
+namespace {
+
+int64_t last_row_step(const std::string& metrics) {
+  const size_t end = metrics.find_last_not_of('\n');
+  const size_t start = metrics.rfind('\n', end);
+  return std::stoll(metrics.substr(start + 1, metrics.find(',', start + 1) - start - 1));
+}
+
+}  // namespace
+
+// SIGTERM (timeout, Slurm, container stops) ends a run as Ctrl-C does: at the end of the step,
+// with its checkpoint and metrics row, status 143; resuming gives the run that never stopped.
+TEST_F(AppTest, SigtermStopsAtAStepWithACheckpointAndResumesExactly) {
+  const int steps = 60;  // about 2 s on one CPU core: the signal lands well inside the run
+  const std::string flags =
+      "train --model mlp --steps " + std::to_string(steps) + " --batch 16 --log-every 5 --sample-every 0";
+  const pid_t pid = gan_start(flags + " --out stopped", "stopped.log");
+  ASSERT_GT(pid, 0);
+  const bool row = wait_until([&] { return count_lines(read_text("stopped/metrics.csv")) >= 2; }, 60);
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  const int code = wait_exit(pid, 60);
+  const std::string out = read_text("stopped.log");
+  ASSERT_TRUE(row) << out;
+  EXPECT_EQ(code, 128 + SIGTERM) << out;
+  EXPECT_NE(out.find("SIGTERM: stopping after this step"), std::string::npos) << out;
+  EXPECT_NE(out.find("interrupted after steps 0.."), std::string::npos) << out;
+  EXPECT_NE(out.find("continue with: gan train --resume stopped"), std::string::npos) << out;
+  ASSERT_TRUE(fs::exists(dir / "stopped/checkpoints/last.safetensors")) << out;
+  const int64_t stopped = std::stoll(io::load_safetensors(p("stopped/checkpoints/last.safetensors")).metadata.at("step"));
+  EXPECT_GE(stopped, 5) << out;
+  EXPECT_LT(stopped, steps) << out;
+  EXPECT_EQ(last_row_step(slurp(p("stopped/metrics.csv"))), stopped);
+
+  Result r = gan("train --resume stopped");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("resuming mlp at step " + std::to_string(stopped)), std::string::npos) << r.out;
+  r = gan(flags + " --out straight");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const io::SafetensorsFile a = io::load_safetensors(p("straight/checkpoints/last.safetensors"));
+  const io::SafetensorsFile b = io::load_safetensors(p("stopped/checkpoints/last.safetensors"));
+  EXPECT_EQ(a.metadata.at("step"), std::to_string(steps));
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (const auto& [name, t] : a.tensors) {
+    const io::StoredTensor* other = b.find(name);
+    ASSERT_NE(other, nullptr) << name;
+    EXPECT_TRUE(t.data == other->data) << name << " differs after the stop and resume";
+  }
+  EXPECT_EQ(a.metadata, b.metadata);
+}
+
+// A run holds its folder: a second `gan train` there, fresh or resumed, is refused at once naming
+// the folder and the first one's pid, and changes nothing; the first finishes as if alone.
+TEST_F(AppTest, SecondRunOnAFolderInUseIsRefused) {
+  const pid_t pid = gan_start("train --model mlp --steps 60 --batch 16 --log-every 5 --sample-every 0 --out run", "run.log");
+  ASSERT_GT(pid, 0);
+  const bool running = wait_until([&] { return count_lines(read_text("run/metrics.csv")) >= 2; }, 60);
+  const std::string config = running ? slurp(p("run/config.json")) : "";
+  const std::string who = "run: in use by process " + std::to_string(pid);
+  Result resumed = gan("train --resume run --steps 80");
+  Result fresh = gan("train --model mlp --steps 5 --lr 1e-3 --overwrite --out run");
+  const std::string config_after = running ? slurp(p("run/config.json")) : "";
+  const int code = wait_exit(pid, 120);
+  ASSERT_TRUE(running) << read_text("run.log");
+  for (const Result* r : {&resumed, &fresh}) {
+    EXPECT_EQ(r->code, 1) << r->out;
+    EXPECT_NE(r->out.find("error: "), std::string::npos) << r->out;
+    EXPECT_NE(r->out.find(who), std::string::npos) << r->out;
+  }
+  EXPECT_NE(resumed.out.find("--resume run"), std::string::npos) << resumed.out;
+  EXPECT_NE(fresh.out.find("--out run"), std::string::npos) << fresh.out;
+  EXPECT_EQ(config_after, config);  // the --overwrite run did not get as far as its config
+
+  EXPECT_EQ(code, 0) << read_text("run.log");
+  EXPECT_EQ(io::load_safetensors(p("run/checkpoints/last.safetensors")).metadata.at("step"), "60");
+  EXPECT_EQ(count_lines(slurp(p("run/metrics.csv"))), 1 + 12);
+  // Released at exit, and by the kernel when a holder is killed outright.
+  const pid_t killed = gan_start("train --resume run --steps 200", "killed.log");
+  ASSERT_TRUE(wait_until([&] { return read_text("killed.log").find("resuming") != std::string::npos; }, 60))
+      << read_text("killed.log");
+  ::kill(killed, SIGKILL);
+  EXPECT_EQ(wait_exit(killed, 60), -1);
+  Result again = gan("train --resume run --steps 65");
+  EXPECT_EQ(again.code, 0) << again.out;
+}
+
+// Temporary files of writers that died mid-write go at the next start of a run in the folder;
+// those of live processes and everything else stay.
+TEST_F(AppTest, RunStartRemovesStaleTemporaryFiles) {
+  Result r = gan("train --model mlp --steps 4 --batch 16 --sample-every 2 --out run");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const pid_t dead = ::fork();  // a pid that surely belonged to a process now gone
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ::waitpid(dead, nullptr, 0);
+  const std::string d = std::to_string(dead), me = std::to_string(::getpid());
+  const std::vector<std::string> stale = {"run/checkpoints/" + io::temp_file_name("last.safetensors", dead),
+                                          "run/checkpoints/.step-000002.safetensors.tmp." + d,
+                                          "run/samples/.last.png.tmp." + d, "run/.config.json.tmp." + d};
+  const std::vector<std::string> kept = {"run/checkpoints/.last.safetensors.tmp." + me,  // this live process's
+                                         "run/checkpoints/notes.tmp." + d, "run/checkpoints/.notes.tmp.x" + d,
+                                         "run/checkpoints/.notes.tmp.", "run/checkpoints/.tmp." + d};
+  for (const auto& f : stale) io::write_file_atomic(p(f), std::string("half a checkpoint"));
+  for (const auto& f : kept) io::write_file_atomic(p(f), std::string("not ours to remove"));
+
+  r = gan("train --resume run --steps 6");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("removed 4 temporary file(s) left by a killed process"), std::string::npos) << r.out;
+  for (const auto& f : stale) EXPECT_FALSE(fs::exists(dir / f)) << f;
+  for (const auto& f : kept) EXPECT_TRUE(fs::exists(dir / f)) << f;
+
+  // A fresh run over the folder (--overwrite) cleans up too.
+  io::write_file_atomic(p(stale[0]), std::string("half a checkpoint"));
+  r = gan("train --model mlp --steps 2 --batch 16 --sample-every 0 --overwrite --out run");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_FALSE(fs::exists(dir / stale[0]));
+  EXPECT_TRUE(fs::exists(dir / kept[0]));
 }
 
 #else

@@ -1,6 +1,7 @@
 // File formats and data: safetensors (layout, round trip, every kind of corruption), .npy
 // layout, PNG grids, the IDX/CIFAR-10/image-folder readers on files the tests write, the bundled
 // MNIST subset against its README, and the shuffling batch loader.
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -213,6 +214,60 @@ TEST(Safetensors, AtomicWriteReplacesAndFailsCleanly) {
   EXPECT_EQ(read_bytes(path), "second version");
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()), 1);
   expect_error([&] { io::write_file_atomic(dir / "no/such/folder/f.bin", std::string("x")); }, {"no/such/folder/f.bin"});
+}
+
+// The temporary file of a long but legal name stays within the 255-byte file-name limit, keeps the
+// writer's pid readable, and differs for names that share their first 255 bytes' worth.
+TEST(FileUtil, AtomicWriteOfALongNameAndTemporaryNames) {
+  TempDir dir;
+  const std::string longest(255, 'n'), other = std::string(254, 'n') + "m";
+  for (long pid : {1L, 4194304L, 2147483647L}) {
+    const std::string t = io::temp_file_name(longest, pid);
+    EXPECT_LE(t.size(), 255u) << pid;
+    EXPECT_EQ(io::temp_file_pid(t), pid);
+    EXPECT_NE(t, io::temp_file_name(other, pid));
+  }
+  EXPECT_EQ(io::temp_file_name("last.safetensors", 42), ".last.safetensors.tmp.42");  // short names unchanged
+  for (const char* not_temp : {"last.safetensors", ".x.tmp.", ".x.tmp.12a", ".x.tmp.007", ".tmp.12", "x.tmp.12"})
+    EXPECT_EQ(io::temp_file_pid(not_temp), -1) << not_temp;
+  for (const std::string& name : {longest, std::string(240, 'a') + ".safetensors"}) {
+    io::write_file_atomic(dir / name, std::string("complete"));
+    EXPECT_EQ(read_bytes(dir / name), "complete");
+  }
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()), 2);
+}
+
+// A folder's lock: exclusive while held (the refusal names the folder and the holder's pid, which
+// the lock file holds), free again once released.
+TEST(FileUtil, FolderLockIsExclusiveAndNamesTheHolder) {
+  TempDir dir;
+  {
+    io::FolderLock lock(dir.path);
+    EXPECT_TRUE(lock.held());
+    EXPECT_EQ(read_bytes(dir / ".lock"), std::to_string(::getpid()) + "\n");
+    expect_error([&] { io::FolderLock second(dir.path); },
+                 {dir.path.string() + ": in use by process " + std::to_string(::getpid())});
+  }
+  io::FolderLock again(dir.path);
+  EXPECT_TRUE(again.held());
+  expect_error([&] { io::FolderLock none(dir / "missing"); }, {dir / "missing"});
+}
+
+// Only temporary files (write_file_atomic's names) of processes that are gone are removed.
+TEST(FileUtil, RemoveStaleTempFilesKeepsLiveWritersAndOtherFiles) {
+  TempDir dir;
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ::waitpid(dead, nullptr, 0);
+  const std::string stale = io::temp_file_name("a.bin", dead), live = io::temp_file_name("a.bin", ::getpid());
+  for (const std::string& f : {stale, live, std::string("a.bin"), "b.tmp." + std::to_string(dead)}) write_bytes(dir / f, "x");
+  fs::create_directories(dir / (".sub.tmp." + std::to_string(dead)));  // a folder, not a file: kept
+  EXPECT_EQ(io::remove_stale_temp_files(dir.path), std::vector<std::string>{stale});
+  EXPECT_FALSE(fs::exists(dir / stale));
+  EXPECT_TRUE(fs::exists(dir / live));
+  EXPECT_TRUE(fs::exists(dir / "a.bin"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()), 4);
 }
 
 // ---------------- npy ----------------

@@ -1,6 +1,8 @@
 #include "engine/io/file_util.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,10 +19,100 @@ namespace fs = std::filesystem;
 
 static std::string errno_text() { return std::strerror(errno); }
 
+namespace {
+
+constexpr size_t kNameMax = 255;  // NAME_MAX of Linux file systems, in bytes
+const char kTempTag[] = ".tmp.";
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+std::string temp_file_name(const std::string& file_name, long pid) {
+  const std::string suffix = kTempTag + std::to_string(pid);
+  std::string base = file_name;
+  if (1 + base.size() + suffix.size() > kNameMax) {
+    char hash[18];
+    std::snprintf(hash, sizeof hash, "~%016llx", static_cast<unsigned long long>(fnv1a(file_name)));
+    base = base.substr(0, kNameMax - 1 - suffix.size() - (sizeof hash - 1)) + hash;
+  }
+  return "." + base + suffix;
+}
+
+long temp_file_pid(const std::string& name) {
+  if (name.size() < 2 || name[0] != '.') return -1;
+  const size_t at = name.rfind(kTempTag);
+  if (at == std::string::npos || at == 0) return -1;
+  const std::string digits = name.substr(at + sizeof kTempTag - 1);
+  if (digits.empty() || digits.size() > 10 || digits[0] == '0') return -1;
+  for (char c : digits)
+    if (c < '0' || c > '9') return -1;
+  return std::stol(digits);
+}
+
+std::vector<std::string> remove_stale_temp_files(const std::string& dir) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const long pid = temp_file_pid(name);
+    if (pid <= 0 || !it->is_regular_file(ec)) continue;
+    // ESRCH only: EPERM means the process exists under another user and may still be writing.
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    if (::unlink(it->path().c_str()) == 0) removed.push_back(name);
+  }
+  GAN_CHECK(!ec, dir << ": cannot list folder: " << ec.message());
+  return removed;
+}
+
+FolderLock::FolderLock(const std::string& dir) {
+  const std::string path = (fs::path(dir) / ".lock").string();
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  GAN_CHECK(fd_ >= 0, dir << ": cannot open lock file " << path << ": " << errno_text());
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+    ::close(fd_);
+    fd_ = -1;
+    std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    GAN_CHECK(err != EWOULDBLOCK, dir << ": in use by process " << (pid.empty() ? std::string("(pid not yet written)") : pid)
+                                      << " (lock file " << path << ")");
+    GAN_FAIL(dir << ": cannot lock " << path << ": " << std::strerror(err));
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    const std::string why = errno_text();
+    ::close(fd_);
+    fd_ = -1;
+    GAN_FAIL(dir << ": cannot write lock file " << path << ": " << why);
+  }
+}
+
+FolderLock& FolderLock::operator=(FolderLock&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+// The file stays: unlinking it would let a process that opened it before the unlink lock a file
+// no longer in the folder while a third one creates and locks a new one.
+FolderLock::~FolderLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 void write_file_atomic(const std::string& path, const void* bytes, size_t size) {
   fs::path target(path);
   fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  std::string tmp = (dir / ("." + target.filename().string() + ".tmp." + std::to_string(::getpid()))).string();
+  std::string tmp = (dir / temp_file_name(target.filename().string(), ::getpid())).string();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   GAN_CHECK(fd >= 0, path << ": cannot create temporary file " << tmp << ": " << errno_text());
   const char* p = static_cast<const char*>(bytes);
