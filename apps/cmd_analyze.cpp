@@ -45,15 +45,15 @@ Runner add_analyze_command(CLI::App& app) {
   app.add_option("--n", r.n, "Real and as many generated images in the PCA/t-SNE views")
       ->check(CLI::Range(int64_t{8}, int64_t{5000}))
       ->capture_default_str();
-  app.add_option("--perplexity", r.tsne.perplexity, "t-SNE perplexity")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--perplexity", r.tsne.perplexity, "t-SNE perplexity")->check(positive())->capture_default_str();
   app.add_option("--tsne-iterations", r.tsne.iterations, "t-SNE gradient-descent iterations")
       ->check(CLI::Range(int64_t{1}, int64_t{100000}))
       ->capture_default_str();
   app.add_option("--sensitivity-samples", r.sensitivity_samples, "Latents averaged over for the latent sensitivity")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   app.add_option("--eps", r.eps, "Latent step of the sensitivity's central difference")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
   app.add_option("--saliency-images", r.saliency_images, "Real and generated images in the saliency picture")
       ->check(CLI::Range(int64_t{1}, int64_t{64}))

@@ -115,8 +115,8 @@ Runner add_eval_command(CLI::App& app) {
   app.add_option("--n-ref", f->n_ref, "Reference images used (the data set's first N; default all)")
       ->check(CLI::Range(int64_t{2}, int64_t{10000000}));
   app.add_option("--image-size", f->image_size, "Side folder images are fitted to (default 28; inception 299)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--kid-subsets", f->kid.subsets, "KID: random subsets averaged")->check(CLI::PositiveNumber)
+      ->check(positive());
+  app.add_option("--kid-subsets", f->kid.subsets, "KID: random subsets averaged")->check(positive())
       ->capture_default_str();
   app.add_option("--kid-subset-size", f->kid.subset_size, "KID: samples per subset (capped at the sets' sizes)")
       ->check(CLI::Range(int64_t{2}, int64_t{1000000}))

@@ -14,6 +14,13 @@ namespace gan::app {
 
 using Runner = std::function<int()>;
 
+// Number checks with short messages (CLI11's own print the double's 300-digit maximum) that also
+// refuse NaN and infinity: "--lr: expected a finite number > 0, got 'nan'".
+CLI::Validator positive();
+CLI::Validator non_negative();
+// lo <= x <= hi (lo < x when open_low, x < hi when open_high).
+CLI::Validator within(double lo, double hi, bool open_low = false, bool open_high = false);
+
 Runner add_train_command(CLI::App& app);
 Runner add_sample_command(CLI::App& app);
 Runner add_trace_command(CLI::App& app);

@@ -5,7 +5,55 @@
 #include "models/config.h"
 #include "models/toy.h"
 
+#include <cmath>
+#include <sstream>
+
 namespace gan::app {
+
+namespace {
+// The value as a finite double, or an error text.
+std::string finite(const std::string& text, double& v) {
+  std::istringstream in(text);
+  in >> v;
+  if (in.fail() || !in.eof() || !std::isfinite(v)) return "expected a finite number, got '" + text + "'";
+  return "";
+}
+}  // namespace
+
+CLI::Validator positive() {
+  return CLI::Validator(
+      [](std::string& s) {
+        double v;
+        std::string e = finite(s, v);
+        return !e.empty() ? e : v > 0 ? std::string() : "expected a number > 0, got '" + s + "'";
+      },
+      "> 0", "POSITIVE");
+}
+
+CLI::Validator non_negative() {
+  return CLI::Validator(
+      [](std::string& s) {
+        double v;
+        std::string e = finite(s, v);
+        return !e.empty() ? e : v >= 0 ? std::string() : "expected a number >= 0, got '" + s + "'";
+      },
+      ">= 0", "NONNEGATIVE");
+}
+
+CLI::Validator within(double lo, double hi, bool open_low, bool open_high) {
+  std::ostringstream d;
+  d << (open_low ? "(" : "[") << lo << ", " << hi << (open_high ? ")" : "]");
+  const std::string range = d.str();
+  return CLI::Validator(
+      [=](std::string& s) {
+        double v;
+        std::string e = finite(s, v);
+        if (!e.empty()) return e;
+        const bool ok = (open_low ? v > lo : v >= lo) && (open_high ? v < hi : v <= hi);
+        return ok ? std::string() : "expected a number in " + range + ", got '" + s + "'";
+      },
+      range, "RANGE");
+}
 
 void RunFlags::apply(models::TrainConfig& cfg) const {
   if (toy_width > 0) {
@@ -47,16 +95,16 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
   dep("n_critic", app.add_option("--n-critic", c.n_critic, "Critic steps per generator step (default: the loss's)")
                       ->check(CLI::Range(int64_t{1}, int64_t{1000})));
   dep("gp_lambda", app.add_option("--gp-lambda", c.gp_lambda, "wgan-gp penalty weight (default 10; toy data 0.1)")
-                       ->check(CLI::NonNegativeNumber));
-  dep("clip", app.add_option("--clip", c.clip, "wgan weight clipping bound (default 0.01)")->check(CLI::PositiveNumber));
+                       ->check(non_negative()));
+  dep("clip", app.add_option("--clip", c.clip, "wgan weight clipping bound (default 0.01)")->check(positive()));
   fixed(app.add_option("--critic-norm", c.model.critic_norm,
                        "DCGAN critic normalisation: batch (BatchNorm2d), layer (LayerNorm over C,H,W) or none; "
                        "wgan-gp needs layer or none")
             ->check(CLI::IsMember({"batch", "layer", "none"}))
             ->capture_default_str());
-  dep("batch", app.add_option("--batch", c.batch, "Batch size (toy data: 256)")->check(CLI::PositiveNumber)
+  dep("batch", app.add_option("--batch", c.batch, "Batch size (toy data: 256)")->check(positive())
                    ->capture_default_str());
-  dep("lr", app.add_option("--lr", c.lr, "Learning rate, both networks (default: the loss's)")->check(CLI::PositiveNumber)
+  dep("lr", app.add_option("--lr", c.lr, "Learning rate, both networks (default: the loss's)")->check(positive())
                 ->capture_default_str());
   dep("lr_schedule", app.add_option("--lr-schedule", c.lr_schedule,
                                     "constant, or linear: lr x (1 - step/steps), reaching 0 at the last step (default: "
@@ -64,17 +112,17 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
                          ->check(CLI::IsMember({"constant", "linear"}))
                          ->capture_default_str());
   dep("beta1", app.add_option("--beta1", c.beta1, "Adam beta1 (SGD: momentum) (default: the loss's)")
-                   ->check(CLI::Range(0.0, 0.999999))
+                   ->check(within(0.0, 1.0, false, true))
                    ->capture_default_str());
-  dep("beta2", app.add_option("--beta2", c.beta2, "Adam beta2 (default: the loss's)")->check(CLI::Range(0.0, 0.999999))
+  dep("beta2", app.add_option("--beta2", c.beta2, "Adam beta2 (default: the loss's)")->check(within(0.0, 1.0, false, true))
                    ->capture_default_str());
   dep("optimizer", app.add_option("--optimizer", c.optimizer, "adam, rmsprop or sgd (default: the loss's)")
                        ->check(CLI::IsMember({"adam", "rmsprop", "sgd"}))
                        ->capture_default_str());
-  dep("nz", app.add_option("--nz", c.model.nz, "Latent size (toy: 2)")->check(CLI::PositiveNumber)->capture_default_str());
+  dep("nz", app.add_option("--nz", c.model.nz, "Latent size (toy: 2)")->check(positive())->capture_default_str());
   dep("hidden", app.add_option("--toy-width", f->toy_width,
                                "Toy models: width of the 3 hidden layers of G and D (default 512)")
-                    ->check(CLI::PositiveNumber));
+                    ->check(positive()));
   fixed(app.add_option("--condition", c.model.condition,
                        "none, or class: a conditional GAN on the data's class labels (mnist, fashion, cifar10, or a "
                        "folder with one sub-folder per class); docs/conditional.md")
@@ -86,15 +134,15 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
             ->check(CLI::IsMember({"projection", "concat", "acgan"}))
             ->capture_default_str());
   fixed(app.add_option("--embed-dim", c.model.embed_dim, "Width of G's class embedding (default: the number of classes)")
-            ->check(CLI::NonNegativeNumber));
+            ->check(non_negative()));
   fixed(app.add_option("--codes", c.model.codes,
                        "InfoGAN latent codes, e.g. cat10,cont2 (a 10-valued categorical code and 2 continuous ones); "
                        "docs/infogan.md"));
   fixed(app.add_option("--info-lambda", c.info_lambda, "InfoGAN: weight of the mutual-information term")
-            ->check(CLI::NonNegativeNumber)
+            ->check(non_negative())
             ->capture_default_str());
-  fixed(app.add_option("--ngf", c.model.ngf, "DCGAN generator width")->check(CLI::PositiveNumber)->capture_default_str());
-  fixed(app.add_option("--ndf", c.model.ndf, "DCGAN discriminator width")->check(CLI::PositiveNumber)
+  fixed(app.add_option("--ngf", c.model.ngf, "DCGAN generator width")->check(positive())->capture_default_str());
+  fixed(app.add_option("--ndf", c.model.ndf, "DCGAN discriminator width")->check(positive())
             ->capture_default_str());
   dep("spectral_norm", app.add_option("--spectral-norm", c.model.spectral_norm,
                                       "Spectral normalisation of every linear/conv layer: none, d (the discriminator), g "
@@ -109,27 +157,27 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
             ->check(CLI::IsMember({"normal", "uniform"}))
             ->capture_default_str());
   fixed(app.add_option("--lr-g", c.lr_g, "Generator learning rate (two time-scale updates; default: --lr)")
-            ->check(CLI::PositiveNumber));
-  fixed(app.add_option("--lr-d", c.lr_d, "Discriminator (critic) learning rate (default: --lr)")->check(CLI::PositiveNumber));
+            ->check(positive()));
+  fixed(app.add_option("--lr-d", c.lr_d, "Discriminator (critic) learning rate (default: --lr)")->check(positive()));
   fixed(app.add_option("--weight-decay", c.weight_decay, "L2 weight decay added to every gradient (torch.optim's)")
-            ->check(CLI::NonNegativeNumber)
+            ->check(non_negative())
             ->capture_default_str());
   fixed(app.add_option("--grad-clip", c.grad_clip,
                        "Scale each network's gradients to a global L2 norm of at most NORM before its optimizer step "
                        "(the norm goes to metrics.csv as grad_norm_<network>; 0: off)")
-            ->check(CLI::NonNegativeNumber)
+            ->check(non_negative())
             ->capture_default_str());
   fixed(app.add_option("--label-smoothing", c.label_smoothing,
                        "bce: the target of real images in D's loss (one-sided smoothing, e.g. 0.9; 1: none)")
-            ->check(CLI::Range(0.0, 1.0).description("in (0, 1]"))
+            ->check(within(0.0, 1.0, true, false))
             ->capture_default_str());
   fixed(app.add_option("--rmsprop-alpha", c.rmsprop_alpha, "RMSprop's smoothing constant alpha")
-            ->check(CLI::Range(0.0, 0.999999))
+            ->check(within(0.0, 1.0, false, true))
             ->capture_default_str());
   fixed(app.add_option("--ema", c.ema,
                        "Keep an exponential moving average of G's weights with this decay (e.g. 0.999; 0: off): "
                        "checkpointed as generator_ema.*, shown under the sample grids, used by gan sample")
-            ->check(CLI::Range(0.0, 0.999999))
+            ->check(within(0.0, 1.0, false, true))
             ->capture_default_str());
   fixed(app.add_option("--augment", c.augment,
                        "Augment the real images: flip (left-right, p = 1/2), translate (up to 1/8 of the side, zero "
@@ -146,7 +194,7 @@ void add_eval_flags(CLI::App& app, models::TrainConfig& c, RunFlags& run) {
   fixed(app.add_option("--eval-every", c.eval_every,
                        "Score eval-n samples every N steps and at the end against the training data (metrics.csv "
                        "columns, a curves panel, checkpoints/best.safetensors by FID; 0: never; docs/evaluation.md)")
-            ->check(CLI::NonNegativeNumber)
+            ->check(non_negative())
             ->capture_default_str());
   fixed(app.add_option("--eval-n", c.eval_n, "Samples per evaluation")->check(CLI::Range(int64_t{10}, int64_t{1000000}))
             ->capture_default_str());

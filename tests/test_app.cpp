@@ -368,6 +368,10 @@ TEST_F(AppTest, StabilisationKnobsRunResumeAndSampleTheMovingAverage) {
   expect_fails("train --model mlp --steps 2 --loss hinge --label-smoothing 0.9 --out bad", {"--label-smoothing", "hinge"});
   expect_fails("train --model mlp --steps 2 --ema 1.5 --out bad", {"--ema", "1.5"});
   expect_fails("train --model mlp --steps 2 --noise cauchy --out bad", {"--noise", "cauchy"});
+  expect_fails("train --model mlp --steps 2 --ema nan --out bad", {"--ema", "finite", "nan"});
+  expect_fails("train --model mlp --steps 2 --grad-clip -1 --out bad", {"--grad-clip", ">= 0", "-1"});
+  expect_fails("train --model mlp --steps 2 --lr-d inf --out bad", {"--lr-d", "finite", "inf"});
+  expect_fails("train --model mlp --steps 2 --label-smoothing 0 --out bad", {"--label-smoothing", "(0, 1]", "'0'"});
 
   // SNGAN, the upsampling choices and augmentation, each a short run that samples.
   for (std::string run : {"--model sngan32 --loss hinge", "--model dcgan32 --upsample nearest --augment flip,translate",

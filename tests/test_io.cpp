@@ -1,6 +1,7 @@
 // File formats and data: safetensors (layout, round trip, every kind of corruption), .npy
 // layout, PNG grids, the IDX/CIFAR-10/image-folder readers on files the tests write, the bundled
 // MNIST subset against its README, and the shuffling batch loader.
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -622,4 +623,20 @@ TEST(Loader, PadsTwentyEightToThirtyTwoAndResizesToSixtyFour) {
   Tensor x = l.next();
   EXPECT_EQ(x.shape(), (Shape{2, 1, 32, 32}));
   EXPECT_EQ(x.to_double_vector()[0], -1.0);  // padding is background, -1
+}
+
+TEST(FileUtil, ReadersRefuseFifosAndDevicesInsteadOfBlocking) {
+  const std::string fifo = ::testing::TempDir() + "gan_io_fifo_" + std::to_string(::getpid());
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {fifo, std::string("/dev/zero")}) {
+    try {
+      io::read_file(path);  // before the check: blocks for ever (FIFO) or never ends (/dev/zero)
+      ADD_FAILURE() << path << " was read";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+    }
+  }
+  ::unlink(fifo.c_str());
 }

@@ -1,5 +1,6 @@
 #include "engine/io/file_util.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -150,12 +151,23 @@ void write_file_atomic(const std::string& path, const void* bytes, size_t size) 
 std::vector<uint8_t> read_file(const std::string& path) {
   std::error_code ec;
   GAN_CHECK(!fs::is_directory(path, ec), path << ": is a folder, expected a file");
+  // A FIFO would block the reader for ever and a device (/dev/zero) never ends: only regular files,
+  // read up to the size they had when opened.
+  const fs::file_status st = fs::status(path, ec);
+  GAN_CHECK(!ec, path << ": cannot open: " << ec.message());
+  GAN_CHECK(fs::is_regular_file(st), path << ": not a regular file (a "
+                                          << (fs::is_fifo(st) ? "FIFO" : fs::is_character_file(st) || fs::is_block_file(st) ? "device" : "special file")
+                                          << "); expected a file on disk");
+  const uintmax_t size = fs::file_size(path, ec);
+  GAN_CHECK(!ec, path << ": cannot read its size: " << ec.message());
   std::FILE* f = std::fopen(path.c_str(), "rb");
   GAN_CHECK(f, path << ": cannot open: " << errno_text());
   std::vector<uint8_t> out;
+  out.reserve(static_cast<size_t>(size));
   uint8_t buf[1 << 16];
   size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.insert(out.end(), buf, buf + n);
+  while (out.size() < size && (n = std::fread(buf, 1, std::min<uintmax_t>(sizeof buf, size - out.size()), f)) > 0)
+    out.insert(out.end(), buf, buf + n);
   bool bad = std::ferror(f);
   std::fclose(f);
   GAN_CHECK(!bad, path << ": read error");
