@@ -43,22 +43,22 @@ Runner add_analyze_command(CLI::App& app) {
   app.add_option("--classifier", r.classifier,
                  "A gan classifier file whose predictions label the generated images (unconditional generators)");
   app.add_option("--n", r.n, "Real and as many generated images in the PCA/t-SNE views")
-      ->check(CLI::Range(int64_t{8}, int64_t{5000}))
+      ->check(integer(8, 5000))
       ->capture_default_str();
   app.add_option("--perplexity", r.tsne.perplexity, "t-SNE perplexity")->check(positive())->capture_default_str();
   app.add_option("--tsne-iterations", r.tsne.iterations, "t-SNE gradient-descent iterations")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000}))
+      ->check(integer(1, 100000))
       ->capture_default_str();
   app.add_option("--sensitivity-samples", r.sensitivity_samples, "Latents averaged over for the latent sensitivity")
-      ->check(positive())
+      ->check(integer(1, 100000))
       ->capture_default_str();
   app.add_option("--eps", r.eps, "Latent step of the sensitivity's central difference")
       ->check(positive())
       ->capture_default_str();
   app.add_option("--saliency-images", r.saliency_images, "Real and generated images in the saliency picture")
-      ->check(CLI::Range(int64_t{1}, int64_t{64}))
+      ->check(integer(1, 64))
       ->capture_default_str();
-  app.add_option("--seed", r.seed, "Seed of the images drawn and of t-SNE")->capture_default_str();
+  app.add_option("--seed", r.seed, "Seed of the images drawn and of t-SNE")->check(seed_value())->capture_default_str();
   app.add_option("--device", r.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   return [f]() -> int { return run_analyze(*f); };
 }

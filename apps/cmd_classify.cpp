@@ -33,15 +33,15 @@ Runner add_classifier_command(CLI::App& app) {
   app.add_option("--data", f->data, "Labelled images: mnist, mnist:PATH, fashion:PATH, cifar10:PATH, folder:PATH")
       ->capture_default_str();
   app.add_option("--out", f->out, "The classifier's file (.safetensors)")->required();
-  app.add_option("--steps", f->t.steps, "Training steps")->check(positive())->capture_default_str();
+  app.add_option("--steps", f->t.steps, "Training steps")->check(integer(1, kMaxCount))->capture_default_str();
   app.add_option("--held-out", f->t.held_out, "Last images kept out of training to measure accuracy")
-      ->check(non_negative())
+      ->check(integer(0, kMaxCount))
       ->capture_default_str();
   auto* size = app.add_option("--image-size", f->t.image_size,
                                "Side the images are fitted to (the generator's: 32 for dcgan32; --arch digits: 28)")
-                   ->check(positive())
+                   ->check(integer(1, 4096))
                    ->capture_default_str();
-  app.add_option("--seed", f->t.seed, "Seed of the weights and the shuffling")->capture_default_str();
+  app.add_option("--seed", f->t.seed, "Seed of the weights and the shuffling")->check(seed_value())->capture_default_str();
   app.add_option("--device", f->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   return [f, size]() -> int {
     if (f->arch == "digits" && !size->count()) f->t.image_size = models::eval::kDigitsSide;
@@ -75,8 +75,8 @@ Runner add_classify_command(CLI::App& app) {
                  ->check(CLI::ExistingFile);
   auto* im = app.add_option("--images", f->images, "Or images as .npy [N, C, S, S] in [-1, 1]")->check(CLI::ExistingFile);
   ck->excludes(im);
-  app.add_option("--n", f->n, "Samples per class or code value")->check(positive())->capture_default_str();
-  app.add_option("--seed", f->seed, "Noise seed")->capture_default_str();
+  app.add_option("--n", f->n, "Samples per class or code value")->check(integer(1, 1000000))->capture_default_str();
+  app.add_option("--seed", f->seed, "Noise seed")->check(seed_value())->capture_default_str();
   app.add_option("--device", f->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   return [f, ck, im]() -> int {
     GAN_CHECK(ck->count() || im->count(), "say what to classify: --checkpoint FILE or --images FILE.npy");

@@ -108,18 +108,18 @@ Runner add_eval_command(CLI::App& app) {
   f->metrics_opt = app.add_option("--metrics", f->metrics, "Scores: fid, kid, is, pr (precision/recall), comma-separated")
                        ->capture_default_str();
   f->n_opt = app.add_option("--n", f->n, "Samples drawn from --checkpoint (with --samples/--folder: the first N)")
-                 ->check(CLI::Range(int64_t{1}, int64_t{1000000}))
+                 ->check(integer(1, 1000000))
                  ->capture_default_str();
-  app.add_option("--seed", f->seed, "Noise seed of the checkpoint's samples")->capture_default_str();
+  app.add_option("--seed", f->seed, "Noise seed of the checkpoint's samples")->check(seed_value())->capture_default_str();
   app.add_flag("--no-ema", f->no_ema, "A --ema run's checkpoint: score the raw generator, not its moving average");
   app.add_option("--n-ref", f->n_ref, "Reference images used (the data set's first N; default all)")
-      ->check(CLI::Range(int64_t{2}, int64_t{10000000}));
+      ->check(integer(2, 100000000));
   app.add_option("--image-size", f->image_size, "Side folder images are fitted to (default 28; inception 299)")
-      ->check(positive());
-  app.add_option("--kid-subsets", f->kid.subsets, "KID: random subsets averaged")->check(positive())
+      ->check(integer(1, 4096));
+  app.add_option("--kid-subsets", f->kid.subsets, "KID: random subsets averaged")->check(integer(1, 100000))
       ->capture_default_str();
   app.add_option("--kid-subset-size", f->kid.subset_size, "KID: samples per subset (capped at the sets' sizes)")
-      ->check(CLI::Range(int64_t{2}, int64_t{1000000}))
+      ->check(integer(2, 1000000))
       ->capture_default_str();
   app.add_option("--json", f->json, "Also write the scores to this JSON file");
   app.add_option("--save-stats", f->save_stats, "Write the statistics of --ref to this .npz and exit");

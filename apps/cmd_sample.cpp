@@ -113,14 +113,14 @@ Runner add_sample_command(CLI::App& app) {
   app.add_option("--out", f->out, "Output file: FILE.png (grid; toy: scatter plot) or FILE.npy (float32 [N, C, H, W] in [-1, 1]; toy: [N, 2])")
       ->required();
   f->n_opt = app.add_option("--n", f->n, "Number of images (with --interpolate: number of rows; toy models: points, 2500)")
-                 ->check(positive())
+                 ->check(integer(1, 1000000))
                  ->capture_default_str();
-  app.add_option("--seed", f->seed, "Noise seed")->capture_default_str();
+  app.add_option("--seed", f->seed, "Noise seed")->check(seed_value())->capture_default_str();
   app.add_option("--interpolate", f->interpolate, "K: write latent interpolations of K steps per row")
-      ->check(CLI::Range(int64_t{2}, int64_t{1000}));
-  app.add_option("--nrow", f->nrow, "Images per grid row (default: square grid)")->check(positive());
+      ->check(integer(2, 1000));
+  app.add_option("--nrow", f->nrow, "Images per grid row (default: square grid)")->check(integer(1, 100000));
   app.add_option("--class", f->cls, "Class-conditional generators: every sample of class K (default: one row per class)")
-      ->check(non_negative());
+      ->check(integer(0, 1 << 20));
   app.add_option("--code", f->codes, "InfoGAN: fixed code values, e.g. cat=3,cont0=0.5 (the others drawn at random)");
   app.add_option("--traverse", f->traverse, "InfoGAN: contJ varies from -2 to 2 along each of --n rows");
   app.add_option("--device", f->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
@@ -128,8 +128,8 @@ Runner add_sample_command(CLI::App& app) {
   f->model_opt = app.add_option("--model", f->model.arch,
                                 "For files not written by gan train (e.g. from PyTorch): mlp, dcgan32 or dcgan64")
                      ->check(CLI::IsMember({"mlp", "dcgan32", "dcgan64"}));
-  app.add_option("--nz", f->model.nz, "With --model: latent size")->check(positive());
-  app.add_option("--ngf", f->model.ngf, "With --model: generator width")->check(positive());
+  app.add_option("--nz", f->model.nz, "With --model: latent size")->check(integer(1, 1 << 16));
+  app.add_option("--ngf", f->model.ngf, "With --model: generator width")->check(integer(1, 1 << 14));
   app.add_option("--channels", f->model.channels, "With --model: image channels (1 or 3)")
       ->check(CLI::IsMember({1, 3}));
   return [f]() -> int {

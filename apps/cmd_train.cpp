@@ -135,9 +135,9 @@ Runner add_train_command(CLI::App& app) {
   f->run = add_run_flags(app, c);
   f->out_opt = app.add_option("--out", f->out, "Output folder (default runs/MODEL)");
   f->steps = app.add_option("--steps", c.steps, "Generator steps to train (default on CPU: mlp 3000, dcgan 1500, toy 10000; on GPU: 20000, 5000, 10000)")
-                 ->check(positive());
+                 ->check(integer(1, kMaxCount));
   f->epochs = app.add_option("--epochs", c.epochs, "Passes over the data (instead of --steps)")
-                  ->check(positive())
+                  ->check(integer(1, 1000000))
                   ->excludes(f->steps);
   f->device = app.add_option("--device", c.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   f->kernels = app.add_option("--kernels", c.kernels,
@@ -146,25 +146,26 @@ Runner add_train_command(CLI::App& app) {
                    ->check(CLI::IsMember({"hand", "cudnn"}));
   f->tf32 = app.add_flag("--tf32", c.tf32, "CUDA: TF32 tensor-core math for float32 (faster, ~1e-3 relative error)");
   f->sample_every = app.add_option("--sample-every", c.sample_every, "Write a sample grid every N steps and at the end (0: never)")
-                        ->check(non_negative())
+                        ->check(integer(0, kMaxCount))
                         ->capture_default_str();
   f->checkpoint_every = app.add_option("--checkpoint-every", c.checkpoint_every,
                                        "Write a checkpoint every N steps (0: only at the end)")
-                            ->check(non_negative())
+                            ->check(integer(0, kMaxCount))
                             ->capture_default_str();
   f->log_every = app.add_option("--log-every", c.log_every, "Metrics row and progress update every N steps")
-                     ->check(positive())
+                     ->check(integer(1, kMaxCount))
                      ->capture_default_str();
   f->run->loss_dependent.push_back({"n_samples", app.add_option("--n-samples", c.n_samples,
                                                                  "Images in each sample grid (toy: points plotted and "
                                                                  "scored, 2500)")
-                                                      ->check(positive())
+                                                      ->check(integer(1, 1 << 16))
                                                       ->capture_default_str()});
   f->run->options.push_back(f->run->loss_dependent.back().second);
   f->grad_hist = app.add_option("--grad-hist-steps", c.grad_hist_steps,
                                 "Record every parameter's gradient histogram at these steps, e.g. 1,500,1500 "
                                 "(gradients-hist.csv; drawn by gan analyze)")
-                     ->delimiter(',');
+                     ->delimiter(',')
+                     ->check(integer(0, kMaxCount));
   add_eval_flags(app, c, *f->run);
   app.add_option("--resume", f->resume, "Continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);

@@ -20,6 +20,16 @@ CLI::Validator positive();
 CLI::Validator non_negative();
 // lo <= x <= hi (lo < x when open_low, x < hi when open_high).
 CLI::Validator within(double lo, double hi, bool open_low = false, bool open_high = false);
+// A whole number lo <= n <= hi written in decimal digits. Every integer flag takes one: CLI11's own
+// conversion saturates 20-digit values to 2^63-1 and wraps "-1" into an unsigned 2^64-1, and a
+// double check lets "1e3" or "2.5" through to be truncated. "--ngf: expected an integer in
+// [1, 16384], got '99999999999999999999'".
+CLI::Validator integer(int64_t lo, int64_t hi);
+// A seed: any whole number 0 <= s <= 2^64-1 (no sign, no exponent).
+CLI::Validator seed_value();
+// Largest step count, interval or iteration count a flag takes: far beyond any real run (a billion
+// steps), small enough that products of counts stay inside 64 bits.
+constexpr int64_t kMaxCount = 1000000000;
 
 Runner add_train_command(CLI::App& app);
 Runner add_sample_command(CLI::App& app);

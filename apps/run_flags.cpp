@@ -5,6 +5,7 @@
 #include "models/config.h"
 #include "models/toy.h"
 
+#include <charconv>
 #include <cmath>
 #include <sstream>
 
@@ -38,6 +39,37 @@ CLI::Validator non_negative() {
         return !e.empty() ? e : v >= 0 ? std::string() : "expected a number >= 0, got '" + s + "'";
       },
       ">= 0", "NONNEGATIVE");
+}
+
+namespace {
+// Whether `s` is all decimal digits (a '-' first when negatives are allowed) that fit in T.
+template <class T>
+bool whole_number(const std::string& s, T& v) {
+  if (s.empty()) return false;
+  const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+}  // namespace
+
+CLI::Validator integer(int64_t lo, int64_t hi) {
+  const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  return CLI::Validator(
+      [=](std::string& s) {
+        int64_t v;
+        return whole_number(s, v) && v >= lo && v <= hi ? std::string()
+                                                        : "expected an integer in " + range + ", got '" + s + "'";
+      },
+      range, "INTEGER");
+}
+
+CLI::Validator seed_value() {
+  return CLI::Validator(
+      [](std::string& s) {
+        uint64_t v;
+        return whole_number(s, v) ? std::string()
+                                  : "expected a whole number in [0, 18446744073709551615], got '" + s + "'";
+      },
+      "[0, 2^64-1]", "SEED");
 }
 
 CLI::Validator within(double lo, double hi, bool open_low, bool open_high) {
@@ -93,7 +125,7 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
             ->check(CLI::IsMember({"bce", "wgan", "wgan-gp", "lsgan", "hinge"}))
             ->capture_default_str());
   dep("n_critic", app.add_option("--n-critic", c.n_critic, "Critic steps per generator step (default: the loss's)")
-                      ->check(CLI::Range(int64_t{1}, int64_t{1000})));
+                      ->check(integer(1, 1000)));
   dep("gp_lambda", app.add_option("--gp-lambda", c.gp_lambda, "wgan-gp penalty weight (default 10; toy data 0.1)")
                        ->check(non_negative()));
   dep("clip", app.add_option("--clip", c.clip, "wgan weight clipping bound (default 0.01)")->check(positive()));
@@ -102,7 +134,7 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
                        "wgan-gp needs layer or none")
             ->check(CLI::IsMember({"batch", "layer", "none"}))
             ->capture_default_str());
-  dep("batch", app.add_option("--batch", c.batch, "Batch size (toy data: 256)")->check(positive())
+  dep("batch", app.add_option("--batch", c.batch, "Batch size (toy data: 256)")->check(integer(1, 1 << 20))
                    ->capture_default_str());
   dep("lr", app.add_option("--lr", c.lr, "Learning rate, both networks (default: the loss's)")->check(positive())
                 ->capture_default_str());
@@ -119,10 +151,10 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
   dep("optimizer", app.add_option("--optimizer", c.optimizer, "adam, rmsprop or sgd (default: the loss's)")
                        ->check(CLI::IsMember({"adam", "rmsprop", "sgd"}))
                        ->capture_default_str());
-  dep("nz", app.add_option("--nz", c.model.nz, "Latent size (toy: 2)")->check(positive())->capture_default_str());
+  dep("nz", app.add_option("--nz", c.model.nz, "Latent size (toy: 2)")->check(integer(1, 1 << 16))->capture_default_str());
   dep("hidden", app.add_option("--toy-width", f->toy_width,
                                "Toy models: width of the 3 hidden layers of G and D (default 512)")
-                    ->check(positive()));
+                    ->check(integer(1, 1 << 16)));
   fixed(app.add_option("--condition", c.model.condition,
                        "none, or class: a conditional GAN on the data's class labels (mnist, fashion, cifar10, or a "
                        "folder with one sub-folder per class); docs/conditional.md")
@@ -134,15 +166,15 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
             ->check(CLI::IsMember({"projection", "concat", "acgan"}))
             ->capture_default_str());
   fixed(app.add_option("--embed-dim", c.model.embed_dim, "Width of G's class embedding (default: the number of classes)")
-            ->check(non_negative()));
+            ->check(integer(0, 1 << 16)));
   fixed(app.add_option("--codes", c.model.codes,
                        "InfoGAN latent codes, e.g. cat10,cont2 (a 10-valued categorical code and 2 continuous ones); "
                        "docs/infogan.md"));
   fixed(app.add_option("--info-lambda", c.info_lambda, "InfoGAN: weight of the mutual-information term")
             ->check(non_negative())
             ->capture_default_str());
-  fixed(app.add_option("--ngf", c.model.ngf, "DCGAN generator width")->check(positive())->capture_default_str());
-  fixed(app.add_option("--ndf", c.model.ndf, "DCGAN discriminator width")->check(positive())
+  fixed(app.add_option("--ngf", c.model.ngf, "DCGAN generator width")->check(integer(1, 1 << 14))->capture_default_str());
+  fixed(app.add_option("--ndf", c.model.ndf, "DCGAN discriminator width")->check(integer(1, 1 << 14))
             ->capture_default_str());
   dep("spectral_norm", app.add_option("--spectral-norm", c.model.spectral_norm,
                                       "Spectral normalisation of every linear/conv layer: none, d (the discriminator), g "
@@ -185,7 +217,9 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
   fixed(app.add_option("--diffaugment", c.diffaugment,
                        "DiffAugment: color, translation, cutout (comma-separated), applied to every batch D sees, real "
                        "and generated, differentiably"));
-  f->seed = fixed(app.add_option("--seed", c.seed, "Random seed (weights, noise, shuffling)")->capture_default_str());
+  f->seed = fixed(app.add_option("--seed", c.seed, "Random seed (weights, noise, shuffling)")
+                             ->check(seed_value())
+                             ->capture_default_str());
   return f;
 }
 
@@ -194,12 +228,12 @@ void add_eval_flags(CLI::App& app, models::TrainConfig& c, RunFlags& run) {
   fixed(app.add_option("--eval-every", c.eval_every,
                        "Score eval-n samples every N steps and at the end against the training data (metrics.csv "
                        "columns, a curves panel, checkpoints/best.safetensors by FID; 0: never; docs/evaluation.md)")
-            ->check(non_negative())
+            ->check(integer(0, kMaxCount))
             ->capture_default_str());
-  fixed(app.add_option("--eval-n", c.eval_n, "Samples per evaluation")->check(CLI::Range(int64_t{10}, int64_t{1000000}))
+  fixed(app.add_option("--eval-n", c.eval_n, "Samples per evaluation")->check(integer(10, 1000000))
             ->capture_default_str());
   fixed(app.add_option("--eval-n-ref", c.eval_n_ref, "Training images the evaluation compares with (the first N)")
-            ->check(CLI::Range(int64_t{10}, int64_t{10000000}))
+            ->check(integer(10, 100000000))
             ->capture_default_str());
   fixed(app.add_option("--eval-features", c.eval_features,
                        "Feature network of the evaluation: digits (committed weights), digits:PATH or inception:WEIGHTS")

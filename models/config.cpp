@@ -69,9 +69,10 @@ std::vector<LatentCode> parse_codes(const std::string& spec) {
     GAN_CHECK((cat || cont) && !digits.empty() && digits.size() <= 6 &&
                   digits.find_first_not_of("0123456789") == std::string::npos,
               "--codes " << spec << ": '" << item << "' is not catK or contN (e.g. cat10,cont2)");
-    const int64_t n = std::stoll(digits);
-    GAN_CHECK(cat ? n >= 2 : n >= 1, "--codes " << spec << ": '" << item << "' needs "
-                                                 << (cat ? "at least 2 values" : "at least 1 code"));
+    const int64_t n = std::stoll(digits);  // at most 6 digits: fits
+    GAN_CHECK(cat ? n >= 2 && n <= 1000 : n >= 1 && n <= 1000,
+              "--codes " << spec << ": '" << item << "' needs "
+                         << (cat ? "2 to 1000 values" : "1 to 1000 codes"));
     out.push_back({cat, n});
     start = end + 1;
   }

@@ -27,12 +27,23 @@ std::string bundled_mnist_dir() {
                                                                             << "); set GAN_DATA_DIR or use mnist:PATH");
 }
 
+namespace {
+// The shell expands a leading ~ only at the start of a word, never after "folder:", so the spec
+// does it: "~" and "~/..." are the home folder (the docs' examples use them).
+std::string expand_home(const std::string& spec, const std::string& path) {
+  if (path != "~" && path.rfind("~/", 0) != 0) return path;
+  const char* home = std::getenv("HOME");
+  GAN_CHECK(home && *home, "--data " << spec << ": cannot expand '~': HOME is not set");
+  return std::string(home) + path.substr(1);
+}
+}  // namespace
+
 io::ImageDataset load_dataset(const std::string& spec, int64_t folder_size) {
   std::string kind = spec, path;
   auto colon = spec.find(':');
   if (colon != std::string::npos) {
     kind = spec.substr(0, colon);
-    path = spec.substr(colon + 1);
+    path = expand_home(spec, spec.substr(colon + 1));
     GAN_CHECK(!path.empty(), "--data " << spec << ": empty path after '" << kind << ":'");
   }
   if (kind == "mnist") return io::read_mnist_like(path.empty() ? bundled_mnist_dir() : path);

@@ -178,7 +178,10 @@ Trainer::Trainer(TrainConfig cfg, Device device) : Trainer(cfg, make_data_source
 
 int64_t Trainer::total_steps() const {
   if (cfg_.steps > 0 || data_->batches_per_epoch() == 0) return cfg_.steps;
-  return cfg_.epochs * data_->batches_per_epoch() / recipe_->critic_steps();
+  int64_t batches;
+  GAN_CHECK(!__builtin_mul_overflow(cfg_.epochs, data_->batches_per_epoch(), &batches),
+            "--epochs " << cfg_.epochs << ": " << data_->batches_per_epoch() << " batches per epoch overflow a step count");
+  return batches / recipe_->critic_steps();
 }
 
 nn::Module& Trainer::network(const std::string& name) {

@@ -15,8 +15,8 @@ Device parse_device(const std::string& s) {
   if (s == "cuda") return Device::cuda(0);
   if (s.rfind("cuda:", 0) == 0) {
     std::string idx = s.substr(5);
-    GAN_CHECK(!idx.empty() && idx.find_first_not_of("0123456789") == std::string::npos,
-              "bad device '" << s << "': expected cpu, cuda or cuda:N");
+    GAN_CHECK(!idx.empty() && idx.size() <= 4 && idx.find_first_not_of("0123456789") == std::string::npos,
+              "bad device '" << s << "': expected cpu, cuda or cuda:N with N a GPU index (0 to 9999)");
     return Device::cuda(std::stoi(idx));
   }
   GAN_FAIL("bad device '" << s << "': expected cpu, cuda or cuda:N");

@@ -6,9 +6,19 @@
 
 namespace gan {
 
+bool numel_fits(const Shape& s, int64_t& n) {
+  n = 1;
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n) || n > kMaxElements) return false;
+  return true;
+}
+
 int64_t numel_of(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  // Extents come from flags and file headers: a product that wraps would allocate a small buffer
+  // and be indexed as a large one, so overflow is an error here, where every size is computed.
+  int64_t n;
+  GAN_CHECK(numel_fits(s, n),
+            "shape " << shape_str(s) << ": more than 2^60 elements (an extent from a flag or file header too large?)");
   return n;
 }
 

@@ -8,7 +8,13 @@ namespace gan {
 
 using Shape = std::vector<int64_t>;
 
+// Element counts stay below 2^60, so a count times an element size (at most 8 bytes) fits in 63
+// bits wherever sizes are multiplied further.
+constexpr int64_t kMaxElements = int64_t{1} << 60;
+// The product of the extents; throws when it overflows or exceeds kMaxElements.
 int64_t numel_of(const Shape& s);
+// The same without throwing, for readers that name their file: false on overflow.
+bool numel_fits(const Shape& s, int64_t& numel);
 std::vector<int64_t> contiguous_strides(const Shape& s);
 std::string shape_str(const Shape& s);
 // Wraps a possibly negative dimension index into [0, ndim); throws naming `op` when out of range.

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
 
 #include "engine/io/file_util.h"
 
@@ -15,60 +16,118 @@ namespace gan::io {
 
 namespace fs = std::filesystem;
 
-std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
-  std::vector<uint8_t> raw = read_file(path);
-  if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
+namespace {
+
+bool is_gzip(const std::vector<uint8_t>& b) { return b.size() >= 2 && b[0] == 0x1f && b[1] == 0x8b; }
+
+// Inflates every member of a gzip stream (pigz and bgzip write several, and gunzip reads them as one
+// file) into at most `limit` bytes. With `prefix` the first `limit` bytes are returned and the rest
+// is never inflated; without it, more than `limit` bytes is an error, so a small file cannot expand
+// without bound.
+std::vector<uint8_t> gunzip(const std::vector<uint8_t>& raw, const std::string& src, size_t limit, bool prefix) {
 #ifdef GAN_WITH_ZLIB
   z_stream zs{};
-  GAN_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, path << ": zlib initialisation failed");
-  std::vector<uint8_t> out(raw.size() * 4 + 1024);
-  zs.next_in = raw.data();
-  zs.avail_in = static_cast<uInt>(raw.size());
+  GAN_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, src << ": zlib initialisation failed");
+  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, inflateEnd);
+  std::vector<uint8_t> out(std::min<size_t>(limit, std::max<size_t>(raw.size() * 4, 1024)));
+  size_t produced = 0, consumed = 0;
   int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    if (zs.total_out == out.size()) out.resize(out.size() * 2);
-    zs.next_out = out.data() + zs.total_out;
-    zs.avail_out = static_cast<uInt>(out.size() - zs.total_out);
+  for (;;) {
+    if (produced == out.size()) {
+      if (out.size() == limit) {
+        if (prefix) return out;
+        // Room for one more byte tells "exactly limit" from "more than limit".
+        uint8_t probe;
+        zs.next_out = &probe;
+        zs.avail_out = 1;
+        rc = inflate(&zs, Z_NO_FLUSH);
+        GAN_CHECK(zs.avail_out == 1 && rc == Z_STREAM_END && zs.avail_in == 0,
+                  src << ": decompresses to more than the " << limit << " bytes its header declares");
+        break;
+      }
+      out.resize(std::min(limit, out.size() * 2));
+    }
+    zs.next_in = const_cast<uint8_t*>(raw.data()) + consumed;
+    zs.avail_in = static_cast<uInt>(std::min<size_t>(raw.size() - consumed, 1u << 30));
+    zs.next_out = out.data() + produced;
+    zs.avail_out = static_cast<uInt>(std::min<size_t>(out.size() - produced, 1u << 30));
+    const uInt in_before = zs.avail_in, out_before = zs.avail_out;
     rc = inflate(&zs, Z_NO_FLUSH);
-    if (rc == Z_BUF_ERROR && zs.avail_in == 0) break;  // input ended early
-    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) break;
+    consumed += in_before - zs.avail_in;
+    produced += out_before - zs.avail_out;
+    if (rc == Z_STREAM_END) {
+      if (consumed == raw.size()) break;
+      // Another member follows (or trailing zeros, which gzip also ignores).
+      if (raw.size() - consumed >= 2 && raw[consumed] == 0x1f && raw[consumed + 1] == 0x8b) {
+        GAN_CHECK(inflateReset(&zs) == Z_OK, src << ": zlib reset failed");
+        continue;
+      }
+      GAN_CHECK(std::all_of(raw.begin() + static_cast<std::ptrdiff_t>(consumed), raw.end(), [](uint8_t c) { return c == 0; }),
+                src << ": " << (raw.size() - consumed) << " bytes of garbage after the gzip data");
+      break;
+    }
+    GAN_CHECK(rc == Z_OK || (rc == Z_BUF_ERROR && zs.avail_out == 0),
+              src << ": corrupt or truncated gzip data" << (zs.msg ? std::string(" (") + zs.msg + ")" : std::string()));
+    GAN_CHECK(consumed < raw.size() || zs.avail_out == 0, src << ": truncated gzip data");
   }
-  size_t produced = zs.total_out;
-  inflateEnd(&zs);
-  GAN_CHECK(rc == Z_STREAM_END, path << ": corrupt or truncated gzip data");
   out.resize(produced);
   return out;
 #else
-  GAN_FAIL(path << ": is gzip-compressed but this build has no zlib; gunzip it first");
+  GAN_FAIL(src << ": is gzip-compressed but this build has no zlib; gunzip it first");
 #endif
 }
 
-IdxArray parse_idx(const std::vector<uint8_t>& b, const std::string& src) {
+// The element count and payload bytes an IDX header declares; `b` holds at least the header.
+struct IdxHeader {
+  uint8_t type = 0;
+  std::vector<int64_t> dims;
+  size_t header_bytes = 0, payload_bytes = 0;
+};
+
+IdxHeader parse_idx_header(const std::vector<uint8_t>& b, const std::string& src) {
   GAN_CHECK(b.size() >= 4 && b[0] == 0 && b[1] == 0, src << ": not an IDX file (bad magic number)");
-  IdxArray a;
-  a.type = b[2];
-  int ndim = b[3];
+  IdxHeader h;
+  h.type = b[2];
+  const int ndim = b[3];
   static const std::map<uint8_t, size_t> sizes = {{0x08, 1}, {0x09, 1}, {0x0B, 2}, {0x0C, 4}, {0x0D, 4}, {0x0E, 8}};
-  auto es = sizes.find(a.type);
-  GAN_CHECK(es != sizes.end(), src << ": unknown IDX element type 0x" << std::hex << int(a.type));
+  auto es = sizes.find(h.type);
+  GAN_CHECK(es != sizes.end(), src << ": unknown IDX element type 0x" << std::hex << int(h.type));
   GAN_CHECK(ndim >= 1 && b.size() >= 4 + 4 * static_cast<size_t>(ndim), src << ": truncated IDX header");
-  uint64_t count = 1;
+  uint64_t bytes = es->second;
   for (int d = 0; d < ndim; ++d) {
     const uint8_t* p = b.data() + 4 + 4 * d;
-    int64_t v = (int64_t(p[0]) << 24) | (int64_t(p[1]) << 16) | (int64_t(p[2]) << 8) | int64_t(p[3]);
-    a.dims.push_back(v);
-    count *= static_cast<uint64_t>(v);
+    const uint64_t v = (uint64_t(p[0]) << 24) | (uint64_t(p[1]) << 16) | (uint64_t(p[2]) << 8) | uint64_t(p[3]);
+    h.dims.push_back(static_cast<int64_t>(v));
+    GAN_CHECK(!__builtin_mul_overflow(bytes, v, &bytes) && bytes <= (uint64_t{1} << 60),
+              src << ": IDX dims " << shape_str(h.dims) << "... declare more than 2^60 bytes (damaged header?)");
   }
-  size_t header = 4 + 4 * static_cast<size_t>(ndim);
-  uint64_t need = count * es->second;
-  GAN_CHECK(b.size() - header == need, src << ": IDX payload holds " << (b.size() - header) << " bytes, dims "
-                                           << shape_str(a.dims) << " need " << need
-                                           << (b.size() - header < need ? " (truncated file?)" : ""));
-  a.data.assign(b.begin() + static_cast<std::ptrdiff_t>(header), b.end());
+  h.header_bytes = 4 + 4 * static_cast<size_t>(ndim);
+  h.payload_bytes = bytes;
+  return h;
+}
+
+}  // namespace
+
+IdxArray parse_idx(const std::vector<uint8_t>& file, const std::string& src) {
+  std::vector<uint8_t> plain;
+  if (is_gzip(file)) {
+    // The header bounds the inflated size: 4 bytes + 4 per dim (at most 255).
+    IdxHeader h = parse_idx_header(gunzip(file, src, 4 + 4 * 255, true), src);
+    plain = gunzip(file, src, h.header_bytes + h.payload_bytes, false);
+  }
+  const std::vector<uint8_t>& b = is_gzip(file) ? plain : file;
+  IdxHeader h = parse_idx_header(b, src);
+  const size_t have = b.size() - h.header_bytes;
+  GAN_CHECK(have == h.payload_bytes, src << ": IDX payload holds " << have << " bytes, dims " << shape_str(h.dims)
+                                         << " need " << h.payload_bytes << (have < h.payload_bytes ? " (truncated file?)" : ""));
+  IdxArray a;
+  a.type = h.type;
+  a.dims = h.dims;
+  a.data.assign(b.begin() + static_cast<std::ptrdiff_t>(h.header_bytes), b.end());
   return a;
 }
 
-IdxArray read_idx(const std::string& path) { return parse_idx(read_maybe_gzip(path), path); }
+IdxArray read_idx(const std::string& path) { return parse_idx(read_file(path), path); }
 
 ImageDataset read_idx_dataset(const std::string& images_path, const std::string& labels_path) {
   IdxArray img = read_idx(images_path);

@@ -27,9 +27,10 @@ struct IdxArray {
   std::vector<uint8_t> data;
 };
 
-// Reads a whole file, gunzipping when it starts with the gzip magic (any name).
-std::vector<uint8_t> read_maybe_gzip(const std::string& path);
-IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& source);
+// An IDX file's bytes, plain or gzip-compressed (any number of members; recognised by the gzip
+// magic, whatever the name). The header's extents bound what is inflated and must match the
+// payload exactly.
+IdxArray parse_idx(const std::vector<uint8_t>& file_bytes, const std::string& source);
 IdxArray read_idx(const std::string& path);
 
 // IDX3 uint8 images [N, H, W] (+ optional IDX1 labels [N], "" for none) as 1-channel images.

@@ -1,7 +1,7 @@
 #include "engine/io/npy.h"
 
+#include <charconv>
 #include <cstring>
-#include <regex>
 
 #include "engine/io/file_util.h"
 
@@ -32,10 +32,120 @@ std::string serialize_npy(const Tensor& t) {
 
 void save_npy(const std::string& path, const Tensor& t) { write_file_atomic(path, serialize_npy(t)); }
 
-Tensor parse_npy(const uint8_t* b, size_t size, const std::string& src) {
+namespace {
+
+// The header is a Python dict literal, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }.
+// A small hand-written scanner reads exactly that grammar: bounded by the header's length, no
+// backtracking, every malformed piece named.
+class HeaderScanner {
+ public:
+  HeaderScanner(const std::string& text, const std::string& src) : s_(text), src_(src) {}
+
+  NpyHeader parse() {
+    NpyHeader h;
+    bool have_descr = false, have_order = false, have_shape = false;
+    expect('{');
+    while (!peek('}')) {
+      const std::string key = string_literal("a key");
+      expect(':');
+      if (key == "descr") {
+        GAN_CHECK(!have_descr, src_ << ": .npy header repeats 'descr'");
+        h.descr = string_literal("the value of 'descr'");
+        have_descr = true;
+      } else if (key == "fortran_order") {
+        GAN_CHECK(!have_order, src_ << ": .npy header repeats 'fortran_order'");
+        h.fortran_order = boolean();
+        have_order = true;
+      } else if (key == "shape") {
+        GAN_CHECK(!have_shape, src_ << ": .npy header repeats 'shape'");
+        h.shape = tuple();
+        have_shape = true;
+      } else {
+        GAN_FAIL(src_ << ": .npy header has an unknown key '" << key << "' (expected descr, fortran_order, shape)");
+      }
+      if (!peek(',')) break;
+      expect(',');
+    }
+    expect('}');
+    skip_space();
+    GAN_CHECK(pos_ == s_.size(), src_ << ": .npy header has text after the dict at byte " << pos_);
+    GAN_CHECK(have_descr, src_ << ": .npy header lacks 'descr'");
+    GAN_CHECK(have_order, src_ << ": .npy header lacks 'fortran_order'");
+    GAN_CHECK(have_shape, src_ << ": .npy header lacks 'shape'");
+    return h;
+  }
+
+ private:
+  void skip_space() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
+  }
+  bool peek(char c) {
+    skip_space();
+    return pos_ < s_.size() && s_[pos_] == c;
+  }
+  std::string near() const {
+    return pos_ < s_.size() ? "'" + s_.substr(pos_, 12) + "'" : std::string("the end of the header");
+  }
+  void expect(char c) {
+    GAN_CHECK(peek(c), src_ << ": malformed .npy header: expected '" << c << "' at byte " << pos_ << ", found " << near());
+    ++pos_;
+  }
+  std::string string_literal(const char* what) {
+    skip_space();
+    GAN_CHECK(pos_ < s_.size() && (s_[pos_] == '\'' || s_[pos_] == '"'),
+              src_ << ": malformed .npy header: expected " << what << " (a quoted string) at byte " << pos_ << ", found "
+                   << near());
+    const char quote = s_[pos_++];
+    const size_t end = s_.find(quote, pos_);
+    GAN_CHECK(end != std::string::npos, src_ << ": malformed .npy header: unterminated string at byte " << pos_ - 1);
+    std::string v = s_.substr(pos_, end - pos_);
+    pos_ = end + 1;
+    return v;
+  }
+  bool boolean() {
+    skip_space();
+    for (const char* word : {"True", "False"})
+      if (s_.compare(pos_, std::strlen(word), word) == 0) {
+        pos_ += std::strlen(word);
+        return word[0] == 'T';
+      }
+    GAN_FAIL(src_ << ": malformed .npy header: 'fortran_order' must be True or False, found " << near());
+  }
+  int64_t extent() {
+    skip_space();
+    const size_t start = pos_;
+    while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
+    int64_t v = 0;
+    const auto r = std::from_chars(s_.data() + start, s_.data() + pos_, v);
+    GAN_CHECK(pos_ > start && r.ec == std::errc(),
+              src_ << ": .npy 'shape' holds " << (pos_ > start ? "'" + s_.substr(start, pos_ - start) + "'" : near())
+                   << " where a non-negative 64-bit integer was expected");
+    return v;
+  }
+  Shape tuple() {
+    expect('(');
+    Shape shape;
+    while (!peek(')')) {
+      GAN_CHECK(shape.size() < 64, src_ << ": .npy 'shape' has more than 64 dimensions");
+      shape.push_back(extent());
+      if (!peek(',')) break;
+      expect(',');
+    }
+    expect(')');
+    return shape;
+  }
+
+  const std::string& s_;
+  const std::string& src_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+NpyHeader parse_npy_header(const uint8_t* b, size_t size, const std::string& src) {
   GAN_CHECK(size >= 10 && std::memcmp(b, "\x93NUMPY", 6) == 0, src << ": not a .npy file (bad magic)");
-  uint8_t major = b[6];
-  GAN_CHECK(major >= 1 && major <= 3, src << ": unsupported .npy version " << int(major));
+  const uint8_t major = b[6];
+  GAN_CHECK(major >= 1 && major <= 3, src << ": unsupported .npy version " << int(major) << " (expected 1, 2 or 3)");
   size_t hlen, hstart;
   if (major == 1) {
     hlen = b[8] | (size_t(b[9]) << 8);
@@ -45,32 +155,32 @@ Tensor parse_npy(const uint8_t* b, size_t size, const std::string& src) {
     hlen = b[8] | (size_t(b[9]) << 8) | (size_t(b[10]) << 16) | (size_t(b[11]) << 24);
     hstart = 12;
   }
-  GAN_CHECK(hstart + hlen <= size, src << ": truncated .npy header");
-  std::string dict(reinterpret_cast<const char*>(b + hstart), hlen);
-  std::smatch m;
-  GAN_CHECK(std::regex_search(dict, m, std::regex("'descr'\\s*:\\s*'([^']*)'")), src << ": .npy header lacks descr");
-  std::string descr = m[1];
-  GAN_CHECK(std::regex_search(dict, m, std::regex("'fortran_order'\\s*:\\s*(True|False)")),
-            src << ": .npy header lacks fortran_order");
-  GAN_CHECK(m[1] == "False", src << ": Fortran-ordered arrays are not supported");
-  GAN_CHECK(std::regex_search(dict, m, std::regex("'shape'\\s*:\\s*\\(([^)]*)\\)")), src << ": .npy header lacks shape");
-  Shape shape;
-  std::string dims = m[1];
-  std::regex num("\\d+");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator(); ++it)
-    shape.push_back(std::stoll(it->str()));
-  size_t esize = descr == "<f4" ? 4 : descr == "<f8" ? 8 : descr == "|u1" ? 1 : 0;
-  GAN_CHECK(esize, src << ": unsupported .npy dtype '" << descr << "' (expected <f4, <f8 or |u1)");
-  size_t need = static_cast<size_t>(numel_of(shape)) * esize;
-  size_t data = hstart + hlen;
-  GAN_CHECK(size - data == need, src << ": .npy data holds " << (size - data) << " bytes, shape "
-                                     << shape_str(shape) << " of " << descr << " needs " << need);
-  if (descr == "|u1") {
-    std::vector<float> v(b + data, b + size);
-    return Tensor::from_vector(v, shape);
+  GAN_CHECK(hlen <= size - hstart, src << ": truncated .npy header (declares " << hlen << " bytes, the file holds "
+                                       << size - hstart << " after the preamble)");
+  const std::string text(reinterpret_cast<const char*>(b + hstart), hlen);
+  NpyHeader h = HeaderScanner(text, src).parse();
+  h.data_offset = hstart + hlen;
+  return h;
+}
+
+Tensor parse_npy(const uint8_t* b, size_t size, const std::string& src) {
+  const NpyHeader h = parse_npy_header(b, size, src);
+  GAN_CHECK(!h.fortran_order, src << ": Fortran-ordered arrays are not supported (save with np.ascontiguousarray)");
+  const size_t esize = h.descr == "<f4" ? 4 : h.descr == "<f8" ? 8 : h.descr == "|u1" ? 1 : 0;
+  GAN_CHECK(esize, src << ": unsupported .npy dtype '" << h.descr << "' (expected <f4, <f8 or |u1)");
+  int64_t n;
+  GAN_CHECK(numel_fits(h.shape, n), src << ": .npy shape " << shape_str(h.shape) << " has more than 2^60 elements");
+  const size_t need = static_cast<size_t>(n) * esize;
+  const size_t have = size - h.data_offset;
+  GAN_CHECK(have == need, src << ": .npy data holds " << have << " bytes, shape " << shape_str(h.shape) << " of "
+                              << h.descr << " needs " << need << (have < need ? " (truncated file?)" : ""));
+  const uint8_t* data = b + h.data_offset;
+  if (h.descr == "|u1") {
+    std::vector<float> v(data, data + need);
+    return Tensor::from_vector(v, h.shape);
   }
-  Tensor t = Tensor::empty(shape, descr == "<f4" ? DType::Float32 : DType::Float64);
-  std::memcpy(t.raw_data(), b + data, need);
+  Tensor t = Tensor::empty(h.shape, h.descr == "<f4" ? DType::Float32 : DType::Float64);
+  std::memcpy(t.raw_data(), data, need);
   return t;
 }
 
