@@ -21,7 +21,7 @@ struct SampleFlags {
   CLI::Option* n_opt = nullptr;
   uint64_t seed = 0;
   models::ModelConfig model;  // only for files without a model description
-  CLI::Option* model_opt = nullptr;
+  CLI::Option *model_opt = nullptr, *nz_opt = nullptr, *ngf_opt = nullptr, *channels_opt = nullptr;
   int64_t cls = -1;
   std::string codes, traverse;
   bool no_ema = false;
@@ -70,6 +70,21 @@ int run_sample_toy(const SampleFlags& f, const models::LoadedGenerator& g) {
   return 0;
 }
 
+// A checkpoint of gan train describes its model: model flags that say otherwise are a mistake
+// (the wrong file, or the wrong flags), not something to ignore silently.
+void check_model_flags(const SampleFlags& f, const models::ModelConfig& m) {
+  auto check = [&](CLI::Option* o, const std::string& given, const std::string& saved) {
+    GAN_CHECK(o->count() == 0 || given == saved,
+              o->get_name() << " " << given << " contradicts " << f.checkpoint << ", whose generator has "
+                            << o->get_name().substr(2) << " " << saved
+                            << " (a checkpoint of gan train describes its model: leave the flag out)");
+  };
+  check(f.model_opt, f.model.arch, m.arch);
+  check(f.nz_opt, std::to_string(f.model.nz), std::to_string(m.nz));
+  check(f.ngf_opt, std::to_string(f.model.ngf), std::to_string(m.ngf));
+  check(f.channels_opt, std::to_string(f.model.channels), std::to_string(m.channels));
+}
+
 int run_sample(const SampleFlags& f) {
   Device device = models::resolve_device(f.device);
   std::optional<models::ModelConfig> fallback;
@@ -80,6 +95,7 @@ int run_sample(const SampleFlags& f) {
     if (f.model.arch == "dcgan64") fallback->image_size = 64;
   }
   models::LoadedGenerator g = models::load_generator(f.checkpoint, device, fallback, !f.no_ema);
+  check_model_flags(f, g.config);
   if (g.config.arch == "toy") return run_sample_toy(f, g);
   Tensor images;
   int64_t nrow = f.nrow;
@@ -128,10 +144,10 @@ Runner add_sample_command(CLI::App& app) {
   f->model_opt = app.add_option("--model", f->model.arch,
                                 "For files not written by gan train (e.g. from PyTorch): mlp, dcgan32 or dcgan64")
                      ->check(CLI::IsMember({"mlp", "dcgan32", "dcgan64"}));
-  app.add_option("--nz", f->model.nz, "With --model: latent size")->check(integer(1, 1 << 16));
-  app.add_option("--ngf", f->model.ngf, "With --model: generator width")->check(integer(1, 1 << 14));
-  app.add_option("--channels", f->model.channels, "With --model: image channels (1 or 3)")
-      ->check(CLI::IsMember({1, 3}));
+  f->nz_opt = app.add_option("--nz", f->model.nz, "With --model: latent size")->check(integer(1, 1 << 16));
+  f->ngf_opt = app.add_option("--ngf", f->model.ngf, "With --model: generator width")->check(integer(1, 1 << 14));
+  f->channels_opt = app.add_option("--channels", f->model.channels, "With --model: image channels (1 or 3)")
+                        ->check(CLI::IsMember({1, 3}));
   return [f]() -> int {
     const std::string& o = f->out;
     GAN_CHECK((o.size() > 4 && (o.compare(o.size() - 4, 4, ".png") == 0 || o.compare(o.size() - 4, 4, ".npy") == 0)),

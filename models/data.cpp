@@ -126,7 +126,11 @@ class ToySource : public DataSource {
   Batch next() override { return {sample_toy(data_, batch_, gen_)}; }
   std::string describe() const override { return data_.name + " (2-D points, a fresh batch every critic step)"; }
   DataState state() const override { return {0, 0, gen_.draws()}; }
-  void set_state(const DataState& s) override { gen_.set_state(gen_.seed(), s.draws.value_or(0)); }
+  void set_state(const DataState& s) override {
+    // Without it the resumed run would replay the points of its first steps.
+    GAN_CHECK(s.draws.has_value(), "the toy data stream's position (rng.data_draws) is missing");
+    gen_.set_state(gen_.seed(), *s.draws);
+  }
   bool has_scores() const override { return !data_.modes.empty(); }
   std::optional<Coverage> score(const Tensor& samples) const override {
     if (data_.modes.empty()) return std::nullopt;

@@ -147,9 +147,7 @@ void MetricsLog::append(const LogRecord& r) {
     for (const auto& [name, v] : r.eval)
       if (name == c) row += number("%.6g", v);
   }
-  std::ofstream out(path_, std::ios::app);
-  out << row << "\n";
-  GAN_CHECK(out.flush(), path_ << ": cannot append a metrics row (disk full?)");
+  io::append_file(path_, row + "\n");
   std::map<std::string, double> kept{{"step", static_cast<double>(r.step)}};
   for (const auto& [spec, v] : r.values) kept[spec->column] = v;
   for (const auto& [name, v] : r.eval) kept[name] = v;

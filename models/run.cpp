@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <regex>
 #include <sstream>
 
 #include "engine/io/file_util.h"
@@ -60,11 +62,12 @@ std::string exact(double v) {
 // One training loop over a prepared trainer, shared by fresh and resumed runs.
 class Run {
  public:
-  Run(Trainer& t, std::string dir, const RunEvents& ev, std::string good_checkpoint)
+  // `resumed_from`: the checkpoint a resumed run started from ("" for a fresh run).
+  Run(Trainer& t, std::string dir, const RunEvents& ev, std::string resumed_from)
       : t_(t), dir_(std::move(dir)), ev_(ev), gradients_(t, dir_), eval_(make_evaluator(t, dir_, ev)),
         metrics_(dir_ + "/metrics.csv", t.scalars(), curve_panels(t, eval_.get()),
                  eval_ ? eval_->columns() : std::vector<std::string>{}),
-        good_checkpoint_(std::move(good_checkpoint)) {}
+        resumed_from_(std::move(resumed_from)) {}
 
   MetricsLog& metrics() { return metrics_; }
   eval::GradientLog& gradients() { return gradients_; }
@@ -77,7 +80,20 @@ class Run {
     best_step_ = std::stoll(step->second);
   }
 
+  // The loop; an output that cannot be written (a full disk) ends the run with an error that also
+  // says which checkpoint is there to resume from.
   RunResult go() {
+    try {
+      return loop();
+    } catch (const TrainingDiverged&) {
+      throw;  // names the checkpoint already
+    } catch (const Error& e) {
+      throw Error(std::string(e.what()) + "; " + checkpoint_note());
+    }
+  }
+
+ private:
+  RunResult loop() {
     RunResult r;
     r.out_dir = dir_;
     r.config_path = dir_ + "/config.json";
@@ -116,11 +132,14 @@ class Run {
     return r;
   }
 
- private:
   std::string last_path() const { return dir_ + "/checkpoints/last.safetensors"; }
+  // Only a checkpoint this run wrote, after its finiteness check, is called good: the one a resumed
+  // run started from may be the very state that diverges (hand-edited, or damaged past what the
+  // loader can see), so it is named for what it is.
   std::string checkpoint_note() const {
-    return good_checkpoint_.empty() ? std::string("no checkpoint was written yet")
-                                    : "the last good checkpoint is " + good_checkpoint_;
+    if (!good_checkpoint_.empty()) return "the last good checkpoint is " + good_checkpoint_;
+    if (!resumed_from_.empty()) return "no checkpoint was written since this run resumed from " + resumed_from_;
+    return "no checkpoint was written yet";
   }
 
   // Samples from the fixed inputs at the current step (generated once per step).
@@ -234,7 +253,7 @@ class Run {
   eval::GradientLog gradients_;  // gradients.csv, gradients-hist.csv; first: it checks its steps, writing nothing
   std::unique_ptr<eval::TrainingEvaluator> eval_;  // before metrics_: its columns go into the log
   MetricsLog metrics_;
-  std::string good_checkpoint_;
+  std::string resumed_from_, good_checkpoint_;
   std::vector<StepScalars> pending_;
   Clock::time_point start_, interval_start_;
   int64_t interval_first_step_ = 0, first_step_ = 0, samples_step_ = -1;
@@ -278,6 +297,41 @@ void clean_stale_temp_files(const std::string& dir, const RunEvents& ev) {
   std::string list;
   for (const std::string& r : removed) list += (list.empty() ? "" : ", ") + r;
   note(ev, "removed " + std::to_string(removed.size()) + " temporary file(s) left by a killed process: " + list);
+}
+
+// What a run (and `gan analyze` with its default --out) writes into its folder, by subfolder, as
+// patterns of whole file names. --overwrite removes exactly these, so that no checkpoint, sample,
+// metrics row or picture of the replaced run is mixed with the new one, while files a person put
+// there (notes, their own pictures, other folders) stay.
+const std::vector<std::pair<std::string, std::string>> kRunOutputs = {
+    {"", R"(config\.json|metrics\.csv|gradients\.csv|gradients-hist\.csv|curves\.png)"},
+    {"samples", R"(step-[0-9]+\.png|last\.png)"},
+    {"checkpoints", R"(step-[0-9]+\.safetensors|last\.safetensors|best\.safetensors)"},
+    {"eval", R"(reference-.+\.npz)"},
+    {"analysis", R"((gradient-flow|latent-sensitivity|saliency|gradient-histograms)\.(png|csv)|latent-sweeps\.png|)"
+                 R"(embedding-.+\.(png|csv|json))"},
+};
+
+// Removes the previous run's outputs (kRunOutputs) from `dir`; their paths.
+std::vector<std::string> remove_run_outputs(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> removed;
+  for (const auto& [sub, pattern] : kRunOutputs) {
+    const fs::path folder = sub.empty() ? fs::path(dir) : fs::path(dir) / sub;
+    if (!io::is_directory(folder.string())) continue;
+    const std::regex names(pattern);
+    std::error_code ec;
+    std::vector<fs::path> doomed;
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
+      if (it->is_regular_file(ec) && std::regex_match(it->path().filename().string(), names)) doomed.push_back(it->path());
+    GAN_CHECK(!ec, folder.string() << ": cannot list folder: " << ec.message());
+    for (const fs::path& f : doomed) {
+      GAN_CHECK(fs::remove(f, ec) && !ec, "--overwrite: cannot remove " << f.string() << " of the previous run: " << ec.message());
+      removed.push_back(f.string());
+    }
+    if (!sub.empty() && fs::is_empty(folder, ec)) fs::remove(folder, ec);  // only an emptied folder goes
+  }
+  return removed;
 }
 
 void prepare_folder(const std::string& dir, const TrainConfig& cfg) {
@@ -342,8 +396,12 @@ RunResult run_training(TrainConfig cfg, const std::string& dir, const RunEvents&
     lock = lock_folder("--out", dir);
   }
   clean_stale_temp_files(dir, ev);
+  if (overwrite) {
+    const std::vector<std::string> removed = remove_run_outputs(dir);
+    if (!removed.empty())
+      note(ev, "--overwrite: removed " + std::to_string(removed.size()) + " file(s) of the previous run in " + dir);
+  }
   prepare_folder(dir, trainer->config());
-  if (overwrite) std::remove(last.c_str());  // stale outputs of the replaced run would mislead
   run.metrics().start();
   run.gradients().start();
   return run.go();

@@ -342,7 +342,11 @@ io::SafetensorsFile Trainer::checkpoint() const { return write_checkpoint(state(
 
 void Trainer::restore(const io::SafetensorsFile& f, const std::string& source) {
   CheckpointState s = read_checkpoint(f, state(), source);
-  data_->set_state(s.data);
+  try {  // the data source knows its own range (batches per epoch, a toy stream's draws)
+    data_->set_state(s.data);
+  } catch (const Error& e) {
+    GAN_FAIL(source << ": the data position in its metadata ('loader', 'rng') does not fit this run's data: " << e.what());
+  }
   noise_gen_.set_state(s.noise_seed, s.noise_draws);
   step_ = s.step;
 }

@@ -18,7 +18,19 @@ namespace gan::io {
 
 namespace fs = std::filesystem;
 
-static std::string errno_text() { return std::strerror(errno); }
+// strerror plus, for the failures a user must act on, the errno name and what it means: "No space
+// left on device" alone does not say which disk nor that nothing else is wrong.
+static std::string error_text(int err) {
+  std::string s = std::strerror(err);
+  if (err == ENOSPC) s += " (ENOSPC: the disk is full)";
+  else if (err == EDQUOT) s += " (EDQUOT: the disk quota is used up)";
+  else if (err == EIO) s += " (EIO: the disk or file system reported an error)";
+  else if (err == EROFS) s += " (EROFS: the file system is read-only)";
+  return s;
+}
+static std::string errno_text() { return error_text(errno); }
+
+std::string describe_errno(int err) { return error_text(err); }
 
 namespace {
 
@@ -122,18 +134,28 @@ void write_file_atomic(const std::string& path, const void* bytes, size_t size) 
     ssize_t w = ::write(fd, p, left);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
-      std::string why = errno_text();
+      std::string why = w < 0 ? errno_text() : error_text(ENOSPC);  // write() returning 0: nothing fits
       ::close(fd);
       ::unlink(tmp.c_str());
-      GAN_FAIL(path << ": write failed: " << why);
+      GAN_FAIL(path << ": write failed after " << (size - left) << " of " << size << " bytes: " << why
+                    << "; the previous " << target.filename().string() << " is unchanged");
     }
     p += w;
     left -= static_cast<size_t>(w);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  // fsync reports the write-back errors (ENOSPC on thin or network storage, EIO) that write()
+  // could not; close is checked for the same reason.
+  if (::fsync(fd) != 0) {
+    std::string why = errno_text();
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    GAN_FAIL(path << ": cannot flush to disk: " << why << "; the previous " << target.filename().string() << " is unchanged");
+  }
+  if (::close(fd) != 0) {
     std::string why = errno_text();
     ::unlink(tmp.c_str());
-    GAN_FAIL(path << ": cannot flush to disk: " << why);
+    GAN_FAIL(path << ": cannot close after writing: " << why << "; the previous " << target.filename().string()
+                  << " is unchanged");
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     std::string why = errno_text();
@@ -141,11 +163,43 @@ void write_file_atomic(const std::string& path, const void* bytes, size_t size) 
     GAN_FAIL(path << ": cannot replace file: " << why);
   }
   // The rename is durable only once the folder entry is on disk.
+  // Some file systems refuse fsync on a folder (EINVAL) and give nothing to keep: those are not
+  // failures; an EIO there is.
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
-    ::fsync(dfd);
+    const int rc = ::fsync(dfd), err = errno;
     ::close(dfd);
+    GAN_CHECK(rc == 0 || err == EINVAL || err == EROFS,
+              path << ": written, but its folder " << dir.string() << " could not be flushed: " << error_text(err));
   }
+}
+
+void append_file(const std::string& path, const std::string& bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  GAN_CHECK(fd >= 0, path << ": cannot open to append: " << errno_text());
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    std::string why = errno_text();
+    ::close(fd);
+    GAN_FAIL(path << ": cannot read its size: " << why);
+  }
+  const char* p = bytes.data();
+  size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t w = ::write(fd, p, left);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      std::string why = w < 0 ? errno_text() : error_text(ENOSPC);
+      // A torn last row would be read back as a row; the file goes back to its old end.
+      const bool restored = ::ftruncate(fd, st.st_size) == 0;
+      ::close(fd);
+      GAN_FAIL(path << ": cannot append " << bytes.size() << " bytes: " << why
+                    << (restored ? "; the file keeps its earlier rows" : "; the file may end in a partial row"));
+    }
+    p += w;
+    left -= static_cast<size_t>(w);
+  }
+  GAN_CHECK(::close(fd) == 0, path << ": cannot close after appending: " << errno_text());
 }
 
 std::vector<uint8_t> read_file(const std::string& path) {

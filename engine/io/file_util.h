@@ -9,12 +9,21 @@ namespace gan::io {
 
 // Writes `bytes` to `path` so that `path` is either its old content or the complete new one,
 // never a torn file: a temporary file in the same folder (temp_file_name), fsync, rename over
-// `path`, fsync of the folder. Throws gan::Error naming the file on any failure (the temporary
-// file is removed).
+// `path`, fsync of the folder. Throws gan::Error naming the file and the reason (ENOSPC: "the
+// disk is full") on any failure; the temporary file is removed and `path` keeps its old content.
 void write_file_atomic(const std::string& path, const void* bytes, size_t size);
 inline void write_file_atomic(const std::string& path, const std::string& bytes) {
   write_file_atomic(path, bytes.data(), bytes.size());
 }
+
+// Appends `bytes` at the end of `path` (created if absent). On failure the file is cut back to its
+// old size, so it never ends in a partial record, and gan::Error names the file and the reason.
+// No fsync: the logs this serves are rewritten from a checkpoint's step when a run resumes.
+void append_file(const std::string& path, const std::string& bytes);
+
+// strerror(err), plus the errno name and its meaning for full disks, quotas, EIO and read-only
+// file systems ("No space left on device (ENOSPC: the disk is full)").
+std::string describe_errno(int err);
 
 // The name of write_file_atomic's temporary file for `file_name` written by process `pid`:
 // ".NAME.tmp.PID". A NAME too long for that to fit the 255-byte file-name limit is cut and

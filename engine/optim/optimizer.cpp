@@ -62,7 +62,7 @@ std::vector<std::pair<std::string, int64_t>> Optimizer::state_counters() const {
 }
 
 void Optimizer::load_state(const std::map<std::string, Tensor>& tensors, const std::map<std::string, int64_t>& counters,
-                           const std::string& source) {
+                           const std::string& source, bool all_stepped) {
   std::set<std::string> known;
   for (const auto& p : params_) {
     for (const auto& s : slot_names()) {
@@ -77,7 +77,21 @@ void Optimizer::load_state(const std::map<std::string, Tensor>& tensors, const s
     }
     known.insert(p.name + ".step");
     auto c = counters.find(p.name + ".step");
-    if (c != counters.end()) GAN_CHECK(c->second >= 0, source << ": negative step count for '" << p.name << "'");
+    const int64_t steps = c == counters.end() ? 0 : c->second;
+    if (c != counters.end()) GAN_CHECK(c->second > 0, source << ": " << kind_ << " step count '" << p.name << ".step' is "
+                                                             << c->second << ", expected a positive count");
+    for (const auto& s : slot_names()) {
+      const bool has = tensors.count(p.name + "." + s) > 0;
+      GAN_CHECK(!has || steps > 0, source << ": " << kind_ << " state '" << p.name << "." << s
+                                          << "' has no step count '" << p.name << ".step'");
+    }
+    GAN_CHECK(!all_stepped || steps > 0, source << ": " << kind_ << " state lacks '" << p.name
+                                                << ".step' (the run has trained, so every parameter has a step count)");
+    if (steps > 0)
+      for (const auto& s : slots_in_use())
+        GAN_CHECK(tensors.count(p.name + "." + s), source << ": " << kind_ << " state lacks '" << p.name << "." << s
+                                                          << "' (shape " << shape_str(p.param.shape()) << ") of a parameter that has made "
+                                                          << steps << " step(s)");
   }
   for (const auto& [k, t] : tensors)
     GAN_CHECK(known.count(k), source << ": unexpected " << kind_ << " state '" << k << "'");

@@ -47,10 +47,13 @@ class Optimizer {
   // "<param>.step" -> count, for every parameter that has stepped.
   std::vector<std::pair<std::string, int64_t>> state_counters() const;
   // Restores state written by state_tensors()/state_counters() of an optimizer of the same kind
-  // over the same parameters. Checks names and shapes first (nothing changes on error); messages
-  // name `source`.
+  // over the same parameters. Checks names, shapes and completeness first (nothing changes on
+  // error); messages name `source` and the entry. A parameter that has stepped (count > 0) must
+  // bring every slot its update uses, and a slot without a step count is refused: either would
+  // silently restart that parameter's moments. With `all_stepped` (the saved run made at least one
+  // step), every parameter must have a count.
   void load_state(const std::map<std::string, Tensor>& tensors, const std::map<std::string, int64_t>& counters,
-                  const std::string& source);
+                  const std::string& source, bool all_stepped = false);
 
  protected:
   struct Param {
@@ -61,6 +64,8 @@ class Optimizer {
   };
   // The slot names this optimizer creates (for load_state validation).
   virtual std::vector<std::string> slot_names() const = 0;
+  // The slots one update creates with these options (SGD without momentum: none).
+  virtual std::vector<std::string> slots_in_use() const { return slot_names(); }
   // Parameters whose gradient is defined, checked to match the parameter's device/dtype/shape.
   std::vector<Param*> params_with_grad();
   Tensor& slot(Param& p, const std::string& name);  // zeros on first use
@@ -105,6 +110,9 @@ class SGD : public Optimizer {
 
  protected:
   std::vector<std::string> slot_names() const override { return {"momentum_buffer"}; }
+  std::vector<std::string> slots_in_use() const override {
+    return opt_.momentum != 0 ? slot_names() : std::vector<std::string>{};
+  }
 
  private:
   SgdOptions opt_;
@@ -125,6 +133,10 @@ class RMSprop : public Optimizer {
 
  protected:
   std::vector<std::string> slot_names() const override { return {"square_avg", "momentum_buffer"}; }
+  std::vector<std::string> slots_in_use() const override {
+    if (opt_.momentum > 0) return slot_names();
+    return {"square_avg"};
+  }
 
  private:
   RmspropOptions opt_;

@@ -30,11 +30,7 @@ std::vector<std::string> split(const std::string& line) {
   return cells;
 }
 
-void append(const std::string& path, const std::string& rows) {
-  std::ofstream out(path, std::ios::app);
-  out << rows;
-  GAN_CHECK(out.flush(), path << ": cannot append gradient rows (disk full?)");
-}
+void append(const std::string& path, const std::string& rows) { io::append_file(path, rows); }
 
 // Keeps the header and the rows whose first cell (the step) is <= step; a missing file starts
 // afresh with the header.
