@@ -1,5 +1,10 @@
 #include "engine/core/storage.h"
 
+#include <sys/sysinfo.h>
+
+#include <algorithm>
+#include <atomic>
+#include <sstream>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,13 +20,42 @@ namespace gan {
 
 namespace {
 constexpr size_t kHostAlignment = 64;  // a cache line, and enough for AVX-512 loads
+
+// Linux grants almost any request (overcommit) and kills the process once the pages are touched,
+// so a model sized by a mistyped flag would end in the OOM killer with no message. Tensor memory
+// beyond the machine's RAM and swap together is refused up front instead.
+size_t host_memory_limit() {
+  static const size_t limit = [] {
+    struct sysinfo si {};
+    if (::sysinfo(&si) != 0) return SIZE_MAX;
+    return static_cast<size_t>((si.totalram + si.totalswap) * si.mem_unit);
+  }();
+  return limit;
 }
+std::atomic<size_t> live_host_bytes{0};
+
+std::string gib(size_t bytes) {
+  std::ostringstream o;
+  o.precision(3);
+  o << static_cast<double>(bytes) / (1u << 30) << " GiB";
+  return o.str();
+}
+}  // namespace
 
 Storage::Storage(size_t n, Device dev) : nbytes(n), device(dev) {
   if (dev.is_cpu()) {
-    size_t rounded = (n + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
-    data = std::aligned_alloc(kHostAlignment, rounded ? rounded : kHostAlignment);
-    GAN_CHECK(data, "out of host memory: asked for " << n << " bytes");
+    GAN_CHECK(n <= SIZE_MAX - kHostAlignment, "out of host memory: asked for " << n << " bytes");
+    const size_t rounded = std::max((n + kHostAlignment - 1) / kHostAlignment * kHostAlignment, kHostAlignment);
+    const size_t before = live_host_bytes.fetch_add(rounded);
+    if (before + rounded > host_memory_limit()) {
+      live_host_bytes.fetch_sub(rounded);
+      GAN_FAIL("out of host memory: a tensor of " << gib(n) << " on top of the " << gib(before)
+                                                  << " this process holds exceeds the machine's " << gib(host_memory_limit())
+                                                  << " of RAM and swap");
+    }
+    data = std::aligned_alloc(kHostAlignment, rounded);
+    if (!data) live_host_bytes.fetch_sub(rounded);
+    GAN_CHECK(data, "out of host memory: asked for " << gib(n));
     return;
   }
 #ifdef GAN_WITH_CUDA
@@ -35,6 +69,7 @@ Storage::~Storage() {
   if (!data) return;
   if (device.is_cpu()) {
     std::free(data);
+    live_host_bytes.fetch_sub(std::max((nbytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment, kHostAlignment));
     return;
   }
 #ifdef GAN_WITH_CUDA

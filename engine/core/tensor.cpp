@@ -15,7 +15,12 @@ static Tensor make(const Shape& shape, DType dtype, Device device) {
               "tensor creation on " << device.str() << ": "
                                     << (cuda_device_count() ? "no such GPU" : "no CUDA device is available"));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(numel_of(shape)) * dtype_size(dtype), device);
+  const size_t bytes = static_cast<size_t>(numel_of(shape)) * dtype_size(dtype);
+  try {
+    impl->storage = std::make_shared<Storage>(bytes, device);
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + " (tensor of shape " + shape_str(shape) + ")");
+  }
   impl->shape = shape;
   impl->dtype = dtype;
   return Tensor(impl);
