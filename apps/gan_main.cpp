@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <exception>
 #include <map>
+#include <new>
 
 #include "apps/commands.h"
 #include "engine/core/error.h"
@@ -59,6 +60,11 @@ int main(int argc, char** argv) {
     return 3;
   } catch (const gan::Error& e) {
     std::fprintf(stderr, "gan: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    // Tensors refuse what cannot fit with their own message; this is a container or a library.
+    std::fprintf(stderr, "gan: error: out of memory (a buffer could not be allocated; try a smaller --batch, "
+                         "--n or model width)\n");
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gan: error: %s\n", e.what());

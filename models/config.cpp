@@ -92,15 +92,17 @@ int64_t code_output_width(const std::vector<LatentCode>& codes) {
 }
 
 void TrainConfig::validate() const {
+  // Data against model first: the model's own checks speak of an image size the user never gave
+  // when the data are 2-D points.
+  GAN_CHECK(model.arch != "toy" || is_toy_data(data),
+            "train: --model toy needs 2-D data (--data gaussians8, gaussians25 or swissroll), not " << data);
+  GAN_CHECK(model.arch == "toy" || !is_toy_data(data),
+            "train: 2-D data (" << data << ") needs --model toy (the default there), not " << model.arch);
   model.validate();
   loss_defaults(loss, false);  // throws naming an unknown loss and the known ones
   GAN_CHECK(n_critic >= 1 && n_critic <= 1000, "train: --n-critic must lie in [1, 1000], got " << n_critic);
   GAN_CHECK(gp_lambda >= 0, "train: --gp-lambda must not be negative, got " << gp_lambda);
   GAN_CHECK(clip > 0, "train: --clip must be positive, got " << clip);
-  GAN_CHECK(is_toy_data(data) == (model.arch == "toy"),
-            "train: " << (model.arch == "toy" ? "--model toy needs 2-D data (--data gaussians8, gaussians25 or swissroll), not "
-                                              : "2-D data needs --model toy, not ")
-                      << (model.arch == "toy" ? data : model.arch));
   GAN_CHECK(!is_toy_data(data) || steps > 0, "train: toy data has no epochs; give --steps");
   GAN_CHECK(optimizer == "adam" || optimizer == "rmsprop" || optimizer == "sgd",
             "train: unknown optimizer '" << optimizer << "' (expected adam, rmsprop or sgd)");

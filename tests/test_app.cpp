@@ -48,6 +48,9 @@ TEST_F(AppTest, BadFlagsAndValues) {
   expect_fails("train --kernels fast", {"--kernels", "fast"});
   expect_fails("train --device tpu --steps 1 --out o", {"tpu"});
   expect_fails("train --data imagenet --steps 1 --out o", {"--data", "imagenet"});
+  // The data against the model comes first: not "dcgan32 makes 32x32 images, not 28" (an image size
+  // nobody gave).
+  expect_fails("train --data gaussians8 --model dcgan32 --steps 1 --out o", {"gaussians8", "--model toy", "dcgan32"});
   expect_fails("frobnicate", {"frobnicate"});
   expect_fails("sample --n 4 --out x.png", {"--checkpoint"});
   EXPECT_FALSE(fs::exists(dir / "o"));
