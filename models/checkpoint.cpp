@@ -71,7 +71,7 @@ bool is_checkpoint(const io::SafetensorsFile& f) {
 
 TrainConfig checkpoint_config(const io::SafetensorsFile& f, const std::string& src) {
   GAN_CHECK(is_checkpoint(f), src << ": not a checkpoint of this engine (no '" << kCheckpointFormat << "' metadata)");
-  return train_config_from_json(meta_json(f, "config", src), src);
+  return parse_train_config(meta(f, "config", src), src + " metadata 'config'");
 }
 
 CheckpointState read_checkpoint(const io::SafetensorsFile& f, const CheckpointState& into, const std::string& src) {

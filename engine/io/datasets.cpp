@@ -15,33 +15,51 @@ namespace gan::io {
 
 namespace fs = std::filesystem;
 
-std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
-  std::vector<uint8_t> raw = read_file(path);
+std::vector<uint8_t> gunzip_if_gzip(std::vector<uint8_t> raw, const std::string& src) {
   if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
 #ifdef GAN_WITH_ZLIB
   z_stream zs{};
-  GAN_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, path << ": zlib initialisation failed");
+  GAN_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, src << ": zlib initialisation failed");
   std::vector<uint8_t> out(raw.size() * 4 + 1024);
-  zs.next_in = raw.data();
-  zs.avail_in = static_cast<uInt>(raw.size());
+  // zlib counts in 32-bit uInt: hand it at most 1 GiB of input and output per call.
+  const size_t step = size_t{1} << 30;
+  size_t in_pos = 0, produced = 0;
   int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    if (zs.total_out == out.size()) out.resize(out.size() * 2);
-    zs.next_out = out.data() + zs.total_out;
-    zs.avail_out = static_cast<uInt>(out.size() - zs.total_out);
+  for (;;) {
+    if (produced == out.size()) out.resize(out.size() * 2);
+    zs.next_in = raw.data() + in_pos;
+    zs.avail_in = static_cast<uInt>(std::min(raw.size() - in_pos, step));
+    zs.next_out = out.data() + produced;
+    zs.avail_out = static_cast<uInt>(std::min(out.size() - produced, step));
     rc = inflate(&zs, Z_NO_FLUSH);
-    if (rc == Z_BUF_ERROR && zs.avail_in == 0) break;  // input ended early
-    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) break;
+    in_pos = static_cast<size_t>(zs.next_in - raw.data());
+    produced = static_cast<size_t>(zs.next_out - out.data());
+    if (rc == Z_STREAM_END) {
+      // A gzip stream may hold several members, one after the other (gzip -c a b): each
+      // decodes on. Bytes after the last member that are not a new member are refused below.
+      if (raw.size() - in_pos >= 2 && raw[in_pos] == 0x1f && raw[in_pos + 1] == 0x8b) {
+        GAN_CHECK(inflateReset(&zs) == Z_OK, src << ": zlib reset failed");
+        continue;
+      }
+      break;
+    }
+    if (rc == Z_OK || (rc == Z_BUF_ERROR && zs.avail_out == 0)) continue;  // more to read or to write
+    break;  // Z_BUF_ERROR with input left unread: the data ended early; else corrupt data
   }
-  size_t produced = zs.total_out;
+  const std::string reason = zs.msg ? zs.msg : rc == Z_BUF_ERROR ? "data ends early" : "zlib error " + std::to_string(rc);
   inflateEnd(&zs);
-  GAN_CHECK(rc == Z_STREAM_END, path << ": corrupt or truncated gzip data");
+  GAN_CHECK(rc == Z_STREAM_END, src << ": corrupt or truncated gzip data (" << reason << ", at compressed byte "
+                                    << in_pos << " of " << raw.size() << ")");
+  GAN_CHECK(in_pos == raw.size(), src << ": " << (raw.size() - in_pos) << " bytes after the end of the gzip data "
+                                      << "at byte " << in_pos << " (expected another gzip member or the end)");
   out.resize(produced);
   return out;
 #else
-  GAN_FAIL(path << ": is gzip-compressed but this build has no zlib; gunzip it first");
+  GAN_FAIL(src << ": is gzip-compressed but this build has no zlib; gunzip it first");
 #endif
 }
+
+std::vector<uint8_t> read_maybe_gzip(const std::string& path) { return gunzip_if_gzip(read_file(path), path); }
 
 IdxArray parse_idx(const std::vector<uint8_t>& b, const std::string& src) {
   GAN_CHECK(b.size() >= 4 && b[0] == 0 && b[1] == 0, src << ": not an IDX file (bad magic number)");
@@ -52,46 +70,60 @@ IdxArray parse_idx(const std::vector<uint8_t>& b, const std::string& src) {
   auto es = sizes.find(a.type);
   GAN_CHECK(es != sizes.end(), src << ": unknown IDX element type 0x" << std::hex << int(a.type));
   GAN_CHECK(ndim >= 1 && b.size() >= 4 + 4 * static_cast<size_t>(ndim), src << ": truncated IDX header");
+  // The product of up to 255 extents of up to 2^32 - 1 wraps around 64 bits: stop multiplying
+  // once it exceeds the payload (the size check below then fails), unless an extent is 0.
+  const size_t header = 4 + 4 * static_cast<size_t>(ndim), payload = b.size() - header;
   uint64_t count = 1;
+  bool too_big = false, empty = false;
   for (int d = 0; d < ndim; ++d) {
     const uint8_t* p = b.data() + 4 + 4 * d;
     int64_t v = (int64_t(p[0]) << 24) | (int64_t(p[1]) << 16) | (int64_t(p[2]) << 8) | int64_t(p[3]);
     a.dims.push_back(v);
-    count *= static_cast<uint64_t>(v);
+    if (v == 0) empty = true;
+    else if (count > payload / static_cast<uint64_t>(v)) too_big = true;
+    else count *= static_cast<uint64_t>(v);
   }
-  size_t header = 4 + 4 * static_cast<size_t>(ndim);
+  if (empty) count = 0, too_big = false;
+  GAN_CHECK(!too_big, src << ": IDX dims " << shape_str(a.dims) << " need more than the " << payload
+                          << " bytes of payload the file holds (truncated file?)");
   uint64_t need = count * es->second;
-  GAN_CHECK(b.size() - header == need, src << ": IDX payload holds " << (b.size() - header) << " bytes, dims "
-                                           << shape_str(a.dims) << " need " << need
-                                           << (b.size() - header < need ? " (truncated file?)" : ""));
+  GAN_CHECK(payload == need, src << ": IDX payload holds " << payload << " bytes, dims " << shape_str(a.dims)
+                                 << " need " << need << (payload < need ? " (truncated file?)" : ""));
   a.data.assign(b.begin() + static_cast<std::ptrdiff_t>(header), b.end());
   return a;
 }
 
 IdxArray read_idx(const std::string& path) { return parse_idx(read_maybe_gzip(path), path); }
 
-ImageDataset read_idx_dataset(const std::string& images_path, const std::string& labels_path) {
-  IdxArray img = read_idx(images_path);
+ImageDataset idx_dataset(IdxArray img, const std::string& images_src, const IdxArray* lab,
+                         const std::string& labels_src) {
   GAN_CHECK(img.type == 0x08 && img.dims.size() == 3,
-            images_path << ": expected IDX3 uint8 images [N, H, W], got type 0x" << std::hex << int(img.type)
-                        << std::dec << " with " << img.dims.size() << " dims");
+            images_src << ": expected IDX3 uint8 images [N, H, W], got type 0x" << std::hex << int(img.type)
+                       << std::dec << " with " << img.dims.size() << " dims");
   ImageDataset ds;
   ds.count = img.dims[0];
   ds.channels = 1;
   ds.height = img.dims[1];
   ds.width = img.dims[2];
-  GAN_CHECK(ds.count > 0 && ds.height > 0 && ds.width > 0, images_path << ": holds no images");
+  GAN_CHECK(ds.count > 0 && ds.height > 0 && ds.width > 0,
+            images_src << ": holds no images (dims " << shape_str(img.dims) << ")");
   ds.pixels = std::move(img.data);
-  ds.source = images_path;
-  if (!labels_path.empty()) {
-    IdxArray lab = read_idx(labels_path);
-    GAN_CHECK(lab.type == 0x08 && lab.dims.size() == 1,
-              labels_path << ": expected IDX1 uint8 labels [N], got " << lab.dims.size() << " dims");
-    GAN_CHECK(lab.dims[0] == ds.count,
-              labels_path << ": " << lab.dims[0] << " labels for " << ds.count << " images in " << images_path);
-    ds.labels.assign(lab.data.begin(), lab.data.end());
+  ds.source = images_src;
+  if (lab) {
+    GAN_CHECK(lab->type == 0x08 && lab->dims.size() == 1,
+              labels_src << ": expected IDX1 uint8 labels [N], got type 0x" << std::hex << int(lab->type) << std::dec
+                         << " with " << lab->dims.size() << " dims");
+    GAN_CHECK(lab->dims[0] == ds.count,
+              labels_src << ": " << lab->dims[0] << " labels for " << ds.count << " images in " << images_src);
+    ds.labels.assign(lab->data.begin(), lab->data.end());
   }
   return ds;
+}
+
+ImageDataset read_idx_dataset(const std::string& images_path, const std::string& labels_path) {
+  if (labels_path.empty()) return idx_dataset(read_idx(images_path), images_path);
+  IdxArray labels = read_idx(labels_path);
+  return idx_dataset(read_idx(images_path), images_path, &labels, labels_path);
 }
 
 static std::string first_existing(const fs::path& dir, const std::vector<std::string>& names) {
@@ -115,20 +147,26 @@ ImageDataset read_mnist_like(const std::string& path) {
   return read_idx_dataset(images, labels);
 }
 
-static void append_cifar_batch(const std::string& file, ImageDataset& ds) {
-  std::vector<uint8_t> b = read_file(file);
+void append_cifar10_batch(const uint8_t* b, size_t size, const std::string& file, ImageDataset& ds) {
   const size_t rec = 1 + 3072;
-  GAN_CHECK(!b.empty() && b.size() % rec == 0, file << ": " << b.size() << " bytes is not a whole number of CIFAR-10 "
-                                                                         "records of 3073 bytes (truncated file?)");
-  size_t n = b.size() / rec;
+  GAN_CHECK(size > 0 && size % rec == 0, file << ": " << size << " bytes is not a whole number of CIFAR-10 "
+                                                             "records of 3073 bytes (truncated file?)");
+  GAN_CHECK(ds.channels == 3 && ds.height == 32 && ds.width == 32,
+            file << ": CIFAR-10 records are 3x32x32, the data set holds " << ds.channels << "x" << ds.height << "x"
+                 << ds.width);
+  size_t n = size / rec;
   for (size_t i = 0; i < n; ++i) {
     uint8_t label = b[i * rec];
     GAN_CHECK(label < 10, file << ": record " << i << " has label " << int(label) << " (not a CIFAR-10 file?)");
     ds.labels.push_back(label);
-    ds.pixels.insert(ds.pixels.end(), b.begin() + static_cast<std::ptrdiff_t>(i * rec + 1),
-                     b.begin() + static_cast<std::ptrdiff_t>((i + 1) * rec));
+    ds.pixels.insert(ds.pixels.end(), b + i * rec + 1, b + (i + 1) * rec);
   }
   ds.count += static_cast<int64_t>(n);
+}
+
+static void append_cifar_batch(const std::string& file, ImageDataset& ds) {
+  std::vector<uint8_t> b = read_file(file);
+  append_cifar10_batch(b.data(), b.size(), file, ds);
 }
 
 ImageDataset read_cifar10(const std::string& path) {
@@ -189,14 +227,23 @@ ImageDataset read_image_folder(const std::string& path, int64_t size, int64_t ch
   ds.source = path;
   ds.pixels.reserve(files.size() * static_cast<size_t>(ds.image_bytes()));
   for (const auto& f : files) {
-    Image img = resize_image(center_crop_square(load_image(f.string(), static_cast<int>(channels))), size, size);
-    for (int64_t c = 0; c < channels; ++c)  // interleaved HWC -> planar CHW
-      for (int64_t y = 0; y < size; ++y)
-        for (int64_t x = 0; x < size; ++x) ds.pixels.push_back(img.at(y, x, c));
+    std::vector<uint8_t> bytes = read_file(f.string());
+    append_image_file(bytes.data(), bytes.size(), f.string(), ds);
     if (labelled) ds.labels.push_back(classes[fs::relative(f, path).begin()->string()]);
-    ++ds.count;
   }
   return ds;
+}
+
+void append_image_file(const uint8_t* bytes, size_t n, const std::string& src, ImageDataset& ds) {
+  const int64_t size = ds.height;
+  GAN_CHECK(size > 0 && ds.width == size && (ds.channels == 1 || ds.channels == 3),
+            src << ": images are read into squares of 1 or 3 channels, the data set holds " << ds.channels << "x"
+                << ds.height << "x" << ds.width);
+  Image img = resize_image(center_crop_square(decode_image(bytes, n, static_cast<int>(ds.channels), src)), size, size);
+  for (int64_t c = 0; c < ds.channels; ++c)  // interleaved HWC -> planar CHW
+    for (int64_t y = 0; y < size; ++y)
+      for (int64_t x = 0; x < size; ++x) ds.pixels.push_back(img.at(y, x, c));
+  ++ds.count;
 }
 
 }  // namespace gan::io
