@@ -146,7 +146,7 @@ TrainConfig checkpoint_config(const io::SafetensorsFile& f, const std::string& s
   const std::string version = meta(f, "format_version", src);
   GAN_CHECK(version == kCheckpointVersion, src << ": checkpoint format_version is '" << version << "', this build reads version "
                                                << kCheckpointVersion << " (written by another version of gan)");
-  TrainConfig cfg = train_config_from_json(meta_json(f, "config", src), src);
+  TrainConfig cfg = parse_train_config(meta(f, "config", src), src + " metadata 'config'");
   const std::string arch = meta(f, "arch", src);
   GAN_CHECK(arch == cfg.model.arch, src << ": checkpoint metadata 'arch' is " << arch << " but its config describes a "
                                         << cfg.model.arch << " model; the file is inconsistent");

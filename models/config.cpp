@@ -229,6 +229,16 @@ TrainConfig train_config_from_json(const json& j, const std::string& src) {
   return validated(c, src);
 }
 
+TrainConfig parse_train_config(const std::string& text, const std::string& src) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    GAN_FAIL(src << ": run config is not valid JSON: " << e.what());
+  }
+  return train_config_from_json(j, src);
+}
+
 LossDefaults loss_defaults(const std::string& loss, bool toy) {
   // Image defaults: each paper's. Toy defaults: the WGAN-GP toy experiments' Adam(1e-4, 0.5,
   // 0.9) for every Adam-trained loss, lambda 0.1; WGAN keeps RMSProp 5e-5 and clipping 0.01.

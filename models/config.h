@@ -123,6 +123,9 @@ nlohmann::json to_json(const ModelConfig& c);
 ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& source);
 nlohmann::json to_json(const TrainConfig& c);
 TrainConfig train_config_from_json(const nlohmann::json& j, const std::string& source);
+// A run's config from JSON text (config.json, a checkpoint's "config" metadata): malformed JSON
+// throws gan::Error naming `source` and where the parser stopped.
+TrainConfig parse_train_config(const std::string& text, const std::string& source);
 
 // ---- Defaults: every default a run takes from its loss and its data, in one place ----
 

@@ -207,6 +207,20 @@ TEST(Safetensors, CorruptFilesGiveClearErrors) {
   expect_error([&] { io::load_safetensors(dir / "none.safetensors"); }, {"none.safetensors", "cannot open"});
 }
 
+TEST(Safetensors, ShapesWhoseByteCountWrapsAndEmptyTensors) {
+  // [2^39, 2^23] F64: 2^62 elements pass the element-count bound, but 2^62 x 8 bytes wraps to 0 in
+  // 64 bits and so once matched an empty span, making to_tensor() allocate 2^62 elements.
+  const std::string wrap = st_file(R"({"w":{"dtype":"F64","shape":[549755813888,8388608],"data_offsets":[0,0]}})", "");
+  expect_error([&] { io::parse_safetensors(reinterpret_cast<const uint8_t*>(wrap.data()), wrap.size(), "wrap.st"); },
+               {"wrap.st", "'w'", "spans 0 bytes", "needs over 2^64"});
+  // A tensor with a zero extent holds no bytes and converts to an empty tensor of its shape.
+  const std::string empty = st_file(R"({"e":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]}})", "");
+  io::SafetensorsFile f = io::parse_safetensors(reinterpret_cast<const uint8_t*>(empty.data()), empty.size(), "e.st");
+  Tensor t = f.get("e").to_tensor();
+  EXPECT_EQ(t.shape(), (Shape{0, 4}));
+  EXPECT_EQ(t.numel(), 0);
+}
+
 TEST(Safetensors, AtomicWriteReplacesAndFailsCleanly) {
   TempDir dir;
   std::string path = dir / "f.bin";
@@ -588,6 +602,41 @@ TEST(Datasets, BundledMnistMatchesItsReadme) {
   }
   EXPECT_LT(border, 100 * 56 * 2);
   EXPECT_GT(bright, 100 * 50);
+}
+
+TEST(Datasets, GzipOfSeveralMembersAndTrailingBytes) {
+#ifdef GAN_WITH_ZLIB
+  TempDir dir;
+  std::vector<uint8_t> px;
+  std::string imgs = idx_images(4, 3, 5, px, 2);
+  // gzip -c a b > ab.gz: two members; the whole stream is the file, not only the first member.
+  write_gz(dir / "a.gz", imgs.substr(0, 21));
+  write_gz(dir / "b.gz", imgs.substr(21));
+  write_bytes(dir / "ab.gz", read_bytes(dir / "a.gz") + read_bytes(dir / "b.gz"));
+  EXPECT_EQ(io::read_idx_dataset(dir / "ab.gz").pixels, px);
+  // Bytes after the last member that start no member are refused, naming where they start.
+  const std::string whole = read_bytes(dir / "ab.gz");
+  write_bytes(dir / "tail.gz", whole + "junk");
+  expect_error([&] { io::read_maybe_gzip(dir / "tail.gz"); },
+               {"tail.gz", "4 bytes after the end of the gzip data", "byte " + std::to_string(whole.size())});
+#else
+  GTEST_SKIP() << "built without zlib";
+#endif
+}
+
+TEST(Datasets, IdxDimsWhoseProductWrapsAroundAreRefused) {
+  // 2^31 x 2^31 x 4 = 2^64 wraps to 0 in 64 bits: an IDX3 header with those extents and no
+  // payload once passed the size check and made a data set of 2^31 images without pixels.
+  const std::string wrap = std::string("\0\0\x08\x03", 4) + be32(1u << 31) + be32(1u << 31) + be32(4);
+  expect_error([&] { io::parse_idx(std::vector<uint8_t>(wrap.begin(), wrap.end()), "wrap.idx"); },
+               {"wrap.idx", "[2147483648, 2147483648, 4]", "need more than the 0 bytes"});
+  // A zero extent makes the product 0 whatever the others are: an empty, valid array, which the
+  // image reader then refuses by name.
+  const std::string z = std::string("\0\0\x08\x03", 4) + be32(0) + be32(0xffffffffu) + be32(0xffffffffu);
+  io::IdxArray a = io::parse_idx(std::vector<uint8_t>(z.begin(), z.end()), "empty.idx");
+  EXPECT_EQ(a.dims, (std::vector<int64_t>{0, 0xffffffffLL, 0xffffffffLL}));
+  EXPECT_TRUE(a.data.empty());
+  expect_error([&] { io::idx_dataset(a, "empty.idx"); }, {"empty.idx", "holds no images"});
 }
 
 TEST(Datasets, Cifar10Records) {

@@ -129,28 +129,35 @@ IdxArray parse_idx(const std::vector<uint8_t>& file, const std::string& src) {
 
 IdxArray read_idx(const std::string& path) { return parse_idx(read_file(path), path); }
 
-ImageDataset read_idx_dataset(const std::string& images_path, const std::string& labels_path) {
-  IdxArray img = read_idx(images_path);
+ImageDataset idx_dataset(IdxArray img, const std::string& images_src, const IdxArray* lab,
+                         const std::string& labels_src) {
   GAN_CHECK(img.type == 0x08 && img.dims.size() == 3,
-            images_path << ": expected IDX3 uint8 images [N, H, W], got type 0x" << std::hex << int(img.type)
-                        << std::dec << " with " << img.dims.size() << " dims");
+            images_src << ": expected IDX3 uint8 images [N, H, W], got type 0x" << std::hex << int(img.type)
+                       << std::dec << " with " << img.dims.size() << " dims");
   ImageDataset ds;
   ds.count = img.dims[0];
   ds.channels = 1;
   ds.height = img.dims[1];
   ds.width = img.dims[2];
-  GAN_CHECK(ds.count > 0 && ds.height > 0 && ds.width > 0, images_path << ": holds no images");
+  GAN_CHECK(ds.count > 0 && ds.height > 0 && ds.width > 0,
+            images_src << ": holds no images (dims " << shape_str(img.dims) << ")");
   ds.pixels = std::move(img.data);
-  ds.source = images_path;
-  if (!labels_path.empty()) {
-    IdxArray lab = read_idx(labels_path);
-    GAN_CHECK(lab.type == 0x08 && lab.dims.size() == 1,
-              labels_path << ": expected IDX1 uint8 labels [N], got " << lab.dims.size() << " dims");
-    GAN_CHECK(lab.dims[0] == ds.count,
-              labels_path << ": " << lab.dims[0] << " labels for " << ds.count << " images in " << images_path);
-    ds.labels.assign(lab.data.begin(), lab.data.end());
+  ds.source = images_src;
+  if (lab) {
+    GAN_CHECK(lab->type == 0x08 && lab->dims.size() == 1,
+              labels_src << ": expected IDX1 uint8 labels [N], got type 0x" << std::hex << int(lab->type) << std::dec
+                         << " with " << lab->dims.size() << " dims");
+    GAN_CHECK(lab->dims[0] == ds.count,
+              labels_src << ": " << lab->dims[0] << " labels for " << ds.count << " images in " << images_src);
+    ds.labels.assign(lab->data.begin(), lab->data.end());
   }
   return ds;
+}
+
+ImageDataset read_idx_dataset(const std::string& images_path, const std::string& labels_path) {
+  if (labels_path.empty()) return idx_dataset(read_idx(images_path), images_path);
+  IdxArray labels = read_idx(labels_path);
+  return idx_dataset(read_idx(images_path), images_path, &labels, labels_path);
 }
 
 static std::string first_existing(const fs::path& dir, const std::vector<std::string>& names) {
@@ -174,20 +181,26 @@ ImageDataset read_mnist_like(const std::string& path) {
   return read_idx_dataset(images, labels);
 }
 
-static void append_cifar_batch(const std::string& file, ImageDataset& ds) {
-  std::vector<uint8_t> b = read_file(file);
+void append_cifar10_batch(const uint8_t* b, size_t size, const std::string& file, ImageDataset& ds) {
   const size_t rec = 1 + 3072;
-  GAN_CHECK(!b.empty() && b.size() % rec == 0, file << ": " << b.size() << " bytes is not a whole number of CIFAR-10 "
-                                                                         "records of 3073 bytes (truncated file?)");
-  size_t n = b.size() / rec;
+  GAN_CHECK(size > 0 && size % rec == 0, file << ": " << size << " bytes is not a whole number of CIFAR-10 "
+                                                             "records of 3073 bytes (truncated file?)");
+  GAN_CHECK(ds.channels == 3 && ds.height == 32 && ds.width == 32,
+            file << ": CIFAR-10 records are 3x32x32, the data set holds " << ds.channels << "x" << ds.height << "x"
+                 << ds.width);
+  size_t n = size / rec;
   for (size_t i = 0; i < n; ++i) {
     uint8_t label = b[i * rec];
     GAN_CHECK(label < 10, file << ": record " << i << " has label " << int(label) << " (not a CIFAR-10 file?)");
     ds.labels.push_back(label);
-    ds.pixels.insert(ds.pixels.end(), b.begin() + static_cast<std::ptrdiff_t>(i * rec + 1),
-                     b.begin() + static_cast<std::ptrdiff_t>((i + 1) * rec));
+    ds.pixels.insert(ds.pixels.end(), b + i * rec + 1, b + (i + 1) * rec);
   }
   ds.count += static_cast<int64_t>(n);
+}
+
+static void append_cifar_batch(const std::string& file, ImageDataset& ds) {
+  std::vector<uint8_t> b = read_file(file);
+  append_cifar10_batch(b.data(), b.size(), file, ds);
 }
 
 ImageDataset read_cifar10(const std::string& path) {
@@ -248,14 +261,23 @@ ImageDataset read_image_folder(const std::string& path, int64_t size, int64_t ch
   ds.source = path;
   ds.pixels.reserve(files.size() * static_cast<size_t>(ds.image_bytes()));
   for (const auto& f : files) {
-    Image img = resize_image(center_crop_square(load_image(f.string(), static_cast<int>(channels))), size, size);
-    for (int64_t c = 0; c < channels; ++c)  // interleaved HWC -> planar CHW
-      for (int64_t y = 0; y < size; ++y)
-        for (int64_t x = 0; x < size; ++x) ds.pixels.push_back(img.at(y, x, c));
+    std::vector<uint8_t> bytes = read_file(f.string());
+    append_image_file(bytes.data(), bytes.size(), f.string(), ds);
     if (labelled) ds.labels.push_back(classes[fs::relative(f, path).begin()->string()]);
-    ++ds.count;
   }
   return ds;
+}
+
+void append_image_file(const uint8_t* bytes, size_t n, const std::string& src, ImageDataset& ds) {
+  const int64_t size = ds.height;
+  GAN_CHECK(size > 0 && ds.width == size && (ds.channels == 1 || ds.channels == 3),
+            src << ": images are read into squares of 1 or 3 channels, the data set holds " << ds.channels << "x"
+                << ds.height << "x" << ds.width);
+  Image img = resize_image(center_crop_square(decode_image(bytes, n, static_cast<int>(ds.channels), src)), size, size);
+  for (int64_t c = 0; c < ds.channels; ++c)  // interleaved HWC -> planar CHW
+    for (int64_t y = 0; y < size; ++y)
+      for (int64_t x = 0; x < size; ++x) ds.pixels.push_back(img.at(y, x, c));
+  ++ds.count;
 }
 
 }  // namespace gan::io

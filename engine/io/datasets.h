@@ -35,6 +35,9 @@ IdxArray read_idx(const std::string& path);
 
 // IDX3 uint8 images [N, H, W] (+ optional IDX1 labels [N], "" for none) as 1-channel images.
 ImageDataset read_idx_dataset(const std::string& images_path, const std::string& labels_path = "");
+// The same from parsed arrays; `labels` may be null. The sources name the arrays in errors.
+ImageDataset idx_dataset(IdxArray images, const std::string& images_source, const IdxArray* labels = nullptr,
+                         const std::string& labels_source = "");
 // Finds the training images (and labels) of MNIST/Fashion-MNIST in `dir`: the original names
 // (train-images-idx3-ubyte[.gz], train-images.idx3-ubyte) or the bundled subset's
 // (images-idx3-ubyte.gz); `dir` may also name an images file directly.
@@ -44,10 +47,15 @@ ImageDataset read_mnist_like(const std::string& dir);
 // batch file or a folder holding data_batch_1.bin .. data_batch_5.bin (the training set;
 // test_batch.bin is left out) or, inside it, cifar-10-batches-bin/.
 ImageDataset read_cifar10(const std::string& path);
+// Appends the records of one batch file's bytes to `ds` (3 x 32 x 32; `source` names it in errors).
+void append_cifar10_batch(const uint8_t* bytes, size_t size, const std::string& source, ImageDataset& ds);
 
 // Every PNG/JPEG/BMP/GIF/TGA under `dir` (recursive, sorted by path), centre-cropped to a square
 // and resized to size x size with `channels` (1 or 3) channels. Labels are the index of each
 // file's top-level subfolder when there are subfolders, else empty.
 ImageDataset read_image_folder(const std::string& dir, int64_t size, int64_t channels = 3);
+// One file of such a folder: decodes `bytes`, centre-crops and resizes to ds.height (= ds.width)
+// with ds.channels channels, and appends the planar pixels (no label) to `ds`.
+void append_image_file(const uint8_t* bytes, size_t size, const std::string& source, ImageDataset& ds);
 
 }  // namespace gan::io

@@ -1,6 +1,7 @@
 #include "engine/io/image.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 
 #include "engine/io/file_util.h"
@@ -56,7 +57,15 @@ void save_png(const std::string& path, const Image& img) { write_file_atomic(pat
 
 Image decode_image(const uint8_t* bytes, size_t size, int channels, const std::string& source) {
   GAN_CHECK(channels >= 0 && channels <= 4, "decode_image: channels must be 0..4, got " << channels);
+  GAN_CHECK(size <= static_cast<size_t>(INT32_MAX), source << ": " << size << " bytes is over stb_image's 2 GiB limit");
   int w = 0, h = 0, c = 0;
+  // The header alone sets the decoder's work and memory: a 150-byte RLE TGA that claims 65286 x
+  // 1019 pixels made stb allocate 200 MB and spin for seconds decoding nothing. Refuse such sizes
+  // from the header, before decoding.
+  if (stbi_info_from_memory(bytes, static_cast<int>(size), &w, &h, &c))
+    GAN_CHECK(static_cast<int64_t>(w) * h <= kMaxImagePixels,
+              source << ": image of " << w << " x " << h << " pixels is over the reader's limit of " << kMaxImagePixels
+                     << " pixels (2^25, e.g. 5792 x 5792)");
   uint8_t* p = stbi_load_from_memory(bytes, static_cast<int>(size), &w, &h, &c, channels);
   GAN_CHECK(p, source << ": cannot decode image: " << stbi_failure_reason());
   Image img;

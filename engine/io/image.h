@@ -24,8 +24,10 @@ Image make_grid(const Tensor& images, int64_t nrow, int64_t padding = 2, uint8_t
 std::string encode_png(const Image& img);
 void save_png(const std::string& path, const Image& img);  // atomic
 
+// The most pixels decode_image accepts (2^25, 5792 x 5792: far above any training image).
+inline constexpr int64_t kMaxImagePixels = int64_t{1} << 25;
 // Decodes PNG, JPEG, BMP, GIF (first frame), TGA; channels 0 keeps the file's own (1..4), else
-// converts to `channels`. Throws naming the file and stb's reason.
+// converts to `channels`. Throws naming the file and stb's reason, or the size over kMaxImagePixels.
 Image load_image(const std::string& path, int channels = 0);
 Image decode_image(const uint8_t* bytes, size_t size, int channels, const std::string& source);
 

@@ -76,7 +76,8 @@ Tensor StoredTensor::to_tensor() const {
   int64_t n = numel_of(shape);
   if (dtype == "F32" || dtype == "F64") {
     Tensor t = Tensor::empty(shape, dtype == "F32" ? DType::Float32 : DType::Float64);
-    std::memcpy(t.raw_data(), data.data(), t.nbytes());
+    // An empty tensor's vector may hold no buffer at all: memcpy from null is undefined even for 0 bytes.
+    if (t.nbytes()) std::memcpy(t.raw_data(), data.data(), t.nbytes());
     return t;
   }
   std::vector<double> v(static_cast<size_t>(n));
@@ -228,8 +229,11 @@ SafetensorsFile parse_safetensors(const uint8_t* bytes, size_t size, const std::
     GAN_CHECK(b <= en && en <= data_size, src << ": tensor '" << name << "' data_offsets [" << b << ", " << en
                                               << "] fall outside the data section of " << data_size
                                               << " bytes (truncated file?)");
-    GAN_CHECK(en - b == count * esize, src << ": tensor '" << name << "' spans " << (en - b) << " bytes but "
-                                           << t.dtype << shape_str(t.shape) << " needs " << count * esize);
+    // count * esize can wrap around 64 bits (count < 2^62, esize 8): compare by division first.
+    GAN_CHECK(count <= (en - b) / esize && en - b == count * esize, src << ": tensor '" << name << "' spans " << (en - b) << " bytes but "
+                                           << t.dtype << shape_str(t.shape) << " needs "
+                                           << (count <= UINT64_MAX / esize ? std::to_string(count * esize)
+                                                                           : "over 2^64"));
     t.data.assign(data + b, data + en);
     spans.push_back({b, en, name});
     f.tensors.emplace_back(name, std::move(t));
