@@ -42,7 +42,9 @@ for h in "${harnesses[@]}"; do
   # CPU time of the fuzzer and its children (user + system of the waited-for children of this
   # shell, fields 16-17 of /proc/PID/stat, in clock ticks), before and after.
   before=$(awk '{print $16+$17}' /proc/$$/stat)
-  "$bin" "${args[@]}" "$scratch" "$corpus" fuzz/regressions/$h >"$log" 2>&1 || true
+  dirs=("$scratch" "$corpus")
+  [ -d fuzz/regressions/$h ] && dirs+=(fuzz/regressions/$h)  # libFuzzer stops on a missing folder
+  "$bin" "${args[@]}" "${dirs[@]}" >"$log" 2>&1 || true
   after=$(awk '{print $16+$17}' /proc/$$/stat)
   # With -jobs, libFuzzer writes one fuzz-N.log per job in the working folder.
   mkdir -p build-fuzz/logs-$h && mv fuzz-[0-9]*.log build-fuzz/logs-$h/ 2>/dev/null || true

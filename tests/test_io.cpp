@@ -548,8 +548,11 @@ TEST(Datasets, IdxGzipWithSeveralMembersReadsEveryMember) {
   io::ImageDataset ds = io::read_idx_dataset(dir / "multi.gz");
   EXPECT_EQ(ds.count, 7);
   EXPECT_EQ(ds.pixels, px);
-  write_bytes(dir / "junk.gz", read_bytes(dir / "multi.gz") + "junk");
-  expect_error([&] { io::read_idx_dataset(dir / "junk.gz"); }, {"junk.gz", "garbage after the gzip data"});
+  // Bytes after the last member that start no member are refused, naming where they start.
+  const std::string whole = read_bytes(dir / "multi.gz");
+  write_bytes(dir / "junk.gz", whole + "junk");
+  expect_error([&] { io::read_idx_dataset(dir / "junk.gz"); },
+               {"junk.gz", "4 bytes after the end of the gzip data", "byte " + std::to_string(whole.size())});
 }
 
 // A header's extents bound what is read and inflated: a small file that expands far past what its
@@ -604,32 +607,12 @@ TEST(Datasets, BundledMnistMatchesItsReadme) {
   EXPECT_GT(bright, 100 * 50);
 }
 
-TEST(Datasets, GzipOfSeveralMembersAndTrailingBytes) {
-#ifdef GAN_WITH_ZLIB
-  TempDir dir;
-  std::vector<uint8_t> px;
-  std::string imgs = idx_images(4, 3, 5, px, 2);
-  // gzip -c a b > ab.gz: two members; the whole stream is the file, not only the first member.
-  write_gz(dir / "a.gz", imgs.substr(0, 21));
-  write_gz(dir / "b.gz", imgs.substr(21));
-  write_bytes(dir / "ab.gz", read_bytes(dir / "a.gz") + read_bytes(dir / "b.gz"));
-  EXPECT_EQ(io::read_idx_dataset(dir / "ab.gz").pixels, px);
-  // Bytes after the last member that start no member are refused, naming where they start.
-  const std::string whole = read_bytes(dir / "ab.gz");
-  write_bytes(dir / "tail.gz", whole + "junk");
-  expect_error([&] { io::read_maybe_gzip(dir / "tail.gz"); },
-               {"tail.gz", "4 bytes after the end of the gzip data", "byte " + std::to_string(whole.size())});
-#else
-  GTEST_SKIP() << "built without zlib";
-#endif
-}
-
 TEST(Datasets, IdxDimsWhoseProductWrapsAroundAreRefused) {
   // 2^31 x 2^31 x 4 = 2^64 wraps to 0 in 64 bits: an IDX3 header with those extents and no
   // payload once passed the size check and made a data set of 2^31 images without pixels.
   const std::string wrap = std::string("\0\0\x08\x03", 4) + be32(1u << 31) + be32(1u << 31) + be32(4);
   expect_error([&] { io::parse_idx(std::vector<uint8_t>(wrap.begin(), wrap.end()), "wrap.idx"); },
-               {"wrap.idx", "[2147483648, 2147483648, 4]", "need more than the 0 bytes"});
+               {"wrap.idx", "[2147483648, 2147483648, 4]", "more than 2^60 bytes"});
   // A zero extent makes the product 0 whatever the others are: an empty, valid array, which the
   // image reader then refuses by name.
   const std::string z = std::string("\0\0\x08\x03", 4) + be32(0) + be32(0xffffffffu) + be32(0xffffffffu);

@@ -63,7 +63,8 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& raw, const std::string& 
         continue;
       }
       GAN_CHECK(std::all_of(raw.begin() + static_cast<std::ptrdiff_t>(consumed), raw.end(), [](uint8_t c) { return c == 0; }),
-                src << ": " << (raw.size() - consumed) << " bytes of garbage after the gzip data");
+                src << ": " << (raw.size() - consumed) << " bytes after the end of the gzip data, from byte " << consumed
+                    << " (not another gzip member)");
       break;
     }
     GAN_CHECK(rc == Z_OK || (rc == Z_BUF_ERROR && zs.avail_out == 0),
@@ -93,14 +94,16 @@ IdxHeader parse_idx_header(const std::vector<uint8_t>& b, const std::string& src
   auto es = sizes.find(h.type);
   GAN_CHECK(es != sizes.end(), src << ": unknown IDX element type 0x" << std::hex << int(h.type));
   GAN_CHECK(ndim >= 1 && b.size() >= 4 + 4 * static_cast<size_t>(ndim), src << ": truncated IDX header");
-  uint64_t bytes = es->second;
   for (int d = 0; d < ndim; ++d) {
     const uint8_t* p = b.data() + 4 + 4 * d;
-    const uint64_t v = (uint64_t(p[0]) << 24) | (uint64_t(p[1]) << 16) | (uint64_t(p[2]) << 8) | uint64_t(p[3]);
-    h.dims.push_back(static_cast<int64_t>(v));
-    GAN_CHECK(!__builtin_mul_overflow(bytes, v, &bytes) && bytes <= (uint64_t{1} << 60),
-              src << ": IDX dims " << shape_str(h.dims) << "... declare more than 2^60 bytes (damaged header?)");
+    h.dims.push_back((int64_t(p[0]) << 24) | (int64_t(p[1]) << 16) | (int64_t(p[2]) << 8) | int64_t(p[3]));
   }
+  // A zero extent makes the array empty whatever the others are.
+  const bool empty = std::find(h.dims.begin(), h.dims.end(), 0) != h.dims.end();
+  uint64_t bytes = empty ? 0 : es->second;
+  for (int64_t v : empty ? std::vector<int64_t>{} : h.dims)
+    GAN_CHECK(!__builtin_mul_overflow(bytes, static_cast<uint64_t>(v), &bytes) && bytes <= (uint64_t{1} << 60),
+              src << ": IDX dims " << shape_str(h.dims) << " declare more than 2^60 bytes (damaged header?)");
   h.header_bytes = 4 + 4 * static_cast<size_t>(ndim);
   h.payload_bytes = bytes;
   return h;
