@@ -447,6 +447,22 @@ TEST(Image, ResizeAndCrop) {
   for (uint8_t p : r.pixels) EXPECT_NEAR(p, 90, 1);  // a constant image stays constant
 }
 
+// A header that declares no pixels (found by the fuzzer: a BMP of width 0, which stb decodes) is
+// refused by name; cropping and resizing it used to abort inside stb_image_resize.
+TEST(Image, ImagesWithoutPixelsAreRefused) {
+  std::string bmp("\x42\x4d\x7e\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00\x28\x00\x00\x00\x00\x00\x00\x00\x06\x00\x00\x00\x01\x00\x18\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x4d\x00\x00\x00\x00\x00\x00\x00\x46\xfd\xee\xee\xee", 54);
+  bmp += std::string(64, '\xee');
+  try {
+    io::decode_image(reinterpret_cast<const uint8_t*>(bmp.data()), bmp.size(), 3, "empty.bmp");
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("empty.bmp: image of 0 x"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("expected at least 1 x 1"), std::string::npos) << e.what();
+  }
+  io::Image none{0, 0, 3, {}};
+  expect_error([&] { io::resize_image(none, 4, 4); }, {"resize_image", "empty"});
+}
+
 TEST(Image, LinePlotDrawsSeriesWhereTheyBelong) {
   // A flat series at y = 0.5 on a fixed [0, 1] axis runs along the middle of the plot area
   // (rows 22..238 of a 260-pixel image); a NaN point leaves a gap, not a crash.

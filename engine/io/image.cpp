@@ -68,6 +68,12 @@ Image decode_image(const uint8_t* bytes, size_t size, int channels, const std::s
                      << " pixels (2^25, e.g. 5792 x 5792)");
   uint8_t* p = stbi_load_from_memory(bytes, static_cast<int>(size), &w, &h, &c, channels);
   GAN_CHECK(p, source << ": cannot decode image: " << stbi_failure_reason());
+  if (w <= 0 || h <= 0) {
+    // stb decodes some headers that declare no pixels (a BMP of width 0); nothing can be cropped or
+    // resized from them (stb_image_resize asserts on an empty source).
+    stbi_image_free(p);
+    GAN_FAIL(source << ": image of " << w << " x " << h << " pixels: expected at least 1 x 1");
+  }
   Image img;
   img.width = w;
   img.height = h;
@@ -84,6 +90,7 @@ Image load_image(const std::string& path, int channels) {
 
 Image resize_image(const Image& img, int64_t width, int64_t height) {
   GAN_CHECK(width > 0 && height > 0, "resize_image: target " << width << "x" << height << " must be positive");
+  GAN_CHECK(img.width > 0 && img.height > 0, "resize_image: source " << img.width << "x" << img.height << " is empty");
   if (width == img.width && height == img.height) return img;
   Image out;
   out.width = width;
