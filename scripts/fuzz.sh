@@ -35,7 +35,9 @@ for h in "${harnesses[@]}"; do
   bin=build-fuzz/fuzz/fuzz_$h corpus=fuzz/corpus/$h scratch=build-fuzz/scratch/$h crashes=build-fuzz/crashes/$h
   mkdir -p "$scratch" "$crashes"
   log=build-fuzz/fuzz-$h.log
-  args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+  # -timeout is wall time: on a loaded machine raise it (FUZZ_TIMEOUT) so slow inputs are not
+  # reported as hangs.
+  args=(-max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$crashes/")
   [ -f fuzz/dict/$h.dict ] && args+=(-dict=fuzz/dict/$h.dict)
   ((jobs > 1)) && args+=(-jobs="$jobs" -workers="$jobs")

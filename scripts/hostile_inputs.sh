@@ -25,7 +25,6 @@ CK=mlprun/checkpoints/last.safetensors
 [ -f "$CK" ] || { echo "could not train the tiny run the damaged inputs start from" >&2; exit 2; }
 head -c 5000 "$CK" > truncated.safetensors
 head -c 3000 "$GAN_DATA_DIR/mnist-10k/images-idx3-ubyte.gz" > truncated.gz
-cp "$CK" wrong-ext.npy
 printf '\x93NUMPY\x01\x00\x46\x00{'"'"'descr'"'"': '"'"'<f4'"'"', '"'"'fortran_order'"'"': False, '"'"'shape'"'"': (-4, 2), }    \n' > negative.npy
 mkdir -p idx && printf '\0\0\x08\x04\0\x01\0\0\0\x01\0\0\0\x01\0\0\0\x01\0\0' > idx/train-images-idx3-ubyte
 
@@ -34,6 +33,7 @@ bad=0
 try() {  # try "description" args...
   local what="$1"
   shift
+  rm -rf o tr x.png  # every try starts without the outputs of the one before
   local out code
   out="$(timeout 120 "$GAN" "$@" 2>&1 < /dev/null)"
   code=$?
@@ -62,11 +62,16 @@ try "sample --n 99999999999" sample --checkpoint "$CK" --out x.png --n 999999999
 try "train --epochs 99999999999999999" train --data mnist --out o --epochs 99999999999999999
 try "train --grad-hist-steps 1,-5" train --data mnist --out o --grad-hist-steps 1,-5
 # Number flags: NaN, infinity, out of range.
-for v in nan inf -inf 1e400 -1 0; do
+for v in nan inf -inf 1e400 -1; do
   for f in --lr --ema --grad-clip --label-smoothing --beta1 --gp-lambda; do
     try "train $f '$v'" train --data mnist --steps 1 --out o "$f" "$v"
   done
 done
+for f in --lr --label-smoothing --clip; do  # 0 is meaningless for these (for --ema, --grad-clip: off)
+  try "train $f '0'" train --data mnist --steps 1 --out o "$f" 0
+done
+try "train --ema 1" train --data mnist --steps 1 --out o --ema 1
+try "train --beta1 1" train --data mnist --steps 1 --out o --beta1 1
 # Sizes that cannot fit: the model is refused before it is allocated.
 try "train --model dcgan32 --ngf 16384" train --data mnist --model dcgan32 --ngf 16384 --steps 1 --out o
 try "train --codes cat99999999" train --data mnist --codes cat99999999 --steps 1 --out o
@@ -88,15 +93,16 @@ for spec in mnist:empty mnist:random mnist:fifo mnist:folder mnist:/dev/zero mni
   try "train --data $spec" train --data "$spec" --steps 1 --out o
 done
 # Checkpoints that are not checkpoints, for every command that reads one.
-for ck in empty random fifo folder /dev/zero /dev/null missing truncated.safetensors wrong-ext.npy negative.npy; do
+for ck in empty random fifo folder /dev/zero /dev/null missing truncated.safetensors negative.npy mlprun/config.json; do
   try "sample --checkpoint $ck" sample --checkpoint "$ck" --out x.png
-  try "eval --checkpoint $ck" eval --checkpoint "$ck" --n 10
+  try "eval --checkpoint $ck" eval --checkpoint "$ck" --n 10 --ref mnist --n-ref 100 --metrics fid
   try "trace --checkpoint $ck" trace --checkpoint "$ck" --out tr
 done
 for f in empty random fifo /dev/zero truncated.safetensors negative.npy; do
-  try "eval --samples $f" eval --samples "$f"
-  try "trace --batch-file $f" trace --batch-file "$f" --out tr
-  try "classify --images $f" classify --classifier "$CK" --images "$f"
+  try "eval --samples $f" eval --samples "$f" --ref mnist --n-ref 100 --metrics fid
+  try "trace --batch-file $f" trace --model mlp --seed 1 --batch-file "$f" --out tr
+  try "trace --noise-file $f" trace --model mlp --seed 1 --noise-file "$f" --out tr
+  try "classify --classifier $f" classify --classifier "$f" --checkpoint "$CK"
 done
 try "train --resume (no run there)" train --resume folder
 try "train --resume a toy run with --model" train --resume toyrun --model dcgan32
