@@ -25,7 +25,8 @@ CK=mlprun/checkpoints/last.safetensors
 [ -f "$CK" ] || { echo "could not train the tiny run the damaged inputs start from" >&2; exit 2; }
 head -c 5000 "$CK" > truncated.safetensors
 head -c 3000 "$GAN_DATA_DIR/mnist-10k/images-idx3-ubyte.gz" > truncated.gz
-printf '\x93NUMPY\x01\x00\x46\x00{'"'"'descr'"'"': '"'"'<f4'"'"', '"'"'fortran_order'"'"': False, '"'"'shape'"'"': (-4, 2), }    \n' > negative.npy
+dict="{'descr': '<f4', 'fortran_order': False, 'shape': (-4, 2), }"
+printf '\x93NUMPY\x01\x00\x'"$(printf %02x $((${#dict} + 1)))"'\x00%s\n' "$dict" > negative.npy
 mkdir -p idx && printf '\0\0\x08\x04\0\x01\0\0\0\x01\0\0\0\x01\0\0\0\x01\0\0' > idx/train-images-idx3-ubyte
 
 clean=0

@@ -83,8 +83,13 @@ class HeaderScanner {
     skip_space();
     return pos_ < s_.size() && s_[pos_] == c;
   }
+  // The next few characters, on one line (the header ends in a newline and padding).
   std::string near() const {
-    return pos_ < s_.size() ? "'" + s_.substr(pos_, 12) + "'" : std::string("the end of the header");
+    if (pos_ >= s_.size()) return "the end of the header";
+    std::string piece = s_.substr(pos_, 12);
+    for (char& c : piece)
+      if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    return "'" + piece + "'";
   }
   void expect(char c) {
     GAN_CHECK(peek(c), src_ << ": malformed .npy header: expected '" << c << "' at byte " << pos_ << ", found " << near());
