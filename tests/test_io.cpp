@@ -463,6 +463,20 @@ TEST(Image, ImagesWithoutPixelsAreRefused) {
   expect_error([&] { io::resize_image(none, 4, 4); }, {"resize_image", "empty"});
 }
 
+// A JPEG whose Huffman table declares more than 256 codes (found by fuzzing) is refused before
+// stb_image's decoder writes the table past its arrays; the count is read from the DHT segment.
+TEST(Image, JpegHuffmanTablesOfMoreThan256CodesAreRefused) {
+  std::string jpeg("\xff\xd8", 2);
+  std::string dht("\x00", 1);  // class 0, table 0
+  for (int i = 0; i < 16; ++i) dht.push_back(i < 15 ? '\x14' : '\x0c');  // 15 x 20 + 12 = 312 codes
+  dht += std::string(312, '\x01');
+  const size_t len = dht.size() + 2;
+  jpeg += std::string("\xff\xc4", 2) + static_cast<char>(len >> 8) + static_cast<char>(len & 0xff) + dht;
+  jpeg += std::string("\xff\xd9", 2);
+  expect_error([&] { io::decode_image(reinterpret_cast<const uint8_t*>(jpeg.data()), jpeg.size(), 3, "h.jpg"); },
+               {"h.jpg", "damaged JPEG", "312 codes", "at most 256"});
+}
+
 TEST(Image, LinePlotDrawsSeriesWhereTheyBelong) {
   // A flat series at y = 0.5 on a fixed [0, 1] axis runs along the middle of the plot area
   // (rows 22..238 of a 260-pixel image); a NaN point leaves a gap, not a crash.

@@ -55,9 +55,43 @@ std::string encode_png(const Image& img) {
 
 void save_png(const std::string& path, const Image& img) { write_file_atomic(path, encode_png(img)); }
 
+namespace {
+// The number of codes in the largest Huffman table of a JPEG stream, walking its marker segments
+// (and skipping the entropy-coded data after each start of scan); 0 for other formats. The JPEG
+// decoder of the stb_image in Debian writes a table of more than 256 codes past its 257-entry
+// arrays (found by fuzzing; UBSan reports it), so such tables are refused before decoding.
+int largest_jpeg_huffman_table(const uint8_t* b, size_t size) {
+  if (size < 4 || b[0] != 0xFF || b[1] != 0xD8) return 0;
+  int largest = 0;
+  size_t pos = 2;
+  while (pos + 4 <= size && b[pos] == 0xFF) {
+    const uint8_t marker = b[pos + 1];
+    if (marker == 0xFF || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {  // fill bytes, no length
+      pos += marker == 0xFF ? 1 : 2;
+      continue;
+    }
+    if (marker == 0xD9) break;  // end of image
+    const size_t end = std::min(size, pos + 2 + ((size_t(b[pos + 2]) << 8) | b[pos + 3]));
+    if (marker == 0xC4)  // define Huffman tables: class/id byte, 16 counts, the symbols
+      for (size_t p = pos + 4; p + 17 <= end;) {
+        int n = 0;
+        for (int i = 1; i <= 16; ++i) n += b[p + i];
+        largest = std::max(largest, n);
+        p += 17 + static_cast<size_t>(n);
+      }
+    pos = end;
+    if (marker == 0xDA)  // start of scan: entropy-coded data up to the next marker that is not a restart
+      while (pos + 1 < size && !(b[pos] == 0xFF && b[pos + 1] != 0 && (b[pos + 1] < 0xD0 || b[pos + 1] > 0xD7))) ++pos;
+  }
+  return largest;
+}
+}  // namespace
+
 Image decode_image(const uint8_t* bytes, size_t size, int channels, const std::string& source) {
   GAN_CHECK(channels >= 0 && channels <= 4, "decode_image: channels must be 0..4, got " << channels);
   GAN_CHECK(size <= static_cast<size_t>(INT32_MAX), source << ": " << size << " bytes is over stb_image's 2 GiB limit");
+  const int codes = largest_jpeg_huffman_table(bytes, size);
+  GAN_CHECK(codes <= 256, source << ": damaged JPEG: a Huffman table declares " << codes << " codes, expected at most 256");
   int w = 0, h = 0, c = 0;
   // The header alone sets the decoder's work and memory: a 150-byte RLE TGA that claims 65286 x
   // 1019 pixels made stb allocate 200 MB and spin for seconds decoding nothing. Refuse such sizes
