@@ -64,7 +64,11 @@ int largest_jpeg_huffman_table(const uint8_t* b, size_t size) {
   if (size < 4 || b[0] != 0xFF || b[1] != 0xD8) return 0;
   int largest = 0;
   size_t pos = 2;
-  while (pos + 4 <= size && b[pos] == 0xFF) {
+  while (pos + 4 <= size) {
+    if (b[pos] != 0xFF) {  // stb skips bytes between segments, so the walk does too
+      ++pos;
+      continue;
+    }
     const uint8_t marker = b[pos + 1];
     if (marker == 0xFF || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {  // fill bytes, no length
       pos += marker == 0xFF ? 1 : 2;
@@ -73,7 +77,7 @@ int largest_jpeg_huffman_table(const uint8_t* b, size_t size) {
     if (marker == 0xD9) break;  // end of image
     const size_t end = std::min(size, pos + 2 + ((size_t(b[pos + 2]) << 8) | b[pos + 3]));
     if (marker == 0xC4)  // define Huffman tables: class/id byte, 16 counts, the symbols
-      for (size_t p = pos + 4; p + 17 <= end;) {
+      for (size_t p = pos + 4; p < end && p + 17 <= size;) {  // stb reads a table while any length is left
         int n = 0;
         for (int i = 1; i <= 16; ++i) n += b[p + i];
         largest = std::max(largest, n);
