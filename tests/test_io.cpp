@@ -344,8 +344,8 @@ std::string npy_with_header(std::string dict, const std::string& payload) {
 // The header is parsed by its grammar, not searched: what numpy writes (either quote style, any
 // key order, trailing comma or not) reads; a negative, overflowing or non-integer extent, an
 // unknown, repeated or missing key, and text after the dict are errors naming the file and the
-// piece; a header of 60,000 characters is read in linear time (a regex search over it overflowed
-// the stack).
+// piece; a header of 60,000 characters is read in linear time (a regex search over such a
+// header can overflow the stack).
 TEST(Npy, HeaderIsParsedByItsGrammar) {
   const std::string six(24, '\0');
   auto load = [](const std::string& bytes) {
