@@ -477,6 +477,17 @@ TEST(Image, JpegHuffmanTablesOfMoreThan256CodesAreRefused) {
                {"h.jpg", "damaged JPEG", "312 codes", "at most 256"});
 }
 
+// A PNG whose first image-data chunk is empty (found by fuzzing: stb_image copies it from a null
+// buffer) is refused before decoding.
+TEST(Image, PngWithAnEmptyFirstImageDataChunkIsRefused) {
+  std::string png("\x89PNG\r\n\x1a\n", 8);
+  png += std::string("\0\0\0\x0dIHDR", 8) + std::string("\0\0\0\x03\0\0\0\x03\x08\0\0\0\0", 13) + "crc!";
+  png += std::string("\0\0\0\0IDAT", 8) + "crc!";
+  png += std::string("\0\0\0\0IEND", 8) + "crc!";
+  expect_error([&] { io::decode_image(reinterpret_cast<const uint8_t*>(png.data()), png.size(), 3, "e.png"); },
+               {"e.png", "damaged PNG", "IDAT", "empty"});
+}
+
 TEST(Image, LinePlotDrawsSeriesWhereTheyBelong) {
   // A flat series at y = 0.5 on a fixed [0, 1] axis runs along the middle of the plot area
   // (rows 22..238 of a 260-pixel image); a NaN point leaves a gap, not a crash.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstring>
 
 #include "engine/io/file_util.h"
 #include "engine/io/stb.h"
@@ -89,6 +90,21 @@ int largest_jpeg_huffman_table(const uint8_t* b, size_t size) {
   }
   return largest;
 }
+
+// Whether a PNG's first IDAT chunk is empty. stb_image then copies that chunk's 0 bytes into a
+// buffer it has not allocated yet, memcpy from a null pointer (found by fuzzing; UBSan reports it).
+// No encoder writes such a file.
+bool png_starts_with_empty_idat(const uint8_t* b, size_t size) {
+  static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (size < 8 || std::memcmp(b, signature, 8) != 0) return false;
+  for (size_t pos = 8; pos + 8 <= size;) {
+    const uint32_t len = (uint32_t(b[pos]) << 24) | (uint32_t(b[pos + 1]) << 16) | (uint32_t(b[pos + 2]) << 8) | b[pos + 3];
+    if (std::memcmp(b + pos + 4, "IDAT", 4) == 0) return len == 0;
+    if (len > size) return false;
+    pos += 12 + static_cast<size_t>(len);  // length, type, data, CRC
+  }
+  return false;
+}
 }  // namespace
 
 Image decode_image(const uint8_t* bytes, size_t size, int channels, const std::string& source) {
@@ -96,6 +112,8 @@ Image decode_image(const uint8_t* bytes, size_t size, int channels, const std::s
   GAN_CHECK(size <= static_cast<size_t>(INT32_MAX), source << ": " << size << " bytes is over stb_image's 2 GiB limit");
   const int codes = largest_jpeg_huffman_table(bytes, size);
   GAN_CHECK(codes <= 256, source << ": damaged JPEG: a Huffman table declares " << codes << " codes, expected at most 256");
+  GAN_CHECK(!png_starts_with_empty_idat(bytes, size),
+            source << ": damaged PNG: its first IDAT (image data) chunk is empty, expected compressed pixels");
   int w = 0, h = 0, c = 0;
   // The header alone sets the decoder's work and memory: a 150-byte RLE TGA that claims 65286 x
   // 1019 pixels made stb allocate 200 MB and spin for seconds decoding nothing. Refuse such sizes
