@@ -5,6 +5,7 @@
 // coalesced; reads are coalesced too except for the shuffles' r-strided side.
 #include "kernels/class_ids.h"
 #include "kernels/device_utils.cuh"
+#include "kernels/pad_index.h"
 #include "kernels/spatial.cuh"
 #include "kernels/spatial_params.h"
 
@@ -62,6 +63,37 @@ __global__ void upsample_backward_kernel(const T* __restrict__ g, I planes, I h,
     for (I i = 0; i < s; ++i)
       for (I j = 0; j < s; ++j) acc += src[i * gw + j];
     out[t] = acc;
+  }
+}
+
+// One thread per output element; consecutive threads read consecutive columns of one source row
+// (mirrored in the pads, so those reads go backwards but stay within a few cache lines).
+template <class T, class I>
+__global__ void reflection_pad_kernel(const T* __restrict__ x, I planes, I h, I w, I l, I r, I t, I b,
+                                      T* __restrict__ out) {
+  const I oh = h + t + b, ow = w + l + r, total = planes * oh * ow;
+  for (I e = thread_index<I>(); e < total; e += thread_stride<I>()) {
+    const I j = e % ow, rest = e / ow, i = rest % oh, p = rest / oh;
+    out[e] = x[(p * h + hd::reflect_index<I>(i, t, h)) * w + hd::reflect_index<I>(j, l, w)];
+  }
+}
+
+// One thread per input element, gathering its sources: deterministic, and each element is written
+// once (a scatter from the padded side would need atomics where the mirrors overlap the copy).
+template <class T, class I>
+__global__ void reflection_pad_backward_kernel(const T* __restrict__ g, I planes, I h, I w, I l, I r, I t, I b,
+                                               T* __restrict__ out) {
+  const I gh = h + t + b, gw = w + l + r, total = planes * h * w;
+  for (I e = thread_index<I>(); e < total; e += thread_stride<I>()) {
+    const I x = e % w, rest = e / w, y = rest % h, p = rest / h;
+    I rows[3], cols[3];
+    const int nrows = hd::reflect_sources<I>(y, t, b, h, rows);
+    const int ncols = hd::reflect_sources<I>(x, l, r, w, cols);
+    const T* plane = g + p * gh * gw;
+    T acc = 0;
+    for (int k = 0; k < nrows; ++k)
+      for (int c = 0; c < ncols; ++c) acc += plane[rows[k] * gw + cols[c]];
+    out[e] = acc;
   }
 }
 
@@ -179,6 +211,39 @@ cudaError_t upsample_nearest2d_backward(const T* g, int64_t planes, int64_t h, i
   return cudaGetLastError();
 }
 
+template <class T>
+cudaError_t reflection_pad2d(const T* x, int64_t planes, int64_t h, int64_t w, int64_t l, int64_t r, int64_t t,
+                             int64_t b, T* out, cudaStream_t s) {
+  const int64_t total = planes * (h + t + b) * (w + l + r);
+  if (total == 0) return cudaSuccess;
+  if (fits32(total)) {
+    const auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
+    reflection_pad_kernel<T, uint32_t><<<grid_for(total, kThreads), kThreads, 0, s>>>(
+        x, u(planes), u(h), u(w), u(l), u(r), u(t), u(b), out);
+  } else {
+    reflection_pad_kernel<T, int64_t><<<grid_for(total, kThreads), kThreads, 0, s>>>(x, planes, h, w, l, r, t, b,
+                                                                                     out);
+  }
+  return cudaGetLastError();
+}
+
+template <class T>
+cudaError_t reflection_pad2d_backward(const T* g, int64_t planes, int64_t h, int64_t w, int64_t l, int64_t r,
+                                      int64_t t, int64_t b, T* out, cudaStream_t s) {
+  // The padded side is the larger one: its element count decides the index width.
+  const int64_t total = planes * h * w, largest = planes * (h + t + b) * (w + l + r);
+  if (total == 0) return cudaSuccess;
+  if (fits32(largest)) {
+    const auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
+    reflection_pad_backward_kernel<T, uint32_t><<<grid_for(total, kThreads), kThreads, 0, s>>>(
+        g, u(planes), u(h), u(w), u(l), u(r), u(t), u(b), out);
+  } else {
+    reflection_pad_backward_kernel<T, int64_t><<<grid_for(total, kThreads), kThreads, 0, s>>>(g, planes, h, w, l, r,
+                                                                                              t, b, out);
+  }
+  return cudaGetLastError();
+}
+
 template <class T, class S>
 cudaError_t translate2d(const T* x, const S* shifts, int64_t n, int64_t c, int64_t h, int64_t w, T* out,
                         cudaStream_t s) {
@@ -227,7 +292,11 @@ cudaError_t cutout_mask(const S* centers, int64_t n, int64_t h, int64_t w, int64
   template cudaError_t pixel_unshuffle<T>(const T*, int64_t, int64_t, int64_t, int64_t, T*, cudaStream_t);     \
   template cudaError_t upsample_nearest2d<T>(const T*, int64_t, int64_t, int64_t, int64_t, T*, cudaStream_t);  \
   template cudaError_t upsample_nearest2d_backward<T>(const T*, int64_t, int64_t, int64_t, int64_t, T*,        \
-                                                      cudaStream_t);
+                                                      cudaStream_t);                                          \
+  template cudaError_t reflection_pad2d<T>(const T*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,      \
+                                           int64_t, T*, cudaStream_t);                                        \
+  template cudaError_t reflection_pad2d_backward<T>(const T*, int64_t, int64_t, int64_t, int64_t, int64_t,      \
+                                                    int64_t, int64_t, T*, cudaStream_t);
 #define GAN_SPATIAL_INSTANTIATE2(T, S)                                                                         \
   template cudaError_t translate2d<T, S>(const T*, const S*, int64_t, int64_t, int64_t, int64_t, T*,           \
                                          cudaStream_t);                                                        \

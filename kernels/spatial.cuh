@@ -1,5 +1,5 @@
 // Spatial kernels over NCHW images: pixel shuffle / unshuffle, nearest upsampling and its block-sum
-// gradient, per-sample translation, horizontal flip and cutout masks. `planes` counts the H x W
+// gradient, reflection padding and its gather-sum gradient, per-sample translation, horizontal flip and cutout masks. `planes` counts the H x W
 // planes (batch times channels) on the side named in each comment. Per-sample parameters are
 // floats of type S (float or double) holding integers; a bad one makes its sample's output NaN
 // (kernels/spatial_params.h says which values are bad).
@@ -28,6 +28,20 @@ cudaError_t upsample_nearest2d(const T* x, int64_t planes, int64_t h, int64_t w,
 template <class T>
 cudaError_t upsample_nearest2d_backward(const T* g, int64_t planes, int64_t h, int64_t w, int64_t s, T* out,
                                         cudaStream_t stream);
+
+// out [planes, h + t + b, w + l + r] from x [planes, h, w], mirrored without repeating the edge:
+// out[p, i, j] = x[p, reflect_index(i, t, h), reflect_index(j, l, w)] (kernels/pad_index.h); every
+// pad below its extent.
+template <class T>
+cudaError_t reflection_pad2d(const T* x, int64_t planes, int64_t h, int64_t w, int64_t l, int64_t r, int64_t t,
+                             int64_t b, T* out, cudaStream_t stream);
+
+// Its adjoint, out [planes, h, w] from g [planes, h + t + b, w + l + r]: a gather, each element the
+// sum of its at most 3 x 3 sources in increasing (row, column) of g (the CPU backend's order, so
+// both give the same bits); no atomics.
+template <class T>
+cudaError_t reflection_pad2d_backward(const T* g, int64_t planes, int64_t h, int64_t w, int64_t l, int64_t r,
+                                      int64_t t, int64_t b, T* out, cudaStream_t stream);
 
 // out [n, c, h, w]: out[b, k, y, x] = x[b, k, y - dy, x - dx] (0 outside), (dy, dx) = shifts[b].
 template <class T, class S>

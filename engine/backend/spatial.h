@@ -1,7 +1,8 @@
 // Spatial primitives over NCHW images: pixel shuffle and its inverse, nearest upsampling and its
-// block-sum gradient, and per-sample translation, horizontal flip and cutout masks.
+// block-sum gradient, reflection padding and its gather-sum gradient, and per-sample translation,
+// horizontal flip and cutout masks.
 //
-// Shuffle and upsampling see an image batch as P = (leading dims) x channels planes of H x W; every
+// Shuffle, upsampling and padding see an image batch as P = (leading dims) x channels planes of H x W; every
 // output element is written (none is skipped, none accumulated into). Per-sample parameters
 // (shifts, flip flags, cutout centers) are float tensors of either float dtype, independent of the
 // image's, holding integers (kernels/spatial_params.h). A bad parameter is never read as another
@@ -21,6 +22,13 @@
   /* g [N, C, H s, W s] -> out [N, C, H, W]: out[p, y, x] = sum over the s x s block of g at (y s,   */ \
   /* x s), added row by row, left to right (the same order on both backends).                        */ \
   void upsample_nearest2d_backward(const Tensor& g, int64_t s, Tensor& out);                          \
+  /* x [N, C, H, W] -> out [N, C, H + t + b, W + l + r]: out[p, i, j] = x[p, m(i - t, H), m(j - l, W)], */ \
+  /* m(k, L) = |k| below L, 2 (L - 1) - k from L on; every pad < its extent (checked by the op).     */ \
+  void reflection_pad2d(const Tensor& x, int64_t l, int64_t r, int64_t t, int64_t b, Tensor& out);    \
+  /* Its adjoint, g [N, C, H', W'] -> out [N, C, H' - t - b, W' - l - r]: each element gathers the    */ \
+  /* (at most 3 x 3) g values that reflect onto it, added in increasing (row, column) of g (the same  */ \
+  /* order on both backends).                                                                         */ \
+  void reflection_pad2d_backward(const Tensor& g, int64_t l, int64_t r, int64_t t, int64_t b, Tensor& out); \
   /* out[n, c, y, x] = x[n, c, y - dy, x - dx], 0 outside; shifts [N, 2] = (dy, dx) integers.        */ \
   /* A non-integer shift (NaN, inf, a fraction): sample n all NaN.                                   */ \
   void translate2d(const Tensor& x, const Tensor& shifts, Tensor& out);                               \

@@ -4,9 +4,12 @@
 #include "engine/backend/spatial.h"
 
 #include <algorithm>
+#include <array>
+#include <vector>
 
 #include "engine/cpu/parallel.h"
 #include "kernels/class_ids.h"
+#include "kernels/pad_index.h"
 #include "kernels/spatial_params.h"
 
 namespace gan::cpu {
@@ -115,6 +118,59 @@ void upsample_nearest2d_backward(const Tensor& g, int64_t s, Tensor& out) {
         }
       }
     }, row_grain(w * s * s));
+  });
+}
+
+void reflection_pad2d(const Tensor& x, int64_t l, int64_t r, int64_t t, int64_t b, Tensor& out) {
+  GAN_DISPATCH_FLOAT(x.dtype(), "reflection_pad2d", [&] {
+    using T = scalar_t;
+    const T* px = x.data<T>();
+    T* po = out.data<T>();
+    const Planes in = planes_of(x);
+    const int64_t h = in.h, w = in.w, oh = h + t + b, ow = w + l + r;
+    // Each output row is one input row, mirrored at both ends: left part, copy, right part.
+    parallel_for(in.p * oh, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t p = row / oh, i = row - p * oh;
+        const T* src = px + (p * h + hd::reflect_index<int64_t>(i, t, h)) * w;
+        T* dst = po + row * ow;
+        for (int64_t j = 0; j < l; ++j) dst[j] = src[l - j];
+        std::copy(src, src + w, dst + l);
+        for (int64_t j = 0; j < r; ++j) dst[l + w + j] = src[w - 2 - j];
+      }
+    }, row_grain(ow));
+  });
+}
+
+void reflection_pad2d_backward(const Tensor& g, int64_t l, int64_t r, int64_t t, int64_t b, Tensor& out) {
+  GAN_DISPATCH_FLOAT(g.dtype(), "reflection_pad2d_backward", [&] {
+    using T = scalar_t;
+    const T* pg = g.data<T>();
+    T* po = out.data<T>();
+    const Planes o = planes_of(out);
+    const int64_t h = o.h, w = o.w, gh = h + t + b, gw = w + l + r;
+    // The column sources are the same for every row: listed once.
+    std::vector<std::array<int64_t, 3>> cols(static_cast<size_t>(w));
+    std::vector<int> ncols(static_cast<size_t>(w));
+    for (int64_t x = 0; x < w; ++x) ncols[x] = hd::reflect_sources<int64_t>(x, l, r, w, cols[x].data());
+    // A gather: each output element sums its sources in increasing (row, column) of g, as the CUDA
+    // kernel does, so both give the same bits and no two threads write one element.
+    parallel_for(o.p * h, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t p = row / h, y = row - p * h;
+        int64_t rows[3];
+        const int nrows = hd::reflect_sources<int64_t>(y, t, b, h, rows);
+        const T* src[3];
+        for (int k = 0; k < nrows; ++k) src[k] = pg + (p * gh + rows[k]) * gw;
+        T* dst = po + row * w;
+        for (int64_t x = 0; x < w; ++x) {
+          T acc = 0;
+          for (int k = 0; k < nrows; ++k)
+            for (int c = 0; c < ncols[x]; ++c) acc += src[k][cols[x][c]];
+          dst[x] = acc;
+        }
+      }
+    }, row_grain(gw));
   });
 }
 

@@ -66,6 +66,26 @@ void upsample_nearest2d_backward(const Tensor& g, int64_t s, Tensor& out) {
   });
 }
 
+void reflection_pad2d(const Tensor& x, int64_t l, int64_t r, int64_t t, int64_t b, Tensor& out) {
+  OnDevice on(out);
+  const Planes in = planes_of(x);
+  GAN_DISPATCH_FLOAT(x.dtype(), "reflection_pad2d", [&] {
+    using T = scalar_t;
+    GAN_CUDA_CHECK(
+        kernels::reflection_pad2d<T>(x.data<T>(), in.p, in.h, in.w, l, r, t, b, out.data<T>(), on.stream));
+  });
+}
+
+void reflection_pad2d_backward(const Tensor& g, int64_t l, int64_t r, int64_t t, int64_t b, Tensor& out) {
+  OnDevice on(out);
+  const Planes o = planes_of(out);
+  GAN_DISPATCH_FLOAT(g.dtype(), "reflection_pad2d_backward", [&] {
+    using T = scalar_t;
+    GAN_CUDA_CHECK(kernels::reflection_pad2d_backward<T>(g.data<T>(), o.p, o.h, o.w, l, r, t, b, out.data<T>(),
+                                                         on.stream));
+  });
+}
+
 void translate2d(const Tensor& x, const Tensor& shifts, Tensor& out) {
   OnDevice on(out);
   const Shape& s = x.shape();

@@ -80,6 +80,15 @@ Tensor Sigmoid::forward(const Tensor& x) { return sigmoid(x); }
 Tensor PixelShuffle::forward(const Tensor& x) { return pixel_shuffle(x, r); }
 Tensor Upsample::forward(const Tensor& x) { return upsample_nearest2d(x, scale); }
 
+ReflectionPad2d::ReflectionPad2d(int64_t p) : Module("ReflectionPad2d"), pad(p) {
+  GAN_CHECK(p >= 0, "ReflectionPad2d: padding must not be negative, got " << p);
+}
+Tensor ReflectionPad2d::forward(const Tensor& x) { return reflection_pad2d(x, pad); }
+std::string ReflectionPad2d::extra_repr() const {
+  const std::string p = std::to_string(pad);
+  return "(" + p + ", " + p + ", " + p + ", " + p + ")";
+}
+
 std::string LeakyReLU::extra_repr() const {
   std::ostringstream os;
   os << "negative_slope=" << negative_slope;

@@ -116,6 +116,22 @@ class BatchNorm2d : public Module {
   std::string extra_repr() const override;
 };
 
+// Instance norm over [N, C, H, W]: each (sample, channel) plane normalised by its own mean and
+// biased variance (engine/ops/norm.h: instance_norm), then, when affine, weight (ones) and bias
+// (zeros) [C]. torch.nn.InstanceNorm2d(num_features, eps, affine=affine) with its default
+// track_running_stats=False: no buffers, and train and eval mode compute the same thing.
+class InstanceNorm2d : public Module {
+ public:
+  explicit InstanceNorm2d(int64_t num_features, double eps = 1e-5, bool affine = false);
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias;  // undefined unless affine
+  int64_t num_features;
+  double eps;
+
+ protected:
+  std::string extra_repr() const override;
+};
+
 // Layer norm over the trailing dims `normalized_shape`; weight (ones) and bias (zeros) of that shape.
 class LayerNorm : public Module {
  public:
@@ -171,6 +187,19 @@ class Upsample : public Module {
 
  protected:
   std::string extra_repr() const override { return "scale_factor=" + std::to_string(scale) + ", mode='nearest'"; }
+};
+
+// torch.nn.ReflectionPad2d(pad): [N, C, H, W] -> [N, C, H + 2 pad, W + 2 pad], mirrored at the
+// border without repeating the edge (engine/ops/spatial.h); pad < H and pad < W.
+class ReflectionPad2d : public Module {
+ public:
+  explicit ReflectionPad2d(int64_t pad);
+  Tensor forward(const Tensor& x) override;
+  int64_t pad;
+
+ protected:
+  // torch prints the 4-tuple (left, right, top, bottom).
+  std::string extra_repr() const override;
 };
 
 class Sigmoid : public Module {

@@ -1,4 +1,4 @@
-// BatchNorm2d and LayerNorm modules over the engine's normalisation ops.
+// BatchNorm2d, InstanceNorm2d and LayerNorm modules over the engine's normalisation ops.
 #include <sstream>
 
 #include "engine/nn/layers.h"
@@ -38,6 +38,32 @@ std::string BatchNorm2d::extra_repr() const {
   os << num_features << ", eps=" << eps << ", momentum=" << momentum
      << ", affine=" << (weight.defined() ? "True" : "False")
      << ", track_running_stats=" << (running_mean.defined() ? "True" : "False");
+  return os.str();
+}
+
+InstanceNorm2d::InstanceNorm2d(int64_t c, double eps, bool affine)
+    : Module("InstanceNorm2d"), num_features(c), eps(eps) {
+  GAN_CHECK(c > 0, "InstanceNorm2d: num_features must be positive, got " << c);
+  GAN_CHECK(eps > 0, "InstanceNorm2d: eps must be positive, got " << eps);
+  if (affine) {
+    weight = register_parameter("weight", Tensor::ones({c}));
+    bias = register_parameter("bias", Tensor::zeros({c}));
+  }
+}
+
+Tensor InstanceNorm2d::forward(const Tensor& x) {
+  GAN_CHECK(x.dim() == 4 && x.size(1) == num_features,
+            "InstanceNorm2d(" << num_features << "): input " << x.str() << " is not [N, " << num_features
+                              << ", H, W]");
+  // No running statistics: training and eval both normalise each plane by its own statistics.
+  return instance_norm(x, weight, bias, eps);
+}
+
+std::string InstanceNorm2d::extra_repr() const {
+  // As torch prints it (its momentum is unused without running statistics).
+  std::ostringstream os;
+  os << num_features << ", eps=" << eps << ", momentum=0.1, affine=" << (weight.defined() ? "True" : "False")
+     << ", track_running_stats=False";
   return os.str();
 }
 

@@ -3,6 +3,7 @@
 //   bce_with_logits (Mean/Sum)  dlogits from the fused forward pass, x g  fused  sigmoid_backward (fused)
 //   bce_with_logits (None)      composite (softplus, mul, sub)
 //   mse_loss                    composite
+//   l1_loss                     composite (sub, abs: g sign(input - target))
 //   softmax_cross_entropy       dlogits from the fused forward pass, x g  fused  softmax's backward (ops)
 //     (softmax_cross_entropy_backward: (softmax(x) - q) scale, an op of x)
 //   softmax                     y (g - sum_k g_k y_k)                 composite   composite (to any order)
@@ -175,6 +176,12 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
   check_same_device_dtype("mse_loss", {&input, &target});
   check_same_shape("mse_loss", input, target);
   return reduce(square(sub(input, target)), reduction);
+}
+
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  check_same_device_dtype("l1_loss", {&input, &target});
+  check_same_shape("l1_loss", input, target);
+  return reduce(abs(sub(input, target)), reduction);
 }
 
 }  // namespace gan

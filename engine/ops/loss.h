@@ -12,6 +12,11 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& targets, Reduction re
 // Same with a constant target everywhere (1 for real, 0 for fake): no target tensor is built.
 Tensor bce_with_logits(const Tensor& logits, double target, Reduction reduction = Reduction::Mean);
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+// |input - target| element-wise, then reduced: torch.nn.L1Loss(reduction=...) (F.l1_loss). A
+// composite of sub, abs and the reduction; abs's rule g sign(x) gives sign(input - target), 0 where
+// they are equal, as torch. Its second derivative is 0 almost everywhere (sign's rule). CycleGAN's
+// cycle-consistency and identity terms.
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
 
 // Cross-entropy of logits [N, K] against class ids targets [N] (a float tensor of either dtype
 // holding integers in [0, K)), as PyTorch's CrossEntropyLoss(label_smoothing = s): the target

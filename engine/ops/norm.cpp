@@ -7,6 +7,7 @@
 //   op                  backward                          its own backward
 //   batch_norm (train)  batch_norm_backward     fused     reference_vjp of batch_norm_backward_reference
 //   batch_norm (eval)   affine in x, weight, bias         composite
+//   instance_norm       composite: batch_norm (train) on x as [1, N C, *], weight/bias repeated N times
 //   layer_norm          composite (built from differentiable ops)
 //
 // layer_norm is a composition of differentiable ops: it sits in WGAN-GP critics, where the
@@ -151,6 +152,32 @@ Grads batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& weight
                      return reference_vjp(reference, {g, x, weight}, G, {n.needs(0), n.needs(1), n.needs(2)});
                    });
   return {dx, dw, db};
+}
+
+Tensor instance_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  // Checked here, not left to batch_norm: the messages must name this op and x's own shape.
+  GAN_CHECK(x.defined() && x.dim() >= 3,
+            "instance_norm: expected input [N, C, H, W] (or [N, C, *]), got " << (x.defined() ? x.str() : "undefined"));
+  check_same_device_dtype("instance_norm", {&x, &weight, &bias});
+  const int64_t N = x.size(0), C = x.size(1);
+  for (const Tensor* t : {&weight, &bias})
+    GAN_CHECK(!t->defined() || (t->dim() == 1 && t->size(0) == C),
+              "instance_norm: " << (t == &weight ? "weight" : "bias") << " has shape " << shape_str(t->shape())
+                                << " but input " << shape_str(x.shape()) << " has " << C << " channels (expected ["
+                                << C << "])");
+  GAN_CHECK(eps > 0, "instance_norm: eps must be positive, got " << eps);
+  GAN_CHECK(x.numel() > 0, "instance_norm: empty input " << shape_str(x.shape()));
+  const int64_t S = x.numel() / (N * C);
+  GAN_CHECK(S > 1, "instance_norm: expected more than 1 spatial element per plane, got input " << shape_str(x.shape()));
+
+  // [1, N C, S]: plane (n, c) is batch-norm channel n C + c, one contiguous run of S values, which
+  // the batch-norm kernels reduce as one channel (one thread or block per channel).
+  auto repeated = [&](const Tensor& t) {
+    return t.defined() ? broadcast_to(t.reshape({1, C}), {N, C}).reshape({N * C}) : Tensor();
+  };
+  Tensor y = batch_norm(x.reshape({1, N * C, S}), repeated(weight), repeated(bias), Tensor(), Tensor(),
+                        /*training=*/true, /*momentum=*/0.0, eps);
+  return y.reshape(x.shape());
 }
 
 Tensor layer_norm(const Tensor& x, int64_t normalized_dims, const Tensor& weight, const Tensor& bias, double eps) {

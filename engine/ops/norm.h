@@ -23,6 +23,19 @@ std::vector<Tensor> batch_norm_backward(const Tensor& g, const Tensor& x, const 
 std::vector<Tensor> batch_norm_backward_reference(const Tensor& g, const Tensor& x, const Tensor& weight,
                                                   double eps = 1e-5);
 
+// Instance norm: each (n, c) plane of x [N, C, H, W] (or [N, C, *], at least one spatial dim)
+// normalised by its own statistics, then the optional per-channel affine weight/bias [C]
+// (undefined = none):
+//   y[n, c] = (x[n, c] - mean[n, c]) / sqrt(var[n, c] + eps) * weight[c] + bias[c],
+// mean and biased var over the spatial positions of plane (n, c). torch.nn.functional.instance_norm
+// (x, weight=weight, bias=bias, eps=eps) without running statistics. A composite, as PyTorch
+// computes it: batch_norm in training mode on x viewed as [1, N C, *] (each plane a channel), with
+// weight and bias repeated N times ([N C]). So it runs the fused batch-norm kernels on both
+// devices, and its first and second derivatives are batch_norm's (broadcast_to's gradient sums the
+// repeated weight's back to [C]).
+//   Tensor y = instance_norm(Tensor::randn({1, 256, 64, 64}), Tensor(), Tensor());
+Tensor instance_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+
 // Layer norm over the last `normalized_dims` dims of x, with optional element-wise affine
 // weight/bias of those dims' shape.
 Tensor layer_norm(const Tensor& x, int64_t normalized_dims, const Tensor& weight, const Tensor& bias,

@@ -5,6 +5,8 @@
 //   pixel_unshuffle(x, r)         pixel_shuffle(g, r)                   inverse permutation
 //   upsample_nearest2d(x, s)      upsample_nearest2d_backward(g, s)     block sum (the adjoint)
 //   upsample_nearest2d_backward   upsample_nearest2d(g, s)              replication (the adjoint)
+//   reflection_pad2d(x, l r t b)  reflection_pad2d_backward(g, l r t b) gather-sum (the adjoint)
+//   reflection_pad2d_backward     reflection_pad2d(g, l r t b)          mirror padding (the adjoint)
 //   translate2d(x, d)             translate2d(g, -d)                    the adjoint (zero padding both ways)
 //   flip_horizontal(x, m)         flip_horizontal(g, m)                 an involution
 //   cutout, adjust_*              composites of mul / add / mean: their own rules
@@ -138,6 +140,52 @@ Tensor upsample_nearest2d_backward(const Tensor& grad, int64_t scale) {
   autograd::record("upsample_nearest2d_backward", {grad}, {&out}, [scale](FunctionNode&, const Grads& g) -> Grads {
     return {upsample_nearest2d(g[0], scale)};
   });
+  return out;
+}
+
+namespace {
+
+// Checks the four pads against the extents they mirror (h, w: the unpadded image's) as torch does:
+// each >= 0 and < its extent, else one mirror would not reach and the far border would be needed
+// too. `where` says where h and w came from, for the message.
+void check_reflection_pads(const char* op, const std::string& where, int64_t h, int64_t w, int64_t left,
+                           int64_t right, int64_t top, int64_t bottom) {
+  GAN_CHECK(left >= 0 && right >= 0 && top >= 0 && bottom >= 0,
+            op << ": padding (left " << left << ", right " << right << ", top " << top << ", bottom " << bottom
+               << ") must not be negative (" << where << ")");
+  GAN_CHECK(left < w && right < w && top < h && bottom < h,
+            op << ": padding (left " << left << ", right " << right << ", top " << top << ", bottom " << bottom
+               << ") must be less than the dimension it pads: " << where << " height " << h << ", width " << w);
+}
+
+}  // namespace
+
+Tensor reflection_pad2d(const Tensor& x, int64_t left, int64_t right, int64_t top, int64_t bottom) {
+  check_image("reflection_pad2d", x, 4, 4, "[N, C, H, W]");
+  const Shape& s = x.shape();
+  check_reflection_pads("reflection_pad2d", "input " + x.str() + " has", s[2], s[3], left, right, top, bottom);
+  Tensor out = Tensor::empty({s[0], s[1], s[2] + top + bottom, s[3] + left + right}, x.dtype(), x.device());
+  GAN_BACKEND(x.device(), reflection_pad2d, x, left, right, top, bottom, out);
+  autograd::record("reflection_pad2d", {x}, {&out}, [left, right, top, bottom](FunctionNode&, const Grads& g) -> Grads {
+    return {reflection_pad2d_backward(g[0], left, right, top, bottom)};
+  });
+  return out;
+}
+
+Tensor reflection_pad2d(const Tensor& x, int64_t pad) { return reflection_pad2d(x, pad, pad, pad, pad); }
+
+Tensor reflection_pad2d_backward(const Tensor& grad, int64_t left, int64_t right, int64_t top, int64_t bottom) {
+  check_image("reflection_pad2d_backward", grad, 4, 4, "[N, C, H', W']");
+  const Shape& s = grad.shape();
+  const int64_t h = s[2] - top - bottom, w = s[3] - left - right;
+  check_reflection_pads("reflection_pad2d_backward", "grad " + grad.str() + " without the pads has", h, w, left,
+                        right, top, bottom);
+  Tensor out = Tensor::empty({s[0], s[1], h, w}, grad.dtype(), grad.device());
+  GAN_BACKEND(grad.device(), reflection_pad2d_backward, grad, left, right, top, bottom, out);
+  autograd::record("reflection_pad2d_backward", {grad}, {&out},
+                   [left, right, top, bottom](FunctionNode&, const Grads& g) -> Grads {
+                     return {reflection_pad2d(g[0], left, right, top, bottom)};
+                   });
   return out;
 }
 

@@ -1,7 +1,8 @@
-// Spatial image ops on NCHW tensors: sub-pixel (pixel shuffle) and nearest upsampling, and the
-// per-sample transforms of differentiable augmentation (translation, horizontal flip, cutout,
-// brightness, saturation, contrast; the last four as Zhao et al. 2020, "Differentiable
-// Augmentation for Data-Efficient GAN Training", define them).
+// Spatial image ops on NCHW tensors: sub-pixel (pixel shuffle) and nearest upsampling, reflection
+// padding (CycleGAN's ResNet generator), and the per-sample transforms of differentiable
+// augmentation (translation, horizontal flip, cutout, brightness, saturation, contrast; the last
+// four as Zhao et al. 2020, "Differentiable Augmentation for Data-Efficient GAN Training", define
+// them).
 //
 // Every op here is linear in its image (brightness and the others are affine in it), so each
 // gradient is another op of this file or a composite of engine ops, and any derivative order works.
@@ -34,6 +35,21 @@ Tensor upsample_nearest2d(const Tensor& x, int64_t scale);
 // out[n, c, y, x] = sum_{0 <= i, j < s} g[n, c, y s + i, x s + j]. torch: F.avg_pool2d(g, s) * s^2
 // (or g.reshape(N, C, H, s, W, s).sum((3, 5))). Gradient: upsample_nearest2d(g, s).
 Tensor upsample_nearest2d_backward(const Tensor& grad, int64_t scale);
+
+// x [N, C, H, W] -> [N, C, H + top + bottom, W + left + right], mirrored at each border without
+// repeating the edge: out[n, c, i, j] = x[n, c, r(i - top, H), r(j - left, W)] with r(k, L) = |k| for
+// k < L and 2 (L - 1) - k beyond. Each pad >= 0 and < the extent it pads (so one mirror suffices).
+// torch.nn.ReflectionPad2d((left, right, top, bottom)), F.pad(x, (left, right, top, bottom),
+// mode='reflect'). Gradient: reflection_pad2d_backward(g, left, right, top, bottom).
+//   Tensor y = reflection_pad2d(Tensor::randn({1, 3, 256, 256}), 3);  // [1, 3, 262, 262]
+Tensor reflection_pad2d(const Tensor& x, int64_t left, int64_t right, int64_t top, int64_t bottom);
+Tensor reflection_pad2d(const Tensor& x, int64_t pad);
+
+// Its gradient, the adjoint, an op of its own: g [N, C, H', W'] -> [N, C, H' - top - bottom,
+// W' - left - right], each input element the sum of the (at most 3 x 3) output positions that
+// reflect onto it. torch: the autograd of F.pad(mode='reflect') (reflection_pad2d_backward).
+// Gradient: reflection_pad2d(g, left, right, top, bottom).
+Tensor reflection_pad2d_backward(const Tensor& grad, int64_t left, int64_t right, int64_t top, int64_t bottom);
 
 // x [N, C, H, W], shifts [N, 2] = (dy, dx) integers per sample:
 // out[n, c, y, x] = x[n, c, y - dy, x - dx], 0 where that falls outside the image (zero padding).
