@@ -22,6 +22,10 @@ GanCli::GanCli() {
   CLI::App* analyze = app.add_subcommand("analyze", "Diagnostic pictures of a run: gradient flow and histograms, "
                                                     "PCA/t-SNE of features, latent sensitivity, D saliency");
   runners[analyze] = add_analyze_command(*analyze);
+  CLI::App* translate = app.add_subcommand("translate", "Translate images with a CycleGAN checkpoint (a folder or an .npy)");
+  runners[translate] = add_translate_command(*translate);
+  CLI::App* digits = app.add_subcommand("unpaired-digits", "The bundled unpaired task for CycleGAN: write it, score a run on it");
+  runners[digits] = add_unpaired_digits_command(*digits);
 }
 
 bool GanCli::has_command(const std::string& name) const {

@@ -38,6 +38,8 @@ Runner add_classifier_command(CLI::App& app);
 Runner add_classify_command(CLI::App& app);
 Runner add_analyze_command(CLI::App& app);
 Runner add_eval_command(CLI::App& app);
+Runner add_translate_command(CLI::App& app);
+Runner add_unpaired_digits_command(CLI::App& app);
 
 // The flags that describe a fresh run (model, data, loss, optimizer, seed), shared by train and
 // trace. They fill a TrainConfig; apply() then adds what they leave to the loss's defaults.

@@ -114,11 +114,38 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
                               "norm on D; use --loss hinge) or toy (2-D data; the default there)")
                    ->check(CLI::IsMember({"mlp", "dcgan32", "dcgan64", "sngan32", "toy"}))
                    ->capture_default_str());
-  fixed(app.add_option("--data", c.data,
-                       "Data set: mnist (bundled 10k digits), mnist:PATH, fashion:PATH, cifar10:PATH, folder:PATH, "
-                       "or 2-D points: gaussians8, gaussians25, swissroll")
+  fixed(app.add_option("--recipe", c.recipe,
+                       "The family: gan (a generator from noise: every --model, --loss, --condition, --codes) or "
+                       "cyclegan (unpaired translation between --data-a and --data-b; docs/cyclegan.md)")
+            ->check(CLI::IsMember({"gan", "cyclegan"}))
             ->capture_default_str());
-  fixed(app.add_option("--loss", c.loss,
+  auto* data = fixed(app.add_option("--data", c.data,
+                                    "Data set: mnist (bundled 10k digits), mnist:PATH, fashion:PATH, cifar10:PATH, "
+                                    "folder:PATH, or 2-D points: gaussians8, gaussians25, swissroll")
+                         ->capture_default_str());
+  fixed(app.add_option("--data-a", c.data, "cyclegan: domain A, any image data set --data takes (the same as --data)")
+            ->excludes(data));
+  fixed(app.add_option("--data-b", c.data_b, "cyclegan: domain B, any image data set --data takes"));
+  fixed(app.add_option("--lambda-cycle", c.cycle_lambda, "cyclegan: weight of each cycle-consistency L1 term")
+            ->check(non_negative())
+            ->capture_default_str());
+  fixed(app.add_option("--lambda-identity", c.identity_lambda,
+                       "cyclegan: weight of the identity L1 terms, as a share of --lambda-cycle (0: none)")
+            ->check(non_negative())
+            ->capture_default_str());
+  fixed(app.add_option("--pool-size", c.pool_size, "cyclegan: generated images each discriminator's history keeps (0: none)")
+            ->check(integer(0, 10000))
+            ->capture_default_str());
+  fixed(app.add_option("--res-blocks", c.model.res_blocks,
+                       "cyclegan: residual blocks per generator (default: 9 from 256x256 up, else 6)")
+            ->check(integer(1, 64)));
+  fixed(app.add_option("--d-layers", c.model.d_layers,
+                       "cyclegan: strided layers per PatchGAN (3: 70x70 patches; default: 3 from 128x128 up, else 2)")
+            ->check(integer(1, 8)));
+  fixed(app.add_option("--image-size", c.image_size,
+                       "cyclegan: the side both domains are brought to (default: domain A's own; folders 256)")
+            ->check(integer(8, 4096)));
+  dep("loss", app.add_option("--loss", c.loss,
                        "Objective: bce, wgan (RMSProp 5e-5, clip 0.01, 5 critic steps), wgan-gp (Adam 1e-4 betas 0/0.9, "
                        "lambda 10, 5 critic steps; toy data: lr 3e-4 decayed linearly, betas 0.5/0.9, lambda 0.1), lsgan, hinge; each brings "
                        "these defaults unless the flags below are given")
@@ -143,6 +170,10 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
                                     "the loss's)")
                          ->check(CLI::IsMember({"constant", "linear"}))
                          ->capture_default_str());
+  dep("lr_decay_start", app.add_option("--lr-decay-start", c.lr_decay_start,
+                                       "linear schedule: the share of the steps at the constant rate before it decays "
+                                       "(default 0; cyclegan 0.5)")
+                            ->check(within(0.0, 1.0, false, true)));
   dep("beta1", app.add_option("--beta1", c.beta1, "Adam beta1 (SGD: momentum) (default: the loss's)")
                    ->check(within(0.0, 1.0, false, true))
                    ->capture_default_str());

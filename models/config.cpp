@@ -13,8 +13,9 @@ namespace gan::models {
 using nlohmann::json;
 
 void ModelConfig::validate() const {
-  GAN_CHECK(arch == "mlp" || arch == "dcgan32" || arch == "dcgan64" || arch == "sngan32" || arch == "toy",
-            "model: unknown architecture '" << arch << "' (expected mlp, dcgan32, dcgan64, sngan32 or toy)");
+  GAN_CHECK(arch == "mlp" || arch == "dcgan32" || arch == "dcgan64" || arch == "sngan32" || arch == "toy" ||
+                arch == "cyclegan",
+            "model: unknown architecture '" << arch << "' (expected mlp, dcgan32, dcgan64, sngan32, toy or cyclegan)");
   GAN_CHECK(critic_norm == "batch" || critic_norm == "layer" || critic_norm == "none",
             "model: unknown critic norm '" << critic_norm << "' (expected batch, layer or none)");
   GAN_CHECK(critic_norm == "batch" || arch == "dcgan32" || arch == "dcgan64",
@@ -55,6 +56,26 @@ void ModelConfig::validate() const {
     GAN_CHECK(arch != "toy", "model: --codes needs image data (mlp, dcgan32 or dcgan64)");
     parse_codes(codes);
   }
+  GAN_CHECK(res_blocks >= 0 && res_blocks <= 64, "model: --res-blocks must lie in [0, 64] (0: the paper's), got " << res_blocks);
+  GAN_CHECK(d_layers >= 0 && d_layers <= 8, "model: --d-layers must lie in [0, 8] (0: the paper's), got " << d_layers);
+  if (cyclegan()) {
+    GAN_CHECK(!conditional() && codes.empty(), "model: cyclegan translates images; --condition and --codes do not apply");
+    GAN_CHECK(spectral_norm == "none", "model: cyclegan's discriminators use instance norm; --spectral-norm does not apply");
+  }
+}
+
+void cyclegan_defaults(ModelConfig& m) {
+  const int64_t s = m.image_size;
+  if (m.res_blocks == 0) m.res_blocks = s >= 256 ? 9 : 6;
+  if (m.d_layers == 0) m.d_layers = s >= 128 ? 3 : 2;
+  // Two stride-2 convolutions down and two transposed ones up give the side back only from a
+  // multiple of 4; the residual blocks' reflection padding needs at least 2 pixels there.
+  GAN_CHECK(s % 4 == 0 && s >= 8, "cyclegan: the image size must be a multiple of 4 and at least 8 (the generator "
+                                  "halves it twice and doubles it back), got " << s);
+  // d_layers stride-2 4x4 convolutions halve the side, the two stride-1 ones take one pixel each.
+  const int64_t patches = (s >> m.d_layers) - 2;
+  GAN_CHECK(patches >= 1, "cyclegan: a PatchGAN of " << m.d_layers << " strided layers leaves no output at "
+                          << s << "x" << s << " (it needs at least " << ((int64_t{3}) << m.d_layers) << " pixels; lower --d-layers)");
 }
 
 std::vector<LatentCode> parse_codes(const std::string& spec) {
@@ -120,6 +141,29 @@ void TrainConfig::validate() const {
   GAN_CHECK(rmsprop_alpha >= 0 && rmsprop_alpha < 1, "train: --rmsprop-alpha must lie in [0, 1), got " << rmsprop_alpha);
   GAN_CHECK(ema >= 0 && ema < 1, "train: --ema is a decay in [0, 1) (0: off), got " << ema);
   GAN_CHECK(ema == 0 || model.arch != "toy", "train: --ema averages an image generator; the toy models have none to sample");
+  GAN_CHECK(recipe == "gan" || recipe == "cyclegan", "train: unknown --recipe '" << recipe << "' (expected gan or cyclegan)");
+  GAN_CHECK((recipe == "cyclegan") == model.cyclegan(),
+            "train: the cyclegan recipe and the cyclegan model go together (recipe " << recipe << ", model " << model.arch << ")");
+  GAN_CHECK(lr_decay_start >= 0 && lr_decay_start < 1,
+            "train: --lr-decay-start is a share of the steps in [0, 1), got " << lr_decay_start);
+  GAN_CHECK(image_size >= 0 && image_size <= 4096, "train: --image-size must lie in [0, 4096] (0: the data's), got " << image_size);
+  if (recipe == "cyclegan") {
+    GAN_CHECK(!data_b.empty(), "train: the cyclegan recipe needs --data-b (domain B; --data-a is domain A)");
+    GAN_CHECK(!is_toy_data(data) && !is_toy_data(data_b), "train: cyclegan translates images; 2-D toy data has none");
+    GAN_CHECK(loss == "lsgan" || loss == "bce",
+              "train: cyclegan trains with lsgan (the paper's) or bce, not " << loss);
+    GAN_CHECK(n_critic == 1, "train: cyclegan updates its discriminators once per step (--n-critic 1), got " << n_critic);
+    GAN_CHECK(cycle_lambda >= 0 && identity_lambda >= 0,
+              "train: --lambda-cycle and --lambda-identity must not be negative, got " << cycle_lambda << " and " << identity_lambda);
+    GAN_CHECK(pool_size >= 0 && pool_size <= 10000, "train: --pool-size must lie in [0, 10000], got " << pool_size);
+    GAN_CHECK(ema == 0, "train: --ema averages a noise-to-image generator; cyclegan's are translators");
+    GAN_CHECK(eval_every == 0, "train: --eval-every scores samples from noise; cyclegan is scored by gan translate");
+    GAN_CHECK(augment.empty() && diffaugment.empty(), "train: --augment and --diffaugment are not supported by cyclegan");
+    GAN_CHECK(label_smoothing == 1, "train: --label-smoothing does not apply to cyclegan");
+  } else {
+    GAN_CHECK(data_b.empty(), "train: --data-b names the second domain of the cyclegan recipe (--recipe cyclegan)");
+    GAN_CHECK(image_size == 0, "train: --image-size applies to the cyclegan recipe; the other models fix their own");
+  }
   parse_augment_spec(augment, "--augment");  // throw naming a bad transform
   parse_augment_spec(diffaugment, "--diffaugment");
   GAN_CHECK((augment.empty() && diffaugment.empty()) || model.arch != "toy",
@@ -147,7 +191,8 @@ void TrainConfig::validate() const {
 double TrainConfig::lr_at(int64_t step, int64_t total, bool generator) const {
   const double base = generator ? (lr_g > 0 ? lr_g : lr) : (lr_d > 0 ? lr_d : lr);
   if (lr_schedule == "constant" || total <= 0) return base;
-  return base * std::max(0.0, 1.0 - static_cast<double>(step) / static_cast<double>(total));
+  const double start = std::floor(lr_decay_start * static_cast<double>(total));
+  return base * std::max(0.0, 1.0 - std::max(0.0, static_cast<double>(step) - start) / (static_cast<double>(total) - start));
 }
 
 double TrainConfig::ema_decay_at(int64_t step) const {
@@ -163,6 +208,7 @@ static void model_fields(M& c, F&& f) {
   f("critic_norm", c.critic_norm), f("condition", c.condition), f("cond_method", c.cond_method);
   f("num_classes", c.num_classes), f("embed_dim", c.embed_dim), f("codes", c.codes);
   f("noise", c.noise), f("spectral_norm", c.spectral_norm), f("upsample", c.upsample);
+  f("res_blocks", c.res_blocks), f("d_layers", c.d_layers);
 }
 
 // Fields absent from an older run's file keep their defaults (lr_schedule: constant).
@@ -179,6 +225,8 @@ static void train_fields(T& c, F&& f) {
   f("grad_hist_steps", c.grad_hist_steps);
   f("eval_every", c.eval_every), f("eval_n", c.eval_n), f("eval_features", c.eval_features);
   f("eval_metrics", c.eval_metrics), f("eval_n_ref", c.eval_n_ref);
+  f("recipe", c.recipe), f("data_b", c.data_b), f("cycle_lambda", c.cycle_lambda), f("identity_lambda", c.identity_lambda);
+  f("pool_size", c.pool_size), f("image_size", c.image_size), f("lr_decay_start", c.lr_decay_start);
 }
 
 // Reads field `key` into `out` when present; a value of the wrong type names the field.
@@ -259,6 +307,15 @@ void apply_defaults(TrainConfig& cfg, const std::set<std::string>& given) {
   auto missing = [&](const char* k) { return given.count(k) == 0; };
   const bool toy = is_toy_data(cfg.data);
   if (toy && missing("model")) cfg.model.arch = "toy";
+  if (cfg.recipe == "cyclegan") {  // the paper's: LSGAN, batch 1, constant lr for half the run, then linear decay
+    GAN_CHECK(missing("model"), "--model: the cyclegan recipe brings its own networks (ResNet generators, PatchGANs)");
+    cfg.model.arch = "cyclegan";
+    if (missing("loss")) cfg.loss = "lsgan";
+    if (missing("batch")) cfg.batch = 1;
+    if (missing("n_samples")) cfg.n_samples = 8;
+    if (missing("lr_schedule")) cfg.lr_schedule = "linear";
+    if (missing("lr_decay_start")) cfg.lr_decay_start = 0.5;
+  }
   if (cfg.model.arch == "sngan32") {  // the paper's latent size and discriminator
     if (missing("nz")) cfg.model.nz = 128;
     if (missing("spectral_norm")) cfg.model.spectral_norm = "d";
@@ -282,6 +339,7 @@ void apply_defaults(TrainConfig& cfg, const std::set<std::string>& given) {
 
 int64_t default_steps(const std::string& arch, bool gpu) {
   if (arch == "mlp") return gpu ? 20000 : 3000;
+  if (arch == "cyclegan") return gpu ? 20000 : 2000;
   if (arch == "toy") return 10000;
   return gpu ? 5000 : 1500;
 }

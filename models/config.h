@@ -11,7 +11,9 @@
 namespace gan::models {
 
 struct ModelConfig {
-  std::string arch = "mlp";  // mlp | dcgan32 | dcgan64 | sngan32 (models/sngan.h) | toy (2-D points, models/toy.h)
+  // mlp | dcgan32 | dcgan64 | sngan32 (models/sngan.h) | toy (2-D points, models/toy.h) | cyclegan
+  // (ResNet generators and PatchGAN discriminators, models/cyclegan.h; the cyclegan recipe's own)
+  std::string arch = "mlp";
   int64_t nz = 100;          // latent size
   int64_t channels = 1;      // image channels (1 or 3)
   int64_t image_size = 28;   // side of the square images (fixed by the DCGAN archs: 32 or 64)
@@ -46,6 +48,10 @@ struct ModelConfig {
   // nearest (Upsample(2) then Conv2d(3, 1, 1): no checkerboard artefacts, Odena et al. 2016) or
   // pixelshuffle (Conv2d(3, 1, 1) to 4x the channels, then PixelShuffle(2), Shi et al. 2016).
   std::string upsample = "convt";
+  // CycleGAN: residual blocks of each ResNet generator, strided layers of each PatchGAN
+  // discriminator; 0 until the data are known, then the paper's for the image size
+  // (cyclegan_defaults: 9 blocks from 256 up, else 6; 3 layers, 70x70 patches, from 128 up, else 2).
+  int64_t res_blocks = 0, d_layers = 0;
   bool spectral_norm_on(bool generator) const {
     return spectral_norm == "both" || spectral_norm == (generator ? "g" : "d");
   }
@@ -53,6 +59,7 @@ struct ModelConfig {
   // Throws naming the bad field.
   void validate() const;
   bool conditional() const { return condition == "class"; }
+  bool cyclegan() const { return arch == "cyclegan"; }
 };
 
 // One InfoGAN code: a categorical code of `size` values, or `size` continuous ones.
@@ -68,6 +75,18 @@ int64_t code_output_width(const std::vector<LatentCode>& codes);
 
 struct TrainConfig {
   ModelConfig model;
+  // The family's recipe: gan (every generator-from-noise family: mlp, dcgan, sngan, the WGANs,
+  // conditional, InfoGAN; models/gan_recipe.h) or cyclegan (unpaired image-to-image translation
+  // between `data` (domain A) and `data_b`; models/cyclegan_recipe.h, docs/cyclegan.md).
+  std::string recipe = "gan";
+  std::string data_b;
+  // CycleGAN's loss weights (Zhu et al. 2017): the cycle-consistency L1 term of each direction
+  // (lambda_A = lambda_B), the identity term as a share of it (0.5: weight 5), and the images each
+  // discriminator's history pool keeps (0: none, D sees only the newest fakes).
+  double cycle_lambda = 10.0, identity_lambda = 0.5;
+  int64_t pool_size = 50;
+  // The side images are brought to (cyclegan); 0: the data's own side (256 for folders).
+  int64_t image_size = 0;
   // mnist | mnist:PATH | fashion:PATH | cifar10:PATH | folder:PATH | gaussians8 | gaussians25 | swissroll
   std::string data = "mnist";
   std::string loss = "bce";      // bce | wgan | wgan-gp | lsgan | hinge (models/losses.h)
@@ -79,6 +98,9 @@ struct TrainConfig {
   // constant | linear: lr x (1 - step / total steps) for both networks, reaching 0 at the end (the
   // WGAN-GP experiments' decay). It damps the late oscillation of the generator around the data.
   std::string lr_schedule = "constant";
+  // linear: the share of the steps at the constant rate before the decay starts (CycleGAN: 0.5,
+  // its 100 epochs constant then 100 decaying).
+  double lr_decay_start = 0;
   double info_lambda = 1.0;  // InfoGAN: weight of the mutual-information term in G's (and Q's) loss
   // Stabilisation knobs (docs/training.md). lr_g / lr_d: each phase's learning rate (two time-scale
   // updates, Heusel et al. 2017); 0 means lr. weight_decay: L2 added to every gradient (torch.optim's).
@@ -142,7 +164,8 @@ LossDefaults loss_defaults(const std::string& loss, bool toy);
 
 // Fills the settings the user did not give (`given` holds their TrainConfig field names:
 // "optimizer", "lr", "lr_schedule", "beta1", "beta2", "n_critic", "gp_lambda", "clip", "batch",
-// "nz", "n_samples", "hidden") from the loss's defaults and, for toy data, from the WGAN-GP toy
+// "nz", "n_samples", "hidden", "loss", "lr_decay_start") from the loss's defaults; for the
+// cyclegan recipe from the paper (lsgan, batch 1, linear decay from half-way); for toy data from the WGAN-GP toy
 // experiments (batch 256, nz 2, hidden 512 x 3, 2500 plotted points); also picks --model toy for
 // toy data when the model was not given ("model").
 void apply_defaults(TrainConfig& cfg, const std::set<std::string>& given);
@@ -151,5 +174,10 @@ void apply_defaults(TrainConfig& cfg, const std::set<std::string>& given);
 // cores and already shows digits on MNIST; a GPU trains longer in less time. Toy runs: 10000
 // either way, the length the toy defaults were measured to converge at (docs/wgan.md).
 int64_t default_steps(const std::string& arch, bool gpu);
+
+// A CycleGAN model's sizes once its image size is known: res_blocks and d_layers left at 0 become
+// the paper's (see ModelConfig); the image size must survive both networks (a multiple of 4, and
+// at least one PatchGAN output per side), else this throws naming it.
+void cyclegan_defaults(ModelConfig& m);
 
 }  // namespace gan::models

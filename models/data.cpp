@@ -7,6 +7,7 @@
 
 #include "engine/io/file_util.h"
 #include "engine/io/loader.h"
+#include "models/eval/evaluate.h"
 #include "models/toy_plot.h"
 
 namespace gan::models {
@@ -81,6 +82,10 @@ void fit_model_to_data(TrainConfig& cfg, const io::ImageDataset& data) {
   cfg.validate();
 }
 
+std::vector<Tensor> DataSource::examples(int64_t) const {
+  GAN_FAIL("data: " << describe() << " keeps no example images");
+}
+
 io::Image DataSource::picture(const Tensor& samples, nn::Module*, const std::string&, int64_t columns) const {
   const int64_t n = samples.size(0);
   return io::make_grid(samples, columns > 0 ? columns : static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n)))));
@@ -113,17 +118,56 @@ class ImageSource : public DataSource {
   int64_t batches_per_epoch() const override { return loader_.batches_per_epoch(); }
   DataState state() const override { return {loader_.epoch(), loader_.position(), std::nullopt}; }
   void set_state(const DataState& s) override { loader_.set_state(s.epoch, s.position); }
+  std::vector<Tensor> examples(int64_t n) const override { return {eval::dataset_images(loader_.data(), n)}; }
 
  private:
   io::BatchLoader loader_;
   bool labels_;
 };
 
+constexpr uint64_t kDomainBStream = 0x646f6d61696e4200ULL;  // "domainB": B's shuffles, apart from A's
+
+class UnpairedSource : public DataSource {
+ public:
+  UnpairedSource(const io::ImageDataset& a, const io::ImageDataset& b, int64_t batch, int64_t size, uint64_t seed)
+      : a_(a, batch, size, seed), b_(b, batch, size, seed ^ kDomainBStream) {}
+  Batch next() override {
+    Batch out;
+    out.real = a_.next();
+    out.real_b = b_.next();
+    return out;
+  }
+  std::string describe() const override {
+    auto one = [](const io::ImageDataset& d) {
+      std::ostringstream os;
+      os << d.count << " images " << d.channels << "x" << d.height << "x" << d.width << " from " << d.source;
+      return os.str();
+    };
+    return "A: " + one(a_.data()) + "; B: " + one(b_.data()) + " (unpaired)";
+  }
+  int64_t batches_per_epoch() const override { return a_.batches_per_epoch(); }
+  DataState state() const override { return {a_.epoch(), a_.position(), std::nullopt}; }
+  void set_state(const DataState& s) override {
+    a_.set_state(s.epoch, s.position);
+    int64_t served;  // set_state has checked both against A's epochs
+    GAN_CHECK(!__builtin_mul_overflow(s.epoch, a_.batches_per_epoch(), &served),
+              "epoch " << s.epoch << " overflows a batch count");
+    served += s.position;
+    b_.set_state(served / b_.batches_per_epoch(), served % b_.batches_per_epoch());
+  }
+  std::vector<Tensor> examples(int64_t n) const override {
+    return {eval::dataset_images(a_.data(), n), eval::dataset_images(b_.data(), n)};
+  }
+
+ private:
+  io::BatchLoader a_, b_;
+};
+
 class ToySource : public DataSource {
  public:
   ToySource(const std::string& spec, int64_t batch, uint64_t seed)
       : data_(toy_data(spec)), batch_(batch), gen_(seed ^ kToyStream) {}
-  Batch next() override { return {sample_toy(data_, batch_, gen_)}; }
+  Batch next() override { return {sample_toy(data_, batch_, gen_), Tensor(), Tensor()}; }
   std::string describe() const override { return data_.name + " (2-D points, a fresh batch every critic step)"; }
   DataState state() const override { return {0, 0, gen_.draws()}; }
   void set_state(const DataState& s) override {
@@ -162,7 +206,7 @@ class ToySource : public DataSource {
 class FixedBatchSource : public DataSource {
  public:
   FixedBatchSource(Tensor batch, std::string what) : batch_(std::move(batch)), what_(std::move(what)) {}
-  Batch next() override { return {batch_}; }
+  Batch next() override { return {batch_, Tensor(), Tensor()}; }
   std::string describe() const override { return what_ + " " + batch_.str() + ", the same batch every step"; }
   DataState state() const override { return {}; }
   void set_state(const DataState&) override {}
@@ -179,6 +223,11 @@ std::unique_ptr<DataSource> image_source(const io::ImageDataset& data, int64_t b
   return std::make_unique<ImageSource>(data, batch, image_size, seed, labels);
 }
 
+std::unique_ptr<DataSource> unpaired_source(const io::ImageDataset& a, const io::ImageDataset& b, int64_t batch,
+                                            int64_t image_size, uint64_t seed) {
+  return std::make_unique<UnpairedSource>(a, b, batch, image_size, seed);
+}
+
 std::unique_ptr<DataSource> toy_source(const std::string& spec, int64_t batch, uint64_t seed) {
   return std::make_unique<ToySource>(spec, batch, seed);
 }
@@ -187,11 +236,33 @@ std::unique_ptr<DataSource> fixed_batch_source(Tensor batch, const std::string& 
   return std::make_unique<FixedBatchSource>(std::move(batch), what);
 }
 
+// Both domains at one size: --image-size, else domain A's own side (folders: 256, the paper's).
+static std::unique_ptr<DataSource> cyclegan_source(TrainConfig& cfg, bool fit_model) {
+  const int64_t folder_size = !fit_model ? cfg.model.image_size : cfg.image_size > 0 ? cfg.image_size : 256;
+  io::ImageDataset a = load_dataset(cfg.data, folder_size), b = load_dataset(cfg.data_b, folder_size);
+  GAN_CHECK(a.channels == b.channels, "--data-a " << cfg.data << " has " << a.channels << " channel(s), --data-b "
+                                                  << cfg.data_b << " " << b.channels << ": cyclegan translates between "
+                                                  << "images of the same channels");
+  if (fit_model) {
+    cfg.model.channels = a.channels;
+    cfg.model.image_size = cfg.image_size > 0 ? cfg.image_size : std::max(a.height, a.width);
+    cyclegan_defaults(cfg.model);
+    cfg.validate();
+  }
+  GAN_CHECK(a.channels == cfg.model.channels, "--data-a " << cfg.data << ": images have " << a.channels
+                                                          << " channel(s), the model expects " << cfg.model.channels);
+  for (const io::ImageDataset* d : {&a, &b})
+    GAN_CHECK(d->count >= cfg.batch, (d == &a ? "--data-a " : "--data-b ") << d->source << ": " << d->count
+                                         << " images, fewer than one batch of " << cfg.batch);
+  return unpaired_source(a, b, cfg.batch, cfg.model.image_size, cfg.seed);
+}
+
 std::unique_ptr<DataSource> make_data_source(TrainConfig& cfg, bool fit_model) {
   if (is_toy_data(cfg.data)) {
     cfg.validate();
     return toy_source(cfg.data, cfg.batch, cfg.seed);
   }
+  if (cfg.recipe == "cyclegan") return cyclegan_source(cfg, fit_model);
   io::ImageDataset data = load_dataset(cfg.data, fit_model ? model_image_size(cfg.model.arch, 32) : cfg.model.image_size);
   if (fit_model) fit_model_to_data(cfg, data);
   GAN_CHECK(data.channels == cfg.model.channels, "--data " << cfg.data << ": images have " << data.channels

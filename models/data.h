@@ -38,10 +38,11 @@ struct DataState {
   std::optional<uint64_t> draws;
 };
 
-// The real data of one critic step (later families add labels and unpaired domains here).
+// The real data of one critic step.
 struct Batch {
-  Tensor real;    // [B, ...] float32
+  Tensor real;    // [B, ...] float32 (cyclegan: domain A)
   Tensor labels;  // [B] class ids (float32), for runs conditioned on them; else undefined
+  Tensor real_b;  // cyclegan: [B, C, S, S] of domain B, drawn apart from `real`; else undefined
 };
 
 // The real batches of a run, one per critic step (on the CPU, or where a fixed batch lives). A source's whole state
@@ -57,6 +58,9 @@ class DataSource {
   // Scores of generated samples where the data defines them (2-D mixtures: mode coverage).
   virtual bool has_scores() const { return false; }
   virtual std::optional<Coverage> score(const Tensor& samples) const { return std::nullopt; }
+  // The first n images of each domain ([n, C, S, S] in [-1, 1]; one tensor, two for unpaired data),
+  // the same at every call and apart from the stream: what a translation's sample grids show.
+  virtual std::vector<Tensor> examples(int64_t n) const;
   // The picture of generated samples: an image grid of `columns` per row (0: near-square); 2-D
   // points are plotted over the real data and shaded by `critic`. `title` names the run and step.
   virtual io::Image picture(const Tensor& samples, nn::Module* critic, const std::string& title,
@@ -67,6 +71,11 @@ class DataSource {
 // when `labels` (the data set must have them).
 std::unique_ptr<DataSource> image_source(const io::ImageDataset& data, int64_t batch, int64_t image_size, uint64_t seed,
                                          bool labels = false);
+// Unpaired mini-batches of two image data sets (cyclegan): each shuffled by its own stream, so the
+// pairs of a batch are never the same twice. The source's state is domain A's loader's; domain B's
+// follows from the batches served (k batches in: epoch k / B's batches per epoch).
+std::unique_ptr<DataSource> unpaired_source(const io::ImageDataset& a, const io::ImageDataset& b, int64_t batch,
+                                            int64_t image_size, uint64_t seed);
 // A fresh draw of 2-D points per batch (models/toy.h), from its own generator.
 std::unique_ptr<DataSource> toy_source(const std::string& spec, int64_t batch, uint64_t seed);
 // The same batch every time (the benchmarks' fixed on-device batch; `gan trace --batch-file`).

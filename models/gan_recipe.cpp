@@ -3,6 +3,7 @@
 #include "engine/ops/ops.h"
 #include "models/conditional_recipe.h"
 #include "models/config.h"
+#include "models/cyclegan_recipe.h"
 
 namespace gan::models {
 
@@ -78,7 +79,12 @@ std::vector<Tensor> GanRecipe::sample_inputs(int64_t n, Generator& gen, Device d
   return {model_.noise(n, gen, device)};
 }
 
-std::unique_ptr<Recipe> make_recipe(const TrainConfig& cfg, Device device, std::unique_ptr<GanLoss> loss) {
+std::unique_ptr<Recipe> make_recipe(const TrainConfig& cfg, Device device, std::unique_ptr<GanLoss> loss,
+                                    const DataSource* data) {
+  if (cfg.recipe == "cyclegan") {
+    GAN_CHECK(data && !loss, "make_recipe: the cyclegan recipe takes its data source and no other loss");
+    return make_cyclegan_recipe(cfg, device, *data);
+  }
   if (cfg.model.conditional() || !cfg.model.codes.empty())
     return std::make_unique<ConditionalRecipe>(cfg, device, loss ? std::move(loss) : make_loss(cfg));
   Generator init(cfg.seed);

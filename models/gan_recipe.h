@@ -47,8 +47,9 @@ std::vector<ScalarSpec> adversarial_scalars();
 CurvePanel discriminator_outputs_panel();
 
 // The recipe a config trains: its model built from cfg.seed on the CPU, then moved to `device`,
-// and its loss with the config's settings (or `loss` when given).
+// and its loss with the config's settings (or `loss` when given). The cyclegan recipe takes its
+// sample images from `data` (required there).
 std::unique_ptr<Recipe> make_recipe(const struct TrainConfig& cfg, Device device,
-                                    std::unique_ptr<GanLoss> loss = nullptr);
+                                    std::unique_ptr<GanLoss> loss = nullptr, const DataSource* data = nullptr);
 
 }  // namespace gan::models

@@ -50,6 +50,8 @@ static std::shared_ptr<nn::Module> new_generator(const ModelConfig& cfg, Generat
 
 std::shared_ptr<nn::Module> build_generator(const ModelConfig& cfg, Generator& init) {
   cfg.validate();
+  GAN_CHECK(!cfg.cyclegan(), "a cyclegan model translates images rather than drawing them from noise: use gan translate "
+                             "--checkpoint C --direction a2b|b2a (docs/cyclegan.md)");
   auto g = new_generator(cfg, init);
   spectral_norm_as_configured(cfg, *g, true, init);
   return g;

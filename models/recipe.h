@@ -35,8 +35,8 @@ struct StepPoint {
 // Observers of one training step (gan trace, tests); any member may be empty. They read and change
 // nothing, except that on_input may replace an input by one of the same shape.
 struct StepHooks {
-  // An input the trainer drew: "real" (the data batch), "labels" (its class ids, conditional runs)
-  // or "noise" (from the noise stream).
+  // An input the trainer drew: "real" (the data batch), "labels" (its class ids, conditional runs),
+  // "real_b" (domain B's batch, cyclegan) or "noise" (from the noise stream).
   std::function<void(const StepPoint&, const std::string& name, Tensor& value)> on_input;
   // The output of layer `path` (a leaf module, e.g. "main.3") of `network` in the pass the recipe
   // named `pass` ("" where it named none).

@@ -72,6 +72,10 @@ class Trainer::Context : public StepContext {
       input("labels", batch_.labels);
     }
     input("real", batch_.real);
+    if (batch_.real_b.defined()) {
+      batch_.real_b = batch_.real_b.to(t_.device_);
+      input("real_b", batch_.real_b);
+    }
   }
   StepScalars scalars() {
     StepScalars s;
@@ -112,7 +116,7 @@ class Trainer::Context : public StepContext {
     if (!hooks_ || !hooks_->on_input) return;
     const Shape drawn = value.shape();
     hooks_->on_input(point_, name, value);
-    GAN_CHECK(value.shape() == drawn || name == "real" || name == "labels",
+    GAN_CHECK(value.shape() == drawn || name == "real" || name == "labels" || name == "real_b",
               "step hooks: the replaced " << name << " " << value.str() << " does not fit (expected " << shape_str(drawn) << ")");
   }
 
@@ -129,7 +133,7 @@ class Trainer::Context : public StepContext {
 Trainer::Trainer(TrainConfig cfg, std::unique_ptr<DataSource> data, Device device, std::unique_ptr<Recipe> recipe)
     : cfg_((cfg.validate(), std::move(cfg))),
       device_(device),
-      recipe_(recipe ? std::move(recipe) : make_recipe(cfg_, device)),
+      recipe_(recipe ? std::move(recipe) : make_recipe(cfg_, device, nullptr, data.get())),
       data_(std::move(data)),
       noise_gen_(cfg_.seed ^ kNoiseStream) {
   networks_ = recipe_->networks();

@@ -132,6 +132,39 @@ IdxArray parse_idx(const std::vector<uint8_t>& file, const std::string& src) {
 
 IdxArray read_idx(const std::string& path) { return parse_idx(read_file(path), path); }
 
+std::vector<uint8_t> encode_idx(const IdxArray& a) {
+  static const std::map<uint8_t, uint64_t> element_bytes{{0x08, 1}, {0x09, 1}, {0x0B, 2}, {0x0C, 4}, {0x0D, 4}, {0x0E, 8}};
+  auto size = element_bytes.find(a.type);
+  GAN_CHECK(size != element_bytes.end(), "encode_idx: unknown IDX element type 0x" << std::hex << int{a.type});
+  GAN_CHECK(!a.dims.empty() && a.dims.size() <= 255, "encode_idx: " << a.dims.size() << " dims (expected 1 to 255)");
+  uint64_t n = size->second;
+  std::vector<uint8_t> out{0, 0, a.type, static_cast<uint8_t>(a.dims.size())};
+  for (int64_t d : a.dims) {
+    GAN_CHECK(d >= 0 && d <= 0xFFFFFFFFLL, "encode_idx: extent " << d << " does not fit 32 bits");
+    GAN_CHECK(!__builtin_mul_overflow(n, static_cast<uint64_t>(d), &n), "encode_idx: dims " << shape_str(a.dims) << " overflow");
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>((d >> shift) & 0xFF));
+  }
+  GAN_CHECK(n == a.data.size(), "encode_idx: dims " << shape_str(a.dims) << " need " << n << " bytes, the payload has "
+                                                    << a.data.size());
+  out.insert(out.end(), a.data.begin(), a.data.end());
+  return out;
+}
+
+void write_idx_dataset(const ImageDataset& ds, const std::string& images_path, const std::string& labels_path) {
+  GAN_CHECK(ds.channels == 1, "write_idx_dataset: " << ds.source << " has " << ds.channels << " channels; IDX images have one");
+  IdxArray img{0x08, {ds.count, ds.height, ds.width}, ds.pixels};
+  std::vector<uint8_t> bytes = encode_idx(img);
+  write_file_atomic(images_path, bytes.data(), bytes.size());
+  if (ds.labels.empty()) return;
+  IdxArray lab{0x08, {ds.count}, {}};
+  for (int32_t l : ds.labels) {
+    GAN_CHECK(l >= 0 && l <= 255, "write_idx_dataset: label " << l << " does not fit an IDX uint8");
+    lab.data.push_back(static_cast<uint8_t>(l));
+  }
+  bytes = encode_idx(lab);
+  write_file_atomic(labels_path, bytes.data(), bytes.size());
+}
+
 ImageDataset idx_dataset(IdxArray img, const std::string& images_src, const IdxArray* lab,
                          const std::string& labels_src) {
   GAN_CHECK(img.type == 0x08 && img.dims.size() == 3,

@@ -32,6 +32,12 @@ struct IdxArray {
 // payload exactly.
 IdxArray parse_idx(const std::vector<uint8_t>& file_bytes, const std::string& source);
 IdxArray read_idx(const std::string& path);
+// The bytes of an uncompressed IDX file holding `a` (magic 0 0 type ndim, big-endian extents,
+// payload as given); its extents must fit 32 bits and match the payload (element size by type).
+std::vector<uint8_t> encode_idx(const IdxArray& a);
+// `ds` as IDX files: images [N, H, W] uint8 (1-channel data sets only) and, when it has labels,
+// labels [N] uint8 (each in 0..255); atomic writes.
+void write_idx_dataset(const ImageDataset& ds, const std::string& images_path, const std::string& labels_path);
 
 // IDX3 uint8 images [N, H, W] (+ optional IDX1 labels [N], "" for none) as 1-channel images.
 ImageDataset read_idx_dataset(const std::string& images_path, const std::string& labels_path = "");
