@@ -238,6 +238,7 @@ std::unique_ptr<DataSource> fixed_batch_source(Tensor batch, const std::string& 
 
 // Both domains at one size: --image-size, else domain A's own side (folders: 256, the paper's).
 static std::unique_ptr<DataSource> cyclegan_source(TrainConfig& cfg, bool fit_model) {
+  cfg.validate();  // names a missing --data-b before anything is read
   const int64_t folder_size = !fit_model ? cfg.model.image_size : cfg.image_size > 0 ? cfg.image_size : 256;
   io::ImageDataset a = load_dataset(cfg.data, folder_size), b = load_dataset(cfg.data_b, folder_size);
   GAN_CHECK(a.channels == b.channels, "--data-a " << cfg.data << " has " << a.channels << " channel(s), --data-b "
