@@ -134,7 +134,7 @@ Runner add_train_command(CLI::App& app) {
   models::TrainConfig& c = f->cfg;
   f->run = add_run_flags(app, c);
   f->out_opt = app.add_option("--out", f->out, "Output folder (default runs/MODEL)");
-  f->steps = app.add_option("--steps", c.steps, "Generator steps to train (default on CPU: mlp 3000, dcgan 1500, toy 10000; on GPU: 20000, 5000, 10000)")
+  f->steps = app.add_option("--steps", c.steps, "Generator steps to train (default on CPU: mlp 3000, dcgan 1500, toy 10000, cyclegan 2000; on GPU: 20000, 5000, 10000, 20000)")
                  ->check(integer(1, kMaxCount));
   f->epochs = app.add_option("--epochs", c.epochs, "Passes over the data (instead of --steps)")
                   ->check(integer(1, 1000000))
@@ -157,7 +157,7 @@ Runner add_train_command(CLI::App& app) {
                      ->capture_default_str();
   f->run->loss_dependent.push_back({"n_samples", app.add_option("--n-samples", c.n_samples,
                                                                  "Images in each sample grid (toy: points plotted and "
-                                                                 "scored, 2500)")
+                                                                 "scored, 2500; cyclegan: fixed images of each domain, 8)")
                                                       ->check(integer(1, 1 << 16))
                                                       ->capture_default_str()});
   f->run->options.push_back(f->run->loss_dependent.back().second);

@@ -148,7 +148,7 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
   dep("loss", app.add_option("--loss", c.loss,
                        "Objective: bce, wgan (RMSProp 5e-5, clip 0.01, 5 critic steps), wgan-gp (Adam 1e-4 betas 0/0.9, "
                        "lambda 10, 5 critic steps; toy data: lr 3e-4 decayed linearly, betas 0.5/0.9, lambda 0.1), lsgan, hinge; each brings "
-                       "these defaults unless the flags below are given")
+                       "these defaults unless the flags below are given (cyclegan: lsgan, the default there, or bce)")
             ->check(CLI::IsMember({"bce", "wgan", "wgan-gp", "lsgan", "hinge"}))
             ->capture_default_str());
   dep("n_critic", app.add_option("--n-critic", c.n_critic, "Critic steps per generator step (default: the loss's)")

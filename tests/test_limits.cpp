@@ -51,6 +51,10 @@ const std::vector<Flag> kFlags = {
     {"train --out o", "--eval-every", 0, 1000000000},
     {"train --out o", "--eval-n", 10, 1000000},
     {"train --out o", "--eval-n-ref", 10, 100000000},
+    {"train --out o", "--pool-size", 0, 10000},
+    {"train --out o", "--res-blocks", 1, 64},
+    {"train --out o", "--d-layers", 1, 8},
+    {"train --out o", "--image-size", 8, 4096},
     {"trace --out o", "--ngf", 1, 1 << 14},
     {"sample --checkpoint c --out x.png", "--n", 1, 1000000},
     {"sample --checkpoint c --out x.png", "--interpolate", 2, 1000},
@@ -71,6 +75,7 @@ const std::vector<Flag> kFlags = {
     {"analyze --run r", "--tsne-iterations", 1, 100000},
     {"analyze --run r", "--sensitivity-samples", 1, 100000},
     {"analyze --run r", "--saliency-images", 1, 64},
+    {"translate --checkpoint c --direction a2b --in c --out y.npy", "--batch", 1, 4096},
 };
 
 // Commands whose other flags must name existing paths (checked by the parser too) get them.
