@@ -1,9 +1,10 @@
 // Spatial kernels: pixel shuffle / unshuffle (sub-pixel upsampling in a generator, its inverse),
-// nearest upsampling and its block-sum gradient, and the per-sample augmentation maps (translate,
-// horizontal flip, cutout mask) at the images a critic sees. All are pure data movement, so the
+// nearest upsampling and its block-sum gradient, reflection padding and its gather-sum gradient
+// (CycleGAN's ResNet generator, at its own batch of 1-4), and the per-sample augmentation maps
+// (translate, horizontal flip, cutout mask) at the images a critic sees. All are pure data movement, so the
 // figure of merit is GB/s against the copy ceiling. The bytes counted are the least any
 // implementation moves: the input read once, the output written once, the per-sample parameters.
-// Batch 128 on the GPU, 16 on the CPU.
+// Batch 128 on the GPU, 16 on the CPU, unless a case names its own.
 #include <functional>
 
 #include "bench/bench_common.h"
@@ -25,6 +26,7 @@ struct SpatialCase {
   int64_t param_cols;  // -1: no parameters; 0: [N]; 2: [N, 2]
   bool large;
   std::function<void(const Tensor& x, const Tensor& params, Tensor& out)> run;
+  int64_t batch = 0;  // 0: kBatch on the GPU, kCpuBatch on the CPU; else this batch on both
 };
 
 // Per-sample parameters that keep every code path busy: shifts and centers within the image, flags
@@ -43,7 +45,7 @@ Tensor params_for(const SpatialCase& c, int64_t n, Device d) {
 }
 
 std::string dims(const SpatialCase& c) {
-  return std::to_string(c.c) + "x" + std::to_string(c.h) + "x" + std::to_string(c.w) + "_to_" + std::to_string(c.oc) +
+  return (c.batch > 0 ? "b" + std::to_string(c.batch) + "_" : std::string()) + std::to_string(c.c) + "x" + std::to_string(c.h) + "x" + std::to_string(c.w) + "_to_" + std::to_string(c.oc) +
          "x" + std::to_string(c.oh) + "x" + std::to_string(c.ow);
 }
 
@@ -52,7 +54,7 @@ void add(const SpatialCase& c) {
     add_case(std::string("spatial.") + c.op + "/" + dims(c), c.label, v, c.large,
              [c](benchmark::State& st, const Variant& v) {
                const Device d = v.device();
-               const int64_t n = v.gpu() ? kBatch : kCpuBatch;
+               const int64_t n = c.batch > 0 ? c.batch : v.gpu() ? kBatch : kCpuBatch;
                const bool from_params = c.c == 0;  // cutout_mask reads only its centers
                const Shape in = {n, c.c, c.h, c.w}, out_shape = {n, c.oc, c.oh, c.ow};
                const double param_bytes = c.param_cols < 0 ? 0 : bytes_of({n, std::max<int64_t>(c.param_cols, 1)});
@@ -74,6 +76,16 @@ void register_all() {
   auto up_back = [](const Tensor& x, const Tensor&, Tensor& o) {
     GAN_BACKEND(o.device(), upsample_nearest2d_backward, x, 2, o);
   };
+  // CycleGAN's pads are symmetric: 3 around the 7x7 stem and output convolutions, 1 in each
+  // residual block's two 3x3 convolutions.
+  auto pad3 = [](const Tensor& x, const Tensor&, Tensor& o) { GAN_BACKEND(o.device(), reflection_pad2d, x, 3, 3, 3, 3, o); };
+  auto pad1 = [](const Tensor& x, const Tensor&, Tensor& o) { GAN_BACKEND(o.device(), reflection_pad2d, x, 1, 1, 1, 1, o); };
+  auto pad3_back = [](const Tensor& x, const Tensor&, Tensor& o) {
+    GAN_BACKEND(o.device(), reflection_pad2d_backward, x, 3, 3, 3, 3, o);
+  };
+  auto pad1_back = [](const Tensor& x, const Tensor&, Tensor& o) {
+    GAN_BACKEND(o.device(), reflection_pad2d_backward, x, 1, 1, 1, 1, o);
+  };
   auto translate = [](const Tensor& x, const Tensor& p, Tensor& o) { GAN_BACKEND(o.device(), translate2d, x, p, o); };
   auto flip = [](const Tensor& x, const Tensor& p, Tensor& o) { GAN_BACKEND(o.device(), flip_horizontal, x, p, o); };
   auto cut = [](const Tensor&, const Tensor& p, Tensor& o) { GAN_BACKEND(o.device(), cutout_mask, p, 32, 32, o); };
@@ -88,6 +100,20 @@ void register_all() {
       {"upsample_nearest2d_backward", "gradient of the 256 ch 16 -> 32 upsample", 256, 32, 32, 256, 16, 16, -1, false,
        up_back},
       {"upsample_nearest2d_backward", "large", 128, 128, 128, 128, 64, 64, -1, true, up_back},
+      {"reflection_pad2d", "CycleGAN stem, 3 x 256 x 256 images, pad 3, batch 4", 3, 256, 256, 3, 262, 262, -1, false,
+       pad3, 4},
+      {"reflection_pad2d", "CycleGAN output conv, 64 ch at 256 x 256, pad 3, batch 1", 64, 256, 256, 64, 262, 262, -1,
+       false, pad3, 1},
+      {"reflection_pad2d", "CycleGAN residual block, 256 ch at 64 x 64, pad 1, batch 4", 256, 64, 64, 256, 66, 66, -1,
+       false, pad1, 4},
+      {"reflection_pad2d", "large", 256, 64, 64, 256, 66, 66, -1, true, pad1},
+      {"reflection_pad2d_backward", "gradient of the stem pad, batch 4", 3, 262, 262, 3, 256, 256, -1, false,
+       pad3_back, 4},
+      {"reflection_pad2d_backward", "gradient of the output-conv pad, batch 1", 64, 262, 262, 64, 256, 256, -1, false,
+       pad3_back, 1},
+      {"reflection_pad2d_backward", "gradient of the residual-block pad, batch 4", 256, 66, 66, 256, 64, 64, -1, false,
+       pad1_back, 4},
+      {"reflection_pad2d_backward", "large", 256, 66, 66, 256, 64, 64, -1, true, pad1_back},
       {"translate2d", "augmentation, 3 x 64 x 64 images", 3, 64, 64, 3, 64, 64, 2, false, translate},
       {"translate2d", "large", 64, 128, 128, 64, 128, 128, 2, true, translate},
       {"flip_horizontal", "augmentation, 3 x 64 x 64 images", 3, 64, 64, 3, 64, 64, 0, false, flip},

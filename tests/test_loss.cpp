@@ -1,5 +1,5 @@
-// Losses: binary cross-entropy on logits (tensor and constant targets) and MSE, every reduction,
-// stability at extreme logits, gradients and second derivatives.
+// Losses: binary cross-entropy on logits (tensor and constant targets), MSE and L1, every
+// reduction, stability at extreme logits, gradients and second derivatives.
 #include "tests/op_reference.h"
 
 using namespace gan;
@@ -58,6 +58,40 @@ TEST(Loss, MseLoss) {
                             [](double u, double v) { return (u - v) * (u - v); });
       expect_matches(mse_loss(a, b, red), reduce_ref(per, red), "mse");
     }
+}
+
+TEST(Loss, L1Loss) {
+  // By hand: |1 - 3| + |-2 - -2| + |0.5 - -1| = 2 + 0 + 1.5.
+  for (DType dt : both_dtypes()) {
+    Tensor a = Tensor::from_vector(std::vector<double>{1, -2, 0.5}, {3}).to(dt);
+    Tensor b = Tensor::from_vector(std::vector<double>{3, -2, -1}, {3}).to(dt);
+    expect_matches(l1_loss(a, b, Reduction::None), {2, 0, 1.5}, 0, 0, "l1 none");
+    expect_matches(l1_loss(a, b, Reduction::Sum), {3.5}, 0, 0, "l1 sum");
+    expect_matches(l1_loss(a, b), {3.5 / 3}, 1e-6, 0, "l1 mean");
+    EXPECT_EQ(l1_loss(a, b).shape(), Shape{});
+  }
+  for (DType dt : both_dtypes())
+    for (Reduction red : kReductions) {
+      Tensor a = uniform({4, 3, 5, 7}, dt, 32), b = uniform({4, 3, 5, 7}, dt, 33);
+      auto per = ref_binary(a.to_double_vector(), a.shape(), b.to_double_vector(), b.shape(),
+                            [](double u, double v) { return std::abs(u - v); });
+      expect_matches(l1_loss(a, b, red), reduce_ref(per, red), "l1");
+    }
+}
+
+TEST(Loss, L1GradientIsSignAndZeroWhereEqual) {
+  // d/dinput = sign(input - target) / numel (Mean), 0 where input == target (torch's sign(0) = 0),
+  // and the target's gradient its negation.
+  Tensor a = Tensor::from_vector(std::vector<double>{1, -2, 0.5, 4}, {2, 2}).requires_grad_();
+  Tensor b = Tensor::from_vector(std::vector<double>{3, -2, -1, 4}, {2, 2}).requires_grad_();
+  auto g = grad({l1_loss(a, b)}, {a, b});
+  EXPECT_EQ(g[0].to_double_vector(), (std::vector<double>{-0.25, 0, 0.25, 0}));
+  EXPECT_EQ(g[1].to_double_vector(), (std::vector<double>{0.25, 0, -0.25, 0}));
+  auto gs = grad({l1_loss(a, b, Reduction::Sum)}, {a})[0];
+  EXPECT_EQ(gs.to_double_vector(), (std::vector<double>{-1, 0, 1, 0}));
+  Tensor up = Tensor::from_vector(std::vector<double>{2, 3, 5, 7}, {2, 2});
+  auto gn = grad({l1_loss(a, b, Reduction::None)}, {a}, {up})[0];
+  EXPECT_EQ(gn.to_double_vector(), (std::vector<double>{-2, 0, 5, 0}));
 }
 
 TEST(Loss, BceAtExtremeLogitsIsFiniteAndCorrect) {
@@ -143,6 +177,10 @@ TEST(Loss, ErrorsNameOpAndShapes) {
   expect_error_naming([&] { bce_with_logits(a, 1.5); }, {"bce_with_logits", "1.5"});
   expect_error_naming([&] { bce_with_logits(Tensor::zeros({0}), 1.0); }, {"bce_with_logits", "[0]"});
   expect_error_naming([&] { mse_loss(Tensor::zeros({0}), Tensor::zeros({0})); }, {"mean", "[0]"});
+  expect_error_naming([&] { l1_loss(a, b); }, {"l1_loss", "[3, 2]", "[2, 3]"});
+  expect_error_naming([&] { l1_loss(a, Tensor::zeros({3, 2}, DType::Float64)); }, {"l1_loss", "float32", "float64"});
+  expect_error_naming([&] { l1_loss(Tensor::zeros({1, 3, 4, 4}), Tensor::zeros({1, 3, 4})); },
+                      {"l1_loss", "[1, 3, 4, 4]", "[1, 3, 4]"});
 }
 
 // ---- gradients ----
@@ -156,6 +194,10 @@ TEST(LossGrad, AllLossesAllReductions) {
     EXPECT_TRUE(g2.ok) << g2.report;
     auto g3 = gradcheck([&](const std::vector<Tensor>& in) { return mse_loss(in[0], in[1], red); }, {x, y});
     EXPECT_TRUE(g3.ok) << g3.report;
+    // |x - y| has a kink where they meet: y is drawn independently of x, so no pair is within the
+    // finite-difference step of it (the gradcheck would flag one).
+    auto g4 = gradcheck([&](const std::vector<Tensor>& in) { return l1_loss(in[0], in[1], red); }, {x, y});
+    EXPECT_TRUE(g4.ok) << g4.report;
   }
 }
 
@@ -168,6 +210,10 @@ TEST(LossGradGrad, BceAndMse) {
                        inputs({x}));
   EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return mse_loss(in[0], in[1]); }, inputs({x, y}));
   EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return mse_loss(in[0], in[1], Reduction::None); },
+                       inputs({x, y}));
+  // L1's second derivative is 0 away from the kink; through a nonlinearity it is not.
+  EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return l1_loss(tanh(in[0]), in[1]); }, inputs({x, y}));
+  EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return l1_loss(in[0], in[1], Reduction::None); },
                        inputs({x, y}));
 }
 

@@ -1,6 +1,6 @@
 // nn modules: state_dict names and order as PyTorch's, layer forwards against naive float64
-// loops, default and DCGAN initialisation statistics, train/eval behaviour of BatchNorm2d,
-// load_state_dict's checks.
+// loops, default and DCGAN initialisation statistics, train/eval behaviour of BatchNorm2d and
+// InstanceNorm2d, ReflectionPad2d, load_state_dict's checks.
 #include <cmath>
 #include <numeric>
 
@@ -280,6 +280,93 @@ TEST(NN, LayerNormModuleMatchesNaive) {
     for (int k = 0; k < 6; ++k) EXPECT_NEAR(yv[n * 6 + k], (xv[n * 6 + k] - m) / std::sqrt(v + 1e-5) * w[k] + b[k], 1e-4);
   }
   EXPECT_THROW(ln.forward(Tensor::randn({4, 3, 2}, &g)), Error);
+}
+
+TEST(NN, ReflectionPad2dModule) {
+  nn::ReflectionPad2d pad(1);
+  EXPECT_EQ(pad.type_name(), "ReflectionPad2d");
+  EXPECT_TRUE(pad.named_parameters().empty());
+  EXPECT_TRUE(pad.state_dict().empty());
+  // [[1, 2, 3], [4, 5, 6]] mirrored by one on each side, as torch.nn.ReflectionPad2d(1) gives it.
+  Tensor x = Tensor::from_vector(std::vector<double>{1, 2, 3, 4, 5, 6}, {1, 1, 2, 3});
+  Tensor y = pad.forward(x);
+  EXPECT_EQ(y.shape(), (Shape{1, 1, 4, 5}));
+  EXPECT_EQ(y.to_double_vector(), (std::vector<double>{5, 4, 5, 6, 5, 2, 1, 2, 3, 2, 5, 4, 5, 6, 5, 2, 1, 2, 3, 2}));
+  EXPECT_NE(nn::ReflectionPad2d(3).describe().find("ReflectionPad2d((3, 3, 3, 3))"), std::string::npos)
+      << nn::ReflectionPad2d(3).describe();
+  EXPECT_THROW(nn::ReflectionPad2d(-1), Error);
+  EXPECT_THROW(nn::ReflectionPad2d(2).forward(x), Error);  // pad 2 on a height of 2
+}
+
+TEST(NN, InstanceNorm2dModule) {
+  Generator g(13);
+  // Without affine (torch's default): no parameters and, without running stats, no buffers.
+  nn::InstanceNorm2d plain(3);
+  EXPECT_EQ(plain.type_name(), "InstanceNorm2d");
+  EXPECT_TRUE(plain.named_parameters().empty());
+  EXPECT_TRUE(plain.named_buffers().empty());
+  EXPECT_TRUE(plain.state_dict().empty());
+  EXPECT_FALSE(plain.weight.defined());
+  nn::InstanceNorm2d affine(3, 1e-5, true);
+  std::vector<std::string> names;
+  for (auto& [n, p] : affine.named_parameters()) names.push_back(n);
+  EXPECT_EQ(names, (std::vector<std::string>{"weight", "bias"}));
+  EXPECT_TRUE(affine.named_buffers().empty());
+  EXPECT_EQ(affine.weight.to_double_vector(), (std::vector<double>{1, 1, 1}));
+  EXPECT_EQ(affine.bias.to_double_vector(), (std::vector<double>{0, 0, 0}));
+  nn::init::normal_(affine.weight, 1.0, 0.5, g);
+  nn::init::normal_(affine.bias, 0.0, 0.5, g);
+
+  Tensor x = Tensor::randn({2, 3, 4, 5}, &g) * 2.0 + 1.0;
+  auto xv = x.to_double_vector(), w = affine.weight.to_double_vector(), b = affine.bias.to_double_vector();
+  for (nn::InstanceNorm2d* m : {&plain, &affine}) {
+    auto train = m->forward(x).to_double_vector();
+    m->eval();
+    auto eval = m->forward(x).to_double_vector();
+    m->train();
+    EXPECT_EQ(train, eval) << "train and eval mode differ";
+    for (int n = 0; n < 2; ++n)
+      for (int c = 0; c < 3; ++c) {
+        double mean = 0, var = 0;
+        for (int s = 0; s < 20; ++s) mean += xv[(n * 3 + c) * 20 + s];
+        mean /= 20;
+        for (int s = 0; s < 20; ++s) var += std::pow(xv[(n * 3 + c) * 20 + s] - mean, 2);
+        var /= 20;
+        for (int s = 0; s < 20; ++s) {
+          int i = (n * 3 + c) * 20 + s;
+          double want = (xv[i] - mean) / std::sqrt(var + 1e-5);
+          if (m == &affine) want = want * w[c] + b[c];
+          EXPECT_NEAR(train[i], want, 1e-4) << i;
+        }
+      }
+  }
+  // Gradients reach the affine parameters.
+  sum(affine.forward(x) * Tensor::randn({2, 3, 4, 5}, &g)).backward();
+  EXPECT_TRUE(affine.weight.grad().defined());
+  EXPECT_TRUE(affine.bias.grad().defined());
+  EXPECT_THROW(plain.forward(Tensor::randn({2, 4, 4, 5}, &g)), Error);
+  EXPECT_THROW(plain.forward(Tensor::randn({3, 4, 5}, &g)), Error);
+  EXPECT_THROW(nn::InstanceNorm2d(0), Error);
+  EXPECT_NE(plain.describe().find("InstanceNorm2d(3, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False)"),
+            std::string::npos)
+      << plain.describe();
+}
+
+TEST(NN, CycleGanResnetStemNamesFollowPyTorch) {
+  // The stem of pytorch-CycleGAN-and-pix2pix's ResnetGenerator: ReflectionPad2d(3), Conv2d(3, ngf,
+  // 7, bias=True: instance norm), InstanceNorm2d(ngf), ReLU; torch's state_dict keys for it.
+  Generator g(14);
+  for (bool aff : {false, true}) {
+    nn::Sequential seq;
+    seq.push_back(std::make_shared<nn::ReflectionPad2d>(3));
+    seq.push_back(std::make_shared<nn::Conv2d>(3, 8, 7, 1, 0, true, &g));
+    seq.push_back(std::make_shared<nn::InstanceNorm2d>(8, 1e-5, aff));
+    seq.push_back(std::make_shared<nn::ReLU>());
+    std::vector<std::string> want = {"1.weight", "1.bias"};
+    if (aff) want.insert(want.end(), {"2.weight", "2.bias"});
+    EXPECT_EQ(keys(seq.state_dict()), want);
+    EXPECT_EQ(seq.forward(Tensor::randn({2, 3, 11, 9}, &g)).shape(), (Shape{2, 8, 11, 9}));
+  }
 }
 
 TEST(NN, LoadStateDictChecksBeforeChanging) {

@@ -1,5 +1,7 @@
-// batch_norm and layer_norm: forward against naive float64 loops, running statistics against a
-// hand-rolled update, first and second derivatives against finite differences, error messages.
+// batch_norm, instance_norm and layer_norm: forward against naive float64 loops, running
+// statistics against a hand-rolled update, first and second derivatives against finite
+// differences, error messages.
+#include <algorithm>
 #include <functional>
 #include <string>
 
@@ -462,4 +464,142 @@ TEST(LayerNorm, Errors) {
   expect_error_containing([&] { layer_norm(x, 1, Tensor(), randn64({4}, 1, false)); },
                           {"layer_norm", "bias", "[4]", "[5]"});
   expect_error_containing([&] { layer_norm(x, 1, Tensor::ones({5}), Tensor()); }, {"layer_norm", "float32"});
+}
+
+// ---------------------------------------------------------------- instance norm
+
+namespace {
+
+// Each (n, c) plane of x [N, C, S] normalised by its own mean and biased variance, then weight[c]
+// and bias[c] (empty: 1 and 0). Straight from the definition, plane by plane.
+std::vector<double> naive_instance_norm(const std::vector<double>& x, int64_t N, int64_t C, int64_t S,
+                                        const std::vector<double>& w, const std::vector<double>& b, double eps) {
+  std::vector<double> y(x.size());
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      const double* p = x.data() + (n * C + c) * S;
+      double m = 0, v = 0;
+      for (int64_t s = 0; s < S; ++s) m += p[s];
+      m /= static_cast<double>(S);
+      for (int64_t s = 0; s < S; ++s) v += (p[s] - m) * (p[s] - m);
+      v /= static_cast<double>(S);
+      for (int64_t s = 0; s < S; ++s)
+        y[(n * C + c) * S + s] = (p[s] - m) / std::sqrt(v + eps) * (w.empty() ? 1.0 : w[c]) + (b.empty() ? 0.0 : b[c]);
+    }
+  return y;
+}
+
+}  // namespace
+
+TEST(InstanceNorm, HandComputedPlanes) {
+  // Two samples of one channel: 1 2 3 4 (mean 2.5, biased var 1.25) and 10 10 10 14 (mean 11,
+  // var 3). Each normalised by its own statistics, unlike batch norm which would pool them.
+  for (DType dt : {DType::Float64, DType::Float32}) {
+    Tensor x = from64({1, 2, 3, 4, 10, 10, 10, 14}, {2, 1, 2, 2}).to(dt);
+    const double a = 1 / std::sqrt(1.25 + 1e-5), c = 1 / std::sqrt(3 + 1e-5);
+    const std::vector<double> want = {-1.5 * a, -0.5 * a, 0.5 * a, 1.5 * a, -c, -c, -c, 3 * c};
+    const double tol = dt == DType::Float64 ? 1e-14 : 1e-6;
+    expect_matches(instance_norm(x, Tensor(), Tensor()), want, tol, tol, "plain");
+    // weight 2, bias 0.5 for the one channel.
+    std::vector<double> aff(want.size());
+    for (size_t i = 0; i < want.size(); ++i) aff[i] = 2 * want[i] + 0.5;
+    expect_matches(instance_norm(x, Tensor::full({1}, 2.0, dt), Tensor::full({1}, 0.5, dt)), aff, tol, tol, "affine");
+  }
+}
+
+TEST(InstanceNorm, MatchesNaiveLoops) {
+  struct Case {
+    Shape shape;
+    bool w, b;
+  };
+  // Odd shapes, CycleGAN-like channel counts, weight-only and bias-only, a 1-D spatial input [N, C, L],
+  // and one large enough to split planes over threads.
+  const Case cases[] = {{{2, 3, 5, 7}, true, true},  {{1, 4, 3, 3}, false, false}, {{3, 2, 1, 2}, true, false},
+                        {{2, 5, 4, 1}, false, true}, {{4, 7, 9}, true, true},      {{2, 64, 17, 19}, true, true}};
+  uint64_t seed = 300;
+  for (DType dt : {DType::Float64, DType::Float32})
+    for (const Case& k : cases) {
+      const int64_t N = k.shape[0], C = k.shape[1], S = spatial(k.shape);
+      Tensor x = add(mul(randn64(k.shape, seed++, false), 3.0), 1.5).to(dt);
+      Tensor w = k.w ? randn64({C}, seed++, false).to(dt) : Tensor();
+      Tensor b = k.b ? randn64({C}, seed++, false).to(dt) : Tensor();
+      const auto want = naive_instance_norm(x.to_double_vector(), N, C, S, k.w ? w.to_double_vector() : std::vector<double>{},
+                                            k.b ? b.to_double_vector() : std::vector<double>{}, 1e-3);
+      Tensor y = instance_norm(x, w, b, 1e-3);
+      EXPECT_EQ(y.shape(), k.shape);
+      EXPECT_EQ(y.dtype(), dt);
+      const double tol = dt == DType::Float64 ? 1e-12 : 2e-5;
+      expect_matches(y, want, tol, tol, "instance_norm " + shape_str(k.shape) + " " + dtype_name(dt));
+    }
+}
+
+TEST(InstanceNorm, Float32WithLargeMeanMatchesFloat64) {
+  // Planes whose mean is 50x their spread (different per plane): the statistics must not come from
+  // E[x^2] - E[x]^2, which loses the variance in float32.
+  const Shape s{3, 4, 6, 5};
+  auto xv = randn64(s, 310, false).to_double_vector();
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] += 50.0 * static_cast<double>(1 + (i / 30) % 3);
+  Tensor x64 = from64(xv, s), w64 = randn64({4}, 311, false), b64 = randn64({4}, 312, false);
+  Tensor y32 = instance_norm(x64.to(DType::Float32), w64.to(DType::Float32), b64.to(DType::Float32));
+  auto ref = naive_instance_norm(xv, 3, 4, 30, w64.to_double_vector(), b64.to_double_vector(), 1e-5);
+  EXPECT_LT(rel_error(y32, from64(ref, s)), 2e-5);
+}
+
+TEST(InstanceNorm, SamplesAreIndependent) {
+  // Changing sample 1 leaves sample 0's output bit for bit the same (batch norm would change it).
+  Tensor x = randn64({2, 3, 4, 5}, 320, false), w = randn64({3}, 321, false);
+  auto v = x.to_double_vector(), other = randn64({1, 3, 4, 5}, 322, false).to_double_vector();
+  std::copy(other.begin(), other.end(), v.begin() + 60);
+  Tensor x2 = from64(v, x.shape());
+  auto y1 = instance_norm(x, w, Tensor()).to_double_vector(), y2 = instance_norm(x2, w, Tensor()).to_double_vector();
+  EXPECT_EQ(std::vector<double>(y1.begin(), y1.begin() + 60), std::vector<double>(y2.begin(), y2.begin() + 60));
+  EXPECT_GT(max_abs_diff(std::vector<double>(y1.begin() + 60, y1.end()), std::vector<double>(y2.begin() + 60, y2.end())),
+            0.1);
+}
+
+TEST(InstanceNorm, RunsTheBatchNormKernelOnThePlanes) {
+  // The composite: one batch_norm node on x viewed as [1, N C, S], weight and bias repeated N times.
+  Tensor x = randn64({2, 3, 2, 2}, 330), w = randn64({3}, 331), b = randn64({3}, 332);
+  auto ops = recorded_ops(instance_norm(x, w, b));
+  EXPECT_EQ(ops.count("batch_norm"), 1u);
+  EXPECT_EQ(ops.count("pow"), 0u) << "the statistics were built from element-wise ops";
+}
+
+TEST(InstanceNorm, Gradcheck) {
+  Tensor x = randn64({2, 3, 3, 2}, 340), w = rand64({3}, 341, 0.5, 1.5), b = randn64({3}, 342);
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return instance_norm(in[0], in[1], in[2]); },
+                   inputs({x, w, b}));
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return instance_norm(in[0], Tensor(), Tensor()); },
+                   inputs({x}));
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return instance_norm(in[0], in[1], Tensor(), 1e-2); },
+                   inputs({x, w}));
+  // x constant: only the repeated weight's and bias's gradients, summed back over the samples.
+  Tensor xc = randn64({3, 3, 2, 3}, 343, false);
+  EXPECT_GRADCHECK([xc](const std::vector<Tensor>& in) { return instance_norm(xc, in[0], in[1]); }, inputs({w, b}));
+}
+
+TEST(InstanceNorm, SecondDerivative) {
+  // batch_norm_backward's own rule differentiates the reference formula, so the composite is twice
+  // differentiable (a gradient penalty through an instance-normalised critic works).
+  Tensor x = randn64({2, 2, 2, 3}, 350), w = rand64({2}, 351, 0.5, 1.5), b = randn64({2}, 352);
+  EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return instance_norm(in[0], in[1], in[2]); },
+                       inputs({x, w, b}));
+  EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return tanh(instance_norm(in[0], Tensor(), Tensor())) * in[0]; },
+                       inputs({x}));
+}
+
+TEST(InstanceNorm, Errors) {
+  Tensor x = randn64({2, 3, 4, 4}, 360, false);
+  expect_error_containing([&] { instance_norm(randn64({2, 3}, 1, false), Tensor(), Tensor()); },
+                          {"instance_norm", "[2, 3]", "[N, C, H, W]"});
+  expect_error_containing([&] { instance_norm(x, randn64({2}, 1, false), Tensor()); },
+                          {"instance_norm", "weight", "[2]", "[2, 3, 4, 4]", "3 channels"});
+  expect_error_containing([&] { instance_norm(x, Tensor(), randn64({3, 1}, 1, false)); },
+                          {"instance_norm", "bias", "[3, 1]"});
+  expect_error_containing([&] { instance_norm(x, Tensor::ones({3}), Tensor()); }, {"instance_norm", "float32", "float64"});
+  expect_error_containing([&] { instance_norm(randn64({2, 3, 1, 1}, 1, false), Tensor(), Tensor()); },
+                          {"instance_norm", "more than 1 spatial element", "[2, 3, 1, 1]"});
+  expect_error_containing([&] { instance_norm(Tensor::zeros({0, 3, 4, 4}, DType::Float64), Tensor(), Tensor()); },
+                          {"instance_norm", "empty", "[0, 3, 4, 4]"});
+  expect_error_containing([&] { instance_norm(x, Tensor(), Tensor(), 0.0); }, {"instance_norm", "eps"});
 }

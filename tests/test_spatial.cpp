@@ -1,8 +1,9 @@
-// Spatial ops: pixel shuffle / unshuffle, nearest upsampling and its block-sum gradient,
-// translate2d, flip_horizontal, cutout masks and the per-sample colour transforms. Values against
-// hand-computed cases and float64 index loops over plain vectors on random odd shapes; gradients
-// and second derivatives against finite differences; the adjoint identities the backward rules
-// rest on; bad parameters (errors from the ops, NaN samples from the primitives); shape errors.
+// Spatial ops: pixel shuffle / unshuffle, nearest upsampling and its block-sum gradient, reflection
+// padding and its gather-sum gradient, translate2d, flip_horizontal, cutout masks and the
+// per-sample colour transforms. Values against hand-computed cases and float64 index loops over
+// plain vectors on random odd shapes; gradients and second derivatives against finite
+// differences; the adjoint identities the backward rules rest on; bad parameters (errors from the
+// ops, NaN samples from the primitives); shape errors.
 #include <cmath>
 #include <random>
 #include <string>
@@ -92,6 +93,40 @@ Vec ref_block_sum(const Vec& g, const Shape& gs, int64_t s) {
   for (int64_t t = 0; t < numel_of(gs); ++t) {
     auto i = unravel(t, gs);
     out[static_cast<size_t>(ravel({i[0], i[1], i[2] / s, i[3] / s}, os))] += g[static_cast<size_t>(t)];
+  }
+  return out;
+}
+
+// Reflection padding written from the mirror's definition (not kernels/pad_index.h): the padded
+// axis is periodic with period 2 (L - 1) around the image; fold the offset into one period, then
+// mirror its second half.
+int64_t ref_mirror(int64_t k, int64_t extent) {
+  if (extent == 1) return 0;
+  const int64_t period = 2 * (extent - 1);
+  k = ((k % period) + period) % period;
+  return k < extent ? k : period - k;
+}
+
+// Walks the output: out[.., i, j] = x[.., mirror(i - top), mirror(j - left)].
+Vec ref_reflection_pad(const Vec& x, const Shape& xs, int64_t l, int64_t r, int64_t t, int64_t b) {
+  const Shape os = {xs[0], xs[1], xs[2] + t + b, xs[3] + l + r};
+  Vec out(static_cast<size_t>(numel_of(os)));
+  for (int64_t e = 0; e < numel_of(os); ++e) {
+    auto o = unravel(e, os);
+    out[static_cast<size_t>(e)] =
+        x[static_cast<size_t>(ravel({o[0], o[1], ref_mirror(o[2] - t, xs[2]), ref_mirror(o[3] - l, xs[3])}, xs))];
+  }
+  return out;
+}
+
+// The adjoint as a scatter (the kernels gather): each g element added onto the pixel it was read from.
+Vec ref_reflection_pad_backward(const Vec& g, const Shape& gs, int64_t l, int64_t r, int64_t t, int64_t b) {
+  const Shape os = {gs[0], gs[1], gs[2] - t - b, gs[3] - l - r};
+  Vec out(static_cast<size_t>(numel_of(os)), 0.0);
+  for (int64_t e = 0; e < numel_of(gs); ++e) {
+    auto i = unravel(e, gs);
+    out[static_cast<size_t>(ravel({i[0], i[1], ref_mirror(i[2] - t, os[2]), ref_mirror(i[3] - l, os[3])}, os))] +=
+        g[static_cast<size_t>(e)];
   }
   return out;
 }
@@ -221,6 +256,50 @@ TEST(SpatialUpsample, HandWrittenCase) {
   expect_matches(y, {5, 5, 5, -1, -1, -1, 5, 5, 5, -1, -1, -1, 5, 5, 5, -1, -1, -1}, 0, 0, "scale 3");
 }
 
+TEST(SpatialReflectionPad, HandWrittenCases) {
+  // torch.nn.ReflectionPad2d's documented examples: arange(9) as [1, 1, 3, 3], pad 2 on every side,
+  // then (left, right, top, bottom) = (1, 1, 2, 0). The edge row/column is not repeated.
+  Vec nine = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+  for (DType dt : both_dtypes()) {
+    Tensor x = vec(nine, {1, 1, 3, 3}, dt);
+    Tensor y = reflection_pad2d(x, 2);
+    EXPECT_EQ(y.shape(), (Shape{1, 1, 7, 7}));
+    EXPECT_EQ(y.dtype(), dt);
+    expect_matches(y, {8, 7, 6, 7, 8, 7, 6,  //
+                       5, 4, 3, 4, 5, 4, 3,  //
+                       2, 1, 0, 1, 2, 1, 0,  //
+                       5, 4, 3, 4, 5, 4, 3,  //
+                       8, 7, 6, 7, 8, 7, 6,  //
+                       5, 4, 3, 4, 5, 4, 3,  //
+                       2, 1, 0, 1, 2, 1, 0},
+                   0, 0, "pad 2");
+    Tensor z = reflection_pad2d(x, 1, 1, 2, 0);
+    EXPECT_EQ(z.shape(), (Shape{1, 1, 5, 5}));
+    expect_matches(z, {7, 6, 7, 8, 7,  //
+                       4, 3, 4, 5, 4,  //
+                       1, 0, 1, 2, 1,  //
+                       4, 3, 4, 5, 4,  //
+                       7, 6, 7, 8, 7},
+                   0, 0, "pad (1, 1, 2, 0)");
+    // One row, left 2, right 1: columns read x2 x1 | x0 x1 x2 | x1, so the gradient of x0 is g2,
+    // of x1 g1 + g3 + g5, of x2 g0 + g4 (digits of powers of ten keep the terms apart).
+    Tensor g = vec({1, 10, 100, 1000, 10000, 100000}, {1, 1, 1, 6}, dt);
+    Tensor gx = reflection_pad2d_backward(g, 2, 1, 0, 0);
+    EXPECT_EQ(gx.shape(), (Shape{1, 1, 1, 3}));
+    expect_matches(gx, {100, 101010, 10001}, 0, 0, "backward of one row");
+    // 3 x 3 padded by 1 everywhere, upstream all ones: each pixel counts the positions reading it,
+    // (1, 3, 1) in rows times (1, 3, 1) in columns; the center is read by the whole 3 x 3 of
+    // mirrors, the corners only by themselves.
+    Tensor counts = reflection_pad2d_backward(Tensor::ones({1, 1, 5, 5}, dt), 1, 1, 1, 1);
+    expect_matches(counts, {1, 3, 1, 3, 9, 3, 1, 3, 1}, 0, 0, "counts");
+  }
+  // Zero pads are the identity; one-pixel-wide images take only zero pads along that axis.
+  Tensor u = uniform({2, 3, 1, 4}, DType::Float32, 2);
+  expect_matches(reflection_pad2d(u, 0), u.to_double_vector(), 0, 0, "pad 0");
+  expect_matches(reflection_pad2d(u, 3, 0, 0, 0), ref_reflection_pad(u.to_double_vector(), u.shape(), 3, 0, 0, 0), 0,
+                 0, "width 4, left 3");
+}
+
 TEST(SpatialTranslate, HandWrittenCase) {
   // 3 x 3 image 1..9 moved down one row and left one column: out[y, x] = x[y - 1, x + 1].
   for (DType dt : both_dtypes())
@@ -331,6 +410,74 @@ TEST(SpatialUpsample, MatchesIndexLoopsOnRandomShapes) {
       expect_matches(upsample_nearest2d_backward(g, s), ref_block_sum(g.to_double_vector(), g.shape(), s),
                      "block sum " + where);
     }
+}
+
+TEST(SpatialReflectionPad, MatchesIndexLoopsOnRandomShapes) {
+  std::mt19937_64 r(19);
+  uint64_t seed = 1250;
+  for (DType dt : both_dtypes())
+    for (int rep = 0; rep < 10; ++rep) {
+      Shape xs = random_shape(r, 4, 1, 9);
+      if (rep == 0) xs = {2, 3, 61, 67};   // past the parallel grain
+      if (rep == 1) xs = {1, 3, 256, 3};   // CycleGAN's first layer, with a narrow width
+      const int64_t l = pick(r, 0, xs[3] - 1), rr = pick(r, 0, xs[3] - 1);
+      const int64_t t = pick(r, 0, xs[2] - 1), b = pick(r, 0, xs[2] - 1);
+      const std::string where = at(xs, "pads " + std::to_string(l) + " " + std::to_string(rr) + " " +
+                                           std::to_string(t) + " " + std::to_string(b), dt);
+      Tensor x = uniform(xs, dt, seed++);
+      Tensor y = reflection_pad2d(x, l, rr, t, b);
+      EXPECT_EQ(y.shape(), (Shape{xs[0], xs[1], xs[2] + t + b, xs[3] + l + rr})) << where;
+      expect_matches(y, ref_reflection_pad(x.to_double_vector(), xs, l, rr, t, b), 0, 0, "pad " + where);
+      Tensor g = uniform(y.shape(), dt, seed++);
+      Tensor gx = reflection_pad2d_backward(g, l, rr, t, b);
+      EXPECT_EQ(gx.shape(), xs) << where;
+      expect_matches(gx, ref_reflection_pad_backward(g.to_double_vector(), g.shape(), l, rr, t, b),
+                     "backward " + where);
+    }
+}
+
+TEST(SpatialReflectionPad, BackwardAddsInIncreasingRowThenColumnOrder) {
+  // The order the CUDA gather kernel adds in (kernels/spatial.cuh), so that the two backends agree
+  // bit for bit: float32 sums from 0 over the sources in increasing padded row, then column, found
+  // here by scanning the whole padded plane for positions that mirror onto the pixel.
+  std::mt19937_64 r(21);
+  for (int rep = 0; rep < 12; ++rep) {
+    Shape xs = random_shape(r, 4, 1, 9);
+    xs[0] = std::min<int64_t>(xs[0], 2);
+    if (rep == 0) xs = {1, 2, 7, 40};  // a long interior, the CPU's vectorised loop
+    const int64_t l = pick(r, 0, xs[3] - 1), rr = pick(r, 0, xs[3] - 1);
+    const int64_t t = pick(r, 0, xs[2] - 1), b = pick(r, 0, xs[2] - 1);
+    const Shape gs = {xs[0], xs[1], xs[2] + t + b, xs[3] + l + rr};
+    Tensor g = uniform(gs, DType::Float32, 1280 + rep, -100, 100);
+    const std::vector<float> gv = g.to_float_vector();
+    std::vector<float> want(static_cast<size_t>(numel_of(xs)));
+    for (int64_t e = 0; e < numel_of(xs); ++e) {
+      auto o = unravel(e, xs);
+      float acc = 0;
+      for (int64_t i = 0; i < gs[2]; ++i)
+        for (int64_t j = 0; j < gs[3]; ++j)
+          if (ref_mirror(i - t, xs[2]) == o[2] && ref_mirror(j - l, xs[3]) == o[3])
+            acc += gv[static_cast<size_t>(ravel({o[0], o[1], i, j}, gs))];
+      want[static_cast<size_t>(e)] = acc;
+    }
+    EXPECT_EQ(reflection_pad2d_backward(g, l, rr, t, b).to_float_vector(), want)
+        << shape_str(xs) << " pads " << l << " " << rr << " " << t << " " << b;
+  }
+}
+
+TEST(SpatialReflectionPad, BackwardIsTheAdjoint) {
+  // <pad(x), g> == <x, pad_backward(g)>: the gather sums exactly the positions the forward copies to.
+  std::mt19937_64 r(20);
+  for (int rep = 0; rep < 6; ++rep) {
+    Shape xs = random_shape(r, 4, 1, 8);
+    const int64_t l = pick(r, 0, xs[3] - 1), rr = pick(r, 0, xs[3] - 1);
+    const int64_t t = pick(r, 0, xs[2] - 1), b = pick(r, 0, xs[2] - 1);
+    Tensor x = uniform(xs, DType::Float64, 1260 + rep);
+    Tensor g = uniform({xs[0], xs[1], xs[2] + t + b, xs[3] + l + rr}, DType::Float64, 1270 + rep);
+    const double lhs = dot(reflection_pad2d(x, l, rr, t, b).to_double_vector(), g.to_double_vector());
+    const double rhs = dot(x.to_double_vector(), reflection_pad2d_backward(g, l, rr, t, b).to_double_vector());
+    EXPECT_NEAR(lhs, rhs, 1e-12 * (1 + std::abs(lhs))) << shape_str(xs);
+  }
 }
 
 TEST(SpatialTranslate, MatchesIndexLoopsOnRandomShapes) {
@@ -454,6 +601,15 @@ TEST(SpatialGrad, ShuffleAndUpsample) {
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return upsample_nearest2d_backward(in[0], 3); }, inputs({g}));
 }
 
+TEST(SpatialGrad, ReflectionPad) {
+  // Pads up to one less than the extent (the largest mirror), unequal on every side.
+  Tensor x = randn64({2, 3, 4, 5}, 1310), g = randn64({2, 3, 8, 7}, 1311);
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return reflection_pad2d(in[0], 4, 1, 3, 0); }, inputs({x}));
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return reflection_pad2d(in[0], 2); }, inputs({x}));
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return reflection_pad2d_backward(in[0], 1, 2, 3, 1); },
+                   inputs({g}));
+}
+
 TEST(SpatialGrad, AugmentationTransforms) {
   Tensor x = randn64({3, 2, 5, 7}, 1400);
   Tensor shifts = vec({2, -3, 0, 1, -1, 8}, {3, 2}, DType::Float32);
@@ -501,6 +657,11 @@ TEST(SpatialGrad, BackwardRecordsTheAdjointOps) {
   EXPECT_EQ(recorded_ops(gt).count("translate2d"), 1u);
   expect_matches(grad({sum(mul(gt, w))}, {hv})[0], ref_translate(w.to_double_vector(), w.shape(), {1, -2, 0, 3}), 0,
                  0, "d/dhv <w, translate(hv, -d)>");
+  Tensor gp = grad({sum(mul(reflection_pad2d(v, 1, 2, 1, 1), k))}, {v}, {}, true)[0];  // k [2, 3, 4, 6]
+  EXPECT_EQ(recorded_ops(gp).count("reflection_pad2d_backward"), 1u);
+  expect_matches(grad({sum(mul(gp, w))}, {k})[0], ref_reflection_pad(w.to_double_vector(), w.shape(), 1, 2, 1, 1), 0,
+                 0, "d/dk <w, pad_backward(k)>");
+
   Tensor mask = vec({0, 1}, {2});
   Tensor gf = grad({sum(mul(flip_horizontal(v, mask), hv))}, {v}, {}, true)[0];
   EXPECT_EQ(recorded_ops(gf).count("flip_horizontal"), 1u);
@@ -535,6 +696,30 @@ TEST(SpatialGradGrad, ThroughNonlinearities) {
                        inputs({u, f}));
   EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return square(adjust_contrast(in[0], in[1])); },
                        inputs({u, f}));
+}
+
+TEST(SpatialGradGrad, ReflectionPadAndItsAdjoint) {
+  // Gradient of a gradient against finite differences of the first, through nonlinearities on both
+  // sides (the pad alone is linear: its second derivative would be zero whatever the rule).
+  Tensor x = randn64({2, 2, 3, 4}, 1710), w = randn64({2, 2, 7, 5}, 1711);
+  EXPECT_GRADGRADCHECK(
+      [](const std::vector<Tensor>& in) { return sum(mul(tanh(reflection_pad2d(in[0], 1, 0, 2, 2)), in[1])); },
+      inputs({x, w}));
+  EXPECT_GRADGRADCHECK([](const std::vector<Tensor>& in) { return square(reflection_pad2d(tanh(in[0]), 2)); },
+                       inputs({x}));
+  EXPECT_GRADGRADCHECK(
+      [](const std::vector<Tensor>& in) { return tanh(reflection_pad2d_backward(square(in[0]), 1, 0, 2, 2)); },
+      inputs({w}));
+  // A third order: d/dx of <d/dx <d/dx sum(tanh(pad(x))), u>, v> stays finite-difference exact
+  // because every rule records reflection_pad2d or reflection_pad2d_backward again.
+  Tensor u = randn64({2, 2, 3, 4}, 1712, false);
+  EXPECT_GRADGRADCHECK(
+      [u](const std::vector<Tensor>& in) {
+        GradModeGuard on(true);
+        Tensor gx = grad({sum(tanh(reflection_pad2d(in[0], 2, 1, 1, 2)))}, {in[0]}, {}, /*create_graph=*/true)[0];
+        return sum(mul(gx, u));
+      },
+      inputs({x}));
 }
 
 TEST(SpatialGradGrad, AugmentedCriticUnderGradientPenalty) {
@@ -636,9 +821,34 @@ TEST(SpatialErrors, NameTheOpAndShapes) {
   expect_error_naming([&] { adjust_contrast(Tensor::zeros({3}), Tensor::zeros({3})); }, {"adjust_contrast", "[N, C, ...]"});
 }
 
+TEST(SpatialErrors, ReflectionPadNamesTheOpPadAndShape) {
+  // As torch: every pad below the extent it mirrors (ReflectionPad2d(3) on a 3 x 3 image fails).
+  Tensor x = Tensor::zeros({1, 1, 3, 3});
+  expect_error_naming([&] { reflection_pad2d(x, 3); },
+                      {"reflection_pad2d", "left 3", "less than the dimension", "[1, 1, 3, 3]"});
+  expect_error_naming([&] { reflection_pad2d(Tensor::zeros({2, 3, 5, 8}), 0, 0, 0, 5); },
+                      {"reflection_pad2d", "bottom 5", "[2, 3, 5, 8]", "height 5"});
+  expect_error_naming([&] { reflection_pad2d(Tensor::zeros({2, 3, 5, 8}), 0, 8, 0, 0); },
+                      {"reflection_pad2d", "right 8", "width 8"});
+  expect_error_naming([&] { reflection_pad2d(Tensor::zeros({1, 2, 1, 4}), 1, 1, 1, 0); }, {"top 1", "height 1"});
+  expect_error_naming([&] { reflection_pad2d(x, -1, 0, 0, 0); }, {"reflection_pad2d", "left -1", "negative"});
+  expect_error_naming([&] { reflection_pad2d(Tensor::zeros({3, 5, 5}), 1); },
+                      {"reflection_pad2d", "[3, 5, 5]", "[N, C, H, W]"});
+  expect_error_naming([&] { reflection_pad2d(Tensor(), 1); }, {"reflection_pad2d", "undefined"});
+  // The adjoint checks the image its grad came from: [1, 1, 4, 4] less pads 2 + 2 is 0 rows.
+  expect_error_naming([&] { reflection_pad2d_backward(Tensor::zeros({1, 1, 4, 4}), 0, 0, 2, 2); },
+                      {"reflection_pad2d_backward", "[1, 1, 4, 4]", "height 0"});
+  expect_error_naming([&] { reflection_pad2d_backward(Tensor::zeros({1, 1, 4, 4}), 0, 0, 0, -1); },
+                      {"reflection_pad2d_backward", "bottom -1"});
+  expect_error_naming([&] { reflection_pad2d_backward(Tensor::zeros({1, 4, 4}), 1, 1, 1, 1); },
+                      {"reflection_pad2d_backward", "[1, 4, 4]"});
+}
+
 TEST(SpatialErrors, EmptyBatchesAreFine) {
   EXPECT_EQ(pixel_shuffle(Tensor::zeros({0, 4, 2, 3}), 2).shape(), (Shape{0, 1, 4, 6}));
   EXPECT_EQ(upsample_nearest2d(Tensor::zeros({0, 2, 2, 3}), 2).shape(), (Shape{0, 2, 4, 6}));
+  EXPECT_EQ(reflection_pad2d(Tensor::zeros({0, 2, 2, 3}), 1).shape(), (Shape{0, 2, 4, 5}));
+  EXPECT_EQ(reflection_pad2d_backward(Tensor::zeros({0, 2, 4, 5}), 1, 1, 1, 1).shape(), (Shape{0, 2, 2, 3}));
   EXPECT_EQ(translate2d(Tensor::zeros({0, 2, 2, 3}), Tensor::zeros({0, 2})).shape(), (Shape{0, 2, 2, 3}));
   EXPECT_EQ(flip_horizontal(Tensor::zeros({0, 2, 2, 3}), Tensor::zeros({0})).shape(), (Shape{0, 2, 2, 3}));
   EXPECT_EQ(cutout_mask(0, 2, 3, Tensor::zeros({0, 2}), 1).shape(), (Shape{0, 1, 2, 3}));

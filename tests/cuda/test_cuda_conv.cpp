@@ -415,6 +415,59 @@ TEST(CudaConvOps, DcganBlocksForwardBackwardMatchCpu) {
   }
 }
 
+TEST(CudaInstanceNorm, OpForwardBackwardAndSecondDerivativeMatchCpu) {
+  SKIP_WITHOUT_GPU();
+  // instance_norm is batch_norm on [1, N C, S] (engine/ops/norm.h): many short channels, the shape
+  // the per-channel kernel strategy takes. Forward, the gradients of x, weight and bias, and a
+  // gradient-penalty style second derivative, CUDA (hand and cuDNN) against the CPU backend.
+  struct Case {
+    Shape s;
+    bool affine;
+  };
+  const Case cases[] = {{{2, 64, 33, 35}, true}, {{1, 7, 5, 3}, false}, {{3, 256, 16, 16}, true}, {{4, 5, 2, 1}, true}};
+  uint64_t seed = 900;
+  for (const Case& c : cases) {
+    const int64_t C = c.s[1];
+    const Tensor x = cpu_randn(c.s, ++seed, 2.0), up = cpu_randn(c.s, ++seed);
+    const Tensor w0 = c.affine ? cpu_randn({C}, ++seed, 0.5) : Tensor(), b0 = c.affine ? cpu_randn({C}, ++seed) : Tensor();
+    struct Out {
+      Tensor y, gx, gw, gb, penalty_gw;
+    };
+    auto run = [&](Device dev) {
+      Out o;
+      Tensor xd = x.to(dev).detach().requires_grad_();
+      Tensor w = c.affine ? w0.to(dev).detach().requires_grad_() : Tensor();
+      Tensor b = c.affine ? b0.to(dev).detach().requires_grad_() : Tensor();
+      Tensor y = instance_norm(xd, w, b);
+      o.y = y.detach();
+      std::vector<Tensor> wrt = {xd};
+      if (c.affine) wrt.insert(wrt.end(), {w, b});
+      auto g = grad({sum(mul(y, up.to(dev)))}, wrt, {}, /*create_graph=*/c.affine);
+      o.gx = g[0].detach();
+      if (c.affine) {
+        o.gw = g[1].detach();
+        o.gb = g[2].detach();
+        // d/dw of ||d/dx <y, up>||^2: through batch_norm_backward's rule.
+        o.penalty_gw = grad({sum(square(g[0]))}, {w})[0];
+      }
+      return o;
+    };
+    const Out ref = run(Device::cpu());
+    for (KernelImpl impl : impls()) {
+      SCOPED_TRACE(shape_str(c.s) + " " + cuda::kernel_impl_name(impl));
+      ImplScope scope(OpFamily::BatchNorm, impl);
+      const Out got = run(Device::cuda(0));
+      EXPECT_LT(rel(got.y, ref.y), 1e-5) << "y";
+      EXPECT_LT(rel(got.gx, ref.gx), 1e-5) << "dx";
+      if (c.affine) {
+        EXPECT_LT(rel(got.gw, ref.gw), 1e-5) << "dweight";
+        EXPECT_LT(rel(got.gb, ref.gb), 1e-5) << "dbias";
+        EXPECT_LT(rel(got.penalty_gw, ref.penalty_gw), 1e-4) << "second derivative in weight";
+      }
+    }
+  }
+}
+
 TEST(CudaConvTranspose2d, OpMatchesCpuOnGeneratorLayers) {
   SKIP_WITHOUT_GPU();
   // conv_transpose2d through the op (PyTorch weight layout [C_in, C_out, kH, kW], bias, output

@@ -718,6 +718,32 @@ TEST(CudaLoss, BceWithLogitsFusedMatchesCompositeReference) {
       }
 }
 
+TEST(CudaLoss, L1LossAndItsGradientMatchCpu) {
+  SKIP_WITHOUT_CUDA();
+  // A composite (sub, abs, reduction): the value and sign(input - target) gradient on both devices,
+  // every reduction, a tie (input == target) in each batch where the gradient must be 0.
+  for (DType dt : {kF32, kF64})
+    for (Reduction red : {Reduction::Mean, Reduction::Sum, Reduction::None})
+      for (const Shape& s : {Shape{1}, Shape{3, 5, 7}, Shape{4, 3, 33, 35}}) {
+        Tensor a = randn_cpu(s, 1700 + numel_of(s), dt), b = randn_cpu(s, 1800 + numel_of(s), dt);
+        auto bv = b.to_double_vector();
+        bv[0] = a.to_double_vector()[0];
+        b = Tensor::from_vector(bv, s).to(dt);
+        Tensor out[2], ga[2];
+        for (int d = 0; d < 2; ++d) {
+          const Device dev = d ? kCuda : Device::cpu();
+          Tensor ad = a.to(dev).requires_grad_();
+          Tensor l = l1_loss(ad, b.to(dev), red);
+          out[d] = l.detach();
+          ga[d] = grad({sum(mul(l, randn_cpu(l.shape(), 1900, dt).to(dev)))}, {ad})[0];
+        }
+        const std::string at = shape_str(s) + " " + dtype_name(dt);
+        EXPECT_LT(rel_error(out[1], out[0]), tol(dt)) << at;
+        EXPECT_LT(rel_error(ga[1], ga[0]), tol(dt)) << at;
+        EXPECT_EQ(ga[1].to_double_vector()[0], 0.0) << at << ": gradient at input == target";
+      }
+}
+
 // ---------------------------------------------------------------- embedding, one-hot, softmax cross-entropy
 
 namespace {
