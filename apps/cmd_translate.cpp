@@ -9,6 +9,7 @@
 #include "models/data.h"
 #include "models/eval/digits_net.h"
 #include "models/run.h"
+#include "models/sampling.h"
 #include "models/translate.h"
 #include "models/unpaired_digits.h"
 
@@ -44,7 +45,7 @@ Runner add_translate_command(CLI::App& app) {
 
 Runner add_unpaired_digits_command(CLI::App& app) {
   struct Flags {
-    std::string out, data = "mnist", checkpoint, task, classifier, device = "auto";
+    std::string out, data = "mnist", checkpoint, task, classifier, grid, device = "auto";
   };
   auto f = std::make_shared<Flags>();
   app.require_subcommand(1);
@@ -57,6 +58,7 @@ Runner add_unpaired_digits_command(CLI::App& app) {
   score->add_option("--task", f->task, "The task's folder (gan unpaired-digits write)")->required();
   score->add_option("--classifier", f->classifier, "Digits classifier weights (default: the committed ones)");
   score->add_option("--device", f->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  score->add_option("--grid", f->grid, "Also write a PNG of 10 held-out digits: rows a, g_ab(a), the thickened a, g_ba(g_ab(a))");
   return [f, write]() -> int {
     if (write->parsed()) {
       io::ImageDataset mnist = models::load_dataset(f->data, 28);
@@ -75,6 +77,10 @@ Runner add_unpaired_digits_command(CLI::App& app) {
                 s.mae_untranslated, s.mae_back / s.mae_untranslated);
     std::printf("  g_ba(g_ab(a)) read as a's digit: %.1f%%   (a itself: %.1f%%)\n", 100 * s.cycle_accuracy,
                 100 * s.input_accuracy);
+    if (!f->grid.empty()) {
+      models::write_images(s.rows, f->grid, s.rows.size(0) / 4);
+      std::printf("  grid: %s\n", f->grid.c_str());
+    }
     return 0;
   };
 }

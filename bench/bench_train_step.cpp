@@ -7,6 +7,10 @@
 //   trainer/<model>/b<batch>/<variant>     the same step with data loading: the next shuffled batch of
 //                                          an in-memory 8-bit data set, copied to the device, scaled
 // <model> is the anchor's name, so scripts/bench_compare.py sets each row beside PyTorch's.
+//   train_step/cyclegan_256/b1/<variant>     CycleGAN as the paper trains it (GPU only): 256x256 RGB,
+//                                            ngf = ndf = 64, 9 residual blocks, 70x70 PatchGANs, batch 1
+//   train_step/cyclegan_digits/b4/<variant>  the bundled unpaired task's narrow model (docs/cyclegan.md):
+//                                            28x28, ngf = ndf = 16, 3 blocks, batch 4
 #include "bench/bench_common.h"
 #include "models/config.h"
 #include "models/data.h"
@@ -100,7 +104,45 @@ void step_case(const StepCase& c, int64_t batch, const Variant& v, bool loader) 
   }, reps);
 }
 
+// One CycleGAN step (critic step and generator step, the pools full after the warm-up) on unpaired
+// random images of an in-memory data set per domain.
+void cyclegan_case(const char* name, int64_t side, int64_t width, int64_t blocks, int64_t batch, const Variant& v) {
+  const bool quick = options().quick;
+  add_case(std::string("train_step/") + name + "/b" + std::to_string(batch), "lsgan + cycle + identity, pools of 50", v,
+           false, [=](benchmark::State& st, const Variant& v) {
+             models::TrainConfig cfg;
+             cfg.recipe = "cyclegan";
+             cfg.model.arch = "cyclegan";
+             cfg.data_b = "random";
+             cfg.model.channels = side == 28 ? 1 : 3;
+             cfg.model.image_size = side;
+             cfg.model.ngf = cfg.model.ndf = width;
+             cfg.model.res_blocks = blocks;
+             models::cyclegan_defaults(cfg.model);
+             cfg.loss = "lsgan";
+             cfg.batch = batch;
+             cfg.steps = 1000000;
+             cfg.device = v.gpu() ? "cuda" : "cpu";
+             cfg.kernels = v.path == Path::Lib ? "cudnn" : "hand";
+             const int64_t c = cfg.model.channels;
+             models::Trainer trainer(cfg,
+                                     models::unpaired_source(random_dataset(8 * batch, c, side),
+                                                             random_dataset(8 * batch + 1, c, side), batch, side, 0),
+                                     v.device());
+             apply(v);
+             measure(st, v, {}, 1, [&](int) { trainer.train_step(); }, 3);
+             if (st.error_occurred()) return;
+             st.counters["images_per_s"] = benchmark::Counter(static_cast<double>(batch) / (st.counters["median_ms"] * 1e-3));
+             st.counters["batch"] = benchmark::Counter(static_cast<double>(batch));
+           },
+           v.gpu() ? (quick ? 10 : 20) : (quick ? 5 : 10));
+}
+
 void register_all() {
+  for (const Variant& v : variants(true, true, true)) {
+    if (v.gpu()) cyclegan_case("cyclegan_256", 256, 64, 9, 1, v);
+    else cyclegan_case("cyclegan_digits", 28, 16, 3, 4, v);
+  }
   for (const StepCase& c : kCases)
     for (const Variant& v : variants(true, true, true)) {
       // The CPU runs the MNIST DCGAN-32 at batch 64, as the anchor's CPU section does.

@@ -370,8 +370,8 @@ std::unique_ptr<Trainer> build_trainer(TrainConfig& cfg, const io::SafetensorsFi
   } else {
     note(ev, "loss: " + describe_loss(cfg));
     std::string nets;
-    for (auto& [name, m] : trainer->recipe().networks())
-      nets += ", " + name + " " + std::to_string(m->num_parameters()) + " parameters";
+    for (auto& [name, m] : trainer->recipe().networks())  // state without weights (cyclegan's pools) is no network
+      if (m->num_parameters() > 0) nets += ", " + name + " " + std::to_string(m->num_parameters()) + " parameters";
     note(ev, "model: " + cfg.model.arch + nets + ", on " + device.str());
   }
   return trainer;

@@ -86,7 +86,7 @@ std::string write_unpaired_digits(const io::ImageDataset& mnist, const std::stri
 }
 
 TranslationScore score_unpaired_digits(const LoadedTranslator& ab, const LoadedTranslator& ba, const std::string& dir,
-                                       const std::string& classifier_weights) {
+                                       const std::string& classifier_weights, int64_t columns) {
   GAN_CHECK(ab.direction == "a2b" && ba.direction == "b2a", "score: expected the a2b and the b2a translators");
   const io::ImageDataset test = io::read_mnist_like(dir + "/a-test");
   GAN_CHECK(test.height == eval::kDigitsSide && test.width == eval::kDigitsSide && !test.labels.empty(),
@@ -103,8 +103,11 @@ TranslationScore score_unpaired_digits(const LoadedTranslator& ab, const LoadedT
   s.mae_back = mean_abs_diff(translate_images(ba, target), a);
   auto net = eval::load_digits_net(classifier_weights, Device::cpu());
   net->eval();
-  s.cycle_accuracy = accuracy(*net, translate_images(ba, fake_b), test.labels);
+  const Tensor cycled = translate_images(ba, fake_b);
+  s.cycle_accuracy = accuracy(*net, cycled, test.labels);
   s.input_accuracy = accuracy(*net, a, test.labels);
+  const int64_t k = std::min(columns, s.images);
+  s.rows = cat({slice(a, 0, 0, k), slice(fake_b, 0, 0, k), slice(target, 0, 0, k), slice(cycled, 0, 0, k)}, 0);
   return s;
 }
 

@@ -29,8 +29,10 @@ struct TranslationScore {
   double mae_translated = 0, mae_untranslated = 0;  // |g_ab(a) - T(a)|, |a - T(a)|
   double mae_back = 0;                              // |g_ba(T(a)) - a| (to compare with mae_untranslated)
   double cycle_accuracy = 0, input_accuracy = 0;    // classifier on g_ba(g_ab(a)), on a
+  // The first `columns` held-out digits in rows a | g_ab(a) | T(a) | g_ba(g_ab(a)) (for a grid).
+  Tensor rows;
 };
 TranslationScore score_unpaired_digits(const LoadedTranslator& ab, const LoadedTranslator& ba, const std::string& dir,
-                                       const std::string& classifier_weights);
+                                       const std::string& classifier_weights, int64_t columns = 10);
 
 }  // namespace gan::models

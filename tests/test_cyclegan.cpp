@@ -323,8 +323,9 @@ TEST_F(CycleGanApp, TrainTranslateAndScoreOnTheBundledTask) {
   r = gan("translate --checkpoint run/checkpoints/last.safetensors --direction b2a --in run/samples --out back");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(std::filesystem::exists(p("back/last.png")));
-  r = gan("unpaired-digits score --checkpoint run/checkpoints/last.safetensors --task task");
+  r = gan("unpaired-digits score --checkpoint run/checkpoints/last.safetensors --task task --grid g.png");
   ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(p("g.png")));
   EXPECT_NE(r.out.find("read as a's digit"), std::string::npos) << r.out;
   // Refusals that name what is wrong.
   io::save_npy(p("bad.npy"), Tensor::full({1, 1, 28, 28}, 3.0));
