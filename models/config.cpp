@@ -45,6 +45,10 @@ void ModelConfig::validate() const {
   GAN_CHECK(cond_method == "projection" || cond_method == "concat" || cond_method == "acgan",
             "model: unknown --cond-method '" << cond_method << "' (expected projection, concat or acgan)");
   GAN_CHECK(embed_dim >= 0, "model: --embed-dim must not be negative, got " << embed_dim);
+  if (cyclegan()) {
+    GAN_CHECK(!conditional() && codes.empty(), "model: cyclegan translates images; --condition and --codes do not apply");
+    GAN_CHECK(spectral_norm == "none", "model: cyclegan's discriminators use instance norm; --spectral-norm does not apply");
+  }
   if (conditional()) {
     GAN_CHECK(arch != "toy", "model: --condition class needs labelled images; 2-D toy data has no classes");
     GAN_CHECK(num_classes >= 2, "model: --condition class needs a data set with at least 2 classes, got "
@@ -58,10 +62,6 @@ void ModelConfig::validate() const {
   }
   GAN_CHECK(res_blocks >= 0 && res_blocks <= 64, "model: --res-blocks must lie in [0, 64] (0: the paper's), got " << res_blocks);
   GAN_CHECK(d_layers >= 0 && d_layers <= 8, "model: --d-layers must lie in [0, 8] (0: the paper's), got " << d_layers);
-  if (cyclegan()) {
-    GAN_CHECK(!conditional() && codes.empty(), "model: cyclegan translates images; --condition and --codes do not apply");
-    GAN_CHECK(spectral_norm == "none", "model: cyclegan's discriminators use instance norm; --spectral-norm does not apply");
-  }
 }
 
 void cyclegan_defaults(ModelConfig& m) {

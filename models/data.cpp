@@ -240,7 +240,14 @@ std::unique_ptr<DataSource> fixed_batch_source(Tensor batch, const std::string& 
 static std::unique_ptr<DataSource> cyclegan_source(TrainConfig& cfg, bool fit_model) {
   cfg.validate();  // names a missing --data-b before anything is read
   const int64_t folder_size = !fit_model ? cfg.model.image_size : cfg.image_size > 0 ? cfg.image_size : 256;
-  io::ImageDataset a = load_dataset(cfg.data, folder_size), b = load_dataset(cfg.data_b, folder_size);
+  auto load = [&](const char* flag, const std::string& spec) {
+    try {
+      return load_dataset(spec, folder_size);
+    } catch (const Error& e) {
+      GAN_FAIL(flag << " " << spec << ": " << e.what());
+    }
+  };
+  io::ImageDataset a = load("--data-a", cfg.data), b = load("--data-b", cfg.data_b);
   GAN_CHECK(a.channels == b.channels, "--data-a " << cfg.data << " has " << a.channels << " channel(s), --data-b "
                                                   << cfg.data_b << " " << b.channels << ": cyclegan translates between "
                                                   << "images of the same channels");

@@ -108,7 +108,9 @@ std::string graph_to_dot(const std::vector<Tensor>& roots, const DotOptions& opt
       ++st.edges;
       std::string label = shape_label(e.fn->outputs[e.input_nr].shape);
       if (e.fn->outputs.size() > 1) label = "out " + std::to_string(e.input_nr) + " " + label;
-      os << "  n" << id.at(e.fn.get()) << " -> n" << i << " [label=\"" << escape(label) << "\"];\n";
+      // xlabel, not label: Graphviz's dot (2.43) loses labelled edges that leave a cluster for a
+      // node outside any (a residual block's skip into its add) and then fails the whole drawing.
+      os << "  n" << id.at(e.fn.get()) << " -> n" << i << " [xlabel=\"" << escape(label) << "\"];\n";
     }
   }
   for (size_t r = 0; r < roots.size(); ++r) {
