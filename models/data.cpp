@@ -93,6 +93,12 @@ io::Image DataSource::picture(const Tensor& samples, nn::Module*, const std::str
 
 namespace {
 
+std::string describe_images(const io::ImageDataset& d) {
+  std::ostringstream os;
+  os << d.count << " images " << d.channels << "x" << d.height << "x" << d.width << " from " << d.source;
+  return os.str();
+}
+
 constexpr uint64_t kToyStream = 0x746f790000000000ULL;  // "toy": the data's draws, apart from the weights' seed
 constexpr uint64_t kPlotSeed = 0x706c6f74ULL;           // the same real points in every plot
 constexpr int64_t kCriticGrid = 72;                     // heat map cells per side
@@ -109,12 +115,7 @@ class ImageSource : public DataSource {
     b.real = loader_.next(labels_ ? &b.labels : nullptr);
     return b;
   }
-  std::string describe() const override {
-    const io::ImageDataset& d = loader_.data();
-    std::ostringstream os;
-    os << d.count << " images " << d.channels << "x" << d.height << "x" << d.width << " from " << d.source;
-    return os.str();
-  }
+  std::string describe() const override { return describe_images(loader_.data()); }
   int64_t batches_per_epoch() const override { return loader_.batches_per_epoch(); }
   DataState state() const override { return {loader_.epoch(), loader_.position(), std::nullopt}; }
   void set_state(const DataState& s) override { loader_.set_state(s.epoch, s.position); }
@@ -138,12 +139,7 @@ class UnpairedSource : public DataSource {
     return out;
   }
   std::string describe() const override {
-    auto one = [](const io::ImageDataset& d) {
-      std::ostringstream os;
-      os << d.count << " images " << d.channels << "x" << d.height << "x" << d.width << " from " << d.source;
-      return os.str();
-    };
-    return "A: " + one(a_.data()) + "; B: " + one(b_.data()) + " (unpaired)";
+    return "A: " + describe_images(a_.data()) + "; B: " + describe_images(b_.data()) + " (unpaired)";
   }
   int64_t batches_per_epoch() const override { return a_.batches_per_epoch(); }
   DataState state() const override { return {a_.epoch(), a_.position(), std::nullopt}; }
