@@ -449,6 +449,8 @@ RunResult run_training(TrainConfig cfg, const std::string& dir, const RunEvents&
                          << ", or pass --overwrite to start over there");
     }
     trainer = build_trainer(cfg, nullptr, "", ev, nullptr, dp.get());
+  });
+  on_every_rank(dp, [&] {  // every rank is ready: rank 0 writes
     if (!root) return;
     if (cfg.eval_every > 0) eval::training_feature_net(trainer->config(), Device::cpu());  // a bad one writes nothing
     run = std::make_unique<Run>(*trainer, dir, ev, "");  // checks the config against the run's length before its evaluator writes
@@ -510,6 +512,8 @@ RunResult resume_training(const std::string& dir, const ResumeOverrides& o, cons
     GAN_CHECK(trainer->step() <= trainer->total_steps(), "--resume " << dir << ": the checkpoint is at step "
                                                                      << trainer->step() << ", past the requested "
                                                                      << trainer->total_steps() << " steps");
+  });
+  on_every_rank(dp, [&] {  // every rank is ready: rank 0 writes
     if (!root) return;
     run = std::make_unique<Run>(*trainer, dir, ev, path + " (step " + std::to_string(trainer->step()) + ")");
     clean_stale_temp_files(dir, ev);
