@@ -110,6 +110,7 @@ int run_train(TrainFlags& f) {
     throw;
   }
   if (bar_drawn) std::fprintf(stderr, "\n");
+  if (r.follower) return r.interrupted ? 128 + (g_stop_signal ? g_stop_signal : SIGINT) : 0;  // rank 0 reports
   std::fprintf(stderr, "%s steps %lld..%lld in %s (%.2f s/100 steps)\n",
                r.interrupted ? "interrupted after" : "trained", static_cast<long long>(r.first_step),
                static_cast<long long>(r.last_step), models::format_duration(r.seconds).c_str(),

@@ -9,7 +9,27 @@
 
 #include "apps/cli.h"
 #include "engine/core/error.h"
+#include "engine/dist/communicator.h"
 #include "models/run.h"
+
+namespace {
+
+// Prints an error and returns its exit status. On one rank of a data-parallel run, the others may
+// be waiting for this one in a collective: the message names the rank, then the whole job ends
+// (MPI_Abort), so that no rank hangs.
+int fail(const char* before, const char* text, int code) {
+  if (!gan::dist::world_started_with_peers()) {
+    std::fprintf(stderr, "%sgan: error: %s\n", before, text);
+    return code;
+  }
+  auto w = gan::dist::world();
+  std::fprintf(stderr, "%sgan: error: rank %d of %d: %s\n", before, w->rank(), w->size(), text);
+  std::fflush(stderr);
+  w->abort(code);
+  return code;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   gan::app::GanCli cli;
@@ -35,19 +55,19 @@ int main(int argc, char** argv) {
   try {
     for (CLI::App* sub : app.get_subcommands()) return cli.runners.at(sub)();
   } catch (const gan::models::TrainingDiverged& e) {
-    std::fprintf(stderr, "\ngan: error: %s\n", e.what());
-    return 3;
-  } catch (const gan::Error& e) {
-    std::fprintf(stderr, "gan: error: %s\n", e.what());
+    return fail("\n", e.what(), 3);
+  } catch (const gan::dist::AgreedError& e) {
+    // Every rank stopped here with this message (refused settings, a setup failure): rank 0 says it
+    // and all end normally.
+    if (gan::dist::world()->rank() == 0) std::fprintf(stderr, "gan: error: %s\n", e.what());
     return 1;
+  } catch (const gan::Error& e) {
+    return fail("", e.what(), 1);
   } catch (const std::bad_alloc&) {
     // Tensors refuse what cannot fit with their own message; this is a container or a library.
-    std::fprintf(stderr, "gan: error: out of memory (a buffer could not be allocated; try a smaller --batch, "
-                         "--n or model width)\n");
-    return 1;
+    return fail("", "out of memory (a buffer could not be allocated; try a smaller --batch, --n or model width)", 1);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "gan: error: %s\n", e.what());
-    return 1;
+    return fail("", e.what(), 1);
   }
   return 0;
 }

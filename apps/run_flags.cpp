@@ -248,6 +248,9 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
   fixed(app.add_option("--diffaugment", c.diffaugment,
                        "DiffAugment: color, translation, cutout (comma-separated), applied to every batch D sees, real "
                        "and generated, differentiably"));
+  fixed(app.add_flag("--sync-bn", c.sync_bn,
+                     "Data parallel (mpirun -np N): batch norm statistics over the global batch instead of each "
+                     "rank's share (docs/distributed.md)"));
   f->seed = fixed(app.add_option("--seed", c.seed, "Random seed (weights, noise, shuffling)")
                              ->check(seed_value())
                              ->capture_default_str());

@@ -221,7 +221,7 @@ static void train_fields(T& c, F&& f) {
   f("checkpoint_every", c.checkpoint_every), f("log_every", c.log_every), f("n_samples", c.n_samples);
   f("lr_g", c.lr_g), f("lr_d", c.lr_d), f("weight_decay", c.weight_decay), f("grad_clip", c.grad_clip);
   f("label_smoothing", c.label_smoothing), f("rmsprop_alpha", c.rmsprop_alpha), f("ema", c.ema);
-  f("augment", c.augment), f("diffaugment", c.diffaugment);
+  f("augment", c.augment), f("diffaugment", c.diffaugment), f("sync_bn", c.sync_bn);
   f("grad_hist_steps", c.grad_hist_steps);
   f("eval_every", c.eval_every), f("eval_n", c.eval_n), f("eval_features", c.eval_features);
   f("eval_metrics", c.eval_metrics), f("eval_n_ref", c.eval_n_ref);

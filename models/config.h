@@ -113,7 +113,10 @@ struct TrainConfig {
   // Augmentation (models/augment.h): of the real images (flip,translate), and DiffAugment's
   // differentiable transforms of everything the critic sees (color,translation,cutout); "" for none.
   std::string augment, diffaugment;
-  int64_t batch = 64;
+  int64_t batch = 64;  // the global batch: a data-parallel run splits it across its ranks
+  // Data parallel (models/distributed.h): batch norm statistics over the global batch rather than
+  // each rank's share (the default, as PyTorch DDP). One process: no difference.
+  bool sync_bn = false;
   int64_t steps = 0;   // total generator steps; 0: use epochs
   int64_t epochs = 0;  // passes over the data when steps is 0
   uint64_t seed = 0;

@@ -55,10 +55,13 @@ class StepContext {
   virtual ~StepContext() = default;
   virtual const StepPoint& point() const = 0;
   // This critic step's batch, on the training device; in the generator phase, the last critic step's.
+  // In a data-parallel run, this rank's rows of the global batch (models/distributed.h).
   virtual const Batch& batch() const = 0;
-  // Standard normal noise from the run's noise stream, on the training device.
+  // Standard normal noise from the run's noise stream, on the training device. Data parallel: shape[0]
+  // is this rank's share; the global batch's noise is drawn and this rank's rows returned.
   virtual Tensor noise(const Shape& shape) = 0;
-  // The noise stream itself, for the recipe's other draws (WGAN-GP's interpolation weights).
+  // The noise stream itself, for the recipe's other draws (WGAN-GP's interpolation weights); data
+  // parallel: a stream of this rank and step instead.
   virtual Generator& rng() = 0;
   // network(x), its activations named after `pass` for the hooks.
   virtual Tensor run(const std::string& network, const std::string& pass, const Tensor& x) = 0;

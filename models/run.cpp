@@ -16,6 +16,7 @@
 #include "engine/io/plot.h"
 #include "models/eval/gradient_log.h"
 #include "models/eval/evaluate.h"
+#include "models/distributed.h"
 
 namespace gan::models {
 
@@ -353,9 +354,10 @@ Device resolve_device(const std::string& spec) {
 }
 
 std::unique_ptr<Trainer> build_trainer(TrainConfig& cfg, const io::SafetensorsFile* checkpoint, const std::string& source,
-                                       const RunEvents& ev, std::unique_ptr<DataSource> data) {
+                                       const RunEvents& ev, std::unique_ptr<DataSource> data, const DataParallel* dp) {
   if (checkpoint || data) cfg.validate();  // a fresh run's model is fitted to its data first
   Device device = resolve_device(cfg.device);
+  if (dp) device = dp->device(cfg.device, device);
 #ifdef GAN_WITH_CUDA  // kernel family and TF32 apply to CUDA only
   if (!cfg.kernels.empty()) cuda::set_kernel_impl(cfg.kernels);
   cuda::set_allow_tf32(cfg.tf32);
@@ -377,69 +379,150 @@ std::unique_ptr<Trainer> build_trainer(TrainConfig& cfg, const io::SafetensorsFi
   return trainer;
 }
 
-RunResult run_training(TrainConfig cfg, const std::string& dir, const RunEvents& ev, bool overwrite) {
-  GAN_CHECK(!dir.empty(), "--out: an output folder is required");
-  std::string last = dir + "/checkpoints/last.safetensors";
-  GAN_CHECK(!io::file_exists(dir) || io::is_directory(dir), "--out " << dir << ": exists and is not a folder");
-  // An existing folder is locked before anything else, so that a run there is reported as such;
-  // a new one once the checks have passed and it is created.
-  io::FolderLock lock;
-  if (io::is_directory(dir)) lock = lock_folder("--out", dir);
-  GAN_CHECK(overwrite || !(io::file_exists(last) || io::file_exists(dir + "/metrics.csv")),
-            "--out " << dir << ": already holds a run; continue it with --resume " << dir
-                     << ", or pass --overwrite to start over there");
-  std::unique_ptr<Trainer> trainer = build_trainer(cfg, nullptr, "", ev);
-  if (cfg.eval_every > 0) eval::training_feature_net(trainer->config(), Device::cpu());  // a bad one writes nothing
-  Run run(*trainer, dir, ev, "");  // checks the config against the run's length before its evaluator writes
-  if (!lock.held()) {
-    io::make_directories(dir);
-    lock = lock_folder("--out", dir);
-  }
-  clean_stale_temp_files(dir, ev);
-  if (overwrite) {
-    const std::vector<std::string> removed = remove_run_outputs(dir);
-    if (!removed.empty())
-      note(ev, "--overwrite: removed " + std::to_string(removed.size()) + " file(s) of the previous run in " + dir);
-  }
-  prepare_folder(dir, trainer->config());
-  run.metrics().start();
-  run.gradients().start();
-  return run.go();
+namespace {
+
+// What a rank hears: rank 0 all of `ev`, the others nothing (rank 0 reports the run). A stop request
+// (a signal to any rank) is answered by every rank alike, so that all stop after the same step.
+RunEvents rank_events(const RunEvents& ev, const std::shared_ptr<DataParallel>& dp) {
+  if (!dp) return ev;
+  RunEvents out;
+  if (dp->root()) out = ev;
+  out.should_stop = [dp, mine = ev.should_stop] { return dp->any(mine && mine()); };
+  return out;
 }
 
-RunResult resume_training(const std::string& dir, const ResumeOverrides& o, const RunEvents& ev) {
+// Setup that may fail on some ranks only: with ranks, each runs `step` and all of them stop with
+// the failures' messages when any failed (DataParallel::agree).
+void on_every_rank(const std::shared_ptr<DataParallel>& dp, const std::function<void()>& step) {
+  if (dp) dp->agree(step);
+  else step();
+}
+
+// A rank other than 0 trains the same steps as rank 0's loop and writes nothing; it stops where
+// rank 0 does (the stop request is collective).
+RunResult follow(Trainer& t, const RunEvents& ev) {
+  RunResult r;
+  r.follower = true;
+  r.first_step = t.step();
+  const Clock::time_point start = Clock::now();
+  const int64_t total = t.total_steps();
+  while (t.step() < total) {
+    t.train_step();
+    if (t.step() != total && ev.should_stop()) {
+      r.interrupted = true;
+      break;
+    }
+  }
+  r.last_step = t.step();
+  r.seconds = seconds_since(start);
+  return r;
+}
+
+// The training loop of every rank: rank 0's (or the single process's) is `run`.
+RunResult train(Trainer& t, Run* run, const std::shared_ptr<DataParallel>& dp, const RunEvents& ev) {
+  if (!dp) return run->go();
+  t.distribute(dp);
+  note(ev, dp->describe(t.config()));
+  return dp->root() ? run->go() : follow(t, ev);
+}
+
+}  // namespace
+
+RunResult run_training(TrainConfig cfg, const std::string& dir, const RunEvents& events, bool overwrite) {
+  GAN_CHECK(!dir.empty(), "--out: an output folder is required");
+  std::shared_ptr<DataParallel> dp = DataParallel::from_launch();
+  if (dp) dp->check_same_settings(cfg, "gan train --out " + dir + (overwrite ? " --overwrite" : ""));
+  const bool root = !dp || dp->root();
+  const RunEvents ev = rank_events(events, dp);
+  std::string last = dir + "/checkpoints/last.safetensors";
+  io::FolderLock lock;
+  std::unique_ptr<Trainer> trainer;
+  std::unique_ptr<Run> run;
+  on_every_rank(dp, [&] {
+    if (root) {  // rank 0 alone holds and writes the folder
+      GAN_CHECK(!io::file_exists(dir) || io::is_directory(dir), "--out " << dir << ": exists and is not a folder");
+      // An existing folder is locked before anything else, so that a run there is reported as such;
+      // a new one once the checks have passed and it is created.
+      if (io::is_directory(dir)) lock = lock_folder("--out", dir);
+      GAN_CHECK(overwrite || !(io::file_exists(last) || io::file_exists(dir + "/metrics.csv")),
+                "--out " << dir << ": already holds a run; continue it with --resume " << dir
+                         << ", or pass --overwrite to start over there");
+    }
+    trainer = build_trainer(cfg, nullptr, "", ev, nullptr, dp.get());
+  });
+  on_every_rank(dp, [&] {  // every rank is ready: rank 0 writes
+    if (!root) return;
+    if (cfg.eval_every > 0) eval::training_feature_net(trainer->config(), Device::cpu());  // a bad one writes nothing
+    run = std::make_unique<Run>(*trainer, dir, ev, "");  // checks the config against the run's length before its evaluator writes
+    if (!lock.held()) {
+      io::make_directories(dir);
+      lock = lock_folder("--out", dir);
+    }
+    clean_stale_temp_files(dir, ev);
+    if (overwrite) {
+      const std::vector<std::string> removed = remove_run_outputs(dir);
+      if (!removed.empty())
+        note(ev, "--overwrite: removed " + std::to_string(removed.size()) + " file(s) of the previous run in " + dir);
+    }
+    prepare_folder(dir, trainer->config());
+    run->metrics().start();
+    run->gradients().start();
+  });
+  return train(*trainer, run.get(), dp, ev);
+}
+
+RunResult resume_training(const std::string& dir, const ResumeOverrides& o, const RunEvents& events) {
+  std::shared_ptr<DataParallel> dp = DataParallel::from_launch();
+  const bool root = !dp || dp->root();
+  const RunEvents ev = rank_events(events, dp);
   std::string path = dir + "/checkpoints/last.safetensors";
-  GAN_CHECK(io::is_directory(dir), "--resume " << dir << ": no such folder");
-  io::FolderLock lock = lock_folder("--resume", dir);
-  GAN_CHECK(io::file_exists(path), "--resume " << dir << ": no checkpoint at " << path);
-  io::SafetensorsFile f = io::load_safetensors(path);
-  TrainConfig cfg = checkpoint_config(f, path);
-  if (o.steps) {
-    cfg.steps = *o.steps;
-    cfg.epochs = 0;
+  io::FolderLock lock;
+  io::SafetensorsFile f;
+  TrainConfig cfg;
+  on_every_rank(dp, [&] {  // every rank reads the same checkpoint (the folder is shared)
+    GAN_CHECK(io::is_directory(dir), "--resume " << dir << ": no such folder");
+    if (root) lock = lock_folder("--resume", dir);
+    GAN_CHECK(io::file_exists(path), "--resume " << dir << ": no checkpoint at " << path);
+    f = io::load_safetensors(path);
+    cfg = checkpoint_config(f, path);
+    if (o.steps) {
+      cfg.steps = *o.steps;
+      cfg.epochs = 0;
+    }
+    if (o.epochs) {
+      cfg.epochs = *o.epochs;
+      cfg.steps = 0;
+    }
+    if (o.sample_every) cfg.sample_every = *o.sample_every;
+    if (o.checkpoint_every) cfg.checkpoint_every = *o.checkpoint_every;
+    if (o.log_every) cfg.log_every = *o.log_every;
+    if (o.device) cfg.device = *o.device;
+    if (o.kernels) cfg.kernels = *o.kernels;
+    if (o.tf32) cfg.tf32 = *o.tf32;
+    if (o.grad_hist_steps) cfg.grad_hist_steps = *o.grad_hist_steps;
+  });
+  if (dp) {
+    auto step = f.metadata.find("step");
+    dp->check_same_settings(cfg, "gan train --resume " + dir + " at step " + (step == f.metadata.end() ? "?" : step->second));
   }
-  if (o.epochs) {
-    cfg.epochs = *o.epochs;
-    cfg.steps = 0;
-  }
-  if (o.sample_every) cfg.sample_every = *o.sample_every;
-  if (o.checkpoint_every) cfg.checkpoint_every = *o.checkpoint_every;
-  if (o.log_every) cfg.log_every = *o.log_every;
-  if (o.device) cfg.device = *o.device;
-  if (o.kernels) cfg.kernels = *o.kernels;
-  if (o.tf32) cfg.tf32 = *o.tf32;
-  if (o.grad_hist_steps) cfg.grad_hist_steps = *o.grad_hist_steps;
-  std::unique_ptr<Trainer> trainer = build_trainer(cfg, &f, path, ev);
-  GAN_CHECK(trainer->step() <= trainer->total_steps(), "--resume " << dir << ": the checkpoint is at step "
-                                                                   << trainer->step() << ", past the requested "
-                                                                   << trainer->total_steps() << " steps");
-  Run run(*trainer, dir, ev, path + " (step " + std::to_string(trainer->step()) + ")");
-  clean_stale_temp_files(dir, ev);
-  prepare_folder(dir, cfg);
-  run.restore_best(f);
-  run.metrics().keep_until(trainer->step());
-  run.gradients().keep_until(trainer->step());
-  return run.go();
+  std::unique_ptr<Trainer> trainer;
+  std::unique_ptr<Run> run;
+  on_every_rank(dp, [&] {
+    trainer = build_trainer(cfg, &f, path, ev, nullptr, dp.get());
+    GAN_CHECK(trainer->step() <= trainer->total_steps(), "--resume " << dir << ": the checkpoint is at step "
+                                                                     << trainer->step() << ", past the requested "
+                                                                     << trainer->total_steps() << " steps");
+  });
+  on_every_rank(dp, [&] {  // every rank is ready: rank 0 writes
+    if (!root) return;
+    run = std::make_unique<Run>(*trainer, dir, ev, path + " (step " + std::to_string(trainer->step()) + ")");
+    clean_stale_temp_files(dir, ev);
+    prepare_folder(dir, cfg);
+    run->restore_best(f);
+    run->metrics().keep_until(trainer->step());
+    run->gradients().keep_until(trainer->step());
+  });
+  return train(*trainer, run.get(), dp, ev);
 }
 
 }  // namespace gan::models

@@ -46,6 +46,7 @@ struct RunResult {
   int64_t first_step = 0, last_step = 0;  // steps trained by this call: (first_step, last_step]
   double seconds = 0;                     // wall time of the training loop
   bool interrupted = false;               // should_stop ended it before the last step
+  bool follower = false;  // a rank other than 0 of a data-parallel run: it wrote nothing, rank 0 reports
 };
 
 struct ResumeOverrides {
@@ -58,10 +59,17 @@ struct ResumeOverrides {
 // The trainer of a run, for a fresh run and for a resumed one alike: applies the config's device
 // and CUDA kernel choice, and takes its data from `data` or else from cfg.data (a fresh run fits
 // cfg.model to the data; a resumed one must match it). With `checkpoint` the trainer continues
-// from it (errors name `source`). `ev` hears what was set up.
+// from it (errors name `source`). `ev` hears what was set up. With `dp` (a rank of a data-parallel
+// run) the device is this rank's; the caller then distributes the trainer (Trainer::distribute).
 std::unique_ptr<Trainer> build_trainer(TrainConfig& cfg, const io::SafetensorsFile* checkpoint, const std::string& source,
-                                       const RunEvents& ev, std::unique_ptr<DataSource> data = nullptr);
+                                       const RunEvents& ev, std::unique_ptr<DataSource> data = nullptr,
+                                       const DataParallel* dp = nullptr);
 
+// Started by an MPI launcher as N > 1 processes, run_training and resume_training train one run on
+// all of them (models/distributed.h): rank 0 writes and reports, the others train in step with it;
+// settings that differ between ranks, or a failure during setup on any rank, stop every rank with
+// one message (dist::AgreedError).
+//
 // Trains from scratch into `out_dir`. Everything is checked (data, config, device, the folder
 // not in use by a live run, nor holding another run unless `overwrite`) before anything is
 // written.

@@ -67,10 +67,9 @@ class Trainer::Context : public StepContext {
     batch_ = t_.data_->next();
     batch_.real = batch_.real.to(t_.device_);
     if (!augment_.empty()) batch_.real = augment_real(batch_.real, augment_, t_.noise_gen_);
-    if (batch_.labels.defined()) {
-      batch_.labels = batch_.labels.to(t_.device_);
-      input("labels", batch_.labels);
-    }
+    if (batch_.labels.defined()) batch_.labels = batch_.labels.to(t_.device_);
+    if (t_.dp_) t_.dp_->keep_shard(batch_);  // the global batch drawn, this rank's rows kept
+    if (batch_.labels.defined()) input("labels", batch_.labels);
     input("real", batch_.real);
     if (batch_.real_b.defined()) {
       batch_.real_b = batch_.real_b.to(t_.device_);
@@ -87,17 +86,19 @@ class Trainer::Context : public StepContext {
   const StepPoint& point() const override { return point_; }
   const Batch& batch() const override { return batch_; }
   Tensor noise(const Shape& shape) override {
-    Tensor z = draw_noise(t_.cfg_.model, shape, t_.noise_gen_, t_.device_);
+    // Data parallel: the noise of the global batch, as one process draws it, and this rank's rows.
+    Tensor z = t_.dp_ ? t_.dp_->shard(draw_noise(t_.cfg_.model, t_.dp_->global_shape(shape), t_.noise_gen_, t_.device_))
+                      : draw_noise(t_.cfg_.model, shape, t_.noise_gen_, t_.device_);
     input("noise", z);
     return z;
   }
-  Generator& rng() override { return t_.noise_gen_; }
+  Generator& rng() override { return t_.dp_ ? t_.rank_gen_ : t_.noise_gen_; }
   Tensor run(const std::string& network, const std::string& pass, const Tensor& x) override {
     auto named = name_pass(network, pass);
     return t_.network(network)(x);
   }
   Tensor critic_input(const Tensor& images) override {
-    return diffaugment_.empty() ? images : diff_augment(images, diffaugment_, t_.noise_gen_);
+    return diffaugment_.empty() ? images : diff_augment(images, diffaugment_, rng());
   }
   std::shared_ptr<void> name_pass(const std::string& network, const std::string& pass) override {
     std::string before = passes_[network];
@@ -206,6 +207,12 @@ void Trainer::update(Phase phase, const Tensor& loss, const StepPoint& at, const
   for (auto& g : groups_)
     if (g.spec.phase == phase) g.opt->zero_grad();
   loss.backward();
+  if (dp_) {  // every rank steps with the mean gradient: clipping, hooks and optimizers see it
+    std::vector<Tensor> params;
+    for (auto& g : groups_)
+      if (g.spec.phase == phase) params.insert(params.end(), g.params.begin(), g.params.end());
+    dp_->average_gradients(params);
+  }
   if (hooks && hooks->before_optimizer_step) hooks->before_optimizer_step(at, loss);
   for (auto& g : groups_) {
     if (g.spec.phase != phase) continue;
@@ -253,6 +260,7 @@ struct Frozen {
 
 StepScalars Trainer::train_step(const StepHooks* hooks) {
   const int k = recipe_->critic_steps();
+  if (dp_) rank_gen_ = dp_->rank_stream(cfg_.seed, step_);
   for (auto& g : groups_) g.opt->set_lr(cfg_.lr_at(step_, total_steps(), g.spec.phase == Phase::Generator));
   Context ctx(*this, hooks);
   for (int i = 0; i < k; ++i) {
@@ -276,7 +284,30 @@ StepScalars Trainer::train_step(const StepHooks* hooks) {
     update(Phase::Generator, loss, at, hooks, ctx);
   }
   ++step_;
-  return ctx.scalars();
+  StepScalars scalars = ctx.scalars();
+  if (dp_) {
+    dp_->average(scalars);
+    // Per-rank batch norm leaves each rank its own running statistics: rank 0's become everyone's.
+    if (!cfg_.sync_bn) dp_->copy_from_root(all_networks(), false);
+  }
+  return scalars;
+}
+
+std::vector<nn::Module*> Trainer::all_networks() const {
+  std::vector<nn::Module*> nets;
+  for (auto& [n, m] : networks_) nets.push_back(m);
+  if (ema_) nets.push_back(ema_.get());
+  return nets;
+}
+
+void Trainer::distribute(std::shared_ptr<DataParallel> dp) {
+  GAN_CHECK(dp, "trainer: distribute() needs the ranks of a data-parallel run");
+  GAN_CHECK(cfg_.batch % dp->size() == 0,
+            "--batch " << cfg_.batch << " does not split across " << dp->size() << " ranks");
+  dp_ = std::move(dp);
+  dp_->copy_from_root(all_networks(), true);  // the same start everywhere, whatever each rank computed
+  if (cfg_.sync_bn)
+    for (nn::Module* m : all_networks()) dp_->synchronise_batch_norm(*m);
 }
 
 Tensor Trainer::generate(const std::vector<Tensor>& inputs) {

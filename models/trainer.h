@@ -23,6 +23,7 @@
 #include "models/checkpoint.h"
 #include "models/config.h"
 #include "models/data.h"
+#include "models/distributed.h"
 #include "models/losses.h"
 #include "models/metrics.h"
 #include "models/recipe.h"
@@ -72,6 +73,13 @@ class Trainer {
   // belongs to another model or optimizer, lacks entries or has wrong shapes.
   void restore(const io::SafetensorsFile& f, const std::string& source);
 
+  // Makes this trainer one rank of a data-parallel run (models/distributed.h), after any restore:
+  // rank 0's weights and buffers are copied to every rank now, and from then on each step trains
+  // on this rank's share of the batch with gradients averaged over the ranks. A collective: every
+  // rank calls it at the same point.
+  void distribute(std::shared_ptr<DataParallel> dp);
+  DataParallel* data_parallel() const { return dp_.get(); }  // null for one process
+
  private:
   class Context;
   struct Group {
@@ -81,6 +89,7 @@ class Trainer {
   };
   void update(Phase phase, const Tensor& loss, const StepPoint& at, const StepHooks* hooks, Context& ctx);
   void update_ema();
+  std::vector<nn::Module*> all_networks() const;  // the recipe's and the moving average
   static std::map<std::string, nn::StateValue> state_map(const nn::Module& m);
   CheckpointState state() const;
 
@@ -95,6 +104,8 @@ class Trainer {
   std::vector<Tensor> fixed_inputs_;
   std::shared_ptr<nn::Module> ema_;  // the generator's moving average (checkpointed as generator_ema.*)
   int64_t step_ = 0;
+  std::shared_ptr<DataParallel> dp_;  // null for one process
+  Generator rank_gen_;                // data parallel: this rank's draws in this step (StepContext::rng)
 };
 
 // The optimizer a config asks for, over `params`, at learning rate `lr` (<= 0: cfg.lr).

@@ -9,6 +9,7 @@
 
 #include "engine/nn/module.h"
 #include "engine/ops/conv.h"
+#include "engine/ops/norm.h"
 #include "engine/rng/generator.h"
 
 namespace gan::nn {
@@ -101,13 +102,16 @@ class ConvTranspose2d : public WeightLayer {
 // Batch norm over [N, C, H, W] (or [N, C]). Parameters weight (ones), bias (zeros); buffers
 // running_mean (zeros), running_var (ones) and the counter num_batches_tracked. Training mode
 // normalises with the batch statistics and updates the running ones (momentum as PyTorch);
-// eval mode uses the running ones.
+// eval mode uses the running ones. With `sum_across` set, training mode takes the statistics of a
+// batch split across processes (batch_norm_across, torch.nn.SyncBatchNorm); eval mode never
+// communicates (one process may sample alone).
 class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(int64_t num_features, double eps = 1e-5, double momentum = 0.1, bool affine = true,
                        bool track_running_stats = true);
   Tensor forward(const Tensor& x) override;
   Tensor weight, bias, running_mean, running_var;
+  SumAcross sum_across;  // empty: this process's batch alone
   int64_t num_features;
   int64_t num_batches_tracked = 0;
   double eps, momentum;

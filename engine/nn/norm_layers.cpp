@@ -26,6 +26,7 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
                            << ", H, W]");
   if (is_training()) {
     if (running_mean.defined()) ++num_batches_tracked;
+    if (sum_across) return batch_norm_across(x, weight, bias, running_mean, running_var, sum_across, momentum, eps);
     return batch_norm(x, weight, bias, running_mean, running_var, true, momentum, eps);
   }
   // Without running statistics PyTorch normalises with the batch even in eval mode.

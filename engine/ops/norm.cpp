@@ -8,6 +8,7 @@
 //   batch_norm (train)  batch_norm_backward     fused     reference_vjp of batch_norm_backward_reference
 //   batch_norm (eval)   affine in x, weight, bias         composite
 //   instance_norm       composite: batch_norm (train) on x as [1, N C, *], weight/bias repeated N times
+//   batch_norm_across   sums across processes, then composite  first order only
 //   layer_norm          composite (built from differentiable ops)
 //
 // layer_norm is a composition of differentiable ops: it sits in WGAN-GP critics, where the
@@ -115,6 +116,63 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
                        return out;
                      });
   }
+  return y;
+}
+
+Tensor batch_norm_across(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
+                         Tensor running_var, const SumAcross& sum_across, double momentum, double eps) {
+  GAN_CHECK(sum_across, "batch_norm_across: no function to sum the statistics across processes");
+  GAN_CHECK(x.dim() >= 2 && x.numel() > 0, "batch_norm_across: expected input [N, C] or [N, C, H, W], got " << x.str());
+  check_same_device_dtype("batch_norm_across", {&x, &weight, &bias, &running_mean, &running_var});
+  const int64_t C = x.size(1);
+  check_channel_vector(weight, C, "weight", x);
+  check_channel_vector(bias, C, "bias", x);
+  check_channel_vector(running_mean, C, "running_mean", x);
+  check_channel_vector(running_var, C, "running_var", x);
+  GAN_CHECK(running_mean.defined() == running_var.defined(),
+            "batch_norm_across: running_mean and running_var must be given together");
+  GAN_CHECK(eps > 0, "batch_norm_across: eps must be positive, got " << eps);
+  const auto dims = non_channel_dims(x);
+  const Shape cs = channel_shape(x);
+  Tensor total, xhat, invstd, y;
+  {
+    NoGradGuard ng;
+    // The count stays a tensor: reading it on the host would wait for the device.
+    std::vector<Tensor> first{sum(x, dims), Tensor::full({1}, static_cast<double>(x.numel() / C), x.dtype(), x.device())};
+    sum_across(first);
+    total = first[1];
+    Tensor mu = first[0] / total;
+    std::vector<Tensor> second{sum(square(x - mu.reshape(cs)), dims)};
+    sum_across(second);
+    Tensor var = second[0] / total;  // biased: the one that normalises
+    invstd = pow(var + eps, -0.5);
+    xhat = (x - mu.reshape(cs)) * invstd.reshape(cs);
+    y = weight.defined() ? xhat * weight.reshape(cs) : xhat;
+    if (bias.defined()) y = y + bias.reshape(cs);
+    if (running_mean.defined()) {  // as the kernel: unbiased n / (n - 1) for the population estimate
+      running_mean.copy_(running_mean * (1 - momentum) + mu * momentum);
+      running_var.copy_(running_var * (1 - momentum) + var * total / (total - 1.0) * momentum);
+    }
+  }
+  autograd::record("batch_norm_across", {x, weight, bias}, {&y},
+                   [weight, xhat, invstd, total, sum_across, dims, cs](FunctionNode& n, const Grads& g) -> Grads {
+                     GAN_CHECK(!GradMode::enabled(),
+                               "batch_norm_across (batch norm synchronised across processes, --sync-bn) has no "
+                               "second derivative: a gradient penalty through a critic with batch norm needs "
+                               "per-process statistics or another critic normalisation");
+                     Tensor dw = sum(g[0] * xhat, dims), db = sum(g[0], dims);  // this part's
+                     Grads out(3);
+                     if (n.needs(0)) {
+                       std::vector<Tensor> s{db, dw};
+                       sum_across(s);
+                       Tensor scale = weight.defined() ? weight * invstd : invstd;
+                       out[0] = scale.reshape(cs) *
+                                (g[0] - (s[0] / total).reshape(cs) - xhat * (s[1] / total).reshape(cs));
+                     }
+                     if (n.needs(1)) out[1] = dw;
+                     if (n.needs(2)) out[2] = db;
+                     return out;
+                   });
   return y;
 }
 

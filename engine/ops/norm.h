@@ -1,5 +1,6 @@
 // Differentiable normalisation layers.
 #pragma once
+#include <functional>
 #include <vector>
 
 #include "engine/core/tensor.h"
@@ -35,6 +36,22 @@ std::vector<Tensor> batch_norm_backward_reference(const Tensor& g, const Tensor&
 // repeated weight's back to [C]).
 //   Tensor y = instance_norm(Tensor::randn({1, 256, 64, 64}), Tensor(), Tensor());
 Tensor instance_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+
+// Replaces each per-channel tensor of the list by its sum over the processes that share a batch
+// (an all-reduce; engine/dist): how batch_norm_across sees the rest of the batch.
+using SumAcross = std::function<void(std::vector<Tensor>& per_channel)>;
+
+// Training-mode batch norm over a batch split across processes (torch.nn.SyncBatchNorm): each
+// process passes its part x and gets its part of what batch_norm gives on the whole batch. Forward:
+// the count and per-channel sums of x, summed across, give the mean; then the sums of squared
+// deviations from it, the variance (two passes, as the kernel: no cancellation in float32).
+// Backward: sum(g) and sum(g xhat), summed across, give the input gradient; weight and bias get this
+// part's gradient, which the caller averages across processes like any other parameter's. The
+// running statistics are updated from the global ones (the same on every process). Built from
+// engine ops (slower than the fused kernel); first derivative only (a second one, as the gradient
+// penalty takes, is refused). Every process must call it at the same point (it is a collective).
+Tensor batch_norm_across(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
+                         Tensor running_var, const SumAcross& sum_across, double momentum = 0.1, double eps = 1e-5);
 
 // Layer norm over the last `normalized_dims` dims of x, with optional element-wise affine
 // weight/bias of those dims' shape.
