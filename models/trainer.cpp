@@ -287,8 +287,9 @@ StepScalars Trainer::train_step(const StepHooks* hooks) {
   StepScalars scalars = ctx.scalars();
   if (dp_) {
     dp_->average(scalars);
-    // Per-rank batch norm leaves each rank its own running statistics: rank 0's become everyone's.
-    if (!cfg_.sync_bn) dp_->copy_from_root(all_networks(), false);
+    // Per-rank batch norm leaves each rank its own running statistics, and cyclegan's pools their
+    // own fakes: rank 0's buffers become everyone's, so that its checkpoint is every rank's state.
+    dp_->copy_from_root(all_networks(), false);
   }
   return scalars;
 }
