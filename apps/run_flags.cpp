@@ -2,6 +2,7 @@
 // take the same ones.
 #include "apps/commands.h"
 #include "engine/core/error.h"
+#include "engine/core/parse.h"
 #include "models/config.h"
 #include "models/toy.h"
 
@@ -45,9 +46,9 @@ namespace {
 // Whether `s` is all decimal digits (a '-' first when negatives are allowed) that fit in T.
 template <class T>
 bool whole_number(const std::string& s, T& v) {
-  if (s.empty()) return false;
-  const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+  const std::optional<T> p = parse_integer<T>(s);
+  if (p) v = *p;
+  return p.has_value();
 }
 }  // namespace
 

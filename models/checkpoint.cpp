@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/core/parse.h"
+
 namespace gan::models {
 
 using nlohmann::json;
@@ -35,18 +37,13 @@ json meta_json(const io::SafetensorsFile& f, const std::string& key, const std::
 
 // The metadata step: a decimal integer in [0, 2^63).
 int64_t parse_step(const std::string& s, const std::string& src) {
-  size_t pos = 0;
-  long long v = 0;
-  try {
-    v = std::stoll(s, &pos);
-  } catch (const std::out_of_range&) {
-    GAN_FAIL(src << ": checkpoint metadata 'step' is " << s << ", out of range (expected 0 to "
-                 << std::numeric_limits<int64_t>::max() << ")");
-  } catch (...) {
-  }
-  GAN_CHECK(pos == s.size() && pos > 0, src << ": checkpoint metadata 'step' is not an integer: '" << s << "'");
-  GAN_CHECK(v >= 0, src << ": checkpoint metadata 'step' is " << v << ", expected a count of steps >= 0");
-  return v;
+  const std::optional<int64_t> v = parse_int64(s);
+  const bool digits = s.size() > (s[0] == '-' ? 1u : 0u) && s.find_first_not_of("0123456789", s[0] == '-' ? 1 : 0) == std::string::npos;
+  GAN_CHECK(v || !digits, src << ": checkpoint metadata 'step' is " << s << ", out of range (expected 0 to "
+                              << std::numeric_limits<int64_t>::max() << ")");
+  GAN_CHECK(v, src << ": checkpoint metadata 'step' is not an integer: '" << s << "'");
+  GAN_CHECK(*v >= 0, src << ": checkpoint metadata 'step' is " << *v << ", expected a count of steps >= 0");
+  return *v;
 }
 
 // A counter in the 'loader' or 'rng' metadata: a JSON integer >= 0 (a negative, fractional or

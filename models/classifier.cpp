@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/core/parse.h"
 #include "engine/io/loader.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops/ops.h"
@@ -110,11 +111,9 @@ std::shared_ptr<Classifier> load_classifier(const std::string& path, Device devi
   auto meta = [&](const char* k) -> int64_t {
     auto it = f.metadata.find(k);
     GAN_CHECK(it != f.metadata.end(), path << ": not a classifier of this engine (no '" << k << "' metadata)");
-    try {
-      return std::stoll(it->second);
-    } catch (...) {
-      GAN_FAIL(path << ": classifier metadata '" << k << "' is not an integer: " << it->second);
-    }
+    const std::optional<int64_t> v = parse_int64(it->second);
+    GAN_CHECK(v.has_value(), path << ": classifier metadata '" << k << "' is not an integer: '" << it->second << "'");
+    return *v;
   };
   auto fmt = f.metadata.find("format");
   GAN_CHECK(fmt != f.metadata.end() && fmt->second == kClassifierFormat,

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/core/error.h"
+#include "engine/core/parse.h"
 #include "models/augment.h"
 #include "models/eval/evaluate.h"
 #include "models/losses.h"
@@ -90,7 +91,7 @@ std::vector<LatentCode> parse_codes(const std::string& spec) {
     GAN_CHECK((cat || cont) && !digits.empty() && digits.size() <= 6 &&
                   digits.find_first_not_of("0123456789") == std::string::npos,
               "--codes " << spec << ": '" << item << "' is not catK or contN (e.g. cat10,cont2)");
-    const int64_t n = std::stoll(digits);  // at most 6 digits: fits
+    const int64_t n = *parse_int64(digits);  // at most 6 digits, checked above: fits
     GAN_CHECK(cat ? n >= 2 && n <= 1000 : n >= 1 && n <= 1000,
               "--codes " << spec << ": '" << item << "' needs "
                          << (cat ? "2 to 1000 values" : "1 to 1000 codes"));

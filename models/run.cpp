@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "engine/core/parse.h"
 #include "engine/io/file_util.h"
 #ifdef GAN_WITH_CUDA
 #include "engine/cuda/kernel_select.h"
@@ -74,11 +75,15 @@ class Run {
   eval::GradientLog& gradients() { return gradients_; }
 
   // A resumed run: the best FID so far, from the checkpoint it continues.
-  void restore_best(const io::SafetensorsFile& f) {
+  void restore_best(const io::SafetensorsFile& f, const std::string& path) {
     auto fid = f.metadata.find("best_fid"), step = f.metadata.find("best_fid_step");
     if (fid == f.metadata.end() || step == f.metadata.end()) return;
-    best_fid_ = std::stod(fid->second);
-    best_step_ = std::stoll(step->second);
+    const std::optional<double> v = parse_finite_double(fid->second);
+    const std::optional<int64_t> at = parse_int64(step->second);
+    GAN_CHECK(v && at && *at >= 0, path << ": checkpoint metadata best_fid '" << fid->second << "', best_fid_step '"
+                                       << step->second << "': expected a finite number and a step >= 0");
+    best_fid_ = *v;
+    best_step_ = *at;
   }
 
   // The loop; an output that cannot be written (a full disk) ends the run with an error that also
@@ -516,9 +521,9 @@ RunResult resume_training(const std::string& dir, const ResumeOverrides& o, cons
   on_every_rank(dp, [&] {  // every rank is ready: rank 0 writes
     if (!root) return;
     run = std::make_unique<Run>(*trainer, dir, ev, path + " (step " + std::to_string(trainer->step()) + ")");
+    run->restore_best(f, path);  // before anything is written: damaged metadata leaves the folder as it was
     clean_stale_temp_files(dir, ev);
     prepare_folder(dir, cfg);
-    run->restore_best(f);
     run->metrics().keep_until(trainer->step());
     run->gradients().keep_until(trainer->step());
   });

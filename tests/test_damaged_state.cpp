@@ -243,6 +243,23 @@ TEST_F(DamagedCheckpointApp, NanWeightsAreRefusedBySampleEvalAndResume) {
   EXPECT_EQ(std::string(after.begin(), after.end()), before);
 }
 
+// The best FID of an evaluated run was read with std::stod: "abc" ended the resume with
+// "stod" and no file named. Now the resume refuses naming the checkpoint and the values.
+TEST_F(DamagedCheckpointApp, DamagedBestFidMetadataIsRefusedByResume) {
+  io::SafetensorsFile f = short_run("run");
+  f.metadata["best_fid"] = "abc";
+  f.metadata["best_fid_step"] = "2";
+  io::save_safetensors(p("run/checkpoints/last.safetensors"), f);
+  const std::string metrics = read_text("run/metrics.csv");
+  expect_fails("train --resume run --steps 8",
+               {"run/checkpoints/last.safetensors", "best_fid 'abc'", "expected a finite number"});
+  EXPECT_EQ(read_text("run/metrics.csv"), metrics);
+  f.metadata["best_fid"] = "12.5";
+  f.metadata["best_fid_step"] = "-1";
+  io::save_safetensors(p("run/checkpoints/last.safetensors"), f);
+  expect_fails("train --resume run --steps 8", {"best_fid_step '-1'"});
+}
+
 TEST_F(DamagedCheckpointApp, AConfigThatDisagreesWithTheTensorsIsRefused) {
   io::SafetensorsFile f = short_run("run");
   const std::string cfg = f.metadata.at("config");

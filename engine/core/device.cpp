@@ -1,6 +1,7 @@
 #include "engine/core/device.h"
 
 #include "engine/core/error.h"
+#include "engine/core/parse.h"
 #ifdef GAN_WITH_CUDA
 // The one CUDA piece below core: device memory, streams and copies (it knows Device and nothing
 // of tensors). Storage owns device memory, so it must reach the pool; nothing else of engine/cuda
@@ -17,7 +18,7 @@ Device parse_device(const std::string& s) {
     std::string idx = s.substr(5);
     GAN_CHECK(!idx.empty() && idx.size() <= 4 && idx.find_first_not_of("0123456789") == std::string::npos,
               "bad device '" << s << "': expected cpu, cuda or cuda:N with N a GPU index (0 to 9999)");
-    return Device::cuda(std::stoi(idx));
+    return Device::cuda(static_cast<int>(*parse_int64(idx)));  // at most 4 digits, checked above
   }
   GAN_FAIL("bad device '" << s << "': expected cpu, cuda or cuda:N");
 }
