@@ -9,7 +9,7 @@
 namespace gan::app {
 
 struct GanCli {
-  CLI::App app{"gan: train GANs (MLP, DCGAN) on the CPU or a GPU and sample from them"};
+  CLI::App app{"gan: train GANs (MLP, DCGAN, WGAN, conditional, InfoGAN, CycleGAN) on the CPU or GPUs and sample from them"};
   std::map<CLI::App*, Runner> runners;  // subcommand -> what it runs after parsing
   GanCli();
   GanCli(const GanCli&) = delete;  // the runners' keys point into `app`

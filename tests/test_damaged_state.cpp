@@ -20,22 +20,10 @@ using namespace gan;
 
 namespace {
 
-models::TrainConfig tiny_mlp() {
-  models::TrainConfig c;
-  c.model.arch = "mlp";
-  c.model.nz = 8;
-  c.model.g_hidden = {16};
-  c.model.d_hidden = {16};
-  c.batch = 4;
-  c.steps = 10;
-  c.seed = 3;
-  return c;
-}
-
 class DamagedCheckpoint : public ::testing::Test {
  protected:
   io::ImageDataset ds = test::random_images(12, 1, 28, 5);
-  models::TrainConfig cfg = tiny_mlp();
+  models::TrainConfig cfg = test::tiny_mlp(4, 10, 3);
   io::SafetensorsFile good;
 
   void SetUp() override {

@@ -8,8 +8,22 @@
 #include "engine/autograd/gradcheck.h"
 #include "engine/io/datasets.h"
 #include "engine/ops/ops.h"
+#include "models/config.h"
 
 namespace gan::test {
+
+// The smallest MLP GAN config the training tests use (nz 8, one hidden layer of 16 on each side).
+inline models::TrainConfig tiny_mlp(int64_t batch, int64_t steps, uint64_t seed) {
+  models::TrainConfig c;
+  c.model.arch = "mlp";
+  c.model.nz = 8;
+  c.model.g_hidden = {16};
+  c.model.d_hidden = {16};
+  c.batch = batch;
+  c.steps = steps;
+  c.seed = seed;
+  return c;
+}
 
 // n random c x s x s images (uniform bytes): data whose content does not matter, only its flow
 // through loaders and models of any size.

@@ -39,17 +39,7 @@ const io::ImageDataset& bundled_mnist() {
   return ds;
 }
 
-models::TrainConfig tiny_mlp(int64_t steps) {
-  models::TrainConfig c;
-  c.model.arch = "mlp";
-  c.model.nz = 8;
-  c.model.g_hidden = {16};
-  c.model.d_hidden = {16};
-  c.batch = 16;
-  c.steps = steps;
-  c.seed = 7;
-  return c;
-}
+models::TrainConfig tiny_mlp(int64_t steps) { return test::tiny_mlp(16, steps, 7); }
 
 // A trainer that ran `half` steps of `c`, was saved to `path` and restored into a fresh trainer.
 std::unique_ptr<models::Trainer> resumed_from_half(const models::TrainConfig& c, const io::ImageDataset& ds,
