@@ -339,6 +339,12 @@ TEST_F(CycleGanApp, TrainTranslateAndScoreOnTheBundledTask) {
   r = gan("sample --checkpoint run/checkpoints/last.safetensors --out s.png");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("gan translate"), std::string::npos) << r.out;
+  r = gan("analyze --run run");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("gan analyze reads runs with a generator from noise"), std::string::npos) << r.out;
+  r = gan("eval --checkpoint run/checkpoints/last.safetensors --ref mnist");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("gan translate"), std::string::npos) << r.out;
   r = gan("train --recipe cyclegan --data-a mnist:task/a --steps 1 --out r2");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("--data-b"), std::string::npos) << r.out;

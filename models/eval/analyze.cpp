@@ -151,6 +151,9 @@ class Analysis {
     GAN_CHECK(is_checkpoint(f), "--checkpoint " << ckpt_ << ": not a gan train checkpoint (a generator file alone "
                                                             "has no discriminator or run to analyze)");
     cfg_ = checkpoint_config(f, ckpt_);
+    GAN_CHECK(cfg_.recipe == "gan", ckpt_ << ": a " << cfg_.recipe << " run; gan analyze reads runs with a generator "
+                                          << "from noise and a discriminator (cyclegan: gan unpaired-digits score, "
+                                          << "the sample grids and curves.png; docs/cyclegan.md)");
     cfg_.device = req_.device;
     RunEvents ev;
     ev.on_info = [this](const std::string& s) { info(s); };
