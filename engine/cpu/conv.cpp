@@ -21,6 +21,7 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #ifdef _OPENMP
@@ -144,14 +145,20 @@ void unprepare(const T* prep, const Geometry& g, const Prep& pr, T* dx) {
 }
 
 // One sample's column matrix into col, whose rows are `ld` elements apart, from its prepared input.
-template <class T>
+// WO > 0 is the output width known at compile time (the DCGAN maps' 4, 8, 16, 32): each run is then
+// a fixed-size copy, one or two vector moves, instead of a loop over a run-time length.
+template <int WO, class T>
 void im2col_prepared(const T* prep, const Geometry& g, const Prep& pr, T* col, int64_t ld) {
+  const int64_t Wo = WO > 0 ? WO : g.Wo, step = g.sh * pr.row();
   for (int64_t c = 0; c < g.Ci; ++c) {
     for (int64_t i = 0; i < g.kH; ++i) {
       for (int64_t j = 0; j < g.kW; ++j) {
         T* row = col + ((c * g.kH + i) * g.kW + j) * ld;
         const T* src = prep + c * pr.channel() + i * pr.row() + (j % g.sw) * pr.Wq + j / g.sw;
-        for (int64_t oh = 0; oh < g.Ho; ++oh) copy_run(row + oh * g.Wo, src + oh * g.sh * pr.row(), g.Wo);
+        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+          if constexpr (WO > 0) std::memcpy(row + oh * WO, src + oh * step, WO * sizeof(T));
+          else copy_run(row + oh * Wo, src + oh * step, Wo);
+        }
       }
     }
   }
@@ -160,16 +167,37 @@ void im2col_prepared(const T* prep, const Geometry& g, const Prep& pr, T* col, i
 // The adjoint: adds each column entry into the prepared-layout gradient dprep (zeroed by the
 // caller). Every pixel receives its terms in the order of the loops (c, i, j, oh, ow), starting
 // from zero, exactly as when they were added into a zeroed dx directly, so the sums are the same.
-template <class T>
+template <int WO, class T>
 void col2im_prepared(const T* col, int64_t ld, const Geometry& g, const Prep& pr, T* dprep) {
+  const int64_t Wo = WO > 0 ? WO : g.Wo, step = g.sh * pr.row();
   for (int64_t c = 0; c < g.Ci; ++c) {
     for (int64_t i = 0; i < g.kH; ++i) {
       for (int64_t j = 0; j < g.kW; ++j) {
         const T* row = col + ((c * g.kH + i) * g.kW + j) * ld;
         T* dst = dprep + c * pr.channel() + i * pr.row() + (j % g.sw) * pr.Wq + j / g.sw;
-        for (int64_t oh = 0; oh < g.Ho; ++oh) add_run(dst + oh * g.sh * pr.row(), row + oh * g.Wo, g.Wo);
+        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+          T* __restrict d = dst + oh * step;
+          const T* __restrict r = row + oh * Wo;
+          if constexpr (WO > 0) {
+            for (int u = 0; u < WO; ++u) d[u] += r[u];
+          } else {
+            add_run(d, r, Wo);
+          }
+        }
       }
     }
+  }
+}
+
+// Calls f(std::integral_constant<int, WO>) with WO = Wo for the common widths, else 0 (run time).
+template <class F>
+void with_width(int64_t Wo, F&& f) {
+  switch (Wo) {
+    case 4: return f(std::integral_constant<int, 4>{});
+    case 8: return f(std::integral_constant<int, 8>{});
+    case 16: return f(std::integral_constant<int, 16>{});
+    case 32: return f(std::integral_constant<int, 32>{});
+    default: return f(std::integral_constant<int, 0>{});
   }
 }
 
@@ -183,7 +211,7 @@ void im2col(const T* x, const Geometry& g, T* col, int64_t ld, T* scratch) {
     prepare(x, g, pr, scratch);
     prep = scratch;
   }
-  im2col_prepared(prep, g, pr, col, ld);
+  with_width(g.Wo, [&](auto wo) { im2col_prepared<decltype(wo)::value>(prep, g, pr, col, ld); });
 }
 
 // The adjoint of im2col: dx (overwritten) = the sum of each column entry into the input pixel it
@@ -193,7 +221,7 @@ void col2im(const T* col, int64_t ld, const Geometry& g, T* dx, T* scratch) {
   const Prep pr = prep_of(g);
   T* dprep = prep_is_input(g) ? dx : scratch;
   std::fill(dprep, dprep + pr.size(g.Ci), T(0));
-  col2im_prepared(col, ld, g, pr, dprep);
+  with_width(g.Wo, [&](auto wo) { col2im_prepared<decltype(wo)::value>(col, ld, g, pr, dprep); });
   if (dprep != dx) unprepare(dprep, g, pr, dx);
 }
 
