@@ -21,6 +21,7 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -104,24 +105,20 @@ inline Prep prep_of(const Geometry& g) {
 // No padding and stride 1 along the width: the input itself already has the layout.
 inline bool prep_is_input(const Geometry& g) { return g.ph == 0 && g.pw == 0 && g.sw == 1; }
 
+// Writes the entries that come from x; the padding's entries are left as they are, so the caller
+// zeroes the buffer once (they are the same entries for every sample of one geometry) instead of
+// once per row in many tiny fills.
 template <class T>
 void prepare(const T* x, const Geometry& g, const Prep& pr, T* prep) {
   for (int64_t c = 0; c < g.Ci; ++c) {
-    for (int64_t hp = 0; hp < pr.Hp; ++hp) {
-      T* dst = prep + c * pr.channel() + hp * pr.row();
-      const int64_t ih = hp - g.ph;
-      if (ih < 0 || ih >= g.H) {
-        for (int64_t k = 0; k < pr.row(); ++k) dst[k] = T(0);
-        continue;
-      }
-      const T* src = x + (c * g.H + ih) * g.W;
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      T* dst = prep + c * pr.channel() + (ih + g.ph) * pr.row();
+      const T* __restrict src = x + (c * g.H + ih) * g.W;
       for (int64_t v = 0; v < g.sw; ++v) {
-        T* d = dst + v * pr.Wq;
+        T* __restrict d = dst + v * pr.Wq;
         int64_t lo, hi;  // the q whose input column q sw + v - pw lies inside [0, W)
         valid_range(v, g.sw, g.pw, g.W, pr.Wq, lo, hi);
-        for (int64_t q = 0; q < lo; ++q) d[q] = T(0);
         for (int64_t q = lo; q < hi; ++q) d[q] = src[q * g.sw + v - g.pw];
-        for (int64_t q = hi; q < pr.Wq; ++q) d[q] = T(0);
       }
     }
   }
@@ -201,17 +198,23 @@ void with_width(int64_t Wo, F&& f) {
   }
 }
 
-// One sample's column matrix, through a prepared copy of its input in `scratch` (size Prep::size)
-// unless the input already has that layout.
+// The column matrices of b consecutive samples side by side (sample s from column s P, rows `ld`
+// apart), each through a prepared copy of its input in `scratch` (size Prep::size) unless the input
+// already has that layout.
 template <class T>
-void im2col(const T* x, const Geometry& g, T* col, int64_t ld, T* scratch) {
+void im2col(const T* x, int64_t b, const Geometry& g, T* col, int64_t ld, T* scratch) {
   const Prep pr = prep_of(g);
-  const T* prep = x;
-  if (!prep_is_input(g)) {
-    prepare(x, g, pr, scratch);
-    prep = scratch;
+  const bool direct = prep_is_input(g);
+  if (!direct) std::fill(scratch, scratch + pr.size(g.Ci), T(0));  // the padding, once per group
+  const int64_t xs = g.Ci * g.H * g.W;
+  for (int64_t s = 0; s < b; ++s) {
+    const T* prep = x + s * xs;
+    if (!direct) {
+      prepare(x + s * xs, g, pr, scratch);
+      prep = scratch;
+    }
+    with_width(g.Wo, [&](auto wo) { im2col_prepared<decltype(wo)::value>(prep, g, pr, col + s * g.P(), ld); });
   }
-  with_width(g.Wo, [&](auto wo) { im2col_prepared<decltype(wo)::value>(prep, g, pr, col, ld); });
 }
 
 // The adjoint of im2col: dx (overwritten) = the sum of each column entry into the input pixel it
@@ -295,6 +298,26 @@ struct Scratch {
   }
 };
 
+// The calling thread's own buffers, kept for the thread's lifetime (OpenMP keeps its team's
+// threads), so a training step allocates no column matrices: each slot grows to the largest size
+// asked of it and is never zero-filled (callers write before they read). Slots are the roles that
+// are live at the same time in one call.
+enum ScratchSlot { kCols, kRows, kPrep, kSlots };
+template <class T>
+T* thread_scratch(ScratchSlot slot, int64_t n) {
+  struct Buf {
+    std::unique_ptr<T[]> p;
+    int64_t n = 0;
+  };
+  thread_local Buf bufs[kSlots];
+  Buf& b = bufs[slot];
+  if (b.n < n) {
+    b.p.reset(new T[static_cast<size_t>(n)]);  // default-initialised: no fill
+    b.n = n;
+  }
+  return b.p.get();
+}
+
 // Dense layers as whole-batch GEMMs, X[N, K], Y[N, Co] (Eigen spreads them over the threads).
 template <class T>
 void dense_forward(const T* x, const T* w, T* y, const Geometry& g) {
@@ -324,13 +347,12 @@ void forward_impl(const Tensor& xt, const Tensor& wt, Tensor& yt, const Conv2dPa
   const T* x = xt.data<T>();
   T* y = yt.data<T>();
   Eigen::Map<const RowMat<T>> Wm(wt.data<T>(), Co, K);
-  Scratch<T> cols(pl.threads), outs(pl.threads), preps(pl.threads);
   for_each_group(g, pl, [&](int t, int64_t n0, int64_t b) {
     const T* colp = x + n0 * xs;  // a 1x1 stride-1 unpadded conv reads its input as the columns
     if (b > 1 || !g.pointwise()) {
-      T* col = cols.get(t, K * b * P);
-      T* prep = preps.get(t, prep_of(g).size(g.Ci));
-      for (int64_t s = 0; s < b; ++s) im2col(x + (n0 + s) * xs, g, col + s * P, b * P, prep);
+      T* col = thread_scratch<T>(kCols, K * b * P);
+      T* prep = thread_scratch<T>(kPrep, prep_of(g).size(g.Ci));
+      im2col(x + n0 * xs, b, g, col, b * P, prep);
       colp = col;
     }
     Eigen::Map<const RowMat<T>> C(colp, K, b * P);
@@ -338,7 +360,7 @@ void forward_impl(const Tensor& xt, const Tensor& wt, Tensor& yt, const Conv2dPa
       Eigen::Map<RowMat<T>> Y(y + n0 * Co * P, Co, P);
       Y.noalias() = Wm * C;
     } else {
-      T* out = outs.get(t, Co * b * P);
+      T* out = thread_scratch<T>(kRows, Co * b * P);
       Eigen::Map<RowMat<T>> Y(out, Co, b * P);
       Y.noalias() = Wm * C;
       scatter(out, b, Co, P, y + n0 * Co * P);
@@ -355,11 +377,10 @@ void backward_data_impl(const Tensor& dyt, const Tensor& wt, Tensor& dxt, const 
   const T* dy = dyt.data<T>();
   T* dx = dxt.data<T>();
   Eigen::Map<const RowMat<T>> Wm(wt.data<T>(), Co, K);
-  Scratch<T> cols(pl.threads), ins(pl.threads), preps(pl.threads);
   for_each_group(g, pl, [&](int t, int64_t n0, int64_t b) {
     const T* dyp = dy + n0 * Co * P;
     if (b > 1) {
-      T* buf = ins.get(t, Co * b * P);
+      T* buf = thread_scratch<T>(kRows, Co * b * P);
       gather(dyp, b, Co, P, buf);
       dyp = buf;
     }
@@ -370,10 +391,10 @@ void backward_data_impl(const Tensor& dyt, const Tensor& wt, Tensor& dxt, const 
       C.noalias() = Wm.transpose() * DY;
       return;
     }
-    T* col = cols.get(t, K * b * P);
+    T* col = thread_scratch<T>(kCols, K * b * P);
     Eigen::Map<RowMat<T>> C(col, K, b * P);
     C.noalias() = Wm.transpose() * DY;
-    T* prep = preps.get(t, prep_of(g).size(g.Ci));
+    T* prep = thread_scratch<T>(kPrep, prep_of(g).size(g.Ci));
     for (int64_t s = 0; s < b; ++s) col2im(col + s * P, b * P, g, dxp + s * xs, prep);
   });
 }
@@ -389,7 +410,7 @@ void backward_weight_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, cons
   T* dw = dwt.data<T>();
   std::fill(dw, dw + Co * K, T(0));
   // Thread 0 accumulates straight into dw, the others into partial sums added at the end.
-  Scratch<T> cols(pl.threads), ins(pl.threads), partial(pl.threads), preps(pl.threads);
+  Scratch<T> partial(pl.threads);  // read by the calling thread after the groups: not thread-local
   std::vector<char> started(static_cast<size_t>(pl.threads), 0);
   for_each_group(g, pl, [&](int t, int64_t n0, int64_t b) {
     T* acc = dw;
@@ -400,14 +421,14 @@ void backward_weight_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, cons
     }
     const T* colp = x + n0 * xs;
     if (b > 1 || !g.pointwise()) {
-      T* col = cols.get(t, K * b * P);
-      T* prep = preps.get(t, prep_of(g).size(g.Ci));
-      for (int64_t s = 0; s < b; ++s) im2col(x + (n0 + s) * xs, g, col + s * P, b * P, prep);
+      T* col = thread_scratch<T>(kCols, K * b * P);
+      T* prep = thread_scratch<T>(kPrep, prep_of(g).size(g.Ci));
+      im2col(x + n0 * xs, b, g, col, b * P, prep);
       colp = col;
     }
     const T* dyp = dy + n0 * Co * P;
     if (b > 1) {
-      T* buf = ins.get(t, Co * b * P);
+      T* buf = thread_scratch<T>(kRows, Co * b * P);
       gather(dyp, b, Co, P, buf);
       dyp = buf;
     }
