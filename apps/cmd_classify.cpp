@@ -68,6 +68,7 @@ Runner add_classify_command(CLI::App& app) {
     std::string classifier, checkpoint, images, device = "auto";
     int64_t n = 100;
     uint64_t seed = 0;
+    bool no_ema = false;
   };
   auto f = std::make_shared<Flags>();
   app.add_option("--classifier", f->classifier, "A classifier written by gan classifier")->required()->check(CLI::ExistingFile);
@@ -77,6 +78,7 @@ Runner add_classify_command(CLI::App& app) {
   ck->excludes(im);
   app.add_option("--n", f->n, "Samples per class or code value")->check(integer(1, 1000000))->capture_default_str();
   app.add_option("--seed", f->seed, "Noise seed")->check(seed_value())->capture_default_str();
+  app.add_flag("--no-ema", f->no_ema, "A --ema run's checkpoint: read the raw generator's samples, not its moving average's");
   app.add_option("--device", f->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   return [f, ck, im]() -> int {
     GAN_CHECK(ck->count() || im->count(), "say what to classify: --checkpoint FILE or --images FILE.npy");
@@ -91,7 +93,8 @@ Runner add_classify_command(CLI::App& app) {
       std::printf("\n");
       return 0;
     }
-    models::LoadedGenerator g = models::load_generator(f->checkpoint, device);
+    models::LoadedGenerator g = models::load_generator(f->checkpoint, device, std::nullopt, !f->no_ema);
+    std::printf("%s: %s\n", f->checkpoint.c_str(), g.ema ? "the generator's moving average (generator_ema.*; --no-ema: the raw generator)" : "the generator");
     models::SampleReading r = models::read_samples(*c, g, f->n, f->seed);
     std::set<int64_t> tops;
     double worst = 1;

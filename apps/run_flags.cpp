@@ -205,6 +205,9 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
   fixed(app.add_option("--info-lambda", c.info_lambda, "InfoGAN: weight of the mutual-information term")
             ->check(non_negative())
             ->capture_default_str());
+  fixed(app.add_flag("--info-detach", c.info_detach,
+                     "InfoGAN: Q reads D's features detached in D's step (only Q learns to read the codes; D's "
+                     "trunk trains on the adversarial loss alone)"));
   fixed(app.add_option("--ngf", c.model.ngf, "DCGAN generator width")->check(integer(1, 1 << 14))->capture_default_str());
   fixed(app.add_option("--ndf", c.model.ndf, "DCGAN discriminator width")->check(integer(1, 1 << 14))
             ->capture_default_str());

@@ -26,7 +26,8 @@ Tensor draw_codes(const std::vector<LatentCode>& codes, int64_t n, Generator& ge
 }
 
 ConditionalRecipe::ConditionalRecipe(const TrainConfig& cfg, Device device, std::unique_ptr<GanLoss> loss)
-    : model_(cfg.model), n_samples_(cfg.n_samples), info_lambda_(cfg.info_lambda), loss_(std::move(loss)) {
+    : model_(cfg.model), n_samples_(cfg.n_samples), info_lambda_(cfg.info_lambda),
+      info_detach_(cfg.info_detach), loss_(std::move(loss)) {
   GAN_CHECK(loss_ && loss_->discriminator_steps() >= 1, "ConditionalRecipe: a loss with at least one critic step");
   if (!model_.codes.empty()) codes_ = parse_codes(model_.codes);
   Generator init(cfg.seed);
@@ -102,7 +103,7 @@ Tensor ConditionalRecipe::critic_loss(StepContext& ctx) {
     ctx.log("class_loss", cl);
     loss = add(loss, cl);
   }
-  if (q_) loss = add(loss, mul(info_term(ctx, fo.features, "fake"), info_lambda_));
+  if (q_) loss = add(loss, mul(info_term(ctx, info_detach_ ? fo.features.detach() : fo.features, "fake"), info_lambda_));
   log_critic_step(ctx, r.logit, fo.logit, *loss_);
   return loss;
 }

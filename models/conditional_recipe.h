@@ -14,7 +14,8 @@
 //                       constant) joins D's loss (on the detached fakes: Q and D's shared trunk learn
 //                       to read the codes; optimizer group "discriminator": discriminator, q) and
 //                       G's (through D and Q frozen: G learns to make its codes readable). Logged:
-//                       info_loss, the latest of the two.
+//                       info_loss, the latest of the two. info_detach: D's step gives Q its
+//                       features detached (only Q learns there; D's trunk on the adversarial loss).
 // Passes named for the hooks as the GAN recipe's, plus Q's "fake" (critic step) and "gstep" passes.
 #pragma once
 #include <memory>
@@ -57,6 +58,7 @@ class ConditionalRecipe : public Recipe {
   ModelConfig model_;
   int64_t n_samples_;
   double info_lambda_;
+  bool info_detach_;
   std::vector<LatentCode> codes_;
   std::shared_ptr<ConditionalGenerator> g_;
   std::shared_ptr<ConditionalDiscriminator> d_;

@@ -217,6 +217,7 @@ template <class T, class F>
 static void train_fields(T& c, F&& f) {
   f("data", c.data), f("loss", c.loss), f("n_critic", c.n_critic), f("gp_lambda", c.gp_lambda), f("clip", c.clip);
   f("optimizer", c.optimizer), f("lr", c.lr), f("lr_schedule", c.lr_schedule), f("beta1", c.beta1), f("info_lambda", c.info_lambda);
+  f("info_detach", c.info_detach);
   f("beta2", c.beta2), f("batch", c.batch), f("steps", c.steps), f("epochs", c.epochs), f("seed", c.seed);
   f("device", c.device), f("kernels", c.kernels), f("tf32", c.tf32), f("sample_every", c.sample_every);
   f("checkpoint_every", c.checkpoint_every), f("log_every", c.log_every), f("n_samples", c.n_samples);

@@ -102,6 +102,10 @@ struct TrainConfig {
   // its 100 epochs constant then 100 decaying).
   double lr_decay_start = 0;
   double info_lambda = 1.0;  // InfoGAN: weight of the mutual-information term in G's (and Q's) loss
+  // InfoGAN: in D's step Q reads D's features detached, so only Q learns to read the codes and D's
+  // trunk trains on the adversarial loss alone; G must then write its codes into what D already
+  // sees (docs/infogan.md). false: Q and the trunk learn to read them together.
+  bool info_detach = false;
   // Stabilisation knobs (docs/training.md). lr_g / lr_d: each phase's learning rate (two time-scale
   // updates, Heusel et al. 2017); 0 means lr. weight_decay: L2 added to every gradient (torch.optim's).
   // grad_clip: before each optimizer step, its group's gradients are scaled to a global L2 norm of

@@ -77,7 +77,7 @@ TEST_F(AppTest, TraceTakesTheTrainFlags) {
 // and the refusals that name the flag.
 TEST_F(AppTest, ConditionalAndInfoGanRunsSampleAndClassify) {
   Result r = gan("train --model dcgan32 --ngf 4 --ndf 4 --condition class --cond-method acgan --steps 4 --batch 8 "
-                 "--sample-every 2 --n-samples 20 --out c");
+                 "--ema 0.9 --sample-every 2 --n-samples 20 --out c");
   ASSERT_EQ(r.code, 0) << r.out;
   std::string header = slurp(p("c/metrics.csv"));
   EXPECT_NE(header.substr(0, header.find('\n')).find(",class_loss,"), std::string::npos) << header;
@@ -102,6 +102,10 @@ TEST_F(AppTest, ConditionalAndInfoGanRunsSampleAndClassify) {
   r = gan("classify --classifier digits.safetensors --checkpoint c/checkpoints/last.safetensors --n 4");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("class 9:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("moving average"), std::string::npos) << r.out;  // a --ema run is read through its average
+  r = gan("classify --classifier digits.safetensors --checkpoint c/checkpoints/last.safetensors --n 4 --no-ema");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("last.safetensors: the generator\n"), std::string::npos) << r.out;
   r = gan("classify --classifier digits.safetensors --checkpoint i/checkpoints/last.safetensors --n 4");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("code cat=2:"), std::string::npos) << r.out;

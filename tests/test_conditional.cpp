@@ -158,6 +158,34 @@ TEST(Conditional, ResumeIsExactWithTheNewFlags) {
   }
 }
 
+// --info-detach: D's step gives Q the features detached, so the information term reaches Q but not
+// D's trunk: after one step D is the same whatever --info-lambda, and Q is not; without the flag the
+// trunk learns from the term too.
+TEST(Conditional, InfoDetachKeepsTheInformationTermOutOfTheTrunk) {
+  io::ImageDataset ds = labelled_images(30, 3, 32, 4);
+  auto one_step = [&](double lambda, bool detach) {
+    models::TrainConfig c = tiny("dcgan32", "projection", "cat3,cont1");
+    c.info_lambda = lambda;
+    c.info_detach = detach;
+    models::fit_model_to_data(c, ds);
+    models::Trainer t(c, ds, Device::cpu());
+    t.train_step();
+    return state_bytes(t);
+  };
+  auto base = one_step(0, true), detached = one_step(2, true), shared = one_step(2, false);
+  int trunk = 0, trunk_moved = 0;
+  for (auto& [k, v] : base) {
+    if (k.rfind("discriminator.", 0) == 0) {
+      ++trunk;
+      EXPECT_TRUE(v == detached.at(k)) << k;
+      trunk_moved += v != shared.at(k);
+    }
+  }
+  EXPECT_GT(trunk, 0);
+  EXPECT_GT(trunk_moved, 0);  // the shared trunk does learn from the term
+  EXPECT_FALSE(base.at("q.main.0.weight") == detached.at("q.main.0.weight"));
+}
+
 TEST(Conditional, ConfigsWithoutTheNewFieldsReadAsUnconditional) {
   models::TrainConfig c = tiny("dcgan32", "projection", "");
   c.model.num_classes = 10;
@@ -165,10 +193,12 @@ TEST(Conditional, ConfigsWithoutTheNewFieldsReadAsUnconditional) {
   auto j = models::to_json(c);
   for (const char* k : {"condition", "cond_method", "num_classes", "embed_dim", "codes"}) j["model"].erase(k);
   j.erase("info_lambda");
+  j.erase("info_detach");
   models::TrainConfig back = models::train_config_from_json(j, "old.json");
   EXPECT_FALSE(back.model.conditional());
   EXPECT_TRUE(back.model.codes.empty());
   EXPECT_EQ(back.info_lambda, 1.0);
+  EXPECT_FALSE(back.info_detach);
   j = models::to_json(c);
   j["model"]["codes"] = "cat1";
   j["model"]["condition"] = "none";
