@@ -63,8 +63,10 @@ ImageSet read_image_set(const std::string& path, int64_t channels, int64_t size)
   ImageSet set;
   if (ends_with(path, ".npy")) {
     Tensor x = io::load_npy(path).to(DType::Float32);
-    GAN_CHECK(x.dim() == 4 && x.size(0) > 0 && x.size(1) == channels,
-              path << ": expected images [N, " << channels << ", H, W] in [-1, 1], got " << x.str());
+    GAN_CHECK(x.dim() == 4 && x.size(0) > 0 && x.size(1) == channels && x.size(2) % 4 == 0 && x.size(3) % 4 == 0 &&
+                  x.size(2) >= 8 && x.size(3) >= 8,
+              path << ": expected images [N, " << channels << ", H, W] in [-1, 1] with H and W multiples of 4, at "
+                   << "least 8 (the generator halves the side twice), got " << x.str());
     const float* p = x.data<float>();
     for (int64_t i = 0; i < x.numel(); ++i)
       GAN_CHECK(std::isfinite(p[i]) && p[i] >= -1.001f && p[i] <= 1.001f,
@@ -77,6 +79,7 @@ ImageSet read_image_set(const std::string& path, int64_t channels, int64_t size)
     }
     return set;
   }
+  GAN_CHECK(io::file_exists(path), path << ": no such file or folder (expected a folder of images or an .npy array)");
   GAN_CHECK(io::is_directory(path), path << ": expected a folder of images or an .npy array");
   std::vector<std::filesystem::path> files;
   for (const auto& e : std::filesystem::recursive_directory_iterator(path))

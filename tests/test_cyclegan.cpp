@@ -336,6 +336,14 @@ TEST_F(CycleGanApp, TrainTranslateAndScoreOnTheBundledTask) {
   r = gan("translate --checkpoint run/checkpoints/last.safetensors --direction a2b --in rgb.npy --out z.npy");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("expected images [N, 1, H, W]"), std::string::npos) << r.out;
+  io::save_npy(p("odd.npy"), Tensor::zeros({1, 1, 30, 30}));
+  r = gan("translate --checkpoint run/checkpoints/last.safetensors --direction a2b --in odd.npy --out z.npy");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("odd.npy: expected images [N, 1, H, W] in [-1, 1] with H and W multiples of 4"), std::string::npos)
+      << r.out;
+  r = gan("translate --checkpoint run/checkpoints/last.safetensors --direction a2b --in missing --out z.npy");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("missing: no such file or folder"), std::string::npos) << r.out;
   r = gan("sample --checkpoint run/checkpoints/last.safetensors --out s.png");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("gan translate"), std::string::npos) << r.out;
