@@ -95,6 +95,18 @@ class MpiWorld final : public Communicator {
   void abort(int code) override { MPI_Abort(MPI_COMM_WORLD, code); }
 
  protected:
+  // MPI counts are ints: `fn(start, count)` over pieces of at most 2^30 elements of a CPU buffer.
+  template <class Fn>
+  static void in_pieces(Tensor& flat, Fn&& fn) {
+    char* p = static_cast<char*>(flat.raw_data());
+    const size_t elem = dtype_size(flat.dtype());
+    for (int64_t done = 0, n = flat.numel(); done < n;) {
+      const int count = static_cast<int>(std::min<int64_t>(n - done, INT_MAX / 2));
+      fn(p + done * elem, count);
+      done += count;
+    }
+  }
+
   void reduce_buffer(Tensor& flat, ReduceOp op) override {
     if (flat.is_cuda()) {
 #ifdef GAN_WITH_NCCL
@@ -104,14 +116,7 @@ class MpiWorld final : public Communicator {
       refuse_cuda(flat);
 #endif
     }
-    // MPI counts are ints: a buffer past 2^31 elements goes in pieces.
-    char* p = static_cast<char*>(flat.raw_data());
-    const size_t elem = dtype_size(flat.dtype());
-    for (int64_t done = 0, n = flat.numel(); done < n;) {
-      const int count = static_cast<int>(std::min<int64_t>(n - done, INT_MAX / 2));
-      MPI_Allreduce(MPI_IN_PLACE, p + done * elem, count, mpi_type(flat), MPI_SUM, MPI_COMM_WORLD);
-      done += count;
-    }
+    in_pieces(flat, [&](char* p, int count) { MPI_Allreduce(MPI_IN_PLACE, p, count, mpi_type(flat), MPI_SUM, MPI_COMM_WORLD); });
     if (op == ReduceOp::Average) flat = mul(flat, 1.0 / size_);
   }
 
@@ -124,13 +129,7 @@ class MpiWorld final : public Communicator {
       refuse_cuda(flat);
 #endif
     }
-    char* p = static_cast<char*>(flat.raw_data());
-    const size_t elem = dtype_size(flat.dtype());
-    for (int64_t done = 0, n = flat.numel(); done < n;) {
-      const int count = static_cast<int>(std::min<int64_t>(n - done, INT_MAX / 2));
-      MPI_Bcast(p + done * elem, count, mpi_type(flat), root, MPI_COMM_WORLD);
-      done += count;
-    }
+    in_pieces(flat, [&](char* p, int count) { MPI_Bcast(p, count, mpi_type(flat), root, MPI_COMM_WORLD); });
   }
 
  private:

@@ -40,11 +40,27 @@ std::vector<int64_t> non_channel_dims(const Tensor& x) {
   return dims;
 }
 
-void check_channel_vector(const Tensor& t, int64_t C, const char* what, const Tensor& x) {
+void check_channel_vector(const Tensor& t, int64_t C, const char* what, const Tensor& x, const char* op = "batch_norm") {
   if (!t.defined()) return;
-  GAN_CHECK(t.dim() == 1 && t.size(0) == C, "batch_norm: " << what << " has shape " << shape_str(t.shape())
-                                                           << " but input " << shape_str(x.shape()) << " has " << C
-                                                           << " channels (expected [" << C << "])");
+  GAN_CHECK(t.dim() == 1 && t.size(0) == C, op << ": " << what << " has shape " << shape_str(t.shape())
+                                               << " but input " << shape_str(x.shape()) << " has " << C
+                                               << " channels (expected [" << C << "])");
+}
+
+// What batch_norm and batch_norm_across both take: x [N, C, ...] not empty, per-channel vectors of
+// C values (or undefined), running statistics given together, eps > 0.
+void check_batch_norm_args(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                           const Tensor& running_mean, const Tensor& running_var, double eps) {
+  GAN_CHECK(x.dim() >= 2, op << ": expected input [N, C] or [N, C, H, W], got " << shape_str(x.shape()));
+  GAN_CHECK(x.numel() > 0, op << ": empty input " << shape_str(x.shape()));
+  check_same_device_dtype(op, {&x, &weight, &bias, &running_mean, &running_var});
+  const int64_t C = x.size(1);
+  check_channel_vector(weight, C, "weight", x, op);
+  check_channel_vector(bias, C, "bias", x, op);
+  check_channel_vector(running_mean, C, "running_mean", x, op);
+  check_channel_vector(running_var, C, "running_var", x, op);
+  GAN_CHECK(running_mean.defined() == running_var.defined(), op << ": running_mean and running_var must be given together");
+  GAN_CHECK(eps > 0, op << ": eps must be positive, got " << eps);
 }
 
 // Batch statistics of x for batch_norm_backward callers that did not keep the forward's.
@@ -60,17 +76,8 @@ void batch_stats(const Tensor& x, double eps, Tensor& mean_out, Tensor& invstd_o
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean, Tensor running_var,
                   bool training, double momentum, double eps) {
-  GAN_CHECK(x.dim() >= 2, "batch_norm: expected input [N, C] or [N, C, H, W], got " << shape_str(x.shape()));
-  GAN_CHECK(x.numel() > 0, "batch_norm: empty input " << shape_str(x.shape()));
-  check_same_device_dtype("batch_norm", {&x, &weight, &bias, &running_mean, &running_var});
+  check_batch_norm_args("batch_norm", x, weight, bias, running_mean, running_var, eps);
   const int64_t C = x.size(1);
-  check_channel_vector(weight, C, "weight", x);
-  check_channel_vector(bias, C, "bias", x);
-  check_channel_vector(running_mean, C, "running_mean", x);
-  check_channel_vector(running_var, C, "running_var", x);
-  GAN_CHECK(running_mean.defined() == running_var.defined(),
-            "batch_norm: running_mean and running_var must be given together");
-  GAN_CHECK(eps > 0, "batch_norm: eps must be positive, got " << eps);
 
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (training) {
@@ -122,16 +129,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
 Tensor batch_norm_across(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
                          Tensor running_var, const SumAcross& sum_across, double momentum, double eps) {
   GAN_CHECK(sum_across, "batch_norm_across: no function to sum the statistics across processes");
-  GAN_CHECK(x.dim() >= 2 && x.numel() > 0, "batch_norm_across: expected input [N, C] or [N, C, H, W], got " << x.str());
-  check_same_device_dtype("batch_norm_across", {&x, &weight, &bias, &running_mean, &running_var});
+  check_batch_norm_args("batch_norm_across", x, weight, bias, running_mean, running_var, eps);
   const int64_t C = x.size(1);
-  check_channel_vector(weight, C, "weight", x);
-  check_channel_vector(bias, C, "bias", x);
-  check_channel_vector(running_mean, C, "running_mean", x);
-  check_channel_vector(running_var, C, "running_var", x);
-  GAN_CHECK(running_mean.defined() == running_var.defined(),
-            "batch_norm_across: running_mean and running_var must be given together");
-  GAN_CHECK(eps > 0, "batch_norm_across: eps must be positive, got " << eps);
   const auto dims = non_channel_dims(x);
   const Shape cs = channel_shape(x);
   Tensor total, xhat, invstd, y;
