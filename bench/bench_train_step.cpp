@@ -6,6 +6,7 @@
 //                                          anchor (no data loading in the numbers); z drawn in the step
 //   trainer/<model>/b<batch>/<variant>     the same step with data loading: the next shuffled batch of
 //                                          an in-memory 8-bit data set, copied to the device, scaled
+//   train_step/dcgan32_readme/b64/<variant> the README's main model (dcgan32, ngf = ndf = 16, MNIST)
 // <model> is the anchor's name, so scripts/bench_compare.py sets each row beside PyTorch's.
 //   train_step/cyclegan_256/b1/<variant>     CycleGAN as the paper trains it (GPU only): 256x256 RGB,
 //                                            ngf = ndf = 64, 9 residual blocks, 70x70 PatchGANs, batch 1
@@ -29,6 +30,7 @@ struct StepCase {
   int64_t batch;
   bool slow_on_cpu;  // minutes on a 2-core machine: 2 repeats there
   bool with_loader;  // also time it with data loading
+  int64_t width = 64;  // --ngf = --ndf
 };
 
 const StepCase kCases[] = {
@@ -37,14 +39,16 @@ const StepCase kCases[] = {
     {"dcgan32_cifar", "dcgan32", 3, "bce", 128, true, true},
     {"dcgan64", "dcgan64", 3, "bce", 128, true, true},
     {"wgangp_dcgan32_cifar", "dcgan32", 3, "wgan-gp", 64, true, false},
+    {"dcgan32_readme", "dcgan32", 1, "bce", 64, false, false, 16},  // the README's main command
 };
 
-// The anchor's settings: ngf = ndf = 64, Adam 2e-4 (0.5, 0.999) for BCE; WGAN-GP with a critic
+// The anchor's settings: ngf = ndf = 64 (16 for the README's model), Adam 2e-4 (0.5, 0.999) for BCE; WGAN-GP with a critic
 // without normalisation, Adam 1e-4 (0.5, 0.9), lambda 10, 5 critic steps.
 models::TrainConfig anchor_config(const StepCase& c, int64_t batch, const Variant& v) {
   models::TrainConfig cfg;
   cfg.model.arch = c.arch;
   cfg.model.channels = c.channels;
+  cfg.model.ngf = cfg.model.ndf = c.width;
   cfg.model.image_size = cfg.model.arch == "mlp" ? 28 : cfg.model.arch == "dcgan32" ? 32 : 64;
   cfg.loss = c.loss;
   if (cfg.loss == "wgan-gp") {

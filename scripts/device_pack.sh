@@ -32,7 +32,14 @@ strip -o .devbin/apps/gan "$BUILD/apps/gan"
 for b in "$BUILD"/bench/bench_*; do [ -x "$b" ] && [ -f "$b" ] && strip -o ".devbin/bench/$(basename "$b")" "$b"; done
 sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$BUILD/CMakeCache.txt" > .devbin/SOURCE_DIR
 echo "$(cd "$BUILD" && pwd)" > .devbin/BUILD_DIR
-# Shared libraries the binaries need that a GPU image may lack (Google Benchmark's runtime).
-for lib in $(ldd .devbin/bench/* 2>/dev/null | awk '/benchmark/ {print $3}' | sort -u); do cp -L "$lib" .devbin/; done
+# MPI cannot travel this way (its launcher and plugins are installed, not linked).
+if ldd .devbin/apps/gan | grep -q libmpi; then
+  echo "device_pack: $BUILD links MPI, which a GPU image may lack; configure it with -DGAN_MPI=OFF" >&2
+  exit 1
+fi
+# Shared libraries the binaries need that a GPU image may lack (Google Benchmark's runtime,
+# OpenBLAS and its Fortran runtime).
+for lib in $(ldd .devbin/bench/* .devbin/apps/gan .devbin/tests/gan_tests 2>/dev/null |
+             awk '/benchmark|openblas|gfortran|quadmath/ {print $3}' | sort -u); do cp -L "$lib" .devbin/; done
 tar -C .devbin -cf - . | xz -9 -T2 > .devbin.tar.xz
 du -sh .devbin .devbin.tar.xz

@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config libeigen3-dev libgtest-dev libgmock-dev
           libbenchmark-dev libcli11-dev nlohmann-json3-dev libstb-dev libpng-dev zlib1g-dev libzip-dev
-          graphviz libopenmpi-dev openmpi-bin)
+          graphviz libopenmpi-dev openmpi-bin libopenblas-openmp-dev)
 # graphviz: `gan trace` draws the step's graph with dot. OpenMPI: `mpirun -np N gan train` (data
-# parallel, docs/distributed.md); the build goes on without it, training one process.
+# parallel, docs/distributed.md); the build goes on without it, training one process. OpenBLAS
+# (OpenMP build): the CPU matrix products, measured faster than Eigen's own (docs/PERFORMANCE.md).
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
