@@ -105,20 +105,51 @@ inline Prep prep_of(const Geometry& g) {
 // No padding and stride 1 along the width: the input itself already has the layout.
 inline bool prep_is_input(const Geometry& g) { return g.ph == 0 && g.pw == 0 && g.sw == 1; }
 
+// Stride 2 along an even width (every stride-2 layer of DCGAN, CycleGAN and the PatchGANs): the
+// even and the odd input columns each land in one phase as one contiguous run, so a padded row is
+// two de-interleaving loops the compiler vectorises instead of a strided scalar gather per phase.
+// x[2k] goes to phase (2k + pw) % 2 at q = k + pw / 2 (floor), x[2k + 1] to the other phase at
+// q = k + (pw + 1) / 2.
+struct Stride2Split {
+  int64_t even_at, odd_at;  // offsets within one padded row (all phases) of the two runs
+};
+inline bool stride2_even(const Geometry& g) { return g.sw == 2 && g.W % 2 == 0; }
+inline Stride2Split stride2_split(const Geometry& g, const Prep& pr) {
+  const int64_t ve = g.pw % 2, vo = (g.pw + 1) % 2;
+  return {ve * pr.Wq + g.pw / 2, vo * pr.Wq + (g.pw + 1) / 2};
+}
+
 // Writes the entries that come from x; the padding's entries are left as they are, so the caller
 // zeroes the buffer once (they are the same entries for every sample of one geometry) instead of
 // once per row in many tiny fills.
 template <class T>
 void prepare(const T* x, const Geometry& g, const Prep& pr, T* prep) {
-  for (int64_t c = 0; c < g.Ci; ++c) {
-    for (int64_t ih = 0; ih < g.H; ++ih) {
-      T* dst = prep + c * pr.channel() + (ih + g.ph) * pr.row();
-      const T* __restrict src = x + (c * g.H + ih) * g.W;
-      for (int64_t v = 0; v < g.sw; ++v) {
-        T* __restrict d = dst + v * pr.Wq;
+  const int64_t Ci = g.Ci, H = g.H, W = g.W, ph = g.ph, pw = g.pw, sw = g.sw, Wq = pr.Wq;
+  const int64_t row = pr.row(), channel = pr.channel();
+  if (stride2_even(g)) {
+    const Stride2Split sp = stride2_split(g, pr);
+    const int64_t half = W / 2;
+    for (int64_t r = 0; r < Ci * H; ++r) {  // input rows, (c, ih)
+      T* dst = prep + (r / H) * channel + (r % H + ph) * row;
+      T* __restrict de = dst + sp.even_at;
+      T* __restrict dodd = dst + sp.odd_at;
+      const T* __restrict src = x + r * W;
+      for (int64_t k = 0; k < half; ++k) {
+        de[k] = src[2 * k];
+        dodd[k] = src[2 * k + 1];
+      }
+    }
+    return;
+  }
+  for (int64_t c = 0; c < Ci; ++c) {
+    for (int64_t ih = 0; ih < H; ++ih) {
+      T* dst = prep + c * channel + (ih + ph) * row;
+      const T* __restrict src = x + (c * H + ih) * W;
+      for (int64_t v = 0; v < sw; ++v) {
+        T* __restrict d = dst + v * Wq;
         int64_t lo, hi;  // the q whose input column q sw + v - pw lies inside [0, W)
-        valid_range(v, g.sw, g.pw, g.W, pr.Wq, lo, hi);
-        for (int64_t q = lo; q < hi; ++q) d[q] = src[q * g.sw + v - g.pw];
+        valid_range(v, sw, pw, W, Wq, lo, hi);
+        for (int64_t q = lo; q < hi; ++q) d[q] = src[q * sw + v - pw];
       }
     }
   }
@@ -127,15 +158,32 @@ void prepare(const T* x, const Geometry& g, const Prep& pr, T* prep) {
 // The adjoint of prepare, writing (not adding to) dx: the padding's entries are dropped.
 template <class T>
 void unprepare(const T* prep, const Geometry& g, const Prep& pr, T* dx) {
-  for (int64_t c = 0; c < g.Ci; ++c) {
-    for (int64_t ih = 0; ih < g.H; ++ih) {
-      const T* src = prep + c * pr.channel() + (ih + g.ph) * pr.row();
-      T* dst = dx + (c * g.H + ih) * g.W;
-      for (int64_t v = 0; v < g.sw; ++v) {
-        const T* s = src + v * pr.Wq;
+  const int64_t Ci = g.Ci, H = g.H, W = g.W, ph = g.ph, pw = g.pw, sw = g.sw, Wq = pr.Wq;
+  const int64_t row = pr.row(), channel = pr.channel();
+  if (stride2_even(g)) {
+    const Stride2Split sp = stride2_split(g, pr);
+    const int64_t half = W / 2;
+    for (int64_t r = 0; r < Ci * H; ++r) {
+      const T* src = prep + (r / H) * channel + (r % H + ph) * row;
+      const T* __restrict se = src + sp.even_at;
+      const T* __restrict so = src + sp.odd_at;
+      T* __restrict dst = dx + r * W;
+      for (int64_t k = 0; k < half; ++k) {
+        dst[2 * k] = se[k];
+        dst[2 * k + 1] = so[k];
+      }
+    }
+    return;
+  }
+  for (int64_t c = 0; c < Ci; ++c) {
+    for (int64_t ih = 0; ih < H; ++ih) {
+      const T* src = prep + c * channel + (ih + ph) * row;
+      T* __restrict dst = dx + (c * H + ih) * W;
+      for (int64_t v = 0; v < sw; ++v) {
+        const T* s = src + v * Wq;
         int64_t lo, hi;
-        valid_range(v, g.sw, g.pw, g.W, pr.Wq, lo, hi);
-        for (int64_t q = lo; q < hi; ++q) dst[q * g.sw + v - g.pw] = s[q];
+        valid_range(v, sw, pw, W, Wq, lo, hi);
+        for (int64_t q = lo; q < hi; ++q) dst[q * sw + v - pw] = s[q];
       }
     }
   }
@@ -144,15 +192,19 @@ void unprepare(const T* prep, const Geometry& g, const Prep& pr, T* dx) {
 // One sample's column matrix into col, whose rows are `ld` elements apart, from its prepared input.
 // WO > 0 is the output width known at compile time (the DCGAN maps' 4, 8, 16, 32): each run is then
 // a fixed-size copy, one or two vector moves, instead of a loop over a run-time length.
+// The geometry is read into locals first: the stores below could alias a field read through a
+// reference, which made the compiler reload the loop bounds on every run.
 template <int WO, class T>
 void im2col_prepared(const T* prep, const Geometry& g, const Prep& pr, T* col, int64_t ld) {
   const int64_t Wo = WO > 0 ? WO : g.Wo, step = g.sh * pr.row();
-  for (int64_t c = 0; c < g.Ci; ++c) {
-    for (int64_t i = 0; i < g.kH; ++i) {
-      for (int64_t j = 0; j < g.kW; ++j) {
-        T* row = col + ((c * g.kH + i) * g.kW + j) * ld;
-        const T* src = prep + c * pr.channel() + i * pr.row() + (j % g.sw) * pr.Wq + j / g.sw;
-        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+  const int64_t Ci = g.Ci, kH = g.kH, kW = g.kW, Ho = g.Ho, sw = g.sw, Wq = pr.Wq;
+  const int64_t row_len = pr.row(), channel = pr.channel();
+  for (int64_t c = 0; c < Ci; ++c) {
+    for (int64_t i = 0; i < kH; ++i) {
+      for (int64_t j = 0; j < kW; ++j) {
+        T* row = col + ((c * kH + i) * kW + j) * ld;
+        const T* src = prep + c * channel + i * row_len + (j % sw) * Wq + j / sw;
+        for (int64_t oh = 0; oh < Ho; ++oh) {
           if constexpr (WO > 0) std::memcpy(row + oh * WO, src + oh * step, WO * sizeof(T));
           else copy_run(row + oh * Wo, src + oh * step, Wo);
         }
@@ -167,12 +219,14 @@ void im2col_prepared(const T* prep, const Geometry& g, const Prep& pr, T* col, i
 template <int WO, class T>
 void col2im_prepared(const T* col, int64_t ld, const Geometry& g, const Prep& pr, T* dprep) {
   const int64_t Wo = WO > 0 ? WO : g.Wo, step = g.sh * pr.row();
-  for (int64_t c = 0; c < g.Ci; ++c) {
-    for (int64_t i = 0; i < g.kH; ++i) {
-      for (int64_t j = 0; j < g.kW; ++j) {
-        const T* row = col + ((c * g.kH + i) * g.kW + j) * ld;
-        T* dst = dprep + c * pr.channel() + i * pr.row() + (j % g.sw) * pr.Wq + j / g.sw;
-        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+  const int64_t Ci = g.Ci, kH = g.kH, kW = g.kW, Ho = g.Ho, sw = g.sw, Wq = pr.Wq;
+  const int64_t row_len = pr.row(), channel = pr.channel();
+  for (int64_t c = 0; c < Ci; ++c) {
+    for (int64_t i = 0; i < kH; ++i) {
+      for (int64_t j = 0; j < kW; ++j) {
+        const T* row = col + ((c * kH + i) * kW + j) * ld;
+        T* dst = dprep + c * channel + i * row_len + (j % sw) * Wq + j / sw;
+        for (int64_t oh = 0; oh < Ho; ++oh) {
           T* __restrict d = dst + oh * step;
           const T* __restrict r = row + oh * Wo;
           if constexpr (WO > 0) {
