@@ -205,6 +205,11 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
   fixed(app.add_option("--info-lambda", c.info_lambda, "InfoGAN: weight of the mutual-information term")
             ->check(non_negative())
             ->capture_default_str());
+  fixed(app.add_option("--info-var", c.model.info_var,
+                       "InfoGAN: Q's variance for continuous codes: learned (a log-variance output per code) or unit "
+                       "(fixed at 1: the NLL is half the squared error, as in the InfoGAN paper)")
+            ->check(CLI::IsMember({"learned", "unit"}))
+            ->capture_default_str());
   fixed(app.add_flag("--info-detach", c.info_detach,
                      "InfoGAN: Q reads D's features detached in D's step (only Q learns to read the codes; D's "
                      "trunk trains on the adversarial loss alone)"));

@@ -111,7 +111,7 @@ Tensor ConditionalDiscriminator::forward(const Tensor& x) {
 }
 
 InfoHead::InfoHead(int64_t features, const ModelConfig& cfg, Generator& gen) : nn::Module("Q") {
-  main = register_module("main", linear_stack(features, {128}, code_output_width(parse_codes(cfg.codes)),
+  main = register_module("main", linear_stack(features, {128}, code_output_width(parse_codes(cfg.codes), cfg.info_var == "learned"),
                                               [s = cfg.leaky_slope] { return std::make_shared<nn::LeakyReLU>(s); }, gen));
 }
 

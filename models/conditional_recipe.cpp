@@ -27,7 +27,7 @@ Tensor draw_codes(const std::vector<LatentCode>& codes, int64_t n, Generator& ge
 
 ConditionalRecipe::ConditionalRecipe(const TrainConfig& cfg, Device device, std::unique_ptr<GanLoss> loss)
     : model_(cfg.model), n_samples_(cfg.n_samples), info_lambda_(cfg.info_lambda),
-      info_detach_(cfg.info_detach), loss_(std::move(loss)) {
+      info_detach_(cfg.info_detach), learned_variance_(cfg.model.info_var == "learned"), loss_(std::move(loss)) {
   GAN_CHECK(loss_ && loss_->discriminator_steps() >= 1, "ConditionalRecipe: a loss with at least one critic step");
   if (!model_.codes.empty()) codes_ = parse_codes(model_.codes);
   Generator init(cfg.seed);
@@ -117,10 +117,13 @@ Tensor ConditionalRecipe::info_loss(const Tensor& q, const std::vector<Tensor>& 
     if (c.categorical) {
       term = softmax_cross_entropy(slice(q, 1, out, out + c.size), ids.at(cat_index++));
       out += c.size;
-    } else {
+    } else if (learned_variance_) {
       term = gaussian_nll(slice(codes, 1, in, in + c.size), slice(q, 1, out, out + c.size),
                           slice(q, 1, out + c.size, out + 2 * c.size));
       out += 2 * c.size;
+    } else {  // unit variance: the NLL without a log-variance input
+      term = gaussian_nll(slice(codes, 1, in, in + c.size), slice(q, 1, out, out + c.size), Tensor());
+      out += c.size;
     }
     in += c.size;
     total = total.defined() ? add(total, term) : term;

@@ -59,6 +59,7 @@ class ConditionalRecipe : public Recipe {
   int64_t n_samples_;
   double info_lambda_;
   bool info_detach_;
+  bool learned_variance_;  // ModelConfig::info_var
   std::vector<LatentCode> codes_;
   std::shared_ptr<ConditionalGenerator> g_;
   std::shared_ptr<ConditionalDiscriminator> d_;

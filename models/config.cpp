@@ -61,6 +61,8 @@ void ModelConfig::validate() const {
     GAN_CHECK(arch != "toy", "model: --codes needs image data (mlp, dcgan32 or dcgan64)");
     parse_codes(codes);
   }
+  GAN_CHECK(info_var == "learned" || info_var == "unit",
+            "model: unknown --info-var '" << info_var << "' (expected learned or unit)");
   GAN_CHECK(res_blocks >= 0 && res_blocks <= 64, "model: --res-blocks must lie in [0, 64] (0: the paper's), got " << res_blocks);
   GAN_CHECK(d_layers >= 0 && d_layers <= 8, "model: --d-layers must lie in [0, 8] (0: the paper's), got " << d_layers);
 }
@@ -107,9 +109,9 @@ int64_t code_input_width(const std::vector<LatentCode>& codes) {
   return w;
 }
 
-int64_t code_output_width(const std::vector<LatentCode>& codes) {
+int64_t code_output_width(const std::vector<LatentCode>& codes, bool learned_variance) {
   int64_t w = 0;
-  for (const auto& c : codes) w += c.categorical ? c.size : 2 * c.size;
+  for (const auto& c : codes) w += c.categorical || !learned_variance ? c.size : 2 * c.size;
   return w;
 }
 
@@ -208,6 +210,7 @@ static void model_fields(M& c, F&& f) {
   f("ndf", c.ndf), f("g_hidden", c.g_hidden), f("d_hidden", c.d_hidden), f("leaky_slope", c.leaky_slope);
   f("critic_norm", c.critic_norm), f("condition", c.condition), f("cond_method", c.cond_method);
   f("num_classes", c.num_classes), f("embed_dim", c.embed_dim), f("codes", c.codes);
+  f("info_var", c.info_var);
   f("noise", c.noise), f("spectral_norm", c.spectral_norm), f("upsample", c.upsample);
   f("res_blocks", c.res_blocks), f("d_layers", c.d_layers);
 }

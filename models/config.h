@@ -37,6 +37,10 @@ struct ModelConfig {
   // InfoGAN's latent codes (docs/infogan.md): comma-separated catK (one categorical code of K
   // values) and contN (N continuous codes, uniform in [-1, 1]), e.g. "cat10,cont2"; "" for none.
   std::string codes;
+  // How Q models a continuous code: learned (a mean and a log-variance per code, the Gaussian NLL
+  // with its own variance) or unit (a mean only, variance fixed at 1: the NLL is half the squared
+  // error, as in the InfoGAN paper's experiments). Sets Q's output width, so it is part of the model.
+  std::string info_var = "learned";
   // The latent distribution: normal (N(0, 1), the default) or uniform (U[-1, 1], as in the
   // original GAN and DCGAN papers). Sampling from a checkpoint draws from the same one.
   std::string noise = "normal";
@@ -68,10 +72,11 @@ struct LatentCode {
   int64_t size;
 };
 // The codes of a --codes spec (throws naming a malformed one); their total width in the
-// generator's input (categorical codes one-hot) and in Q's output (continuous: mean and log-variance).
+// generator's input (categorical codes one-hot) and in Q's output (continuous: a mean, and a
+// log-variance unless the variance is fixed: ModelConfig::info_var "unit").
 std::vector<LatentCode> parse_codes(const std::string& spec);
 int64_t code_input_width(const std::vector<LatentCode>& codes);
-int64_t code_output_width(const std::vector<LatentCode>& codes);
+int64_t code_output_width(const std::vector<LatentCode>& codes, bool learned_variance = true);
 
 struct TrainConfig {
   ModelConfig model;

@@ -17,6 +17,7 @@ PyTorch lives in a private virtual environment, installed only when asked (about
 wheels; never by CI or by the README's commands):
   python3 scripts/cpu_vs_torch.py --install-torch            # once: creates .venv-torch/
   python3 scripts/cpu_vs_torch.py [--threads 1,2] [--rounds 3] [--models mlp_mnist,...]
+  python3 scripts/cpu_vs_torch.py --before OLD_BUILD ...   # also an older build, for before/after
 Needs the engine's benchmarks built (./scripts/test.sh builds them, or
 `cmake --build build --target bench_train_step`). Writes OUT/report.md and OUT/summary.json
 (default OUT: runs/cpu-vs-torch-<date>). Standard library only.
@@ -128,6 +129,7 @@ def main():
     ap.add_argument("--venv", default=os.path.join(ROOT, ".venv-torch"), help="its folder (default .venv-torch)")
     ap.add_argument("--python", default=None, help="a Python with torch to use instead of the venv's")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="build folder with bench/bench_train_step")
+    ap.add_argument("--before", default=None, help="another build folder (an older tree) to alternate with, for before/after")
     ap.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1 and all cores)")
     ap.add_argument("--models", default=",".join(MODELS), help="comma-separated workloads (default: all three)")
     ap.add_argument("--rounds", type=int, default=3, help="alternated rounds (default 3)")
@@ -144,9 +146,13 @@ def main():
     tv = torch_version(python)
     if not tv:
         fail(f"{python} cannot import torch (run with --install-torch, or pass --python)")
-    binary = os.path.join(args.build, "bench", "bench_train_step")
-    if not os.access(binary, os.X_OK):
-        fail(f"{binary} is not built (cmake --build {args.build} --target bench_train_step)")
+    binaries = {"engine": os.path.join(args.build, "bench", "bench_train_step")}
+    if args.before:
+        binaries["before"] = os.path.join(args.before, "bench", "bench_train_step")
+    for b in binaries.values():
+        if not os.access(b, os.X_OK):
+            fail(f"{b} is not built (cmake --build {os.path.dirname(os.path.dirname(b))} --target bench_train_step)")
+    binary = binaries["engine"]
     models = [m for m in args.models.split(",") if m]
     for m in models:
         if m not in MODELS:
@@ -165,15 +171,17 @@ def main():
     os.makedirs(out, exist_ok=True)
 
     env_info = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": cpu_model(), "cores": cores,
-                "torch": tv, "engine_binary": binary, "load_average_start": load_average()}
+                "torch": tv, "engine_binary": binary, "before_binary": binaries.get("before"),
+                "load_average_start": load_average()}
     log(f"{env_info['cpu']}, {cores} cores, torch {tv}, load average {env_info['load_average_start']:.2f}")
-    results = {(m, t): {"engine": [], "torch": []} for m in models for t in threads}
+    sides = list(binaries) + ["torch"]
+    results = {(m, t): {side: [] for side in sides} for m in models for t in threads}
     for r in range(args.rounds):
         for t in threads:
             for m in models:
-                order = ["engine", "torch"] if r % 2 == 0 else ["torch", "engine"]
+                order = sides[r % len(sides):] + sides[:r % len(sides)]  # each side goes first in turn
                 for side in order:
-                    ms = run_engine(binary, m, t, args.timeout) if side == "engine" else run_torch(python, m, t, args.timeout)
+                    ms = run_engine(binaries[side], m, t, args.timeout) if side != "torch" else run_torch(python, m, t, args.timeout)
                     results[(m, t)][side].append(ms)
                     log(f"round {r + 1}/{args.rounds}  {m:15s} {t} thread(s)  {side:6s} {ms:9.2f} ms")
     env_info["load_average_end"] = load_average()
@@ -185,20 +193,39 @@ def main():
             ratio = statistics.median(e) / statistics.median(p)
             per_round = [a / b for a, b in zip(e, p)]
             verdict = "met" if ratio <= TARGET else ("ahead" if ratio < 1.0 else "behind")
-            rows.append({"model": m, "threads": t, "engine_ms": e, "torch_ms": p, "ratio": ratio,
-                         "round_ratios": per_round, "verdict": verdict})
+            row = {"model": m, "threads": t, "engine_ms": e, "torch_ms": p, "ratio": ratio,
+                   "round_ratios": per_round, "verdict": verdict}
+            if "before" in binaries:
+                b = results[(m, t)]["before"]
+                row.update(before_ms=b, before_ratio=statistics.median(b) / statistics.median(p),
+                           after_over_before=statistics.median(e) / statistics.median(b))
+            rows.append(row)
     fmt = lambda xs: ", ".join(f"{x:.1f}" for x in xs)
     lines = [f"CPU training steps, engine beside PyTorch {tv}, {env_info['date']}",
              f"{env_info['cpu']}, {cores} cores; load average {env_info['load_average_start']:.2f} at the start, "
              f"{env_info['load_average_end']:.2f} at the end; {args.rounds} alternated rounds; "
              f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')} on both sides",
              "",
-             "| workload | threads | engine ms (rounds) | PyTorch ms (rounds) | engine / PyTorch | per round | target <= 0.7 |",
-             "|---|---|---|---|---|---|---|"]
+             ]
+    before = "before" in binaries
+    head = "| workload | threads | "
+    if before:
+        head += "before ms (rounds) | "
+    head += "engine ms (rounds) | PyTorch ms (rounds) | "
+    if before:
+        head += "before / PyTorch | "
+    head += "engine / PyTorch | per round | target <= 0.7 |"
+    lines += [head, "|" + "---|" * (head.count("|") - 1)]
     for row in rows:
-        lines.append(f"| {row['model']} | {row['threads']} | {statistics.median(row['engine_ms']):.1f} ({fmt(row['engine_ms'])}) | "
-                     f"{statistics.median(row['torch_ms']):.1f} ({fmt(row['torch_ms'])}) | {row['ratio']:.3f} | "
-                     f"{', '.join(f'{x:.2f}' for x in row['round_ratios'])} | {row['verdict']} |")
+        line = f"| {row['model']} | {row['threads']} | "
+        if before:
+            line += f"{statistics.median(row['before_ms']):.1f} ({fmt(row['before_ms'])}) | "
+        line += (f"{statistics.median(row['engine_ms']):.1f} ({fmt(row['engine_ms'])}) | "
+                 f"{statistics.median(row['torch_ms']):.1f} ({fmt(row['torch_ms'])}) | ")
+        if before:
+            line += f"{row['before_ratio']:.3f} | "
+        line += f"{row['ratio']:.3f} | {', '.join(f'{x:.2f}' for x in row['round_ratios'])} | {row['verdict']} |"
+        lines.append(line)
     report = "\n".join(lines) + "\n"
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write(report)

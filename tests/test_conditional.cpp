@@ -129,7 +129,9 @@ TEST(Conditional, EveryMethodAndInfoGanTraceEqualsTrainerStep) {
     ASSERT_EQ(a.tensors.size(), b.tensors.size());
     for (size_t i = 0; i < a.tensors.size(); ++i)
       EXPECT_TRUE(a.tensors[i].second.data == b.tensors[i].second.data) << a.tensors[i].first;
-    if (!*k.codes) EXPECT_EQ(tr.get(c.n_critic > 1 ? "critic0.input.labels" : "input.labels").size(0), c.batch);
+    if (!*k.codes) {
+      EXPECT_EQ(tr.get(c.n_critic > 1 ? "critic0.input.labels" : "input.labels").size(0), c.batch);
+    }
     std::set<std::string> names;
     for (auto& [n, v] : tr.tensors) EXPECT_TRUE(names.insert(n).second) << "duplicate name " << n;
     EXPECT_NO_THROW(io::serialize_safetensors(tr.to_safetensors()));
@@ -154,7 +156,9 @@ TEST(Conditional, ResumeIsExactWithTheNewFlags) {
     auto a = state_bytes(straight), b = state_bytes(resumed);
     ASSERT_EQ(a.size(), b.size());
     for (auto& [k, v] : a) EXPECT_TRUE(v == b.at(k)) << k;
-    if (*codes) EXPECT_TRUE(a.count("q.main.0.weight") && a.count("optim.discriminator.q.main.0.weight.exp_avg"));
+    if (*codes) {
+      EXPECT_TRUE(a.count("q.main.0.weight") && a.count("optim.discriminator.q.main.0.weight.exp_avg"));
+    }
   }
 }
 
@@ -191,7 +195,7 @@ TEST(Conditional, ConfigsWithoutTheNewFieldsReadAsUnconditional) {
   c.model.num_classes = 10;
   c.model.image_size = 32;
   auto j = models::to_json(c);
-  for (const char* k : {"condition", "cond_method", "num_classes", "embed_dim", "codes"}) j["model"].erase(k);
+  for (const char* k : {"condition", "cond_method", "num_classes", "embed_dim", "codes", "info_var"}) j["model"].erase(k);
   j.erase("info_lambda");
   j.erase("info_detach");
   models::TrainConfig back = models::train_config_from_json(j, "old.json");
@@ -199,6 +203,7 @@ TEST(Conditional, ConfigsWithoutTheNewFieldsReadAsUnconditional) {
   EXPECT_TRUE(back.model.codes.empty());
   EXPECT_EQ(back.info_lambda, 1.0);
   EXPECT_FALSE(back.info_detach);
+  EXPECT_EQ(back.model.info_var, "learned");
   j = models::to_json(c);
   j["model"]["codes"] = "cat1";
   j["model"]["condition"] = "none";
@@ -213,43 +218,52 @@ TEST(Conditional, ConfigsWithoutTheNewFieldsReadAsUnconditional) {
   auto codes = models::parse_codes("cat10,cont2,cat3");
   EXPECT_EQ(models::code_input_width(codes), 15);
   EXPECT_EQ(models::code_output_width(codes), 17);
+  EXPECT_EQ(models::code_output_width(codes, false), 15);
 }
 
 // The information term: for each categorical code the softmax cross-entropy of Q's logits with the
 // drawn ids, for the continuous ones the Gaussian NLL of the drawn values under Q's means and
 // log-variances, summed; recomputed in float64 from what the step's hooks show.
+// With --info-var learned Q gives each continuous code a mean and a log-variance; with unit, a
+// mean only, and the NLL is that of a unit-variance Gaussian.
 TEST(Conditional, InfoLossMatchesItsFormula) {
-  io::ImageDataset ds = labelled_images(30, 3, 32, 5);
-  models::TrainConfig c = tiny("mlp", "projection", "cat3,cont2");
-  models::fit_model_to_data(c, ds);
-  models::Trainer t(c, ds, Device::cpu());
-  Tensor codes, q;
-  models::StepHooks h;
-  h.on_tensor = [&](const models::StepPoint&, const std::string& n, const Tensor& v) {
-    if (n == "codes") codes = v.detach();
-  };
-  h.on_activation = [&](const models::StepPoint& p, const std::string& net, const std::string&, const std::string& path,
-                        const Tensor& out) {
-    if (net == "q" && path == "main.2") q = out.detach();  // the generator step's pass comes last
-  };
-  models::StepScalars s = t.train_step(&h);
-  ASSERT_TRUE(codes.defined() && q.defined());
-  auto cv = codes.to_double_vector(), qv = q.to_double_vector();
-  const int64_t n = c.batch;
-  double total = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double* l = &qv[static_cast<size_t>(i * 7)];  // 3 logits, 2 means, 2 log-variances
-    int id = 0;
-    for (int k = 0; k < 3; ++k)
-      if (cv[static_cast<size_t>(i * 5 + k)] == 1.0) id = k;
-    const double mx = std::max({l[0], l[1], l[2]});
-    total += (mx + std::log(std::exp(l[0] - mx) + std::exp(l[1] - mx) + std::exp(l[2] - mx)) - l[id]) / n;
-    for (int j = 0; j < 2; ++j) {
-      const double x = cv[static_cast<size_t>(i * 5 + 3 + j)], mean = l[3 + j], lv = l[5 + j];
-      total += 0.5 * (std::log(2 * M_PI) + lv + (x - mean) * (x - mean) * std::exp(-lv)) / (2 * n);
+  for (const bool learned : {true, false}) {
+    SCOPED_TRACE(learned ? "learned variance" : "unit variance");
+    io::ImageDataset ds = labelled_images(30, 3, 32, 5);
+    models::TrainConfig c = tiny("mlp", "projection", "cat3,cont2");
+    c.model.info_var = learned ? "learned" : "unit";
+    models::fit_model_to_data(c, ds);
+    models::Trainer t(c, ds, Device::cpu());
+    Tensor codes, q;
+    models::StepHooks h;
+    h.on_tensor = [&](const models::StepPoint&, const std::string& n, const Tensor& v) {
+      if (n == "codes") codes = v.detach();
+    };
+    h.on_activation = [&](const models::StepPoint& p, const std::string& net, const std::string&, const std::string& path,
+                          const Tensor& out) {
+      if (net == "q" && path == "main.2") q = out.detach();  // the generator step's pass comes last
+    };
+    models::StepScalars s = t.train_step(&h);
+    ASSERT_TRUE(codes.defined() && q.defined());
+    const int64_t width = learned ? 7 : 5;  // 3 logits, 2 means (, 2 log-variances)
+    ASSERT_EQ(q.size(1), width);
+    auto cv = codes.to_double_vector(), qv = q.to_double_vector();
+    const int64_t n = c.batch;
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double* l = &qv[static_cast<size_t>(i * width)];
+      int id = 0;
+      for (int k = 0; k < 3; ++k)
+        if (cv[static_cast<size_t>(i * 5 + k)] == 1.0) id = k;
+      const double mx = std::max({l[0], l[1], l[2]});
+      total += (mx + std::log(std::exp(l[0] - mx) + std::exp(l[1] - mx) + std::exp(l[2] - mx)) - l[id]) / n;
+      for (int j = 0; j < 2; ++j) {
+        const double x = cv[static_cast<size_t>(i * 5 + 3 + j)], mean = l[3 + j], lv = learned ? l[5 + j] : 0.0;
+        total += 0.5 * (std::log(2 * M_PI) + lv + (x - mean) * (x - mean) * std::exp(-lv)) / (2 * n);
+      }
     }
+    EXPECT_NEAR(s["info_loss"].item(), total, 1e-5 * (1 + std::abs(total)));
   }
-  EXPECT_NEAR(s["info_loss"].item(), total, 1e-5 * (1 + std::abs(total)));
 }
 
 TEST(Conditional, SamplesFollowTheClassAndTheCodes) {

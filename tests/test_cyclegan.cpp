@@ -87,7 +87,9 @@ TEST(CycleGanNets, StateDictNamesFollowTheReferenceLayout) {
                                                 "model.11.weight", "model.11.bias"}));
   // Shapes: the upsampling layers are ConvTranspose2d [in, out, 3, 3].
   for (auto& [n, p] : gen.named_parameters()) {
-    if (n == "model.12.weight") EXPECT_EQ(p.shape(), (Shape{16, 8, 3, 3}));
+    if (n == "model.12.weight") {
+      EXPECT_EQ(p.shape(), (Shape{16, 8, 3, 3}));
+    }
   }
 }
 

@@ -48,12 +48,6 @@ std::map<std::string, std::vector<double>> params_of(nn::Module& m) {
   return out;
 }
 
-std::map<std::string, std::vector<uint8_t>> state_bytes(const models::Trainer& t) {
-  std::map<std::string, std::vector<uint8_t>> out;
-  for (auto& [k, v] : t.checkpoint().tensors) out[k] = v.data;
-  return out;
-}
-
 double bce_reference(const std::vector<double>& logits, double target) {
   double s = 0;
   for (double x : logits) {
@@ -205,7 +199,9 @@ TEST(Knobs, EmaFollowsItsFormulaAndCopiesBuffers) {
   for (auto& [n, v] : t.ema_generator()->state_dict()) {
     if (n.find("running_") == std::string::npos) continue;
     for (auto& [gn, gv] : t.network("generator").state_dict())
-      if (gn == n) EXPECT_EQ(v.tensor.to_double_vector(), gv.tensor.to_double_vector()) << n;
+      if (gn == n) {
+        EXPECT_EQ(v.tensor.to_double_vector(), gv.tensor.to_double_vector()) << n;
+      }
   }
   // Samples from the average: the generator's weights are lent and given back.
   auto before = params_of(t.network("generator"));
