@@ -94,14 +94,22 @@ def thread_env(threads):
 
 
 def run_engine(binary, model, threads, timeout):
+    """Median ms of the case, or None when this binary has no such case (an older tree's)."""
     case = f"train_step/{model}/b64/cpu"
+    listed = subprocess.run([binary, "--no_gpu", "--benchmark_list_tests", f"--benchmark_filter=^{case}(/|$)"],
+                            capture_output=True, text=True, env=thread_env(threads), timeout=120)
+    if not listed.stdout.strip():
+        return None
     cmd = [binary, "--no_gpu", f"--benchmark_filter=^{case}(/|$)", "--benchmark_format=json"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=thread_env(threads), timeout=timeout)
     if out.returncode != 0:
         fail(f"{' '.join(cmd)} exited {out.returncode}:\n{out.stderr[-2000:]}")
-    runs = [r for r in json.loads(out.stdout).get("benchmarks", []) if r["name"].startswith(case)]
+    try:
+        runs = [r for r in json.loads(out.stdout).get("benchmarks", []) if r["name"].startswith(case)]
+    except ValueError:
+        runs = []
     if not runs or "median_ms" not in runs[0]:
-        fail(f"{binary} printed no {case} (is it a CPU build of this tree's bench_train_step?)")
+        fail(f"{binary} printed no {case} (is it a CPU build of this tree's bench_train_step?)\n{out.stderr[-2000:]}")
     return float(runs[0]["median_ms"])
 
 
@@ -182,6 +190,11 @@ def main():
                 order = sides[r % len(sides):] + sides[:r % len(sides)]  # each side goes first in turn
                 for side in order:
                     ms = run_engine(binaries[side], m, t, args.timeout) if side != "torch" else run_torch(python, m, t, args.timeout)
+                    if ms is None:
+                        if side == "engine":
+                            fail(f"{binaries[side]} has no case train_step/{m}/b64/cpu")
+                        log(f"round {r + 1}/{args.rounds}  {m:15s} {t} thread(s)  {side:6s} (no such case in that build)")
+                        continue
                     results[(m, t)][side].append(ms)
                     log(f"round {r + 1}/{args.rounds}  {m:15s} {t} thread(s)  {side:6s} {ms:9.2f} ms")
     env_info["load_average_end"] = load_average()
@@ -195,7 +208,7 @@ def main():
             verdict = "met" if ratio <= TARGET else ("ahead" if ratio < 1.0 else "behind")
             row = {"model": m, "threads": t, "engine_ms": e, "torch_ms": p, "ratio": ratio,
                    "round_ratios": per_round, "verdict": verdict}
-            if "before" in binaries:
+            if results[(m, t)].get("before"):
                 b = results[(m, t)]["before"]
                 row.update(before_ms=b, before_ratio=statistics.median(b) / statistics.median(p),
                            after_over_before=statistics.median(e) / statistics.median(b))
@@ -219,11 +232,12 @@ def main():
     for row in rows:
         line = f"| {row['model']} | {row['threads']} | "
         if before:
-            line += f"{statistics.median(row['before_ms']):.1f} ({fmt(row['before_ms'])}) | "
+            line += (f"{statistics.median(row['before_ms']):.1f} ({fmt(row['before_ms'])}) | " if "before_ms" in row
+                     else "- (not in that build) | ")
         line += (f"{statistics.median(row['engine_ms']):.1f} ({fmt(row['engine_ms'])}) | "
                  f"{statistics.median(row['torch_ms']):.1f} ({fmt(row['torch_ms'])}) | ")
         if before:
-            line += f"{row['before_ratio']:.3f} | "
+            line += f"{row['before_ratio']:.3f} | " if "before_ms" in row else "- | "
         line += f"{row['ratio']:.3f} | {', '.join(f'{x:.2f}' for x in row['round_ratios'])} | {row['verdict']} |"
         lines.append(line)
     report = "\n".join(lines) + "\n"
