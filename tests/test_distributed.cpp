@@ -208,6 +208,36 @@ TEST_F(Distributed, KilledRankStopsTheRunAndResumeIsExact) {
   }
 }
 
+// The global batch and its streams do not depend on the number of ranks, so a run checkpointed on
+// one process and resumed on 2 ranks (or the other way round) continues the same run: after 20
+// steps it is the uninterrupted single process's, to the float rounding of the MLP test above
+// (same seed, same 1e-5 bound), and a checkpoint written by 2 ranks loads into 1.
+TEST_F(Distributed, ResumeOnAnotherRankCountContinuesTheSameRun) {
+  const std::string flags = " train --model mlp --batch 64 --log-every 10 --sample-every 0 --checkpoint-every 10 --seed 0";
+  const AppResult one = gan(flags + " --steps 20 --out one");
+  ASSERT_EQ(one.code, 0) << one.out;
+
+  const AppResult first = gan(flags + " --steps 10 --out up");
+  ASSERT_EQ(first.code, 0) << first.out;
+  const AppResult up = mpirun("-np 2 " + app() + " train --resume up --steps 20");
+  ASSERT_EQ(up.code, 0) << up.out;
+  EXPECT_NE(up.out.find("data parallel: 2 ranks"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("resuming mlp at step 10"), std::string::npos) << up.out;
+
+  const AppResult two = mpirun("-np 2 " + app() + flags + " --steps 10 --out down");
+  ASSERT_EQ(two.code, 0) << two.out;
+  const AppResult down = gan(" train --resume down --steps 20");
+  ASSERT_EQ(down.code, 0) << down.out;
+  EXPECT_NE(down.out.find("resuming mlp at step 10"), std::string::npos) << down.out;
+
+  for (const char* run : {"up", "down"}) {
+    SCOPED_TRACE(run);
+    const Gap g = gap(last("one"), last(run), any_tensor);
+    EXPECT_LT(g.max_abs, 1e-5) << g.abs_at;
+    EXPECT_LT(g.max_rel, 1e-5) << g.rel_at;
+  }
+}
+
 // Setup that fails on one rank only (its data missing, here through its own working folder) stops
 // every rank at once with that rank's message, before anything is written.
 TEST_F(Distributed, RankFailingAloneAtSetupStopsEveryRank) {
