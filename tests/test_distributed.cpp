@@ -79,13 +79,18 @@ class Distributed : public AppRunner {
     AppRunner::SetUp();
   }
 
+  // What every rank's environment adds (ASAN_OPTIONS under GAN_SANITIZE: tests/CMakeLists.txt).
+  static std::string rank_env() {
+    return std::string("ASAN_OPTIONS='") + GAN_RANK_ASAN_OPTIONS + "' ";
+  }
+
   // `mpirun ... ARGS` in the test's folder (ARGS: mpirun's own, then the program and its flags;
   // MPMD contexts joined by " : "), each rank on one OpenMP thread (2 ranks on 2 cores).
   AppResult mpirun(const std::string& args, int seconds = 120) const {
     const std::string log = p("mpirun.log");
-    const std::string cmd = "cd '" + dir.string() + "' && GAN_DATA_DIR='" + std::string(GAN_SOURCE_DIR) +
+    const std::string cmd = "cd '" + dir.string() + "' && " + rank_env() + "GAN_DATA_DIR='" + std::string(GAN_SOURCE_DIR) +
                             "/data' timeout -k 5 " + std::to_string(seconds) + " '" + std::string(GAN_MPIEXEC) +
-                            "' --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -x GAN_DATA_DIR " + args +
+                            "' --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -x GAN_DATA_DIR -x ASAN_OPTIONS " + args +
                             " > '" + log + "' 2>&1 < /dev/null";
     const int status = std::system(cmd.c_str());
     std::ifstream f(log);
@@ -160,9 +165,10 @@ TEST_F(Distributed, KilledRankStopsTheRunAndResumeIsExact) {
   // Started in the background: the test finds rank 1 by its environment and kills it once the
   // step-10 checkpoint is there.
   const std::string tag = "GAN_TEST_RUN=" + std::to_string(::getpid());
-  const std::string cmd = "cd '" + dir.string() + "' && " + tag + " GAN_DATA_DIR='" + std::string(GAN_SOURCE_DIR) +
-                          "/data' exec timeout -k 5 120 '" + std::string(GAN_MPIEXEC) +
-                          "' --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -x GAN_DATA_DIR -x GAN_TEST_RUN -np 2 " +
+  const std::string cmd = "cd '" + dir.string() + "' && " + tag + " " + rank_env() + "GAN_DATA_DIR='" +
+                          std::string(GAN_SOURCE_DIR) + "/data' exec timeout -k 5 120 '" + std::string(GAN_MPIEXEC) +
+                          "' --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -x GAN_DATA_DIR -x GAN_TEST_RUN "
+                          "-x ASAN_OPTIONS -np 2 " +
                           app() + flags + " --steps 100000 --out killed > killed.log 2>&1 < /dev/null";
   const pid_t launcher = ::fork();
   if (launcher == 0) {
