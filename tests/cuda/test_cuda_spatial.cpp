@@ -57,7 +57,9 @@ std::vector<Shape> image_shapes(std::mt19937_64& r) {
 // Expects cuda == cpu: within tol(dt) and, where `exact`, value for value.
 void expect_parity(const Tensor& got, const Tensor& want, bool exact, const std::string& what) {
   EXPECT_LT(rel_error(got, want), tol(want.dtype())) << what;
-  if (exact) EXPECT_TRUE(same_values(got, want)) << what << ": not the same values";
+  if (exact) {
+    EXPECT_TRUE(same_values(got, want)) << what << ": not the same values";
+  }
 }
 
 std::string name(const char* op, const Shape& s, DType dt, int64_t k) {
