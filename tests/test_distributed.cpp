@@ -80,8 +80,10 @@ class Distributed : public AppRunner {
   }
 
   // What every rank's environment adds (ASAN_OPTIONS under GAN_SANITIZE: tests/CMakeLists.txt).
+  // UBSAN_OPTIONS travels too where the test has it (tests/CMakeLists.txt sets it under GAN_SANITIZE).
   static std::string rank_env() {
-    return std::string("ASAN_OPTIONS='") + GAN_RANK_ASAN_OPTIONS + "' ";
+    const char* ub = std::getenv("UBSAN_OPTIONS");
+    return std::string("ASAN_OPTIONS='") + GAN_RANK_ASAN_OPTIONS + "' UBSAN_OPTIONS='" + (ub ? ub : "") + "' ";
   }
 
   // `mpirun ... ARGS` in the test's folder (ARGS: mpirun's own, then the program and its flags;
@@ -90,7 +92,7 @@ class Distributed : public AppRunner {
     const std::string log = p("mpirun.log");
     const std::string cmd = "cd '" + dir.string() + "' && " + rank_env() + "GAN_DATA_DIR='" + std::string(GAN_SOURCE_DIR) +
                             "/data' timeout -k 5 " + std::to_string(seconds) + " '" + std::string(GAN_MPIEXEC) +
-                            "' --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -x GAN_DATA_DIR -x ASAN_OPTIONS " + args +
+                            "' --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -x GAN_DATA_DIR -x ASAN_OPTIONS -x UBSAN_OPTIONS " + args +
                             " > '" + log + "' 2>&1 < /dev/null";
     const int status = std::system(cmd.c_str());
     std::ifstream f(log);
@@ -168,7 +170,7 @@ TEST_F(Distributed, KilledRankStopsTheRunAndResumeIsExact) {
   const std::string cmd = "cd '" + dir.string() + "' && " + tag + " " + rank_env() + "GAN_DATA_DIR='" +
                           std::string(GAN_SOURCE_DIR) + "/data' exec timeout -k 5 120 '" + std::string(GAN_MPIEXEC) +
                           "' --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -x GAN_DATA_DIR -x GAN_TEST_RUN "
-                          "-x ASAN_OPTIONS -np 2 " +
+                          "-x ASAN_OPTIONS -x UBSAN_OPTIONS -np 2 " +
                           app() + flags + " --steps 100000 --out killed > killed.log 2>&1 < /dev/null";
   const pid_t launcher = ::fork();
   if (launcher == 0) {
