@@ -162,6 +162,8 @@ def main():
             fail(f"{b} is not built (cmake --build {os.path.dirname(os.path.dirname(b))} --target bench_train_step)")
     binary = binaries["engine"]
     models = [m for m in args.models.split(",") if m]
+    if not models:
+        fail(f"--models: '{args.models}' names no workload (expected some of {','.join(MODELS)})")
     for m in models:
         if m not in MODELS:
             fail(f"--models: unknown workload '{m}' (expected some of {','.join(MODELS)})")
@@ -171,10 +173,10 @@ def main():
     except ValueError:
         fail(f"--threads: '{args.threads}' is not a comma-separated list of integers")
     threads = sorted(set(threads))
-    if not threads or threads[0] < 1:
-        fail(f"--threads: '{args.threads}': each count must be at least 1")
-    if args.rounds < 1:
-        fail(f"--rounds: {args.rounds}: expected at least 1")
+    if not threads or threads[0] < 1 or threads[-1] > 4096:
+        fail(f"--threads: '{args.threads}': each count must lie in [1, 4096]")
+    if not 1 <= args.rounds <= 1000:
+        fail(f"--rounds: {args.rounds}: expected 1 to 1000")
     out = args.out or os.path.join(ROOT, "runs", "cpu-vs-torch-" + datetime.date.today().isoformat())
     os.makedirs(out, exist_ok=True)
 
