@@ -4,6 +4,7 @@
 // layers at batch 16. Then instance norm at CycleGAN's layers (the same kernels, through the op).
 #include "bench/bench_common.h"
 #include "bench/bench_shapes.h"
+#include "engine/backend/dispatch.h"
 #include "engine/backend/norm.h"
 #include "engine/ops/ops.h"
 

@@ -4,6 +4,7 @@
 // target tensor) and a target tensor (as in bench/torch_anchor.py).
 #include "bench/bench_common.h"
 #include "bench/bench_shapes.h"
+#include "engine/backend/dispatch.h"
 #include "engine/backend/loss.h"
 
 using namespace gan;

@@ -18,6 +18,8 @@
 
 #include <unistd.h>
 
+#include "engine/build_config.h"
+#include "engine/cpu/blas_info.h"
 #include "engine/ops/ops.h"
 
 #ifdef GAN_WITH_CUDA
@@ -513,11 +515,11 @@ int run_main(int argc, char** argv, void (*register_benchmarks)()) {
 
     benchmark::AddCustomContext("cpu_model", cpu_model());
     benchmark::AddCustomContext("omp_threads", std::to_string(omp_get_max_threads()));
-#ifdef GAN_WITH_OPENBLAS
-    benchmark::AddCustomContext("cpu_blas", "openblas");
-#else
-    benchmark::AddCustomContext("cpu_blas", "eigen");
-#endif
+    benchmark::AddCustomContext("cpu_blas", cpu::describe_products());
+    if (std::string w = cpu::products_warning(); !w.empty()) {
+      benchmark::AddCustomContext("cpu_blas_warning", w);
+      std::fprintf(stderr, "warning: %s\n", w.c_str());
+    }
     benchmark::AddCustomContext("quick", g_options.quick ? "1" : "0");
     benchmark::AddCustomContext("l2", g_options.warm_l2 ? "warm" : "rotated input sets");
     auto num = [](double x) {

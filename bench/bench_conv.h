@@ -13,6 +13,7 @@
 #include "bench/bench_common.h"
 #include "bench/bench_shapes.h"
 #include "engine/backend/conv.h"
+#include "engine/backend/dispatch.h"
 
 namespace gan::bench {
 

@@ -4,6 +4,7 @@
 // them, so GPU cases run the hand-written kernels only; the CPU runs the non-large sizes.
 #include "bench/bench_common.h"
 #include "bench/bench_shapes.h"
+#include "engine/backend/dispatch.h"
 #include "engine/backend/elementwise.h"
 
 using namespace gan;

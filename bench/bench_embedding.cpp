@@ -7,6 +7,7 @@
 
 #include "bench/bench_common.h"
 #include "bench/bench_shapes.h"
+#include "engine/backend/dispatch.h"
 #include "engine/backend/embedding.h"
 
 using namespace gan;

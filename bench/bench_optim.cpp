@@ -3,6 +3,7 @@
 // generator and discriminator, the MLP GAN generator, and 64 tensors of 2^20 that fill the GPU.
 // Pure bandwidth: Adam reads p, g, m, v and writes p, m, v (28 bytes per parameter).
 #include "bench/bench_common.h"
+#include "engine/backend/dispatch.h"
 #include "engine/backend/optim.h"
 #include "models/model.h"
 

@@ -5,6 +5,7 @@
 // set beside the plain critic forward + backward as bench/torch_anchor.py does.
 #include "bench/bench_common.h"
 #include "bench/bench_shapes.h"
+#include "engine/backend/dispatch.h"
 #include "engine/backend/penalty.h"
 #include "engine/ops/ops.h"
 #include "engine/ops/penalty.h"

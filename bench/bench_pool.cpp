@@ -7,6 +7,7 @@
 // use float atomics on CUDA.
 #include "bench/bench_common.h"
 #include "bench/bench_shapes.h"
+#include "engine/backend/dispatch.h"
 #include "engine/backend/pool.h"
 #include "kernels/pool_index.h"
 

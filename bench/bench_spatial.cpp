@@ -9,6 +9,7 @@
 
 #include "bench/bench_common.h"
 #include "bench/bench_shapes.h"
+#include "engine/backend/dispatch.h"
 #include "engine/backend/spatial.h"
 
 using namespace gan;

@@ -8,7 +8,9 @@
 #include <regex>
 #include <sstream>
 
+#include "engine/build_config.h"
 #include "engine/core/parse.h"
+#include "engine/cpu/blas_info.h"
 #include "engine/io/file_util.h"
 #ifdef GAN_WITH_CUDA
 #include "engine/cuda/kernel_select.h"
@@ -380,6 +382,10 @@ std::unique_ptr<Trainer> build_trainer(TrainConfig& cfg, const io::SafetensorsFi
     for (auto& [name, m] : trainer->recipe().networks())  // state without weights (cyclegan's pools) is no network
       if (m->num_parameters() > 0) nets += ", " + name + " " + std::to_string(m->num_parameters()) + " parameters";
     note(ev, "model: " + cfg.model.arch + nets + ", on " + device.str());
+  }
+  if (device.is_cpu()) {
+    note(ev, "cpu: matrix products by " + cpu::describe_products());
+    if (std::string w = cpu::products_warning(); !w.empty()) note(ev, "warning: " + w);
   }
   return trainer;
 }

@@ -56,8 +56,12 @@ def install_torch(venv):
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
     log("installing torch (CPU wheels) into " + venv)
     subprocess.run([venv_python(venv), "-m", "pip", "install", "--upgrade", "pip"], check=True)
-    subprocess.run([venv_python(venv), "-m", "pip", "install", "torch", "--index-url",
-                    "https://download.pytorch.org/whl/cpu"], check=True)
+    # PyTorch's own CPU index has the small wheels; where it cannot be reached, PyPI's default wheel
+    # (CUDA libraries included, several GB) runs the same CPU kernels.
+    pip = [venv_python(venv), "-m", "pip", "install", "torch"]
+    if subprocess.run(pip + ["--index-url", "https://download.pytorch.org/whl/cpu"]).returncode != 0:
+        log("the CPU index (download.pytorch.org) failed; installing PyPI's default torch wheel instead")
+        subprocess.run(pip, check=True)
 
 
 def torch_version(python):
@@ -182,7 +186,7 @@ def main():
 
     env_info = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": cpu_model(), "cores": cores,
                 "torch": tv, "engine_binary": binary, "before_binary": binaries.get("before"),
-                "load_average_start": load_average()}
+                "load_average_start": load_average(), "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE")}
     log(f"{env_info['cpu']}, {cores} cores, torch {tv}, load average {env_info['load_average_start']:.2f}")
     sides = list(binaries) + ["torch"]
     results = {(m, t): {side: [] for side in sides} for m in models for t in threads}
@@ -219,7 +223,9 @@ def main():
     lines = [f"CPU training steps, engine beside PyTorch {tv}, {env_info['date']}",
              f"{env_info['cpu']}, {cores} cores; load average {env_info['load_average_start']:.2f} at the start, "
              f"{env_info['load_average_end']:.2f} at the end; {args.rounds} alternated rounds; "
-             f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')} on both sides",
+             f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')} on both sides; "
+             f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')} (the engine's products: OpenBLAS "
+             "chooses its kernels by it; PyTorch's do not use OpenBLAS)",
              "",
              ]
     before = "before" in binaries

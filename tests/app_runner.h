@@ -39,11 +39,14 @@ class AppRunner : public ::testing::Test {
   std::string p(const std::string& name) const { return (dir / name).string(); }
 
   // Runs `gan ARGS` in the test's folder.
-  AppResult gan(const std::string& args) const {
+  AppResult gan(const std::string& args) const { return gan_in_env("", args); }
+
+  // The same under `env ENV_ARGS` ("-u NAME" unsets, "NAME=VALUE" sets).
+  AppResult gan_in_env(const std::string& env_args, const std::string& args) const {
     const std::string log = p("cmd.log");
     const std::string cmd = "cd '" + dir.string() + "' && GAN_DATA_DIR='" + std::string(GAN_SOURCE_DIR) +
-                            "/data' OMP_NUM_THREADS=2 '" + std::string(GAN_APP_PATH) + "' " + args + " > '" + log +
-                            "' 2>&1 < /dev/null";
+                            "/data' OMP_NUM_THREADS=2 env " + env_args + " '" + std::string(GAN_APP_PATH) + "' " +
+                            args + " > '" + log + "' 2>&1 < /dev/null";
     const int status = std::system(cmd.c_str());
     std::ifstream f(log);
     std::stringstream ss;

@@ -59,6 +59,28 @@ TEST_F(AppTest, BadFlagsAndValues) {
 
 // `gan trace` takes `gan train`'s model and loss flags: a WGAN-GP step with the LayerNorm critic
 // (five critic steps, the penalty's double backward) on the bundled digits.
+// Training on the CPU names the code behind the matrix products; OPENBLAS_CORETYPE forcing OpenBLAS
+// onto narrower kernels than this CPU runs is warned about, and only then.
+TEST_F(AppTest, CpuProductsLineNamesTheKernelsAndWarnsOnlyWhenForcedNarrower) {
+  const std::string train = "train --model mlp --data mnist --steps 1 --sample-every 0 --overwrite --out run";
+  const test::AppResult unset = gan_in_env("-u OPENBLAS_CORETYPE", train);
+  ASSERT_EQ(unset.code, 0) << unset.out;
+  EXPECT_NE(unset.out.find("cpu: matrix products by "), std::string::npos) << unset.out;
+  EXPECT_EQ(unset.out.find("OPENBLAS_CORETYPE"), std::string::npos) << unset.out;
+#ifdef GAN_WITH_OPENBLAS
+  const test::AppResult forced = gan_in_env("OPENBLAS_CORETYPE=Haswell", train);
+  ASSERT_EQ(forced.code, 0) << forced.out;
+  EXPECT_NE(forced.out.find("OpenBLAS"), std::string::npos) << forced.out;
+  EXPECT_NE(forced.out.find("Haswell kernels"), std::string::npos) << forced.out;
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  EXPECT_EQ(forced.out.find("warning: OPENBLAS_CORETYPE=Haswell") != std::string::npos, avx512) << forced.out;
+#else
+  EXPECT_NE(unset.out.find("Eigen ("), std::string::npos) << unset.out;
+#endif
+}
+
 TEST_F(AppTest, TraceTakesTheTrainFlags) {
   Result r = gan("trace --model dcgan32 --loss wgan-gp --critic-norm layer --ngf 4 --ndf 4 --batch 4 --seed 1 --out tr");
   ASSERT_EQ(r.code, 0) << r.out;

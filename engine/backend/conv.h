@@ -12,7 +12,7 @@
 // y[N, Ci, H, W]. Outputs are allocated by the caller; their shapes settle ambiguities
 // (conv_transpose2d's output_padding). No bias: ops add it.
 #pragma once
-#include "engine/backend/dispatch.h"
+#include "engine/backend/declare.h"
 #include "engine/core/tensor.h"
 #include "engine/backend/conv_params.h"
 

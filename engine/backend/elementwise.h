@@ -2,7 +2,7 @@
 #pragma once
 #include <cstdint>
 
-#include "engine/backend/dispatch.h"
+#include "engine/backend/declare.h"
 #include "engine/core/tensor.h"
 #include "kernels/elementwise_ops.h"
 

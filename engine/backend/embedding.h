@@ -6,7 +6,7 @@
 // its values would go, so a training run's NaN guard stops on it. The ops check CPU ids first and
 // throw instead (a CUDA op cannot look at them without a host sync).
 #pragma once
-#include "engine/backend/dispatch.h"
+#include "engine/backend/declare.h"
 #include "engine/core/tensor.h"
 
 #define GAN_EMBEDDING_PRIMITIVES                                                                     \

@@ -1,6 +1,6 @@
 // Matrix products: CPU through Eigen, CUDA through cuBLAS.
 #pragma once
-#include "engine/backend/dispatch.h"
+#include "engine/backend/declare.h"
 #include "engine/core/tensor.h"
 
 #define GAN_LINALG_PRIMITIVES                                                                  \

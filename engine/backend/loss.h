@@ -1,6 +1,6 @@
 // Fused loss primitives: value and gradient in one pass over the logits.
 #pragma once
-#include "engine/backend/dispatch.h"
+#include "engine/backend/declare.h"
 #include "engine/core/tensor.h"
 
 #define GAN_LOSS_PRIMITIVES                                                                          \

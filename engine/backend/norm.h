@@ -1,6 +1,6 @@
 // Batch-norm primitives over x viewed as [N, C, S] (S = H*W, or 1 for x[N, C]).
 #pragma once
-#include "engine/backend/dispatch.h"
+#include "engine/backend/declare.h"
 #include "engine/core/tensor.h"
 
 #define GAN_NORM_PRIMITIVES                                                                            \

@@ -1,6 +1,6 @@
 // WGAN-GP primitives: per-sample interpolation and the fused per-sample-norm penalty.
 #pragma once
-#include "engine/backend/dispatch.h"
+#include "engine/backend/declare.h"
 #include "engine/core/tensor.h"
 
 #define GAN_PENALTY_PRIMITIVES                                                                         \

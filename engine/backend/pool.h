@@ -8,7 +8,7 @@
 #pragma once
 #include <cstdint>
 
-#include "engine/backend/dispatch.h"
+#include "engine/backend/declare.h"
 #include "engine/core/tensor.h"
 
 namespace gan {

@@ -2,7 +2,7 @@
 #pragma once
 #include <vector>
 
-#include "engine/backend/dispatch.h"
+#include "engine/backend/declare.h"
 #include "engine/core/tensor.h"
 
 #define GAN_REDUCTION_PRIMITIVES                                                                       \

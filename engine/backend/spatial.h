@@ -9,7 +9,7 @@
 // value: both backends write NaN over its sample's whole output. The ops check CPU parameters
 // first and throw instead (a CUDA op cannot look at them without a host sync).
 #pragma once
-#include "engine/backend/dispatch.h"
+#include "engine/backend/declare.h"
 #include "engine/core/tensor.h"
 
 #define GAN_SPATIAL_PRIMITIVES                                                                        \

@@ -2,6 +2,7 @@
 
 #include "engine/core/error.h"
 #include "engine/core/parse.h"
+#include "engine/build_config.h"
 #ifdef GAN_WITH_CUDA
 // The one CUDA piece below core: device memory, streams and copies (it knows Device and nothing
 // of tensors). Storage owns device memory, so it must reach the pool; nothing else of engine/cuda

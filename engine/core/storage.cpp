@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/build_config.h"
 #include "engine/core/error.h"
 #ifdef GAN_WITH_CUDA
 // The one CUDA piece below core: device memory, streams and copies (it knows Device and nothing

@@ -11,9 +11,11 @@
 // Kernel faults that happen later, while the kernel runs, surface at the next synchronising call
 // (a D2H copy, synchronize()), which is checked the same way.
 #pragma once
+
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
+#include "engine/build_config.h"
 #include "engine/core/error.h"
 #ifdef GAN_WITH_CUDNN
 #include <cudnn.h>

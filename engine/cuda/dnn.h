@@ -1,8 +1,10 @@
 // cuDNN plumbing shared by the CUDA convolution and normalisation primitives (cuDNN builds only):
 // one cuDNN handle per device, bound to the engine stream, and RAII descriptors.
 #pragma once
+
 #include <cstdint>
 
+#include "engine/build_config.h"
 #include "engine/core/dtype.h"
 
 #ifdef GAN_WITH_CUDNN

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "engine/build_config.h"
 #include "engine/core/error.h"
 
 namespace gan::cuda {

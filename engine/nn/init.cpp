@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "engine/backend/dispatch.h"
 #include "engine/backend/elementwise.h"
 
 namespace gan::nn::init {

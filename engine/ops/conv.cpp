@@ -31,6 +31,7 @@
 #include <sstream>
 
 #include "engine/backend/conv.h"
+#include "engine/backend/dispatch.h"
 #include "engine/ops/op_helpers.h"
 #include "engine/ops/ops.h"
 

@@ -5,6 +5,7 @@
 // are in activation.cpp.
 #include "engine/ops/elementwise.h"
 
+#include "engine/backend/dispatch.h"
 #include "engine/backend/reduction.h"
 #include "engine/ops/op_helpers.h"
 #include "engine/ops/ops.h"

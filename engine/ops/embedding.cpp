@@ -6,6 +6,7 @@
 // Both maps are linear in their tensor input, so these two rules close the loop at every order.
 #include "engine/ops/embedding.h"
 
+#include "engine/backend/dispatch.h"
 #include "engine/backend/embedding.h"
 #include "engine/ops/op_helpers.h"
 #include "engine/ops/ops.h"

@@ -4,6 +4,7 @@
 // Fused backward: none. Every rule here is composite (matmul, sum), hence differentiable again.
 #include "engine/ops/linalg.h"
 
+#include "engine/backend/dispatch.h"
 #include "engine/backend/elementwise.h"
 #include "engine/backend/linalg.h"
 #include "engine/backend/reduction.h"

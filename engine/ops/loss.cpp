@@ -10,6 +10,7 @@
 //   gaussian_nll                composite
 #include "engine/ops/loss.h"
 
+#include "engine/backend/dispatch.h"
 #include "engine/backend/loss.h"
 #include "engine/ops/op_helpers.h"
 #include "engine/ops/ops.h"

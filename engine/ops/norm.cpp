@@ -16,6 +16,7 @@
 //   spectral_normalize  composite (matmul, sum, div); u and v refined without history
 #include "engine/ops/norm.h"
 
+#include "engine/backend/dispatch.h"
 #include "engine/backend/norm.h"
 #include "engine/ops/op_helpers.h"
 #include "engine/ops/ops.h"

@@ -1,5 +1,6 @@
 #include "engine/ops/op_helpers.h"
 
+#include "engine/backend/dispatch.h"
 #include "kernels/class_ids.h"
 
 namespace gan::detail {

@@ -5,6 +5,7 @@
 //                                                                     gradient_penalty_backward_reference
 #include "engine/ops/penalty.h"
 
+#include "engine/backend/dispatch.h"
 #include "engine/backend/penalty.h"
 #include "engine/ops/op_helpers.h"
 #include "engine/ops/ops.h"

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "engine/backend/dispatch.h"
 #include "engine/ops/op_helpers.h"
 #include "engine/ops/ops.h"
 #include "kernels/pool_index.h"

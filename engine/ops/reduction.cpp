@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "engine/backend/dispatch.h"
 #include "engine/backend/reduction.h"
 #include "engine/ops/op_helpers.h"
 #include "engine/ops/ops.h"

@@ -2,6 +2,7 @@
 // Fused backward: none; each rule is another data movement op (permute, slice, pad_slice).
 #include "engine/ops/shape_ops.h"
 
+#include "engine/backend/dispatch.h"
 #include "engine/backend/reduction.h"
 #include "engine/ops/op_helpers.h"
 #include "engine/ops/ops.h"

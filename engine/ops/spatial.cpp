@@ -16,6 +16,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "engine/backend/dispatch.h"
 #include "engine/backend/spatial.h"
 #include "engine/ops/op_helpers.h"
 #include "engine/ops/ops.h"

@@ -1,6 +1,7 @@
 // The members of Tensor that run backend primitives or ops: fills, random draws, dtype casts and
 // clone. They are declared with the tensor (engine/core/tensor.h) but defined here, above the
 // backend and the ops, so that engine/core depends on nothing above it.
+#include "engine/backend/dispatch.h"
 #include "engine/backend/elementwise.h"
 #include "engine/core/tensor.h"
 #include "engine/ops/elementwise.h"

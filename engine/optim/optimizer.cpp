@@ -4,6 +4,7 @@
 #include <set>
 
 #include "engine/autograd/grad_mode.h"
+#include "engine/backend/dispatch.h"
 #include "engine/backend/optim.h"
 #include "engine/ops/ops.h"
 

@@ -1,0 +1,17 @@
+// Each op family declares its primitives once, in engine/backend/<family>.h, for both backends
+// (namespaces gan::cpu and gan::cuda) with the same signature; engine/cpu/<family>.cpp and
+// engine/cuda/<family>.cpp implement them, and an op in engine/ops/ picks one with GAN_BACKEND
+// (engine/backend/dispatch.h).
+//
+// Primitives take already-allocated output tensors, know nothing of autograd, and assume the
+// op has checked shapes, dtypes and devices.
+#pragma once
+
+// Declares the same primitive list in both backend namespaces.
+#define GAN_DECLARE_PRIMITIVES(LIST) \
+  namespace gan::cpu {               \
+  LIST                               \
+  }                                  \
+  namespace gan::cuda {              \
+  LIST                               \
+  }
