@@ -1,4 +1,4 @@
-// CPU convolutions: im2col / col2im around one Eigen GEMM per group of samples.
+// CPU convolutions: im2col / col2im around one GEMM (engine/cpu/gemm.h) per group of samples.
 //
 // With K = Ci kH kW and P = Ho Wo, one sample's column matrix col[K, P] holds in row (c, i, j)
 // and column (oh, ow) the input pixel x[c, oh sh - ph + i, ow sw - pw + j] (zero in the padding).
@@ -14,16 +14,17 @@
 // groups of B whose column matrices sit side by side, col[K, B P]; dy and y then need a gather or
 // scatter between [B, Co, P] and [Co, B P], which costs far less than the GEMM. Groups run in
 // parallel, one per OpenMP thread, each thread with its own buffers allocated once per call; a
-// single group leaves the threads to Eigen's own GEMM parallelism instead. A kernel that covers
+// single group leaves the threads to the GEMM's own parallelism instead. A kernel that covers
 // the whole input (P = 1) is a fully connected layer and becomes one whole-batch GEMM.
 #include "engine/backend/conv.h"
 
-#include <Eigen/Dense>
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <type_traits>
 #include <vector>
+
+#include "engine/cpu/gemm.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -325,63 +326,6 @@ void for_each_group(const Geometry& g, const Plan& pl, F&& body) {
   run(0, 1);
 }
 
-template <class T>
-using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-#ifdef GAN_WITH_OPENBLAS
-extern "C" {
-void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*, const float*, const int*,
-            const float*, const int*, const float*, float*, const int*);
-void dgemm_(const char*, const char*, const int*, const int*, const int*, const double*, const double*, const int*,
-            const double*, const int*, const double*, double*, const int*);
-}
-inline void blas_gemm(const char* ta, const char* tb, const int* m, const int* n, const int* k, const float* a, const int* lda,
-                      const float* b, const int* ldb, const float* beta, float* c, const int* ldc) {
-  const float one = 1;
-  sgemm_(ta, tb, m, n, k, &one, a, lda, b, ldb, beta, c, ldc);
-}
-inline void blas_gemm(const char* ta, const char* tb, const int* m, const int* n, const int* k, const double* a,
-                      const int* lda, const double* b, const int* ldb, const double* beta, double* c, const int* ldc) {
-  const double one = 1;
-  dgemm_(ta, tb, m, n, k, &one, a, lda, b, ldb, beta, c, ldc);
-}
-#endif
-
-// C[M, N] = op(A) op(B), or C += op(A) op(B) with `accumulate`; row-major and contiguous, op(X) = X^T
-// when its flag is set (A is then stored [K, M], B [N, K]).
-template <class T>
-void eigen_product(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T* B, bool accumulate, T* C) {
-  Eigen::Map<RowMat<T>> Cm(C, M, N);
-  auto run = [&](const auto& a, const auto& b) {
-    if (accumulate) Cm.noalias() += a * b;
-    else Cm.noalias() = a * b;
-  };
-  const Eigen::Map<const RowMat<T>> Am(A, ta ? K : M, ta ? M : K), Bm(B, tb ? N : K, tb ? K : N);
-  if (ta && tb) run(Am.transpose(), Bm.transpose());
-  else if (ta) run(Am.transpose(), Bm);
-  else if (tb) run(Am, Bm.transpose());
-  else run(Am, Bm);
-}
-
-// The same, straight to the BLAS where the build has one: Eigen's `C.noalias() = A * B` over a BLAS
-// clears C first and then has the BLAS add into it, one more pass over C per product. A row-major
-// C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, hence B before A. A vector result
-// stays with Eigen, which calls the BLAS's matrix-vector product for it.
-template <class T>
-void product(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T* B, bool accumulate, T* C) {
-#ifdef GAN_WITH_OPENBLAS
-  constexpr int64_t kMaxInt = (int64_t{1} << 31) - 1;
-  if (M > 1 && N > 1 && M <= kMaxInt && N <= kMaxInt && K <= kMaxInt) {
-    const int m = static_cast<int>(N), n = static_cast<int>(M), k = static_cast<int>(K);
-    const int ldb = static_cast<int>(tb ? K : N), lda = static_cast<int>(ta ? M : K), ldc = static_cast<int>(N);
-    const T beta = accumulate ? T(1) : T(0);
-    blas_gemm(tb ? "T" : "N", ta ? "T" : "N", &m, &n, &k, B, &ldb, A, &lda, &beta, C, &ldc);
-    return;
-  }
-#endif
-  eigen_product(ta, tb, M, N, K, A, B, accumulate, C);
-}
-
 // [b, C, P] samples <-> one [C, b P] matrix.
 template <class T>
 void gather(const T* src, int64_t b, int64_t C, int64_t P, T* dst) {
@@ -426,18 +370,18 @@ T* thread_scratch(ScratchSlot slot, int64_t n) {
   return b.p.get();
 }
 
-// Dense layers as whole-batch GEMMs, X[N, K], Y[N, Co] (Eigen spreads them over the threads).
+// Dense layers as whole-batch GEMMs, X[N, K], Y[N, Co] (the GEMM spreads them over the threads).
 template <class T>
 void dense_forward(const T* x, const T* w, T* y, const Geometry& g) {
-  product(false, true, g.N, g.Co, g.K(), x, w, false, y);  // Y[N, Co] = X W^T
+  gemm(false, true, g.N, g.Co, g.K(), x, w, T(0), y);  // Y[N, Co] = X W^T
 }
 template <class T>
 void dense_backward_data(const T* dy, const T* w, T* dx, const Geometry& g) {
-  product(false, false, g.N, g.K(), g.Co, dy, w, false, dx);  // DX[N, K] = DY W
+  gemm(false, false, g.N, g.K(), g.Co, dy, w, T(0), dx);  // DX[N, K] = DY W
 }
 template <class T>
 void dense_backward_weight(const T* x, const T* dy, T* dw, const Geometry& g) {
-  product(true, false, g.Co, g.K(), g.N, dy, x, false, dw);  // DW[Co, K] = DY^T X
+  gemm(true, false, g.Co, g.K(), g.N, dy, x, T(0), dw);  // DW[Co, K] = DY^T X
 }
 
 template <class T>
@@ -458,10 +402,10 @@ void forward_impl(const Tensor& xt, const Tensor& wt, Tensor& yt, const Conv2dPa
       colp = col;
     }
     if (b == 1) {
-      product(false, false, Co, P, K, w, colp, false, y + n0 * Co * P);  // Y[Co, P] = W C
+      gemm(false, false, Co, P, K, w, colp, T(0), y + n0 * Co * P);  // Y[Co, P] = W C
     } else {
       T* out = thread_scratch<T>(kRows, Co * b * P);
-      product(false, false, Co, b * P, K, w, colp, false, out);
+      gemm(false, false, Co, b * P, K, w, colp, T(0), out);
       scatter(out, b, Co, P, y + n0 * Co * P);
     }
   });
@@ -485,11 +429,11 @@ void backward_data_impl(const Tensor& dyt, const Tensor& wt, Tensor& dxt, const 
     }
     T* dxp = dx + n0 * xs;
     if (b == 1 && g.pointwise()) {  // the columns are dx itself
-      product(true, false, K, P, Co, w, dyp, false, dxp);  // C[K, P] = W^T DY
+      gemm(true, false, K, P, Co, w, dyp, T(0), dxp);  // C[K, P] = W^T DY
       return;
     }
     T* col = thread_scratch<T>(kCols, K * b * P);
-    product(true, false, K, b * P, Co, w, dyp, false, col);
+    gemm(true, false, K, b * P, Co, w, dyp, T(0), col);
     T* prep = thread_scratch<T>(kPrep, prep_of(g).size(g.Ci));
     for (int64_t s = 0; s < b; ++s) col2im(col + s * P, b * P, g, dxp + s * xs, prep);
   });
@@ -528,7 +472,7 @@ void backward_weight_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, cons
       gather(dyp, b, Co, P, buf);
       dyp = buf;
     }
-    product(false, true, Co, K, b * P, dyp, colp, true, acc);  // DW[Co, K] += DY C^T
+    gemm(false, true, Co, K, b * P, dyp, colp, T(1), acc);  // DW[Co, K] += DY C^T
   });
   for (int t = 1; t < pl.threads; ++t) {
     if (!started[static_cast<size_t>(t)]) continue;
