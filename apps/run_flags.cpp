@@ -259,7 +259,7 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
                        "and generated, differentiably"));
   fixed(app.add_flag("--sync-bn", c.sync_bn,
                      "Data parallel (mpirun -np N): batch norm statistics over the global batch instead of each "
-                     "rank's share (docs/distributed.md)"));
+                     "rank's share; on one process, the same computation over its batch (docs/distributed.md)"));
   f->seed = fixed(app.add_option("--seed", c.seed, "Random seed (weights, noise, shuffling)")
                              ->check(seed_value())
                              ->capture_default_str());

@@ -143,6 +143,8 @@ void TrainConfig::validate() const {
             "train: --label-smoothing applies to the bce loss (its real target), not to " << loss);
   GAN_CHECK(rmsprop_alpha >= 0 && rmsprop_alpha < 1, "train: --rmsprop-alpha must lie in [0, 1), got " << rmsprop_alpha);
   GAN_CHECK(ema >= 0 && ema < 1, "train: --ema is a decay in [0, 1) (0: off), got " << ema);
+  GAN_CHECK(bucket_mb >= 0 && bucket_mb <= 1024,
+            "train: --bucket-mb is a size in MiB in [0, 1024] (0: reduce after the backward pass), got " << bucket_mb);
   GAN_CHECK(ema == 0 || model.arch != "toy", "train: --ema averages an image generator; the toy models have none to sample");
   GAN_CHECK(recipe == "gan" || recipe == "cyclegan", "train: unknown --recipe '" << recipe << "' (expected gan or cyclegan)");
   GAN_CHECK((recipe == "cyclegan") == model.cyclegan(),
@@ -227,6 +229,7 @@ static void train_fields(T& c, F&& f) {
   f("lr_g", c.lr_g), f("lr_d", c.lr_d), f("weight_decay", c.weight_decay), f("grad_clip", c.grad_clip);
   f("label_smoothing", c.label_smoothing), f("rmsprop_alpha", c.rmsprop_alpha), f("ema", c.ema);
   f("augment", c.augment), f("diffaugment", c.diffaugment), f("sync_bn", c.sync_bn);
+  f("bucket_mb", c.bucket_mb);
   f("grad_hist_steps", c.grad_hist_steps);
   f("eval_every", c.eval_every), f("eval_n", c.eval_n), f("eval_features", c.eval_features);
   f("eval_metrics", c.eval_metrics), f("eval_n_ref", c.eval_n_ref);

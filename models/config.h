@@ -124,8 +124,12 @@ struct TrainConfig {
   std::string augment, diffaugment;
   int64_t batch = 64;  // the global batch: a data-parallel run splits it across its ranks
   // Data parallel (models/distributed.h): batch norm statistics over the global batch rather than
-  // each rank's share (the default, as PyTorch DDP). One process: no difference.
+  // each rank's share (the default, as PyTorch DDP). One process: the same statistics, computed as
+  // the ranks compute them (batch_norm_across), so that the two runs can be compared.
   bool sync_bn = false;
+  // Data parallel: gradients are averaged in buckets of about this many MiB, each starting while the
+  // backward pass computes the layers before it (dist::Reducer); 0: one all-reduce after the pass.
+  double bucket_mb = 4;
   int64_t steps = 0;   // total generator steps; 0: use epochs
   int64_t epochs = 0;  // passes over the data when steps is 0
   uint64_t seed = 0;

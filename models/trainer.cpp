@@ -1,8 +1,11 @@
 #include "models/trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
+#include "engine/autograd/autograd.h"
+#include "engine/dist/reducer.h"
 #include "engine/ops/ops.h"
 #include "models/augment.h"
 #include "models/gan_recipe.h"
@@ -167,6 +170,13 @@ Trainer::Trainer(TrainConfig cfg, std::unique_ptr<DataSource> data, Device devic
   }
   Generator fixed(cfg_.seed ^ kFixedStream);
   fixed_inputs_ = recipe_->sample_inputs(cfg_.n_samples, fixed, device_);
+  // --sync-bn on one process: the batch norm the ranks of a --sync-bn run compute (the composite
+  // batch_norm_across, here over a world of one), so that such a run and its data-parallel
+  // counterpart differ by the all-reduce's rounding alone (distribute() then sums over the ranks).
+  if (cfg_.sync_bn)
+    for (nn::Module* net : all_networks())
+      for (auto& [path, m] : net->named_modules())
+        if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(m)) bn->sum_across = [](std::vector<Tensor>&) {};
 }
 
 static std::unique_ptr<DataSource> image_source(const TrainConfig& cfg, const io::ImageDataset& data) {
@@ -206,12 +216,20 @@ optim::Optimizer& Trainer::optimizer(const std::string& name) {
 void Trainer::update(Phase phase, const Tensor& loss, const StepPoint& at, const StepHooks* hooks, Context& ctx) {
   for (auto& g : groups_)
     if (g.spec.phase == phase) g.opt->zero_grad();
-  loss.backward();
   if (dp_) {  // every rank steps with the mean gradient: clipping, hooks and optimizers see it
     std::vector<Tensor> params;
     for (auto& g : groups_)
       if (g.spec.phase == phase) params.insert(params.end(), g.params.begin(), g.params.end());
-    dp_->average_gradients(params);
+    if (cfg_.bucket_mb > 0) {
+      dist::Reducer reducer(dp_->world(), params, std::max<size_t>(1, static_cast<size_t>(cfg_.bucket_mb * (1 << 20))));
+      backward({loss}, [&](const Tensor& leaf) { reducer.ready(leaf); });
+      reducer.finish();
+    } else {
+      loss.backward();
+      dp_->average_gradients(params);
+    }
+  } else {
+    loss.backward();
   }
   if (hooks && hooks->before_optimizer_step) hooks->before_optimizer_step(at, loss);
   for (auto& g : groups_) {

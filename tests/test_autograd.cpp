@@ -1,4 +1,5 @@
 // The autograd engine itself: accumulation, grad(), create_graph, no-grad, detach, errors.
+#include "engine/autograd/autograd.h"
 #include "engine/autograd/node.h"
 #include "tests/test_helpers.h"
 
@@ -64,6 +65,34 @@ TEST(Autograd, LaterPassRunsFirstAndLeafGetsOneSum) {
   EXPECT_EQ(log, (std::vector<std::string>{"fake.1", "fake.0", "real.1", "real.0"}));
   // d/dw = 3 * -0.5 + 2 * 0.35 = -0.8 per element: the real pass alone gives -1.5, the fake 0.7.
   expect_close(w.grad(), {-0.8, -0.8, -0.8});
+}
+
+// backward's grad-ready hook (data parallel starts a bucket's all-reduce from it): each leaf the
+// pass reaches is reported once, after every path has delivered (its .grad at that moment is the
+// final one), a leaf used late in the forward pass before one used early, and an unreached leaf
+// (c) never; the ops recorded after the hook fired for w1 (the rules of the first layer) still run.
+TEST(Autograd, GradReadyHookReportsEachReachedLeafOnceWithItsFinalGradient) {
+  Tensor w1 = Tensor::from_vector(std::vector<double>{0.5, -1.0}, {2}).requires_grad_();
+  Tensor w2 = Tensor::from_vector(std::vector<double>{2.0, 3.0}, {2}).requires_grad_();
+  Tensor c = Tensor::from_vector(std::vector<double>{1.0, 1.0}, {2}).requires_grad_();
+  Tensor x = Tensor::from_vector(std::vector<double>{1.5, -0.5}, {2});
+  Tensor h = tanh(x * w1);
+  Tensor y = sum(square(h * w2)) + sum(h * w2);  // w2 reached over two paths
+  (void)(c * 2.0);                               // recorded, but not part of y
+  std::vector<std::pair<std::string, std::vector<double>>> seen;
+  backward({y}, [&](const Tensor& leaf) {
+    const std::string name = leaf.impl_ptr() == w1.impl_ptr() ? "w1" : leaf.impl_ptr() == w2.impl_ptr() ? "w2" : "other";
+    seen.push_back({name, leaf.grad().to_double_vector()});
+  });
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].first, "w2");
+  EXPECT_EQ(seen[1].first, "w1");
+  EXPECT_EQ(seen[0].second, w2.grad().to_double_vector());
+  EXPECT_EQ(seen[1].second, w1.grad().to_double_vector());
+  // dy/dw2 = (2 h w2 + 1) h, by hand.
+  const std::vector<double> hv = h.to_double_vector(), g2 = w2.grad().to_double_vector();
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(g2[i], (2 * hv[i] * (i ? 3.0 : 2.0) + 1) * hv[i], 1e-12);
+  EXPECT_FALSE(c.grad().defined());
 }
 
 TEST(Autograd, GradDoesNotTouchLeafGrads) {

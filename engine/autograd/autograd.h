@@ -20,6 +20,14 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs = {},
               bool create_graph = false);
 
+// Called during a backward pass with each leaf whose .grad this pass has finished: every path from
+// the roots to it has delivered its share (PyTorch's post-accumulate-grad hook). Leaves the pass
+// does not reach are not reported. Data-parallel training starts reducing a bucket of gradients
+// as soon as all of its leaves are reported, while the rest of the backward pass still runs.
+using GradReadyFn = std::function<void(const Tensor& leaf)>;
+void backward(const std::vector<Tensor>& outputs, const GradReadyFn& on_grad_ready,
+              const std::vector<Tensor>& grad_outputs = {}, bool create_graph = false);
+
 // The backward rule of a fused op that has a slow reference formula (the pattern of StyleGAN2's
 // bias_act): for each input i with wanted[i], d/d inputs[i] of sum_k <reference(inputs)[k],
 // grad_outputs[k]>, i.e. the reference's vector-Jacobian product at `inputs`. A fused backward op

@@ -122,7 +122,8 @@ static Tensor reduce_to_input(const Node& n, const Tensor& g, const OutputMeta& 
 // mode (grad()), the gradient arriving at each (node, slot) in `targets` is returned instead and
 // only the part of the graph between the roots and the targets runs.
 static std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& root_grads,
-                                        bool create_graph, bool accumulate, const std::vector<Edge>& targets) {
+                                        bool create_graph, bool accumulate, const std::vector<Edge>& targets,
+                                        const GradReadyFn& on_grad_ready = {}) {
   GAN_CHECK(root_grads.empty() || root_grads.size() == roots.size(),
             "backward: got " << root_grads.size() << " gradients for " << roots.size() << " outputs");
   // Collect the graph reachable from the roots.
@@ -198,6 +199,8 @@ static std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const 
         if (e.fn && useful[e.fn.get()] && --deps[e.fn.get()] == 0) ready.push(e.fn.get());
     } else if (runs[n]) {
       std::vector<Tensor> grads = n->apply(buf);
+      if (on_grad_ready && n->is_accumulator())  // an accumulator runs once, after all its inputs
+        if (auto leaf = static_cast<AccumulateGrad*>(n)->leaf.lock()) on_grad_ready(Tensor(leaf));
       GAN_CHECK(n->is_accumulator() || grads.size() == n->next.size(),
                 n->name << ": backward returned " << grads.size() << " gradients for " << n->next.size() << " inputs");
       for (size_t j = 0; j < grads.size(); ++j) {
@@ -223,6 +226,11 @@ static std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const 
 
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs, bool create_graph) {
   autograd::run_backward(outputs, grad_outputs, create_graph, /*accumulate=*/true, {});
+}
+
+void backward(const std::vector<Tensor>& outputs, const GradReadyFn& on_grad_ready,
+              const std::vector<Tensor>& grad_outputs, bool create_graph) {
+  autograd::run_backward(outputs, grad_outputs, create_graph, /*accumulate=*/true, {}, on_grad_ready);
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,

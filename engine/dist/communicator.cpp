@@ -102,6 +102,55 @@ void Communicator::all_reduce(std::vector<Tensor>& tensors, ReduceOp op) {
   }
 }
 
+std::unique_ptr<PendingReduce> Communicator::start_all_reduce(const std::vector<Tensor>& tensors, ReduceOp op) {
+  GAN_CHECK(!tensors.empty(), "start_all_reduce: no tensors");
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = tensors[i];
+    GAN_CHECK(t.defined(), "start_all_reduce: tensor " << i << " of " << tensors.size() << " is undefined");
+    GAN_CHECK((t.dtype() == DType::Float32 || t.dtype() == DType::Float64) && t.dtype() == tensors[0].dtype() &&
+                  t.device() == tensors[0].device(),
+              "start_all_reduce: tensor " << i << " is " << t.str() << " but tensor 0 is " << tensors[0].str()
+                                          << " (one bucket holds float32 or float64 tensors of one device and dtype)");
+  }
+  std::vector<Shape> shapes;
+  for (const Tensor& t : tensors) shapes.push_back(t.shape());
+  std::vector<size_t> all(tensors.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  Tensor flat = flatten_bucket(tensors, all);
+  std::unique_ptr<BufferRequest> request =
+      size() == 1 ? std::make_unique<BufferRequest>() : start_reduce_buffer(flat, op);
+  return std::make_unique<PendingReduce>(std::move(shapes), std::move(flat), std::move(request));
+}
+
+PendingReduce::PendingReduce(std::vector<Shape> shapes, Tensor flat, std::unique_ptr<BufferRequest> request)
+    : shapes_(std::move(shapes)), flat_(std::move(flat)), request_(std::move(request)) {}
+
+PendingReduce::~PendingReduce() {
+  if (waited_ || !request_) return;
+  try {
+    request_->wait(flat_);
+  } catch (...) {  // a destructor must not throw; the failure reached whoever waits next
+  }
+}
+
+bool PendingReduce::test() { return waited_ || request_->test(); }
+
+std::vector<Tensor> PendingReduce::wait() {
+  GAN_CHECK(!waited_, "PendingReduce::wait: called twice");
+  waited_ = true;
+  NoGradGuard no_grad;
+  request_->wait(flat_);
+  std::vector<Tensor> out;
+  int64_t offset = 0;
+  for (const Shape& s : shapes_) {
+    const int64_t n = numel_of(s);
+    out.push_back(shapes_.size() == 1 ? flat_.reshape(s) : slice(flat_, 0, offset, offset + n).reshape(s));
+    offset += n;
+  }
+  return out;
+}
+
 void Communicator::broadcast(const std::vector<Tensor>& tensors, int root) {
   GAN_CHECK(root >= 0 && root < size(), "broadcast: root " << root << " is not a rank of " << size() << " processes");
   if (size() == 1 || tensors.empty()) return;

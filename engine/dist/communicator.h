@@ -24,6 +24,34 @@ namespace gan::dist {
 
 enum class ReduceOp { Sum, Average };
 
+// The transfer of one flattened buffer, as a communicator started it (start_reduce_buffer).
+struct BufferRequest {
+  virtual ~BufferRequest() = default;
+  // Lets the transfer progress (MPI moves data only inside its calls); true once it has finished.
+  virtual bool test() { return true; }
+  // Blocks until it has finished; `flat` then holds the result (possibly as a new tensor).
+  virtual void wait(Tensor& /*flat*/) {}
+};
+
+// An all-reduce under way (Communicator::start_all_reduce). Its buffer stays alive until wait().
+class PendingReduce {
+ public:
+  PendingReduce(std::vector<Shape> shapes, Tensor flat, std::unique_ptr<BufferRequest> request);
+  PendingReduce(const PendingReduce&) = delete;
+  PendingReduce& operator=(const PendingReduce&) = delete;
+  // Destroying one that was never waited for waits for it: its buffer may be in use by the transfer.
+  ~PendingReduce();
+  bool test();
+  // The reduced tensors, in the order and shapes given to start_all_reduce. Once only.
+  std::vector<Tensor> wait();
+
+ private:
+  std::vector<Shape> shapes_;
+  Tensor flat_;
+  std::unique_ptr<BufferRequest> request_;
+  bool waited_ = false;
+};
+
 // Tensors are flattened into buckets of at most this many bytes per collective call (PyTorch
 // DDP's default 25 MiB): few calls for many small gradients, bounded extra memory for big ones.
 constexpr size_t kBucketBytes = 25u << 20;
@@ -43,6 +71,11 @@ class Communicator {
   // processes. The results are new tensors: the inputs are never written (a gradient may share its
   // storage with another tensor).
   void all_reduce(std::vector<Tensor>& tensors, ReduceOp op);
+  // The same as all_reduce for tensors of one device and dtype, flattened into one buffer, but
+  // returning at once: the reduction runs while the caller goes on (an MPI non-blocking collective;
+  // on CUDA, NCCL on a stream of its own that the engine stream waits for at wait()). Every process
+  // must start its reductions in the same order.
+  std::unique_ptr<PendingReduce> start_all_reduce(const std::vector<Tensor>& tensors, ReduceOp op);
   // Copies root's tensors into every process's, in place.
   void broadcast(const std::vector<Tensor>& tensors, int root);
   // Every process's `bytes`, by rank (lengths may differ).
@@ -57,6 +90,11 @@ class Communicator {
   // One contiguous buffer (float32 or float64, CPU or CUDA), reduced or broadcast in place.
   virtual void reduce_buffer(Tensor& flat, ReduceOp op) = 0;
   virtual void broadcast_buffer(Tensor& flat, int root) = 0;
+  // Starts reducing `flat` in place. By default the reduction is done before it returns.
+  virtual std::unique_ptr<BufferRequest> start_reduce_buffer(Tensor& flat, ReduceOp op) {
+    reduce_buffer(flat, op);
+    return std::make_unique<BufferRequest>();
+  }
 };
 
 // An error every process of the world raised at the same point with the same message (refused

@@ -120,6 +120,41 @@ class MpiWorld final : public Communicator {
     if (op == ReduceOp::Average) flat = mul(flat, 1.0 / size_);
   }
 
+  // MPI_Iallreduce per piece: the data moves while this process computes (and inside each test()).
+  struct MpiRequest final : BufferRequest {
+    std::vector<MPI_Request> pieces;
+    bool average = false;
+    int size = 1;
+    bool test() override {
+      int done = 0;
+      MPI_Testall(static_cast<int>(pieces.size()), pieces.data(), &done, MPI_STATUSES_IGNORE);
+      return done != 0;
+    }
+    void wait(Tensor& flat) override {
+      MPI_Waitall(static_cast<int>(pieces.size()), pieces.data(), MPI_STATUSES_IGNORE);
+      if (average) flat = mul(flat, 1.0 / size);
+      average = false;
+    }
+  };
+
+  std::unique_ptr<BufferRequest> start_reduce_buffer(Tensor& flat, ReduceOp op) override {
+    if (flat.is_cuda()) {
+#ifdef GAN_WITH_NCCL
+      return nccl(flat).start_all_reduce(flat, op);
+#else
+      refuse_cuda(flat);
+#endif
+    }
+    auto r = std::make_unique<MpiRequest>();
+    r->average = op == ReduceOp::Average;
+    r->size = size_;
+    in_pieces(flat, [&](char* p, int count) {
+      r->pieces.emplace_back();
+      MPI_Iallreduce(MPI_IN_PLACE, p, count, mpi_type(flat), MPI_SUM, MPI_COMM_WORLD, &r->pieces.back());
+    });
+    return r;
+  }
+
   void broadcast_buffer(Tensor& flat, int root) override {
     if (flat.is_cuda()) {
 #ifdef GAN_WITH_NCCL

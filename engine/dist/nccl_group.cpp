@@ -35,7 +35,30 @@ ncclDataType_t nccl_type(const Tensor& t) {
 
 struct NcclGroup::Impl {
   ncclComm_t comm = nullptr;
+  cudaStream_t side = nullptr;  // the overlapped all-reduces' stream, made at the first one
 };
+
+namespace {
+// An all-reduce queued on the side stream; `done` is recorded after it.
+struct NcclRequest final : BufferRequest {
+  int device = 0;
+  cudaEvent_t done = nullptr;
+  bool test() override {
+    cuda::DeviceGuard on(device);
+    const cudaError_t e = cudaEventQuery(done);
+    if (e == cudaErrorNotReady) return false;
+    GAN_CUDA_CHECK(e);
+    return true;
+  }
+  void wait(Tensor&) override {
+    cuda::DeviceGuard on(device);
+    GAN_CUDA_CHECK(cudaStreamWaitEvent(cuda::stream(device), done, 0));
+  }
+  ~NcclRequest() override {
+    if (done) cudaEventDestroy(done);  // safe while pending: the event is released once it completes
+  }
+};
+}  // namespace
 
 std::string nccl_unique_id() {
   ncclUniqueId id;
@@ -66,6 +89,7 @@ NcclGroup::NcclGroup(const std::string& unique_id, int rank, int size, int devic
 
 NcclGroup::~NcclGroup() {
   if (impl_ && impl_->comm) ncclCommDestroy(impl_->comm);  // never throws: runs at exit
+  if (impl_ && impl_->side) cudaStreamDestroy(impl_->side);
 }
 
 void NcclGroup::all_reduce(Tensor& flat, ReduceOp op) {
@@ -74,6 +98,25 @@ void NcclGroup::all_reduce(Tensor& flat, ReduceOp op) {
   cuda::DeviceGuard on(device_);
   GAN_NCCL_CHECK(ncclAllReduce(flat.raw_data(), flat.raw_data(), static_cast<size_t>(flat.numel()), nccl_type(flat),
                                op == ReduceOp::Average ? ncclAvg : ncclSum, impl_->comm, cuda::stream(device_)));
+}
+
+std::unique_ptr<BufferRequest> NcclGroup::start_all_reduce(Tensor& flat, ReduceOp op) {
+  GAN_CHECK(flat.is_cuda() && flat.device().index == device_,
+            "nccl all-reduce: " << flat.str() << " is not on this process's GPU cuda:" << device_);
+  cuda::DeviceGuard on(device_);
+  if (!impl_->side) GAN_CUDA_CHECK(cudaStreamCreateWithFlags(&impl_->side, cudaStreamNonBlocking));
+  cudaEvent_t made = nullptr;
+  GAN_CUDA_CHECK(cudaEventCreateWithFlags(&made, cudaEventDisableTiming));
+  GAN_CUDA_CHECK(cudaEventRecord(made, cuda::stream(device_)));  // after the copy that filled flat
+  GAN_CUDA_CHECK(cudaStreamWaitEvent(impl_->side, made, 0));
+  GAN_CUDA_CHECK(cudaEventDestroy(made));
+  GAN_NCCL_CHECK(ncclAllReduce(flat.raw_data(), flat.raw_data(), static_cast<size_t>(flat.numel()), nccl_type(flat),
+                               op == ReduceOp::Average ? ncclAvg : ncclSum, impl_->comm, impl_->side));
+  auto r = std::make_unique<NcclRequest>();
+  r->device = device_;
+  GAN_CUDA_CHECK(cudaEventCreateWithFlags(&r->done, cudaEventDisableTiming));
+  GAN_CUDA_CHECK(cudaEventRecord(r->done, impl_->side));
+  return r;
 }
 
 void NcclGroup::broadcast(Tensor& flat, int root) {

@@ -25,6 +25,10 @@ class NcclGroup {
   int device() const { return device_; }
   // In place on the device's engine stream (ordered after the work that made `flat`, no host sync).
   void all_reduce(Tensor& flat, ReduceOp op);
+  // The same on this group's own stream, after the work already queued on the engine stream, so
+  // that it overlaps with what the engine stream does next; wait() makes the engine stream wait
+  // for it (no host sync). `flat` must stay alive until then (PendingReduce keeps it).
+  std::unique_ptr<BufferRequest> start_all_reduce(Tensor& flat, ReduceOp op);
   void broadcast(Tensor& flat, int root);
 
  private:

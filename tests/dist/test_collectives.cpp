@@ -7,6 +7,7 @@
 
 #include "engine/autograd/autograd.h"
 #include "engine/dist/communicator.h"
+#include "engine/dist/reducer.h"
 #include "engine/ops/norm.h"
 #include "engine/ops/ops.h"
 
@@ -133,5 +134,86 @@ TEST(Collectives, BatchNormAcrossEqualsBatchNormOnTheWholeBatch) {
     ADD_FAILURE() << "a second-order backward through batch_norm_across was accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("no second derivative"), std::string::npos) << e.what();
+  }
+}
+
+// A started all-reduce gives what the blocking one gives, bit for bit (the same buffer, the same
+// sum), while the caller goes on; its inputs stay as they were.
+TEST(Collectives, StartedAllReduceEqualsTheBlockingOne) {
+  auto w = dist::world();
+  Generator g(4);  // the same draw on every rank
+  std::vector<Tensor> mine = ranked({Tensor::randn({7}, &g), Tensor::randn({3, 5}, &g)}, w->rank());
+  std::vector<Tensor> blocking = mine;
+  w->all_reduce(blocking, dist::ReduceOp::Average);
+  const std::vector<double> before = mine[1].to_double_vector();
+  std::unique_ptr<dist::PendingReduce> p = w->start_all_reduce(mine, dist::ReduceOp::Average);
+  Tensor busy = sum(square(Tensor::randn({256, 256}, &g)));  // work while it travels
+  (void)busy.item();
+  p->test();
+  const std::vector<Tensor> got = p->wait();
+  ASSERT_EQ(got.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(got[i].shape(), mine[i].shape()) << i;
+    EXPECT_EQ(got[i].to_double_vector(), blocking[i].to_double_vector()) << i;
+  }
+  EXPECT_EQ(mine[1].to_double_vector(), before);
+  // Tensors of two dtypes do not make one buffer.
+  EXPECT_THROW(w->start_all_reduce({Tensor::zeros({2}), Tensor::zeros({2}, DType::Float64)}, dist::ReduceOp::Sum), Error);
+}
+
+// The reducer (dist::Reducer): five parameters of 16, 16, 8, 8 and 4 floats in buckets of at most 100 bytes, gradients set
+// as a backward pass would and reported in the pass's order (last parameter first). Each bucket
+// starts once all of its gradients are in and the buckets before it have started: reporting the
+// first bucket's gradients last holds every bucket back until then. After finish() every gradient
+// is the mean over the ranks, exactly; a parameter that got no gradient keeps none.
+TEST(Collectives, ReducerAveragesEveryGradientBucketByBucketInOrder) {
+  auto w = dist::world();
+  const int N = w->size();
+  std::vector<Tensor> params;
+  for (int64_t n : {16, 16, 8, 8, 4}) params.push_back(Tensor::zeros({n}).requires_grad_());
+  auto set_grads = [&](bool skip_last) {
+    for (size_t k = 0; k < params.size(); ++k) {
+      if (skip_last && k + 1 == params.size()) {
+        params[k].set_grad(Tensor());
+        continue;
+      }
+      params[k].set_grad(Tensor::full(params[k].shape(), (w->rank() + 1.0) * (k + 1)));
+    }
+  };
+  const double mean_rank = (N + 1) / 2.0;  // the mean over r of r + 1
+  {
+    set_grads(false);
+    dist::Reducer r(*w, params, 100);
+    EXPECT_EQ(r.buckets(), 3u);  // {p4, p3, p2} (80 bytes), {p1}, {p0} (64 each)
+    for (size_t k = params.size(); k-- > 0;) r.ready(params[k]);
+    EXPECT_EQ(r.started_early(), 3u);
+    r.finish();
+    for (size_t k = 0; k < params.size(); ++k)
+      for (double v : params[k].grad().to_double_vector()) EXPECT_EQ(v, mean_rank * (k + 1)) << k;
+  }
+  {
+    set_grads(true);  // p4 gets no gradient and is never reported
+    dist::Reducer r(*w, params, 100);
+    r.ready(params[3]);
+    r.ready(params[2]);
+    r.ready(params[1]);
+    r.ready(params[0]);
+    EXPECT_EQ(r.started_early(), 0u);  // the first bucket (p4's) is incomplete: nothing may start
+    r.finish();
+    EXPECT_FALSE(params[4].grad().defined());
+    for (size_t k = 0; k + 1 < params.size(); ++k)
+      for (double v : params[k].grad().to_double_vector()) EXPECT_EQ(v, mean_rank * (k + 1)) << k;
+  }
+  {
+    set_grads(false);
+    dist::Reducer r(*w, params, 100);
+    r.ready(params[0]);  // the last bucket's gradient first: it waits for the two before it
+    EXPECT_EQ(r.started_early(), 0u);
+    for (size_t k = params.size(); k-- > 1;) r.ready(params[k]);
+    EXPECT_EQ(r.started_early(), 3u);
+    EXPECT_THROW(r.ready(params[4]), Error);  // reported twice
+    r.finish();
+    for (size_t k = 0; k < params.size(); ++k)
+      for (double v : params[k].grad().to_double_vector()) EXPECT_EQ(v, mean_rank * (k + 1)) << k;
   }
 }
