@@ -36,7 +36,10 @@ DataParallel::DataParallel(std::shared_ptr<dist::Communicator> world) : world_(s
 std::string DataParallel::describe(const TrainConfig& cfg) const {
   std::ostringstream os;
   os << "data parallel: " << size() << " ranks, " << world_->describe() << "; global batch " << cfg.batch << " = "
-     << size() << " x " << cfg.batch / size() << ", gradients averaged before every optimizer step; batch norm "
+     << size() << " x " << cfg.batch / size() << ", gradients averaged before every optimizer step ";
+  if (cfg.bucket_mb > 0) os << "in buckets of " << cfg.bucket_mb << " MiB while the backward pass runs";
+  else os << "after the backward pass (--bucket-mb 0)";
+  os << "; batch norm "
      << (cfg.sync_bn ? "statistics over the global batch (--sync-bn)" : "statistics per rank (--sync-bn: global)");
   return os.str();
 }
