@@ -9,6 +9,7 @@
 
 #include "apps/cli.h"
 #include "engine/core/error.h"
+#include "engine/cpu/blas_info.h"
 #include "engine/dist/communicator.h"
 #include "models/run.h"
 
@@ -32,6 +33,7 @@ int fail(const char* before, const char* text, int code) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gan::cpu::reexec_for_better_blas(argv);  // before anything else: a new OpenBLAS kernel choice needs a new start
   gan::app::GanCli cli;
   CLI::App& app = cli.app;
   if (argc > 1 && argv[1][0] != '-' && !cli.has_command(argv[1])) {

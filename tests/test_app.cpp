@@ -76,6 +76,22 @@ TEST_F(AppTest, CpuProductsLineNamesTheKernelsAndWarnsOnlyWhenForcedNarrower) {
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
   EXPECT_EQ(forced.out.find("warning: OPENBLAS_CORETYPE=Haswell") != std::string::npos, avx512) << forced.out;
+  EXPECT_EQ(forced.out.find("set by gan"), std::string::npos) << "an explicit OPENBLAS_CORETYPE was overridden\n" << forced.out;
+  // Left to itself, on an AVX-512 CPU the run gets 512-bit kernels: OpenBLAS's own choice or, where
+  // its tables do not know the CPU (0.3.21 on Emerald Rapids picks Prescott), gan's (a restart with
+  // OPENBLAS_CORETYPE=SkylakeX), which the line then says.
+  if (avx512) {
+    const bool wide = unset.out.find("SkylakeX kernels") != std::string::npos ||
+                      unset.out.find("Cooperlake kernels") != std::string::npos ||
+                      unset.out.find("SapphireRapids kernels") != std::string::npos;
+    EXPECT_TRUE(wide) << unset.out;
+  }
+  const size_t own = unset.out.find("(set by gan: OpenBLAS's own choice for this CPU was ");
+  if (own != std::string::npos) {
+    EXPECT_TRUE(unset.out.find("SkylakeX kernels (set by gan") != std::string::npos ||
+                unset.out.find("Haswell kernels (set by gan") != std::string::npos)
+        << unset.out;
+  }
 #else
   EXPECT_NE(unset.out.find("Eigen ("), std::string::npos) << unset.out;
 #endif

@@ -3,6 +3,8 @@
 #include <omp.h>
 
 #include <Eigen/Core>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -46,6 +48,28 @@ bool cpu_has_avx512() {
 #endif
 }
 
+bool cpu_has_avx2_fma() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+// OpenBLAS's x86 kernels that use 256-bit FMA (or wider).
+bool is_avx2_kernel(const std::string& core) {
+  if (is_avx512_kernel(core)) return true;
+  for (const char* k : {"haswell", "zen", "excavator"})
+    if (core == k) return true;
+  return false;
+}
+
+const char* env(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : nullptr;
+}
+
 // "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ..." -> "OpenBLAS 0.3.21".
 std::string openblas_version() {
   std::string config = openblas_get_config();
@@ -58,7 +82,10 @@ std::string openblas_version() {
 
 std::string describe_products() {
 #ifdef GAN_WITH_OPENBLAS
-  return openblas_version() + ", " + openblas_get_corename() + " kernels, " + threads();
+  std::string own;
+  if (const char* c = env("GAN_OPENBLAS_OWN_CORE"))
+    own = std::string(" (set by gan: OpenBLAS's own choice for this CPU was ") + c + ")";
+  return openblas_version() + ", " + openblas_get_corename() + " kernels" + own + ", " + threads();
 #else
   return std::string("Eigen (") + Eigen::SimdInstructionSetsInUse() + "), " + threads();
 #endif
@@ -66,14 +93,38 @@ std::string describe_products() {
 
 std::string products_warning() {
 #ifdef GAN_WITH_OPENBLAS
-  const char* forced = std::getenv("OPENBLAS_CORETYPE");
+  const char* forced = env("OPENBLAS_CORETYPE");
   const std::string core = openblas_get_corename();
-  if (forced == nullptr || *forced == '\0' || is_avx512_kernel(lower(core)) || !cpu_has_avx512()) return "";
+  if (forced == nullptr || env("GAN_OPENBLAS_OWN_CORE") || is_avx512_kernel(lower(core)) || !cpu_has_avx512()) return "";
   return "OPENBLAS_CORETYPE=" + std::string(forced) + " in the environment makes OpenBLAS run its " + core +
          " kernels on this CPU, which has AVX-512: its 512-bit kernels measured 1.9x faster on the products "
          "(docs/PERFORMANCE.md); unset OPENBLAS_CORETYPE to let OpenBLAS choose";
 #else
   return "";
+#endif
+}
+
+std::string better_blas_core() {
+#ifdef GAN_WITH_OPENBLAS
+  if (env("OPENBLAS_CORETYPE")) return "";  // an explicit instruction to OpenBLAS: respected
+  const std::string core = lower(openblas_get_corename());
+  if (cpu_has_avx512() && !is_avx512_kernel(core)) return "SkylakeX";
+  if (cpu_has_avx2_fma() && !is_avx2_kernel(core)) return "Haswell";
+#endif
+  return "";
+}
+
+void reexec_for_better_blas(char** argv) {
+#ifdef GAN_WITH_OPENBLAS
+  const std::string core = better_blas_core();
+  if (core.empty() || env("GAN_OPENBLAS_OWN_CORE")) return;  // never twice
+  ::setenv("GAN_OPENBLAS_OWN_CORE", openblas_get_corename(), 1);
+  ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+  ::execv("/proc/self/exe", argv);
+  ::unsetenv("OPENBLAS_CORETYPE");  // the exec failed: say nothing that is not so
+  ::unsetenv("GAN_OPENBLAS_OWN_CORE");
+#else
+  (void)argv;
 #endif
 }
 

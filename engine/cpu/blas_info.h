@@ -14,4 +14,18 @@ std::string describe_products();
 // asks for them (OPENBLAS_CORETYPE naming a pre-AVX-512 core on an AVX-512 machine); empty otherwise.
 std::string products_warning();
 
+// When OpenBLAS, left to choose (OPENBLAS_CORETYPE unset), picked kernels narrower than this CPU
+// runs, the core to ask it for instead (SkylakeX on AVX-512, Haswell on AVX2 + FMA); empty
+// otherwise. That happens on CPUs newer than its tables: Debian 12's OpenBLAS 0.3.21 runs its SSE3
+// Prescott kernels on an Emerald Rapids Xeon, 3x slower there than SkylakeX (docs/PERFORMANCE.md).
+// OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded, so a program that wants the better
+// kernels sets it and starts again: reexec_for_better_blas() does, and gan's main calls it first.
+std::string better_blas_core();
+
+// With better_blas_core() non-empty: sets OPENBLAS_CORETYPE to it (and GAN_OPENBLAS_OWN_CORE to
+// OpenBLAS's own choice, which describe_products() then names) and replaces this process by a new
+// run of the same program with the same arguments. Returns only when there is nothing to do or the
+// exec failed (the run goes on with the kernels it has).
+void reexec_for_better_blas(char** argv);
+
 }  // namespace gan::cpu
