@@ -182,9 +182,7 @@ void DataParallel::copy_from_root(const std::vector<nn::Module*>& nets, bool par
 
 void DataParallel::synchronise_batch_norm(nn::Module& net) {
   std::shared_ptr<dist::Communicator> w = world_;
-  for (auto& [path, m] : net.named_modules())
-    if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(m))
-      bn->sum_across = [w](std::vector<Tensor>& t) { w->all_reduce(t, dist::ReduceOp::Sum); };
+  nn::set_batch_norm_sum(net, [w](std::vector<Tensor>& t) { w->all_reduce(t, dist::ReduceOp::Sum); });
 }
 
 bool DataParallel::any(bool flag) {

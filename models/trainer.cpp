@@ -174,9 +174,7 @@ Trainer::Trainer(TrainConfig cfg, std::unique_ptr<DataSource> data, Device devic
   // batch_norm_across, here over a world of one), so that such a run and its data-parallel
   // counterpart differ by the all-reduce's rounding alone (distribute() then sums over the ranks).
   if (cfg_.sync_bn)
-    for (nn::Module* net : all_networks())
-      for (auto& [path, m] : net->named_modules())
-        if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(m)) bn->sum_across = [](std::vector<Tensor>&) {};
+    for (nn::Module* net : all_networks()) nn::set_batch_norm_sum(*net, [](std::vector<Tensor>&) {});
 }
 
 static std::unique_ptr<DataSource> image_source(const TrainConfig& cfg, const io::ImageDataset& data) {

@@ -12,18 +12,17 @@ Reducer::Reducer(Communicator& world, std::vector<Tensor> params, size_t bucket_
   GAN_CHECK(bucket_bytes > 0, "Reducer: a bucket of 0 bytes");
   // Per (device, dtype), the parameters from the last to the first, cut at bucket_bytes.
   std::map<std::pair<std::string, int>, size_t> open;  // -> index of its bucket being filled
-  std::map<size_t, size_t> bytes;
   for (size_t k = params_.size(); k-- > 0;) {
     const Tensor& p = params_[k];
     GAN_CHECK(p.defined(), "Reducer: parameter " << k << " is undefined");
     const auto key = std::make_pair(p.device().str(), static_cast<int>(p.dtype()));
     auto it = open.find(key);
-    if (it == open.end() || (bytes[it->second] > 0 && bytes[it->second] + p.nbytes() > bucket_bytes)) {
+    if (it == open.end() || buckets_[it->second].bytes + p.nbytes() > bucket_bytes) {
       buckets_.emplace_back();
       it = open.insert_or_assign(key, buckets_.size() - 1).first;
     }
     buckets_[it->second].params.push_back(k);
-    bytes[it->second] += p.nbytes();
+    buckets_[it->second].bytes += p.nbytes();
     bucket_of_[p.impl_ptr().get()] = it->second;
   }
   for (Bucket& b : buckets_) b.waiting = b.params.size();

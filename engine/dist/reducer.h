@@ -43,6 +43,7 @@ class Reducer {
  private:
   struct Bucket {
     std::vector<size_t> params;  // indices into params_
+    size_t bytes = 0;
     size_t waiting = 0;          // gradients not yet final
     std::vector<size_t> sent;    // the ones in flight, in the order of `pending`'s tensors
     std::unique_ptr<PendingReduce> pending;

@@ -105,6 +105,10 @@ class ConvTranspose2d : public WeightLayer {
 // eval mode uses the running ones. With `sum_across` set, training mode takes the statistics of a
 // batch split across processes (batch_norm_across, torch.nn.SyncBatchNorm); eval mode never
 // communicates (one process may sample alone).
+class BatchNorm2d;
+// Sets sum_across on every BatchNorm2d of `net` (an empty function: each process's batch alone).
+void set_batch_norm_sum(Module& net, const SumAcross& sum_across);
+
 class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(int64_t num_features, double eps = 1e-5, double momentum = 0.1, bool affine = true,

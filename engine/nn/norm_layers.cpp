@@ -6,6 +6,11 @@
 
 namespace gan::nn {
 
+void set_batch_norm_sum(Module& net, const SumAcross& sum_across) {
+  for (auto& [path, m] : net.named_modules())
+    if (auto* bn = dynamic_cast<BatchNorm2d*>(m)) bn->sum_across = sum_across;
+}
+
 BatchNorm2d::BatchNorm2d(int64_t c, double eps, double momentum, bool affine, bool track)
     : Module("BatchNorm2d"), num_features(c), eps(eps), momentum(momentum) {
   GAN_CHECK(c > 0, "BatchNorm2d: num_features must be positive, got " << c);
