@@ -11,6 +11,7 @@
 #include <sstream>
 #include <vector>
 
+#include "engine/cpu/packed_gemm.h"
 #include "engine/io/file_util.h"
 #include "engine/io/image.h"
 #include "engine/io/npy.h"
@@ -75,8 +76,18 @@ TEST_F(AppTest, CpuProductsLineNamesTheKernelsAndWarnsOnlyWhenForcedNarrower) {
   __builtin_cpu_init();
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-  EXPECT_EQ(forced.out.find("warning: OPENBLAS_CORETYPE=Haswell") != std::string::npos, avx512) << forced.out;
   EXPECT_EQ(forced.out.find("set by gan"), std::string::npos) << "an explicit OPENBLAS_CORETYPE was overridden\n" << forced.out;
+  // Held to narrower kernels, OpenBLAS keeps the double products while the float ones go to the
+  // engine's AVX-512 kernel, which the line says, with no warning; GAN_GEMM=blas keeps OpenBLAS for
+  // all of them, and then the warning says what that costs.
+  EXPECT_EQ(forced.out.find("engine's AVX-512 kernel for float (the BLAS runs Haswell kernels") != std::string::npos,
+            gan::cpu::packed_sgemm_available())
+      << forced.out;
+  EXPECT_EQ(forced.out.find("warning: OPENBLAS_CORETYPE=Haswell"), std::string::npos) << forced.out;
+  const test::AppResult blas_only = gan_in_env("OPENBLAS_CORETYPE=Haswell GAN_GEMM=blas", train);
+  ASSERT_EQ(blas_only.code, 0) << blas_only.out;
+  EXPECT_EQ(blas_only.out.find("engine's AVX-512 kernel"), std::string::npos) << blas_only.out;
+  EXPECT_EQ(blas_only.out.find("warning: OPENBLAS_CORETYPE=Haswell") != std::string::npos, avx512) << blas_only.out;
   // Left to itself, on an AVX-512 CPU the run gets 512-bit kernels: OpenBLAS's own choice or, where
   // its tables do not know the CPU (0.3.21 on Emerald Rapids picks Prescott), gan's (a restart with
   // OPENBLAS_CORETYPE=SkylakeX), which the line then says.

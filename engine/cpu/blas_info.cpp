@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "engine/cpu/packed_gemm.h"
+
 #ifdef GAN_WITH_OPENBLAS
 extern "C" {
 char* openblas_get_corename(void);
@@ -80,22 +82,52 @@ std::string openblas_version() {
 
 }  // namespace
 
+bool blas_present() {
+#ifdef GAN_WITH_OPENBLAS
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::string blas_kernel_name() {
+#ifdef GAN_WITH_OPENBLAS
+  return openblas_get_corename();
+#else
+  return "";
+#endif
+}
+
+bool blas_runs_avx512_kernels() {
+#ifdef GAN_WITH_OPENBLAS
+  return is_avx512_kernel(lower(openblas_get_corename()));
+#else
+  return false;
+#endif
+}
+
 std::string describe_products() {
 #ifdef GAN_WITH_OPENBLAS
   std::string own;
   if (const char* c = env("GAN_OPENBLAS_OWN_CORE"))
     own = std::string(" (set by gan: OpenBLAS's own choice for this CPU was ") + c + ")";
-  return openblas_version() + ", " + openblas_get_corename() + " kernels" + own + ", " + threads();
+  std::string blas = openblas_version() + ", " + openblas_get_corename() + " kernels" + own;
 #else
-  return std::string("Eigen (") + Eigen::SimdInstructionSetsInUse() + "), " + threads();
+  std::string blas = std::string("Eigen (") + Eigen::SimdInstructionSetsInUse() + ")";
 #endif
+  if (use_packed_sgemm())
+    return "the engine's AVX-512 kernel for float (" + packed_sgemm_reason() + "; " + blas + " for the rest), " +
+           threads();
+  return blas + ", " + threads();
 }
 
 std::string products_warning() {
 #ifdef GAN_WITH_OPENBLAS
   const char* forced = env("OPENBLAS_CORETYPE");
   const std::string core = openblas_get_corename();
-  if (forced == nullptr || env("GAN_OPENBLAS_OWN_CORE") || is_avx512_kernel(lower(core)) || !cpu_has_avx512()) return "";
+  if (forced == nullptr || env("GAN_OPENBLAS_OWN_CORE") || is_avx512_kernel(lower(core)) || !cpu_has_avx512() ||
+      use_packed_sgemm())
+    return "";
   return "OPENBLAS_CORETYPE=" + std::string(forced) + " in the environment makes OpenBLAS run its " + core +
          " kernels on this CPU, which has AVX-512: its 512-bit kernels measured 1.9x faster on the products "
          "(docs/PERFORMANCE.md); unset OPENBLAS_CORETYPE to let OpenBLAS choose";

@@ -7,11 +7,19 @@
 
 namespace gan::cpu {
 
-// "OpenBLAS 0.3.21, SkylakeX kernels, 2 threads" or "Eigen (AVX512, FMA, AVX2, ...), 2 threads".
+// "OpenBLAS 0.3.21, SkylakeX kernels, 2 threads" or "Eigen (AVX512, FMA, AVX2, ...), 2 threads"; when
+// float products go to the engine's own kernel (engine/cpu/packed_gemm.h), it says so and why.
 std::string describe_products();
 
+// Whether a BLAS is linked (GAN_WITH_OPENBLAS), the name of the kernels it runs ("Haswell"), and
+// whether they use 512-bit vectors.
+bool blas_present();
+std::string blas_kernel_name();
+bool blas_runs_avx512_kernels();
+
 // A warning when the products run narrower kernels than this CPU supports because the environment
-// asks for them (OPENBLAS_CORETYPE naming a pre-AVX-512 core on an AVX-512 machine); empty otherwise.
+// asks for them (OPENBLAS_CORETYPE naming a pre-AVX-512 core on an AVX-512 machine) and the engine's
+// own kernel does not take their place (GAN_GEMM=blas); empty otherwise.
 std::string products_warning();
 
 // When OpenBLAS, left to choose (OPENBLAS_CORETYPE unset), picked kernels narrower than this CPU

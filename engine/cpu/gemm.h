@@ -8,11 +8,15 @@
 // `C.noalias() = A * B` over a BLAS first clears C and then has the BLAS add into it, one more pass
 // over C per product. A row-major C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, hence B
 // before A. A vector result (M or N of 1) stays with Eigen, which calls the BLAS's matrix-vector
-// product for it. Without a BLAS, Eigen's own kernels.
+// product for it. Without a BLAS, Eigen's own kernels. Float products with both sides wider than one
+// go to the engine's AVX-512 kernel instead when use_packed_sgemm() says so (engine/cpu/packed_gemm.h).
 #pragma once
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <type_traits>
+
+#include "engine/cpu/packed_gemm.h"
 
 // With a BLAS the build defines EIGEN_USE_BLAS, and Eigen's header declares sgemm_ and dgemm_.
 
@@ -58,6 +62,9 @@ inline void blas_gemm(const char* ta, const char* tb, const int* m, const int* n
 
 template <class T>
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T* B, T beta, T* C) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (M > 1 && N > 1 && use_packed_sgemm()) return packed_sgemm(ta, tb, M, N, K, A, B, beta, C);
+  }
 #ifdef GAN_WITH_OPENBLAS
   constexpr int64_t kMaxInt = (int64_t{1} << 31) - 1;  // the BLAS's sizes are ints
   if (M > 1 && N > 1 && M <= kMaxInt && N <= kMaxInt && K <= kMaxInt) {

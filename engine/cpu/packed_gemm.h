@@ -1,0 +1,35 @@
+// The engine's own single-precision matrix product for CPUs with AVX-512, written for the GAN
+// layers' shapes (M 16-1024, N 256-4096, K 16-8192): packed panels and a 12 x 32 register tile.
+//
+//   packed_sgemm(ta, tb, M, N, K, A, B, beta, C):  C[M, N] = op(A) op(B) + beta C, row-major, the
+//   same contract as gemm() in engine/cpu/gemm.h (op(A) = A^T with ta: A stored [K, M]; B [N, K]).
+//
+// Why it exists: OpenBLAS runs whatever kernels OPENBLAS_CORETYPE names, and machines that set it
+// to a 256-bit core (Haswell) on AVX-512 hardware halve every product (docs/PERFORMANCE.md). The
+// products then go here instead of to those kernels (see use_packed_sgemm()).
+//
+// Every element of C sums its K terms in the same order whatever the thread count: a call outside a
+// parallel region splits C into blocks of whole tiles, one per thread, never the K sum. So results
+// do not depend on OMP_NUM_THREADS.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace gan::cpu {
+
+// True when this build and this CPU can run the kernel (x86-64 with AVX-512F at run time).
+bool packed_sgemm_available();
+
+// Whether gemm() sends float products here: GAN_GEMM=own forces it (where available), GAN_GEMM=blas
+// forbids it; otherwise it is used when available and the BLAS is absent or held to kernels
+// narrower than 512 bits. Read once.
+bool use_packed_sgemm();
+
+// "engine's AVX-512 kernel (12x32 tiles)" for describe_products(), with the reason it was chosen.
+std::string packed_sgemm_reason();
+
+void packed_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float beta,
+                  float* C);
+
+}  // namespace gan::cpu
