@@ -108,6 +108,32 @@ TEST_F(AppTest, CpuProductsLineNamesTheKernelsAndWarnsOnlyWhenForcedNarrower) {
 #endif
 }
 
+// GAN_GEMM chooses the float products' code; a value it cannot follow stops gan before any work,
+// naming the variable, the value and what it accepts.
+TEST_F(AppTest, GemmChoiceFromTheEnvironmentIsCheckedBeforeAnyWork) {
+  const std::string train = "train --model mlp --data mnist --steps 1 --sample-every 0 --overwrite --out run";
+  for (const char* bad : {"GAN_GEMM=bogus", "GAN_GEMM=0", "GAN_GEMM=-1", "GAN_GEMM=99999999999999999999", "GAN_GEMM=OWN"}) {
+    const test::AppResult r = gan_in_env(bad, train);
+    EXPECT_EQ(r.code, 2) << bad << "\n" << r.out;
+    const std::string value = std::string(bad).substr(9);
+    EXPECT_NE(r.out.find("GAN_GEMM='" + value + "'"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("expected own, blas or auto"), std::string::npos) << r.out;
+    EXPECT_FALSE(fs::exists(dir / "run" / "metrics.csv")) << bad;
+  }
+  for (const char* good : {"GAN_GEMM=blas", "GAN_GEMM=auto", "GAN_GEMM="}) {
+    const test::AppResult r = gan_in_env(good, train);
+    EXPECT_EQ(r.code, 0) << good << "\n" << r.out;
+  }
+  const test::AppResult own = gan_in_env("GAN_GEMM=own", train);
+  if (gan::cpu::packed_sgemm_available()) {
+    EXPECT_EQ(own.code, 0) << own.out;
+    EXPECT_NE(own.out.find("engine's AVX-512 kernel for float (GAN_GEMM=own"), std::string::npos) << own.out;
+  } else {
+    EXPECT_EQ(own.code, 2) << own.out;
+    EXPECT_NE(own.out.find("needs AVX-512F"), std::string::npos) << own.out;
+  }
+}
+
 TEST_F(AppTest, TraceTakesTheTrainFlags) {
   Result r = gan("trace --model dcgan32 --loss wgan-gp --critic-norm layer --ngf 4 --ndf 4 --batch 4 --seed 1 --out tr");
   ASSERT_EQ(r.code, 0) << r.out;

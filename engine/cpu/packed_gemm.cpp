@@ -57,6 +57,12 @@ float* thread_buffer(int slot, int64_t n) {
 
 #ifdef GAN_PACKED_SGEMM
 
+// dst[0, width) = src[0, n) followed by zeros.
+void copy_padded(const float* src, int64_t n, float* dst, int64_t width) {
+  std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+  std::fill(dst + n, dst + width, 0.f);
+}
+
 // op(A)[i0 + i, k0 + k] for i < mc, k < kc into panels of kMR rows: panel p holds, for each k, its
 // kMR values contiguous (rows past mc are zero).
 void pack_a(bool ta, const float* A, int64_t M, int64_t K, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
@@ -64,12 +70,7 @@ void pack_a(bool ta, const float* A, int64_t M, int64_t K, int64_t i0, int64_t m
   for (int64_t p = 0; p < mc; p += kMR, dst += kMR * kc) {
     const int64_t rows = std::min(kMR, mc - p);
     if (ta) {  // A stored [K, M]: a panel's column is contiguous in memory
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* src = A + (k0 + k) * M + i0 + p;
-        float* d = dst + k * kMR;
-        std::memcpy(d, src, static_cast<size_t>(rows) * sizeof(float));
-        for (int64_t i = rows; i < kMR; ++i) d[i] = 0;
-      }
+      for (int64_t k = 0; k < kc; ++k) copy_padded(A + (k0 + k) * M + i0 + p, rows, dst + k * kMR, kMR);
     } else {  // A stored [M, K]: each of the panel's rows is contiguous
       for (int64_t i = 0; i < kMR; ++i) {
         if (i < rows) {
@@ -123,12 +124,7 @@ void pack_b(bool tb, const float* B, int64_t N, int64_t K, int64_t k0, int64_t k
   for (int64_t q = 0; q < nc; q += kNR, dst += kNR * kc) {
     const int64_t cols = std::min(kNR, nc - q);
     if (!tb) {  // B stored [K, N]: a panel's row is contiguous
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* src = B + (k0 + k) * N + j0 + q;
-        float* d = dst + k * kNR;
-        std::memcpy(d, src, static_cast<size_t>(cols) * sizeof(float));
-        for (int64_t j = cols; j < kNR; ++j) d[j] = 0;
-      }
+      for (int64_t k = 0; k < kc; ++k) copy_padded(B + (k0 + k) * N + j0 + q, cols, dst + k * kNR, kNR);
     } else {  // B stored [N, K]: each of the panel's columns is contiguous
       const int64_t k16 = cols == kNR ? kc / 16 * 16 : 0;  // whole 16 x 16 blocks, transposed in registers
       for (int64_t h = 0; h < kNR; h += 16)
@@ -238,7 +234,7 @@ struct Choice {
 Choice choose() {
   const char* forced = env("GAN_GEMM");
   const std::string f = forced ? forced : "";
-  if (!packed_sgemm_available()) return {false, ""};
+  if (!packed_sgemm_available() || !gemm_setting_error().empty()) return {false, ""};
   if (f == "blas") return {false, ""};
   if (f == "own") return {true, "GAN_GEMM=own"};
   if (!blas_present()) return {true, "no BLAS in this build"};
@@ -260,6 +256,18 @@ bool packed_sgemm_available() {
 #else
   return false;
 #endif
+}
+
+std::string gemm_setting_error() {
+  const char* v = std::getenv("GAN_GEMM");
+  if (v == nullptr || *v == '\0') return "";
+  const std::string f = v;
+  if (f != "own" && f != "blas" && f != "auto")
+    return "GAN_GEMM='" + f + "' in the environment: expected own, blas or auto (or unset)";
+  if (f == "own" && !packed_sgemm_available())
+    return "GAN_GEMM=own in the environment: the engine's product needs AVX-512F, which this CPU does not have "
+           "(expected blas, auto or unset here)";
+  return "";
 }
 
 bool use_packed_sgemm() { return choice().use; }

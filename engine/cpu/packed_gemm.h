@@ -21,12 +21,16 @@ namespace gan::cpu {
 // True when this build and this CPU can run the kernel (x86-64 with AVX-512F at run time).
 bool packed_sgemm_available();
 
-// Whether gemm() sends float products here: GAN_GEMM=own forces it (where available), GAN_GEMM=blas
-// forbids it; otherwise it is used when available and the BLAS is absent or held to kernels
+// Whether gemm() sends float products here: GAN_GEMM=own forces it, GAN_GEMM=blas forbids it;
+// otherwise (auto or unset) it is used when available and the BLAS is absent or held to kernels
 // narrower than 512 bits. Read once.
 bool use_packed_sgemm();
 
-// "engine's AVX-512 kernel (12x32 tiles)" for describe_products(), with the reason it was chosen.
+// Empty, or why GAN_GEMM's value cannot be followed (not own, blas or auto; own on a CPU without
+// AVX-512F). gan and the benchmarks refuse to start with it; the library then keeps the BLAS.
+std::string gemm_setting_error();
+
+// Why the kernel was chosen ("GAN_GEMM=own", "the BLAS runs Haswell kernels, ..."), for describe_products().
 std::string packed_sgemm_reason();
 
 void packed_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float beta,
