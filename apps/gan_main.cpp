@@ -10,6 +10,7 @@
 #include "apps/cli.h"
 #include "engine/core/error.h"
 #include "engine/cpu/blas_info.h"
+#include "engine/cpu/conv_winograd.h"
 #include "engine/cpu/packed_gemm.h"
 #include "engine/dist/communicator.h"
 #include "models/run.h"
@@ -35,10 +36,11 @@ int fail(const char* before, const char* text, int code) {
 
 int main(int argc, char** argv) {
   gan::cpu::reexec_for_better_blas(argv);  // before anything else: a new OpenBLAS kernel choice needs a new start
-  if (const std::string bad = gan::cpu::gemm_setting_error(); !bad.empty()) {
-    std::fprintf(stderr, "gan: error: %s\n", bad.c_str());
-    return 2;
-  }
+  for (const std::string& bad : {gan::cpu::gemm_setting_error(), gan::cpu::winograd::conv_setting_error()})
+    if (!bad.empty()) {
+      std::fprintf(stderr, "gan: error: %s\n", bad.c_str());
+      return 2;
+    }
   gan::app::GanCli cli;
   CLI::App& app = cli.app;
   if (argc > 1 && argv[1][0] != '-' && !cli.has_command(argv[1])) {

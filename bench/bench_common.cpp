@@ -20,6 +20,7 @@
 
 #include "engine/build_config.h"
 #include "engine/cpu/blas_info.h"
+#include "engine/cpu/conv_winograd.h"
 #include "engine/cpu/packed_gemm.h"
 #include "engine/ops/ops.h"
 
@@ -483,10 +484,11 @@ double bytes_of(const Shape& s) { return 4.0 * static_cast<double>(numel_of(s));
 int run_main(int argc, char** argv, void (*register_benchmarks)()) {
   // The products' kernels `gan train` would get (engine/cpu/blas_info.h): the CPU rows time those.
   gan::cpu::reexec_for_better_blas(argv);
-  if (const std::string bad = gan::cpu::gemm_setting_error(); !bad.empty()) {
-    std::fprintf(stderr, "error: %s\n", bad.c_str());
-    return 2;
-  }
+  for (const std::string& bad : {gan::cpu::gemm_setting_error(), gan::cpu::winograd::conv_setting_error()})
+    if (!bad.empty()) {
+      std::fprintf(stderr, "error: %s\n", bad.c_str());
+      return 2;
+    }
   // Our flags first; Google Benchmark sees the rest.
   std::vector<char*> rest;
   bool list_only = false;

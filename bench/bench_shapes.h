@@ -1,6 +1,7 @@
 // The layer shapes every per-kernel benchmark runs at: DCGAN-64 (pytorch/examples dcgan, nz 100,
 // ngf = ndf = 64, 3 channels) and DCGAN-32 (G z -> 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32x3, D
-// mirrored with 128/256/512 channels), batch 128, plus one size per family that fills an H100.
+// mirrored with 128/256/512 channels), batch 128, the README's narrow DCGAN-32 (ngf = ndf = 16: its
+// 4x4 stride-2 layers), plus one size per family that fills an H100.
 // The same models as bench/torch_anchor.py, so per-op rows can be set beside PyTorch's.
 //
 // Convolutions are listed in their own layer's terms (conv2d: cin -> cout, input size; convT:
@@ -38,6 +39,8 @@ inline const std::vector<ConvLayer>& conv2d_layers() {
       {"D32.2", 128, 256, 16, 2, 1, false},  // -> 256x8x8
       {"D32.3", 256, 512, 8, 2, 1, false},
       {"D32.4", 512, 1, 4, 1, 0, false},
+      {"R32.2", 32, 64, 16, 2, 1, false},    // the README's narrow model (ndf 16): 32x16x16 -> 64x8x8
+      {"R32.3", 64, 128, 8, 2, 1, false},    // -> 128x4x4
       {"large", 256, 512, 64, 2, 1, true},   // 256x64x64 -> 512x32x32: 0.55 TFLOP per pass
   };
   return v;
@@ -55,6 +58,8 @@ inline const std::vector<ConvLayer>& conv_transpose2d_layers() {
       {"G32.2", 512, 256, 4, 2, 1, false},
       {"G32.3", 256, 128, 8, 2, 1, false},
       {"G32.4", 128, 3, 16, 2, 1, false},   // -> 3x32x32 image
+      {"R32.2", 128, 64, 4, 2, 1, false},   // the README's narrow model (ngf 16): 128x4x4 -> 64x8x8
+      {"R32.3", 64, 32, 8, 2, 1, false},    // -> 32x16x16
       {"large", 512, 256, 32, 2, 1, true},  // 512x32x32 -> 256x64x64: 0.55 TFLOP per pass
   };
   return v;

@@ -134,6 +134,22 @@ TEST_F(AppTest, GemmChoiceFromTheEnvironmentIsCheckedBeforeAnyWork) {
   }
 }
 
+TEST_F(AppTest, ConvolutionChoiceFromTheEnvironmentIsCheckedBeforeAnyWork) {
+  const std::string train = "train --model dcgan32 --ngf 16 --ndf 16 --data mnist --steps 1 --sample-every 0 --overwrite --out run";
+  for (const char* bad : {"GAN_CONV=bogus", "GAN_CONV=Winograd", "GAN_CONV=1"}) {
+    const test::AppResult r = gan_in_env(bad, train);
+    EXPECT_EQ(r.code, 2) << bad << "\n" << r.out;
+    const std::string value = std::string(bad).substr(9);
+    EXPECT_NE(r.out.find("GAN_CONV='" + value + "'"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("expected auto, winograd or im2col"), std::string::npos) << r.out;
+    EXPECT_FALSE(fs::exists(dir / "run" / "metrics.csv")) << bad;
+  }
+  for (const char* good : {"GAN_CONV=im2col", "GAN_CONV=winograd", "GAN_CONV=auto", "GAN_CONV="}) {
+    const test::AppResult r = gan_in_env(good, train);
+    EXPECT_EQ(r.code, 0) << good << "\n" << r.out;
+  }
+}
+
 TEST_F(AppTest, TraceTakesTheTrainFlags) {
   Result r = gan("trace --model dcgan32 --loss wgan-gp --critic-norm layer --ngf 4 --ndf 4 --batch 4 --seed 1 --out tr");
   ASSERT_EQ(r.code, 0) << r.out;

@@ -291,6 +291,78 @@ TEST(Conv2d, LargeBatchesAcrossSampleGroups) {
   }
 }
 
+TEST(Conv2d, FourByFourStrideTwoWithManyChannelsMatchesNaiveLoops) {
+  // 4x4 stride-2 layers with 16 or more channels each side take the polyphase Winograd path
+  // (engine/cpu/conv_winograd.cpp). Odd output sizes leave partial 2x2 tiles, paddings other than
+  // 1 move the phases, output_padding gives a row no tap reads, and the 64x64 case's batch is
+  // split into two chunks. All three computations of both ops, float64 and float32.
+  struct Layer {
+    const char* name;
+    Shape x, w;
+    Conv2dParams p;
+    bool transposed;
+  };
+  const std::vector<Layer> layers = {
+      {"conv 10x9 -> 5x4 p1", {3, 16, 10, 9}, {17, 16, 4, 4}, params(2, 2, 1, 1), false},
+      {"conv 8x8 -> 3x5 p(0, 2)", {2, 18, 8, 8}, {16, 18, 4, 4}, params(2, 2, 0, 2), false},
+      {"conv 16x16 -> 8x8 p1 (DCGAN)", {5, 16, 16, 16}, {32, 16, 4, 4}, params(2, 2, 1, 1), false},
+      {"conv 64x64 -> 32x32 p1, two chunks", {23, 16, 64, 64}, {16, 16, 4, 4}, params(2, 2, 1, 1), false},
+      {"convT 4x5 -> 8x10 p1 (DCGAN)", {3, 17, 4, 5}, {17, 16, 4, 4}, params(2, 2, 1, 1), true},
+      {"convT 3x3 -> 7x7 p1 op1", {2, 16, 3, 3}, {16, 20, 4, 4}, params(2, 2, 1, 1, 1, 1), true},
+  };
+  uint64_t seed = 450;
+  // A second pass with GAN_CONV=winograd, which takes the few-channel layers of kConvCases and
+  // kTransposeCases (4x4 s2 p1 with 3 and 4 channels) the same way.
+  std::vector<Layer> all = layers;
+  all.push_back({"conv 10x9 -> 5x4 p1, 3 channels (GAN_CONV=winograd)", {2, 3, 10, 9}, {4, 3, 4, 4}, params(2, 2, 1, 1), false});
+  all.push_back({"convT 5x7 -> 10x14 p1, 4 -> 3 channels (GAN_CONV=winograd)", {3, 4, 5, 7}, {4, 3, 4, 4}, params(2, 2, 1, 1), true});
+  for (size_t li = 0; li < all.size(); ++li) {
+    const Layer& l = all[li];
+    SCOPED_TRACE(l.name);
+    if (li >= layers.size()) setenv("GAN_CONV", "winograd", 1);
+    Tensor x = randn64(l.x, seed++, false), w = randn64(l.w, seed++, false);
+    Shape ys;
+    auto ref = l.transposed ? ref_conv_transpose2d(x, w, Tensor(), l.p, &ys) : ref_conv2d(x, w, Tensor(), l.p, &ys);
+    auto run = [&](const Tensor& a, const Tensor& b) {
+      return l.transposed ? conv_transpose2d(a, b, Tensor(), l.p) : conv2d(a, b, Tensor(), l.p);
+    };
+    Tensor y = run(x, w);
+    ASSERT_EQ(y.shape(), ys);
+    EXPECT_LT(rel_error_vec(y, ref), 1e-13);
+    EXPECT_LT(rel_error_vec(run(x.to(DType::Float32), w.to(DType::Float32)), ref), 1e-5);
+    Tensor gy = randn64(ys, seed++, false);
+    auto ref_gw = l.transposed ? ref_conv_transpose2d_weight_grad(x, gy, l.w, l.p) : ref_conv2d_weight_grad(x, gy, l.w, l.p);
+    auto weight_grad = [&](const Tensor& a, const Tensor& b) {
+      return l.transposed ? conv_transpose2d_weight_grad(a, b, l.w, l.p) : conv2d_weight_grad(a, b, l.w, l.p);
+    };
+    EXPECT_LT(rel_error_vec(weight_grad(x, gy), ref_gw), 1e-13);
+    EXPECT_LT(rel_error_vec(weight_grad(x.to(DType::Float32), gy.to(DType::Float32)), ref_gw), 1e-5);
+    // The input gradient through the adjoint identity <gy, f(x)> = <f^T(gy), x>, and against
+    // the float64 one in float32.
+    Tensor xg = x.detach().requires_grad_();
+    Tensor gx = grad({run(xg, w)}, {xg}, {gy})[0];
+    ASSERT_EQ(gx.shape(), x.shape());
+    double lhs = 0, rhs = 0;
+    auto gyv = gy.to_double_vector(), xv = x.to_double_vector(), gxv = gx.to_double_vector();
+    for (size_t i = 0; i < gyv.size(); ++i) lhs += gyv[i] * ref[i];
+    for (size_t i = 0; i < xv.size(); ++i) rhs += gxv[i] * xv[i];
+    EXPECT_NEAR(lhs, rhs, 1e-10 * (std::abs(lhs) + 1));
+    Tensor xg32 = x.detach().to(DType::Float32).requires_grad_();
+    Tensor gx32 = grad({run(xg32, w.to(DType::Float32))}, {xg32}, {gy.to(DType::Float32)})[0];
+    EXPECT_LT(rel_error(gx32, gx), 1e-5);
+    unsetenv("GAN_CONV");
+  }
+}
+
+TEST(Conv2d, FourByFourStrideTwoWithManyChannelsGradcheck) {
+  // Finite differences through the Winograd path, input and weight of both ops.
+  const Conv2dParams s2p1 = Conv2dParams::make(2, 1);
+  EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), s2p1); },
+                   (std::vector<Tensor>{randn64({2, 16, 6, 4}, 131), randn64({16, 16, 4, 4}, 132)}));
+  EXPECT_GRADCHECK([&](const std::vector<Tensor>& in) { return conv_transpose2d(in[0], in[1], Tensor(), s2p1); },
+                   (std::vector<Tensor>{randn64({2, 16, 2, 3}, 133), randn64({16, 16, 4, 4}, 134)}));
+}
+
 // ---------------- hand-computed cases ----------------
 
 TEST(Conv2d, HandComputedTinyCase) {

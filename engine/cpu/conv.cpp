@@ -15,7 +15,9 @@
 // scatter between [B, Co, P] and [Co, B P], which costs far less than the GEMM. Groups run in
 // parallel, one per OpenMP thread, each thread with its own buffers allocated once per call; a
 // single group leaves the threads to the GEMM's own parallelism instead. A kernel that covers
-// the whole input (P = 1) is a fully connected layer and becomes one whole-batch GEMM.
+// the whole input (P = 1) is a fully connected layer and becomes one whole-batch GEMM. A 4x4
+// stride-2 layer with 16 or more channels on each side (DCGAN's up- and downsamplings) goes to
+// engine/cpu/conv_winograd.cpp instead, which needs 36 multiply-adds where this needs 64.
 #include "engine/backend/conv.h"
 
 #include <algorithm>
@@ -24,7 +26,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "engine/cpu/conv_winograd.h"
 #include "engine/cpu/gemm.h"
+#include "engine/cpu/scratch.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -50,6 +54,9 @@ struct Geometry {
   // The kernel covers the whole unpadded input (the generator's first layer, the discriminator's
   // last): a fully connected layer, whose column matrix is the input itself.
   bool dense() const { return kH == H && kW == W && ph == 0 && pw == 0; }
+  // A 4x4 stride-2 layer with enough channels: engine/cpu/conv_winograd.h, 56% of the products.
+  bool winograd() const { return winograd::applies(Ci, Co, kH, kW, sh, sw, Ho, Wo); }
+  winograd::Shape winograd_shape() const { return {N, Ci, H, W, Co, Ho, Wo, ph, pw}; }
 };
 
 // x: [N, Ci, H, W] (the conv2d input side), y: [N, Co, Ho, Wo] (the conv2d output side).
@@ -350,26 +357,6 @@ struct Scratch {
   }
 };
 
-// The calling thread's own buffers, kept for the thread's lifetime (OpenMP keeps its team's
-// threads), so a training step allocates no column matrices: each slot grows to the largest size
-// asked of it and is never zero-filled (callers write before they read). Slots are the roles that
-// are live at the same time in one call.
-enum ScratchSlot { kCols, kRows, kPrep, kSlots };
-template <class T>
-T* thread_scratch(ScratchSlot slot, int64_t n) {
-  struct Buf {
-    std::unique_ptr<T[]> p;
-    int64_t n = 0;
-  };
-  thread_local Buf bufs[kSlots];
-  Buf& b = bufs[slot];
-  if (b.n < n) {
-    b.p.reset(new T[static_cast<size_t>(n)]);  // default-initialised: no fill
-    b.n = n;
-  }
-  return b.p.get();
-}
-
 // Dense layers as whole-batch GEMMs, X[N, K], Y[N, Co] (the GEMM spreads them over the threads).
 template <class T>
 void dense_forward(const T* x, const T* w, T* y, const Geometry& g) {
@@ -388,6 +375,7 @@ template <class T>
 void forward_impl(const Tensor& xt, const Tensor& wt, Tensor& yt, const Conv2dParams& p) {
   const Geometry g = geometry(xt, wt, yt, p);
   if (g.dense()) return dense_forward(xt.data<T>(), wt.data<T>(), yt.data<T>(), g);
+  if (g.winograd()) return winograd::forward(xt.data<T>(), wt.data<T>(), yt.data<T>(), g.winograd_shape());
   const Plan pl = plan(g);
   const int64_t K = g.K(), P = g.P(), Co = g.Co, xs = g.Ci * g.H * g.W;
   const T* x = xt.data<T>();
@@ -396,15 +384,15 @@ void forward_impl(const Tensor& xt, const Tensor& wt, Tensor& yt, const Conv2dPa
   for_each_group(g, pl, [&](int t, int64_t n0, int64_t b) {
     const T* colp = x + n0 * xs;  // a 1x1 stride-1 unpadded conv reads its input as the columns
     if (b > 1 || !g.pointwise()) {
-      T* col = thread_scratch<T>(kCols, K * b * P);
-      T* prep = thread_scratch<T>(kPrep, prep_of(g).size(g.Ci));
+      T* col = thread_scratch<T>(ScratchSlot::ConvColumns, K * b * P);
+      T* prep = thread_scratch<T>(ScratchSlot::ConvPrep, prep_of(g).size(g.Ci));
       im2col(x + n0 * xs, b, g, col, b * P, prep);
       colp = col;
     }
     if (b == 1) {
       gemm(false, false, Co, P, K, w, colp, T(0), y + n0 * Co * P);  // Y[Co, P] = W C
     } else {
-      T* out = thread_scratch<T>(kRows, Co * b * P);
+      T* out = thread_scratch<T>(ScratchSlot::ConvRows, Co * b * P);
       gemm(false, false, Co, b * P, K, w, colp, T(0), out);
       scatter(out, b, Co, P, y + n0 * Co * P);
     }
@@ -415,6 +403,7 @@ template <class T>
 void backward_data_impl(const Tensor& dyt, const Tensor& wt, Tensor& dxt, const Conv2dParams& p) {
   const Geometry g = geometry(dxt, wt, dyt, p);
   if (g.dense()) return dense_backward_data(dyt.data<T>(), wt.data<T>(), dxt.data<T>(), g);
+  if (g.winograd()) return winograd::backward_data(dyt.data<T>(), wt.data<T>(), dxt.data<T>(), g.winograd_shape());
   const Plan pl = plan(g);
   const int64_t K = g.K(), P = g.P(), Co = g.Co, xs = g.Ci * g.H * g.W;
   const T* dy = dyt.data<T>();
@@ -423,7 +412,7 @@ void backward_data_impl(const Tensor& dyt, const Tensor& wt, Tensor& dxt, const 
   for_each_group(g, pl, [&](int t, int64_t n0, int64_t b) {
     const T* dyp = dy + n0 * Co * P;
     if (b > 1) {
-      T* buf = thread_scratch<T>(kRows, Co * b * P);
+      T* buf = thread_scratch<T>(ScratchSlot::ConvRows, Co * b * P);
       gather(dyp, b, Co, P, buf);
       dyp = buf;
     }
@@ -432,9 +421,9 @@ void backward_data_impl(const Tensor& dyt, const Tensor& wt, Tensor& dxt, const 
       gemm(true, false, K, P, Co, w, dyp, T(0), dxp);  // C[K, P] = W^T DY
       return;
     }
-    T* col = thread_scratch<T>(kCols, K * b * P);
+    T* col = thread_scratch<T>(ScratchSlot::ConvColumns, K * b * P);
     gemm(true, false, K, b * P, Co, w, dyp, T(0), col);
-    T* prep = thread_scratch<T>(kPrep, prep_of(g).size(g.Ci));
+    T* prep = thread_scratch<T>(ScratchSlot::ConvPrep, prep_of(g).size(g.Ci));
     for (int64_t s = 0; s < b; ++s) col2im(col + s * P, b * P, g, dxp + s * xs, prep);
   });
 }
@@ -443,6 +432,7 @@ template <class T>
 void backward_weight_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, const Conv2dParams& p) {
   const Geometry g = geometry(xt, dwt, dyt, p);
   if (g.dense()) return dense_backward_weight(xt.data<T>(), dyt.data<T>(), dwt.data<T>(), g);
+  if (g.winograd()) return winograd::backward_weight(xt.data<T>(), dyt.data<T>(), dwt.data<T>(), g.winograd_shape());
   const Plan pl = plan(g);
   const int64_t K = g.K(), P = g.P(), Co = g.Co, xs = g.Ci * g.H * g.W;
   const T* x = xt.data<T>();
@@ -461,14 +451,14 @@ void backward_weight_impl(const Tensor& xt, const Tensor& dyt, Tensor& dwt, cons
     }
     const T* colp = x + n0 * xs;
     if (b > 1 || !g.pointwise()) {
-      T* col = thread_scratch<T>(kCols, K * b * P);
-      T* prep = thread_scratch<T>(kPrep, prep_of(g).size(g.Ci));
+      T* col = thread_scratch<T>(ScratchSlot::ConvColumns, K * b * P);
+      T* prep = thread_scratch<T>(ScratchSlot::ConvPrep, prep_of(g).size(g.Ci));
       im2col(x + n0 * xs, b, g, col, b * P, prep);
       colp = col;
     }
     const T* dyp = dy + n0 * Co * P;
     if (b > 1) {
-      T* buf = thread_scratch<T>(kRows, Co * b * P);
+      T* buf = thread_scratch<T>(ScratchSlot::ConvRows, Co * b * P);
       gather(dyp, b, Co, P, buf);
       dyp = buf;
     }

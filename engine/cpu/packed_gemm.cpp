@@ -23,6 +23,7 @@
 #endif
 
 #include "engine/cpu/blas_info.h"
+#include "engine/cpu/scratch.h"
 
 namespace gan::cpu {
 
@@ -36,23 +37,6 @@ constexpr int64_t kNC = 1024;          // columns of B per packed slice (1 MiB a
 const char* env(const char* name) {
   const char* v = std::getenv(name);
   return v && *v ? v : nullptr;
-}
-
-// A per-thread buffer of at least n floats, 64-byte aligned, kept for the thread's lifetime.
-float* thread_buffer(int slot, int64_t n) {
-  struct Buf {
-    std::unique_ptr<float, decltype(&std::free)> p{nullptr, &std::free};
-    int64_t n = 0;
-  };
-  thread_local Buf bufs[2];
-  Buf& b = bufs[slot];
-  if (b.n < n) {
-    const size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) / 64 * 64;
-    b.p.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
-    if (!b.p) throw std::bad_alloc();
-    b.n = n;
-  }
-  return b.p.get();
 }
 
 #ifdef GAN_PACKED_SGEMM
@@ -188,8 +172,8 @@ __attribute__((target("avx512f"))) void edge_tile(int64_t kc, const float* a, co
 // C's rows [i0, i1) and columns [j0, j1), on the calling thread.
 void block(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float beta, float* C,
            int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-  float* bp = thread_buffer(0, kKC * ((std::min(kNC, j1 - j0) + kNR - 1) / kNR * kNR));
-  float* ap = thread_buffer(1, kKC * ((std::min(kMC, i1 - i0) + kMR - 1) / kMR * kMR));
+  float* bp = thread_scratch<float>(ScratchSlot::GemmPanelB, kKC * ((std::min(kNC, j1 - j0) + kNR - 1) / kNR * kNR));
+  float* ap = thread_scratch<float>(ScratchSlot::GemmPanelA, kKC * ((std::min(kMC, i1 - i0) + kMR - 1) / kMR * kMR));
   for (int64_t jc = j0; jc < j1; jc += kNC) {
     const int64_t nc = std::min(kNC, j1 - jc);
     for (int64_t pc = 0; pc < K; pc += kKC) {
