@@ -11,6 +11,7 @@
 #include "engine/build_config.h"
 #include "engine/core/parse.h"
 #include "engine/cpu/blas_info.h"
+#include "engine/cpu/conv_winograd.h"
 #include "engine/io/file_util.h"
 #ifdef GAN_WITH_CUDA
 #include "engine/cuda/kernel_select.h"
@@ -385,6 +386,7 @@ std::unique_ptr<Trainer> build_trainer(TrainConfig& cfg, const io::SafetensorsFi
   }
   if (device.is_cpu()) {
     note(ev, "cpu: matrix products by " + cpu::describe_products());
+    note(ev, "cpu: " + cpu::winograd::describe());
     if (std::string w = cpu::products_warning(); !w.empty()) note(ev, "warning: " + w);
   }
   return trainer;

@@ -144,9 +144,16 @@ TEST_F(AppTest, ConvolutionChoiceFromTheEnvironmentIsCheckedBeforeAnyWork) {
     EXPECT_NE(r.out.find("expected auto, winograd or im2col"), std::string::npos) << r.out;
     EXPECT_FALSE(fs::exists(dir / "run" / "metrics.csv")) << bad;
   }
-  for (const char* good : {"GAN_CONV=im2col", "GAN_CONV=winograd", "GAN_CONV=auto", "GAN_CONV="}) {
-    const test::AppResult r = gan_in_env(good, train);
-    EXPECT_EQ(r.code, 0) << good << "\n" << r.out;
+  // Each accepted value runs, and the cpu: line says what takes the 4x4 stride-2 layers.
+  const std::vector<std::pair<const char*, const char*>> good = {
+      {"GAN_CONV=im2col", "cpu: 4x4 stride-2 convolutions by im2col and one product (GAN_CONV=im2col)"},
+      {"GAN_CONV=winograd", "cpu: every 4x4 stride-2 convolution by polyphase Winograd F(2x2, 2x2)"},
+      {"GAN_CONV=auto", "channels each side by polyphase Winograd F(2x2, 2x2), the rest by im2col"},
+      {"GAN_CONV=", "channels each side by polyphase Winograd F(2x2, 2x2), the rest by im2col"}};
+  for (const auto& [env, line] : good) {
+    const test::AppResult r = gan_in_env(env, train);
+    EXPECT_EQ(r.code, 0) << env << "\n" << r.out;
+    EXPECT_NE(r.out.find(line), std::string::npos) << env << "\n" << r.out;
   }
 }
 

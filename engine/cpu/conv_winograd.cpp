@@ -466,6 +466,15 @@ bool applies(int64_t Ci, int64_t Co, int64_t kH, int64_t kW, int64_t sh, int64_t
   return Ci >= kMinChannels && Co >= kMinChannels && Ho >= 2 && Wo >= 2;
 }
 
+std::string describe() {
+  const char* v = std::getenv("GAN_CONV");
+  const std::string how = v ? v : "";
+  if (how == "im2col") return "4x4 stride-2 convolutions by im2col and one product (GAN_CONV=im2col)";
+  if (how == "winograd") return "every 4x4 stride-2 convolution by polyphase Winograd F(2x2, 2x2) (GAN_CONV=winograd)";
+  return "4x4 stride-2 convolutions with " + std::to_string(kMinChannels) +
+         "+ channels each side by polyphase Winograd F(2x2, 2x2), the rest by im2col (GAN_CONV=im2col for all by im2col)";
+}
+
 std::string conv_setting_error() {
   const char* v = std::getenv("GAN_CONV");
   const std::string how = v ? v : "";

@@ -25,6 +25,9 @@ bool applies(int64_t Ci, int64_t Co, int64_t kH, int64_t kW, int64_t sh, int64_t
 // it, its value and what was expected (gan and the benchmarks stop with it before any work).
 std::string conv_setting_error();
 
+// What runs the 4x4 stride-2 convolutions under the current GAN_CONV, for `gan train`'s cpu: line.
+std::string describe();
+
 // y = conv2d(x, w)
 template <class T>
 void forward(const T* x, const T* w, T* y, const Shape& s);
