@@ -161,6 +161,24 @@ const std::vector<Case> kTransposeCases = {
     {"2x2 s2 p0", {3, 2, 3, 3}, {2, 5, 2, 2}, params(2, 2, 0, 0)},
 };
 
+// One layer of either op: x in the op's own input layout, w in its weight layout.
+struct Layer {
+  const char* name;
+  Shape x, w;
+  Conv2dParams p;
+  bool transposed;
+};
+
+// The input gradient gx = f^T(gy) of a linear f through <gy, f(x)> = <f^T(gy), x>, with f(x) the
+// float64 reference `ref`.
+void expect_adjoint(const Tensor& gy, const std::vector<double>& ref, const Tensor& gx, const Tensor& x) {
+  double lhs = 0, rhs = 0;
+  auto gyv = gy.to_double_vector(), xv = x.to_double_vector(), gxv = gx.to_double_vector();
+  for (size_t i = 0; i < gyv.size(); ++i) lhs += gyv[i] * ref[i];
+  for (size_t i = 0; i < xv.size(); ++i) rhs += gxv[i] * xv[i];
+  EXPECT_NEAR(lhs, rhs, 1e-10 * (std::abs(lhs) + 1));
+}
+
 // Expects f to throw gan::Error whose message contains every one of `parts`.
 void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
   try {
@@ -248,12 +266,6 @@ TEST(Conv2d, LargeBatchesAcrossSampleGroups) {
   // Small feature maps make the CPU backend batch samples into shared GEMMs and split groups over
   // threads; odd batch sizes leave a ragged last group. A kernel covering the whole input takes
   // the fully connected path. Each case checks all three computations.
-  struct Layer {
-    const char* name;
-    Shape x, w;
-    Conv2dParams p;
-    bool transposed;
-  };
   const std::vector<Layer> layers = {
       {"convT 2x2 -> 4x4 k3", {0, 16, 2, 2}, {16, 12, 3, 3}, params(1, 1, 0, 0), true},
       {"convT 1x1 -> 4x4 k4 (dense)", {0, 6, 1, 1}, {6, 5, 4, 4}, params(1, 1, 0, 0), true},
@@ -282,11 +294,7 @@ TEST(Conv2d, LargeBatchesAcrossSampleGroups) {
       Tensor yg = l.transposed ? conv_transpose2d(xg, w, Tensor(), l.p) : conv2d(xg, w, Tensor(), l.p);
       Tensor gx = grad({yg}, {xg}, {gy})[0];
       ASSERT_EQ(gx.shape(), x.shape());
-      double lhs = 0, rhs = 0;
-      auto gyv = gy.to_double_vector(), xv = x.to_double_vector(), gxv = gx.to_double_vector();
-      for (size_t i = 0; i < gyv.size(); ++i) lhs += gyv[i] * ref[i];
-      for (size_t i = 0; i < xv.size(); ++i) rhs += gxv[i] * xv[i];
-      EXPECT_NEAR(lhs, rhs, 1e-10 * (std::abs(lhs) + 1));
+      expect_adjoint(gy, ref, gx, x);
     }
   }
 }
@@ -296,12 +304,6 @@ TEST(Conv2d, FourByFourStrideTwoWithManyChannelsMatchesNaiveLoops) {
   // (engine/cpu/conv_winograd.cpp). Odd output sizes leave partial 2x2 tiles, paddings other than
   // 1 move the phases, output_padding gives a row no tap reads, and the 64x64 case's batch is
   // split into two chunks. All three computations of both ops, float64 and float32.
-  struct Layer {
-    const char* name;
-    Shape x, w;
-    Conv2dParams p;
-    bool transposed;
-  };
   const std::vector<Layer> layers = {
       {"conv 10x9 -> 5x4 p1", {3, 16, 10, 9}, {17, 16, 4, 4}, params(2, 2, 1, 1), false},
       {"conv 8x8 -> 3x5 p(0, 2)", {2, 18, 8, 8}, {16, 18, 4, 4}, params(2, 2, 0, 2), false},
@@ -342,11 +344,7 @@ TEST(Conv2d, FourByFourStrideTwoWithManyChannelsMatchesNaiveLoops) {
     Tensor xg = x.detach().requires_grad_();
     Tensor gx = grad({run(xg, w)}, {xg}, {gy})[0];
     ASSERT_EQ(gx.shape(), x.shape());
-    double lhs = 0, rhs = 0;
-    auto gyv = gy.to_double_vector(), xv = x.to_double_vector(), gxv = gx.to_double_vector();
-    for (size_t i = 0; i < gyv.size(); ++i) lhs += gyv[i] * ref[i];
-    for (size_t i = 0; i < xv.size(); ++i) rhs += gxv[i] * xv[i];
-    EXPECT_NEAR(lhs, rhs, 1e-10 * (std::abs(lhs) + 1));
+    expect_adjoint(gy, ref, gx, x);
     Tensor xg32 = x.detach().to(DType::Float32).requires_grad_();
     Tensor gx32 = grad({run(xg32, w.to(DType::Float32))}, {xg32}, {gy.to(DType::Float32)})[0];
     EXPECT_LT(rel_error(gx32, gx), 1e-5);

@@ -48,7 +48,7 @@ constexpr int64_t kMaxChunkElements = int64_t{1} << 22;
 // The 9 points' planes of U, V and M are this far apart: a whole number of 4 KiB pages plus one
 // cache line. With power-of-two plane sizes (512 x 1024 floats is 2 MiB) the 9 planes' rows
 // would fall in the same cache sets, and the transforms' 9 streams of stores evict one another in
-// L1 and L2 (measured: the weights' transform 24 ms instead of under 2 on 512 x 256 x 4 x 4).
+// L1 and L2 (measured: the weights' transform of a 512 x 256 x 4 x 4 kernel took 24 ms, 4 ms without).
 template <class T>
 int64_t plane_stride(int64_t n) {
   constexpr int64_t page = 4096 / sizeof(T), line = 64 / sizeof(T);
@@ -482,63 +482,70 @@ std::string conv_setting_error() {
   return "GAN_CONV='" + how + "' is not a convolution choice (expected auto, winograd or im2col)";
 }
 
+// The three buffers of one call, and its loop over chunks of samples.
+template <class T>
+struct Work {
+  Layout l;
+  int64_t chunk;
+  T *U, *V, *M;  // transformed weights, inputs and outputs (or their gradients), 9 planes each
+  int64_t up;    // U's plane stride
+
+  explicit Work(const Shape& s) : l(layout_of(s)), chunk(chunk_samples(s, l)) {
+    up = plane_stride<T>(s.Co * l.C4);
+    U = thread_scratch<T>(ScratchSlot::WinogradWeight, kPoints * up);
+    V = thread_scratch<T>(ScratchSlot::WinogradData, kPoints * plane_stride<T>(l.C4 * chunk * l.T));
+    M = thread_scratch<T>(ScratchSlot::WinogradProduct, kPoints * plane_stride<T>(s.Co * chunk * l.T));
+  }
+  // body(n0, nb, ld, vp, mp) for the samples [n0, n0 + nb): their transformed rows are ld = nb T
+  // long, and vp and mp are V's and M's plane strides for this chunk.
+  template <class F>
+  void chunks(const Shape& s, F&& body) const {
+    for (int64_t n0 = 0; n0 < s.N; n0 += chunk) {
+      const int64_t nb = std::min(chunk, s.N - n0), ld = nb * l.T;
+      body(n0, nb, ld, plane_stride<T>(l.C4 * ld), plane_stride<T>(s.Co * ld));
+    }
+  }
+};
+
 template <class T>
 void forward(const T* x, const T* w, T* y, const Shape& s) {
-  const Layout l = layout_of(s);
-  const int64_t Co = s.Co, C4 = l.C4, chunk = chunk_samples(s, l);
-  T* U = thread_scratch<T>(ScratchSlot::WinogradWeight, kPoints * plane_stride<T>(Co * C4));
-  T* V = thread_scratch<T>(ScratchSlot::WinogradData, kPoints * plane_stride<T>(C4 * chunk * l.T));
-  T* M = thread_scratch<T>(ScratchSlot::WinogradProduct, kPoints * plane_stride<T>(Co * chunk * l.T));
-  transform_weights(w, s, l, /*by_channel=*/true, U);
-  for (int64_t n0 = 0; n0 < s.N; n0 += chunk) {
-    const int64_t nb = std::min(chunk, s.N - n0), ld = nb * l.T;
-    const int64_t up = plane_stride<T>(Co * C4), vp = plane_stride<T>(C4 * ld), mp = plane_stride<T>(Co * ld);
-    transform_inputs(x, n0, nb, s, l, V, ld);
+  const Work<T> k(s);
+  transform_weights(w, s, k.l, /*by_channel=*/true, k.U);
+  k.chunks(s, [&](int64_t n0, int64_t nb, int64_t ld, int64_t vp, int64_t mp) {
+    transform_inputs(x, n0, nb, s, k.l, k.V, ld);
     for (int pt = 0; pt < kPoints; ++pt)
-      gemm(true, false, Co, ld, C4, U + pt * up, V + pt * vp, T(0), M + pt * mp);
-    outputs_from_transformed(M, n0, nb, s, l, y, ld);
-  }
+      gemm(true, false, s.Co, ld, k.l.C4, k.U + pt * k.up, k.V + pt * vp, T(0), k.M + pt * mp);
+    outputs_from_transformed(k.M, n0, nb, s, k.l, y, ld);
+  });
 }
 
 template <class T>
 void backward_data(const T* dy, const T* w, T* dx, const Shape& s) {
-  const Layout l = layout_of(s);
-  const int64_t Co = s.Co, C4 = l.C4, chunk = chunk_samples(s, l);
-  T* U = thread_scratch<T>(ScratchSlot::WinogradWeight, kPoints * plane_stride<T>(Co * C4));
-  T* V = thread_scratch<T>(ScratchSlot::WinogradData, kPoints * plane_stride<T>(C4 * chunk * l.T));
-  T* M = thread_scratch<T>(ScratchSlot::WinogradProduct, kPoints * plane_stride<T>(Co * chunk * l.T));
-  transform_weights(w, s, l, /*by_channel=*/false, U);
-  for (int64_t n0 = 0; n0 < s.N; n0 += chunk) {
-    const int64_t nb = std::min(chunk, s.N - n0), ld = nb * l.T;
-    const int64_t up = plane_stride<T>(Co * C4), vp = plane_stride<T>(C4 * ld), mp = plane_stride<T>(Co * ld);
-    transform_output_grads(dy, n0, nb, s, l, M, ld);
+  const Work<T> k(s);
+  transform_weights(w, s, k.l, /*by_channel=*/false, k.U);
+  k.chunks(s, [&](int64_t n0, int64_t nb, int64_t ld, int64_t vp, int64_t mp) {
+    transform_output_grads(dy, n0, nb, s, k.l, k.M, ld);
     for (int pt = 0; pt < kPoints; ++pt)
-      gemm(true, false, C4, ld, Co, U + pt * up, M + pt * mp, T(0), V + pt * vp);
-    inputs_from_transformed(V, n0, nb, s, l, dx, ld);
-  }
+      gemm(true, false, k.l.C4, ld, s.Co, k.U + pt * k.up, k.M + pt * mp, T(0), k.V + pt * vp);
+    inputs_from_transformed(k.V, n0, nb, s, k.l, dx, ld);
+  });
 }
 
 template <class T>
 void backward_weight(const T* x, const T* dy, T* dw, const Shape& s) {
-  const Layout l = layout_of(s);
-  const int64_t Co = s.Co, C4 = l.C4, chunk = chunk_samples(s, l);
-  T* dU = thread_scratch<T>(ScratchSlot::WinogradWeight, kPoints * plane_stride<T>(Co * C4));
-  T* V = thread_scratch<T>(ScratchSlot::WinogradData, kPoints * plane_stride<T>(C4 * chunk * l.T));
-  T* M = thread_scratch<T>(ScratchSlot::WinogradProduct, kPoints * plane_stride<T>(Co * chunk * l.T));
-  for (int64_t n0 = 0; n0 < s.N; n0 += chunk) {
-    const int64_t nb = std::min(chunk, s.N - n0), ld = nb * l.T;
-    const int64_t up = plane_stride<T>(Co * C4), vp = plane_stride<T>(C4 * ld), mp = plane_stride<T>(Co * ld);
-    transform_inputs(x, n0, nb, s, l, V, ld);
-    transform_output_grads(dy, n0, nb, s, l, M, ld);
-    const T beta = n0 == 0 ? T(0) : T(1);  // the chunks' sums in order: independent of threads
-    for (int pt = 0; pt < kPoints; ++pt)
-      gemm(false, true, Co, C4, ld, M + pt * mp, V + pt * vp, beta, dU + pt * up);
-  }
   if (s.N <= 0) {
     std::fill(dw, dw + s.Co * s.Ci * 16, T(0));
     return;
   }
-  weights_from_transformed(dU, s, l, dw);
+  const Work<T> k(s);
+  k.chunks(s, [&](int64_t n0, int64_t nb, int64_t ld, int64_t vp, int64_t mp) {
+    transform_inputs(x, n0, nb, s, k.l, k.V, ld);
+    transform_output_grads(dy, n0, nb, s, k.l, k.M, ld);
+    const T beta = n0 == 0 ? T(0) : T(1);  // the chunks' sums in order: independent of threads
+    for (int pt = 0; pt < kPoints; ++pt)
+      gemm(false, true, s.Co, k.l.C4, ld, k.M + pt * mp, k.V + pt * vp, beta, k.U + pt * k.up);
+  });
+  weights_from_transformed(k.U, s, k.l, dw);
 }
 
 template void forward<float>(const float*, const float*, float*, const Shape&);
