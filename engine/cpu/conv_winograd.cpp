@@ -48,7 +48,8 @@ constexpr int64_t kMaxChunkElements = int64_t{1} << 22;
 // The 9 points' planes of U, V and M are this far apart: a whole number of 4 KiB pages plus one
 // cache line. With power-of-two plane sizes (512 x 1024 floats is 2 MiB) the 9 planes' rows
 // would fall in the same cache sets, and the transforms' 9 streams of stores evict one another in
-// L1 and L2 (measured: the weights' transform of a 512 x 256 x 4 x 4 kernel took 24 ms, 4 ms without).
+// L1 and L2 (measured: the weights' transform of
+// a 512 x 256 x 4 x 4 kernel took 24 ms, 4 ms without).
 template <class T>
 int64_t plane_stride(int64_t n) {
   constexpr int64_t page = 4096 / sizeof(T), line = 64 / sizeof(T);
@@ -57,18 +58,15 @@ int64_t plane_stride(int64_t n) {
 // Below this many channels on either side the transforms cost more than the multiplications saved.
 constexpr int64_t kMinChannels = 16;
 
-// The sizes every pass needs: tiles of 2x2 outputs, phase images of (2 TH + 1) x (2 TW + 1).
+// The sizes every pass needs: TH x TW tiles of 2x2 outputs (T in all), 4 Ci phase channels.
 struct Layout {
-  int64_t TH, TW, T, PU, PV, C4;
-  int64_t phase() const { return PU * PV; }  // one phase image
+  int64_t TH, TW, T, C4;
 };
 Layout layout_of(const Shape& s) {
   Layout l;
   l.TH = (s.Ho + 1) / 2;
   l.TW = (s.Wo + 1) / 2;
   l.T = l.TH * l.TW;
-  l.PU = 2 * l.TH + 1;
-  l.PV = 2 * l.TW + 1;
   l.C4 = 4 * s.Ci;
   return l;
 }
@@ -324,7 +322,7 @@ void transform_inputs(const T* x, int64_t n0, int64_t nb, const Shape& s, const 
   const int64_t Ci = s.Ci, plane = s.H * s.W, pstride = plane_stride<T>(l.C4 * ld);
   const Split sp = split_of(l);
   parallel_for(nb * Ci, [&](int64_t b, int64_t e) {
-    T* D = thread_scratch<T>(ScratchSlot::WinogradPhases, sp.size());
+    T* D = thread_scratch<T>(ScratchSlot::WinogradChannel, sp.size());
     std::fill(D, D + sp.size(), T(0));  // the padding, once per thread
     for (int64_t item = b; item < e; ++item) {
       const int64_t sm = item / Ci, c = item % Ci;
@@ -342,7 +340,7 @@ void inputs_from_transformed(const T* dV, int64_t n0, int64_t nb, const Shape& s
   const int64_t Ci = s.Ci, plane = s.H * s.W, pstride = plane_stride<T>(l.C4 * ld);
   const Split sp = split_of(l);
   parallel_for(nb * Ci, [&](int64_t b, int64_t e) {
-    T* dD = thread_scratch<T>(ScratchSlot::WinogradPhases, sp.size());
+    T* dD = thread_scratch<T>(ScratchSlot::WinogradChannel, sp.size());
     for (int64_t item = b; item < e; ++item) {
       const int64_t sm = item / Ci, c = item % Ci;
       std::fill(dD, dD + sp.size(), T(0));
@@ -413,7 +411,7 @@ void outputs_from_transformed(const T* M, int64_t n0, int64_t nb, const Shape& s
                               int64_t ld) {
   const int64_t Co = s.Co, Ho = s.Ho, Wo = s.Wo, pstride = plane_stride<T>(Co * ld), TW2 = 2 * l.TW;
   parallel_for(nb * Co, [&](int64_t b, int64_t e) {
-    T* pad = whole_tiles(s) ? nullptr : thread_scratch<T>(ScratchSlot::WinogradPhases, 4 * l.T);
+    T* pad = whole_tiles(s) ? nullptr : thread_scratch<T>(ScratchSlot::WinogradChannel, 4 * l.T);
     for (int64_t item = b; item < e; ++item) {
       const int64_t sm = item / Co, co = item % Co;
       T* yc = y + ((n0 + sm) * Co + co) * Ho * Wo;
@@ -431,7 +429,7 @@ void transform_output_grads(const T* dy, int64_t n0, int64_t nb, const Shape& s,
   parallel_for(nb * Co, [&](int64_t b, int64_t e) {
     T* pad = nullptr;
     if (!whole_tiles(s)) {
-      pad = thread_scratch<T>(ScratchSlot::WinogradPhases, 4 * l.T);
+      pad = thread_scratch<T>(ScratchSlot::WinogradChannel, 4 * l.T);
       std::fill(pad, pad + 4 * l.T, T(0));  // the rows and columns past Ho, Wo stay zero
     }
     for (int64_t item = b; item < e; ++item) {

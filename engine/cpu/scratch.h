@@ -21,7 +21,7 @@ enum class ScratchSlot {
   WinogradData,    // engine/cpu/conv_winograd.cpp: transformed inputs (or their gradients)
   WinogradProduct, // transformed outputs (or output gradients)
   WinogradWeight,  // transformed weights (or their gradients)
-  WinogradPhases,  // one channel's four phase images
+  WinogradChannel, // one channel's column split, or its zero-padded output block
   Count
 };
 
