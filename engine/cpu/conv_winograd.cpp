@@ -195,6 +195,14 @@ void split_columns(const T* xc, const Shape& s, const Split& sp, T* D) {
   for (int64_t ih = 0; ih < s.H && ih + s.ph < sp.rows; ++ih) {
     const T* __restrict src = xc + ih * W;
     T* __restrict row = D + (ih + s.ph) * 4 * KW;
+    if constexpr (WC > 0) {
+      // One sequential pass over the row; with W and pw known each store's place is a constant.
+      // (Four stride-4 passes missed on their loads.) Columns past 4 KW are read by no tile.
+#pragma GCC unroll 64
+      for (int64_t iw = 0; iw < WC; ++iw)
+        if ((iw + 1) / 4 < KW) row[((iw + 1) % 4) * KW + (iw + 1) / 4] = src[iw];
+      continue;
+    }
     for (int64_t r = 0; r < 4; ++r) {
       int64_t lo, hi;
       inside(r, pw, W, KW, lo, hi);
