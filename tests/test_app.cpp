@@ -136,7 +136,8 @@ TEST_F(AppTest, GemmChoiceFromTheEnvironmentIsCheckedBeforeAnyWork) {
 
 TEST_F(AppTest, ConvolutionChoiceFromTheEnvironmentIsCheckedBeforeAnyWork) {
   const std::string train = "train --model dcgan32 --ngf 16 --ndf 16 --data mnist --steps 1 --sample-every 0 --overwrite --out run";
-  for (const char* bad : {"GAN_CONV=bogus", "GAN_CONV=Winograd", "GAN_CONV=1"}) {
+  for (const char* bad : {"GAN_CONV=bogus", "GAN_CONV=Winograd", "GAN_CONV=1", "GAN_CONV=-1",
+                          "GAN_CONV=99999999999999999999", "GAN_CONV=nan", "GAN_CONV=im2col_"}) {
     const test::AppResult r = gan_in_env(bad, train);
     EXPECT_EQ(r.code, 2) << bad << "\n" << r.out;
     const std::string value = std::string(bad).substr(9);

@@ -461,31 +461,42 @@ int64_t chunk_samples(const Shape& s, const Layout& l) {
   return (s.N + chunks - 1) / chunks;
 }
 
+// GAN_CONV, read at each call (a conv call costs far more than this scan of the environment).
+enum class Choice { Auto, Winograd, Im2col, Invalid };
+Choice choice() {
+  const char* v = std::getenv("GAN_CONV");
+  if (v == nullptr || *v == '\0' || std::strcmp(v, "auto") == 0) return Choice::Auto;
+  if (std::strcmp(v, "winograd") == 0) return Choice::Winograd;
+  if (std::strcmp(v, "im2col") == 0) return Choice::Im2col;
+  return Choice::Invalid;  // gan and the benchmarks stop on it first; elsewhere it counts as auto
+}
+
 }  // namespace
 
 bool applies(int64_t Ci, int64_t Co, int64_t kH, int64_t kW, int64_t sh, int64_t sw, int64_t Ho, int64_t Wo) {
   if (kH != 4 || kW != 4 || sh != 2 || sw != 2 || Ho < 1 || Wo < 1) return false;
-  const char* v = std::getenv("GAN_CONV");
-  const std::string how = v ? v : "";
-  if (how == "im2col") return false;
-  if (how == "winograd") return true;
-  return Ci >= kMinChannels && Co >= kMinChannels && Ho >= 2 && Wo >= 2;
+  switch (choice()) {
+    case Choice::Im2col: return false;
+    case Choice::Winograd: return true;
+    default: return Ci >= kMinChannels && Co >= kMinChannels && Ho >= 2 && Wo >= 2;
+  }
 }
 
 std::string describe() {
-  const char* v = std::getenv("GAN_CONV");
-  const std::string how = v ? v : "";
-  if (how == "im2col") return "4x4 stride-2 convolutions by im2col and one product (GAN_CONV=im2col)";
-  if (how == "winograd") return "every 4x4 stride-2 convolution by polyphase Winograd F(2x2, 2x2) (GAN_CONV=winograd)";
-  return "4x4 stride-2 convolutions with " + std::to_string(kMinChannels) +
-         "+ channels each side by polyphase Winograd F(2x2, 2x2), the rest by im2col (GAN_CONV=im2col for all by im2col)";
+  switch (choice()) {
+    case Choice::Im2col: return "4x4 stride-2 convolutions by im2col and one product (GAN_CONV=im2col)";
+    case Choice::Winograd:
+      return "every 4x4 stride-2 convolution by polyphase Winograd F(2x2, 2x2) (GAN_CONV=winograd)";
+    default:
+      return "4x4 stride-2 convolutions with " + std::to_string(kMinChannels) +
+             "+ channels each side by polyphase Winograd F(2x2, 2x2), the rest by im2col (GAN_CONV=im2col for all by im2col)";
+  }
 }
 
 std::string conv_setting_error() {
-  const char* v = std::getenv("GAN_CONV");
-  const std::string how = v ? v : "";
-  if (how.empty() || how == "auto" || how == "winograd" || how == "im2col") return "";
-  return "GAN_CONV='" + how + "' is not a convolution choice (expected auto, winograd or im2col)";
+  if (choice() != Choice::Invalid) return "";
+  return "GAN_CONV='" + std::string(std::getenv("GAN_CONV")) +
+         "' is not a convolution choice (expected auto, winograd or im2col)";
 }
 
 // The three buffers of one call, and its loop over chunks of samples.
