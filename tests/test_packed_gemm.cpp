@@ -15,6 +15,7 @@
 namespace {
 
 using gan::cpu::packed_sgemm;
+using gan::cpu::packed_sgemm_batch;
 
 struct Case {
   bool ta, tb;
@@ -100,6 +101,46 @@ TEST_F(PackedGemm, ThreadCountChangesNoBit) {
     packed_sgemm(c.ta, c.tb, c.M, c.N, c.K, A.data(), B.data(), 0.f, three.data());
     omp_set_num_threads(before);
     EXPECT_EQ(one, three) << c.M << " x " << c.N << " x " << c.K;
+  }
+}
+
+// A batch of products with gaps between them (strides past each matrix's end): each product
+// against the float64 loops, the gaps untouched, and 1, 2 and 3 threads giving the same bits. The
+// shapes include a C of three row tiles shared by two threads (a weight gradient's) and products
+// whose tiles a thread's run starts or ends inside.
+TEST_F(PackedGemm, BatchMatchesEachProductAndIgnoresThreadCount) {
+  std::mt19937 g(11);
+  for (const Case c : {Case{false, true, 32, 64, 900}, Case{true, false, 24, 530, 48}, Case{false, false, 13, 33, 7},
+                       Case{true, true, 50, 70, 300}}) {
+    for (int64_t count : {1, 2, 9}) {
+      const int64_t sa = c.M * c.K + 5, sb = c.K * c.N + 3, sc = c.M * c.N + 17;
+      const std::vector<float> A = normal(count * sa, g), B = normal(count * sb, g), C0 = normal(count * sc, g);
+      for (float beta : {0.f, 1.f}) {
+        std::vector<std::vector<float>> results;
+        const int before = omp_get_max_threads();
+        for (int threads : {1, 2, 3}) {
+          omp_set_num_threads(threads);
+          std::vector<float> C = C0;
+          packed_sgemm_batch(count, c.ta, c.tb, c.M, c.N, c.K, A.data(), sa, B.data(), sb, beta, C.data(), sc);
+          results.push_back(C);
+        }
+        omp_set_num_threads(before);
+        EXPECT_EQ(results[0], results[1]) << c.M << " x " << c.N << " x " << c.K << " count " << count;
+        EXPECT_EQ(results[0], results[2]) << c.M << " x " << c.N << " x " << c.K << " count " << count;
+        const std::vector<float>& C = results[0];
+        const double tol = 1e-5 * std::sqrt(double(c.K)) * 4 + 1e-6;
+        for (int64_t p = 0; p < count; ++p) {
+          const std::vector<float> a(A.begin() + p * sa, A.begin() + p * sa + c.M * c.K),
+              b(B.begin() + p * sb, B.begin() + p * sb + c.K * c.N),
+              c0(C0.begin() + p * sc, C0.begin() + p * sc + c.M * c.N);
+          const std::vector<double> r = reference(c, a, b, beta, c0);
+          for (int64_t i = 0; i < c.M * c.N; ++i)
+            ASSERT_NEAR(C[p * sc + i], r[i], tol * (1 + std::fabs(r[i]))) << "product " << p << " at " << i;
+          for (int64_t i = c.M * c.N; i < sc && p * sc + i < count * sc; ++i)
+            ASSERT_EQ(C[p * sc + i], C0[p * sc + i]) << "product " << p << " wrote into the gap at " << i;
+        }
+      }
+    }
   }
 }
 

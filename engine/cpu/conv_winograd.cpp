@@ -530,8 +530,7 @@ void forward(const T* x, const T* w, T* y, const Shape& s) {
   transform_weights(w, s, k.l, /*by_channel=*/true, k.U);
   k.chunks(s, [&](int64_t n0, int64_t nb, int64_t ld, int64_t vp, int64_t mp) {
     transform_inputs(x, n0, nb, s, k.l, k.V, ld);
-    for (int pt = 0; pt < kPoints; ++pt)
-      gemm(true, false, s.Co, ld, k.l.C4, k.U + pt * k.up, k.V + pt * vp, T(0), k.M + pt * mp);
+    gemm_batch(kPoints, true, false, s.Co, ld, k.l.C4, k.U, k.up, k.V, vp, T(0), k.M, mp);
     outputs_from_transformed(k.M, n0, nb, s, k.l, y, ld);
   });
 }
@@ -542,8 +541,7 @@ void backward_data(const T* dy, const T* w, T* dx, const Shape& s) {
   transform_weights(w, s, k.l, /*by_channel=*/false, k.U);
   k.chunks(s, [&](int64_t n0, int64_t nb, int64_t ld, int64_t vp, int64_t mp) {
     transform_output_grads(dy, n0, nb, s, k.l, k.M, ld);
-    for (int pt = 0; pt < kPoints; ++pt)
-      gemm(true, false, k.l.C4, ld, s.Co, k.U + pt * k.up, k.M + pt * mp, T(0), k.V + pt * vp);
+    gemm_batch(kPoints, true, false, k.l.C4, ld, s.Co, k.U, k.up, k.M, mp, T(0), k.V, vp);
     inputs_from_transformed(k.V, n0, nb, s, k.l, dx, ld);
   });
 }
@@ -559,8 +557,7 @@ void backward_weight(const T* x, const T* dy, T* dw, const Shape& s) {
     transform_inputs(x, n0, nb, s, k.l, k.V, ld);
     transform_output_grads(dy, n0, nb, s, k.l, k.M, ld);
     const T beta = n0 == 0 ? T(0) : T(1);  // the chunks' sums in order: independent of threads
-    for (int pt = 0; pt < kPoints; ++pt)
-      gemm(false, true, s.Co, k.l.C4, ld, k.M + pt * mp, k.V + pt * vp, beta, k.U + pt * k.up);
+    gemm_batch(kPoints, false, true, s.Co, k.l.C4, ld, k.M, mp, k.V, vp, beta, k.U, k.up);
   });
   weights_from_transformed(k.U, s, k.l, dw);
 }

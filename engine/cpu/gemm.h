@@ -77,4 +77,18 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, const T
   detail::eigen_gemm(ta, tb, M, N, K, A, B, beta, C);
 }
 
+// count products of one shape, product p on A + p stride_a, B + p stride_b and C + p stride_c:
+// the Winograd convolutions' per-point products (engine/cpu/conv_winograd.cpp). The engine's own
+// kernel runs them in one parallel region; any other path runs them one after another.
+template <class T>
+void gemm_batch(int64_t count, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t stride_a,
+                const T* B, int64_t stride_b, T beta, T* C, int64_t stride_c) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (M > 1 && N > 1 && use_packed_sgemm())
+      return packed_sgemm_batch(count, ta, tb, M, N, K, A, stride_a, B, stride_b, beta, C, stride_c);
+  }
+  for (int64_t p = 0; p < count; ++p)
+    gemm(ta, tb, M, N, K, A + p * stride_a, B + p * stride_b, beta, C + p * stride_c);
+}
+
 }  // namespace gan::cpu

@@ -260,31 +260,55 @@ std::string packed_sgemm_reason() { return choice().reason; }
 
 void packed_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float beta,
                   float* C) {
+  packed_sgemm_batch(1, ta, tb, M, N, K, A, 0, B, 0, beta, C, 0);
+}
+
+void packed_sgemm_batch(int64_t count, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A,
+                        int64_t stride_a, const float* B, int64_t stride_b, float beta, float* C, int64_t stride_c) {
 #ifdef GAN_PACKED_SGEMM
-  if (M <= 0 || N <= 0) return;
+  if (count <= 0 || M <= 0 || N <= 0) return;
   if (K <= 0) {  // op(A) op(B) is zero: C = beta C
-    for (int64_t i = 0; i < M * N; ++i) C[i] = beta == 0.f ? 0.f : beta * C[i];
+    for (int64_t p = 0; p < count; ++p)
+      for (float *c = C + p * stride_c, *e = c + M * N; c < e; ++c) *c = beta == 0.f ? 0.f : beta * *c;
     return;
   }
-  int threads = 1;
-#ifdef _OPENMP
-  // Worth splitting only when each thread gets a few million multiply-adds.
-  if (!omp_in_parallel() && M * N * K >= (int64_t{1} << 21)) threads = omp_get_max_threads();
-#endif
   // Split the longer side of C, in whole tiles, so every element's K sum stays on one thread.
   const bool by_rows = (M + kMR - 1) / kMR >= (N + kNR - 1) / kNR;
   const int64_t tiles = by_rows ? (M + kMR - 1) / kMR : (N + kNR - 1) / kNR;
-  threads = static_cast<int>(std::min<int64_t>(threads, tiles));
-  if (threads <= 1) return block(ta, tb, M, N, K, A, B, beta, C, 0, M, 0, N);
+  // Tiles [t0, t1) of product p.
+  auto run = [&](int64_t p, int64_t t0, int64_t t1) {
+    const float *a = A + p * stride_a, *b = B + p * stride_b;
+    float* c = C + p * stride_c;
+    if (by_rows) block(ta, tb, M, N, K, a, b, beta, c, std::min(M, t0 * kMR), std::min(M, t1 * kMR), 0, N);
+    else block(ta, tb, M, N, K, a, b, beta, c, 0, M, std::min(N, t0 * kNR), std::min(N, t1 * kNR));
+  };
+  // The products' tiles form one list that the threads share out in contiguous runs: a product
+  // with fewer tiles than threads (a weight gradient's small C) no longer leaves a thread idle,
+  // and a batch costs one fork and join, not one per product.
+  const int64_t units = count * tiles;
+  int threads = 1;
+#ifdef _OPENMP
+  // Worth splitting only when each thread gets a few million multiply-adds.
+  if (!omp_in_parallel() && count * M * N * K >= (int64_t{1} << 21)) threads = omp_get_max_threads();
+#endif
+  threads = static_cast<int>(std::min<int64_t>(threads, units));
+  if (threads <= 1) {
+    for (int64_t p = 0; p < count; ++p) run(p, 0, tiles);
+    return;
+  }
 #pragma omp parallel num_threads(threads)
   {
     const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-    const int64_t t0 = tiles * t / nt, t1 = tiles * (t + 1) / nt;
-    if (by_rows) block(ta, tb, M, N, K, A, B, beta, C, std::min(M, t0 * kMR), std::min(M, t1 * kMR), 0, N);
-    else block(ta, tb, M, N, K, A, B, beta, C, 0, M, std::min(N, t0 * kNR), std::min(N, t1 * kNR));
+    const int64_t u1 = units * (t + 1) / nt;
+    for (int64_t u = units * t / nt; u < u1;) {
+      const int64_t p = u / tiles, first = u % tiles, last = std::min(tiles, first + (u1 - u));
+      run(p, first, last);
+      u += last - first;
+    }
   }
 #else
-  (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)B, (void)beta, (void)C;
+  (void)count, (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)A, (void)stride_a, (void)B, (void)stride_b;
+  (void)beta, (void)C, (void)stride_c;
 #endif
 }
 

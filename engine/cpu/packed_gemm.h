@@ -36,4 +36,10 @@ std::string packed_sgemm_reason();
 void packed_sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float beta,
                   float* C);
 
+// count products of one shape, product p on A + p stride_a, B + p stride_b, C + p stride_c, in
+// one parallel region whose threads share out all the products' tiles (each element's sum is the
+// same as packed_sgemm's, so results still do not depend on the thread count).
+void packed_sgemm_batch(int64_t count, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A,
+                        int64_t stride_a, const float* B, int64_t stride_b, float beta, float* C, int64_t stride_c);
+
 }  // namespace gan::cpu
