@@ -386,7 +386,12 @@ std::unique_ptr<Trainer> build_trainer(TrainConfig& cfg, const io::SafetensorsFi
   }
   if (device.is_cpu()) {
     note(ev, "cpu: matrix products by " + cpu::describe_products());
-    note(ev, "cpu: " + cpu::winograd::describe());
+    // Convolution weights are the only 4-d parameters: a model without them (MLP, toy) has no
+    // convolution choice to report.
+    bool has_conv = false;
+    for (auto& [name, m] : trainer->recipe().networks())
+      for (const Tensor& p : m->parameters()) has_conv = has_conv || p.dim() == 4;
+    if (has_conv) note(ev, "cpu: " + cpu::winograd::describe());
     if (std::string w = cpu::products_warning(); !w.empty()) note(ev, "warning: " + w);
   }
   return trainer;

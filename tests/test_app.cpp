@@ -156,6 +156,11 @@ TEST_F(AppTest, ConvolutionChoiceFromTheEnvironmentIsCheckedBeforeAnyWork) {
     EXPECT_EQ(r.code, 0) << env << "\n" << r.out;
     EXPECT_NE(r.out.find(line), std::string::npos) << env << "\n" << r.out;
   }
+  // A model without convolutions has no such line.
+  const test::AppResult mlp = gan_in_env("GAN_CONV=auto", "train --model mlp --data mnist --steps 1 --sample-every 0 --overwrite --out mlp");
+  EXPECT_EQ(mlp.code, 0) << mlp.out;
+  EXPECT_NE(mlp.out.find("cpu: matrix products by "), std::string::npos) << mlp.out;
+  EXPECT_EQ(mlp.out.find("stride-2 convolution"), std::string::npos) << mlp.out;
 }
 
 TEST_F(AppTest, TraceTakesTheTrainFlags) {
