@@ -213,6 +213,11 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
   fixed(app.add_flag("--info-detach", c.info_detach,
                      "InfoGAN: Q reads D's features detached in D's step (only Q learns to read the codes; D's "
                      "trunk trains on the adversarial loss alone)"));
+  fixed(app.add_option("--info-q-step", c.info_q_step,
+                       "InfoGAN: the step in which Q learns: critic (in D's step, D's optimizer) or generator (in "
+                       "G's step, its own optimizer with G's learning rate; D's loss then has no information term)")
+            ->check(CLI::IsMember({"critic", "generator"}))
+            ->capture_default_str());
   fixed(app.add_option("--ngf", c.model.ngf, "DCGAN generator width")->check(integer(1, 1 << 14))->capture_default_str());
   fixed(app.add_option("--ndf", c.model.ndf, "DCGAN discriminator width")->check(integer(1, 1 << 14))
             ->capture_default_str());

@@ -27,7 +27,7 @@ Tensor draw_codes(const std::vector<LatentCode>& codes, int64_t n, Generator& ge
 
 ConditionalRecipe::ConditionalRecipe(const TrainConfig& cfg, Device device, std::unique_ptr<GanLoss> loss)
     : model_(cfg.model), n_samples_(cfg.n_samples), info_lambda_(cfg.info_lambda),
-      info_detach_(cfg.info_detach), learned_variance_(cfg.model.info_var == "learned"), loss_(std::move(loss)) {
+      info_detach_(cfg.info_detach), q_in_generator_step_(cfg.info_q_step == "generator"), learned_variance_(cfg.model.info_var == "learned"), loss_(std::move(loss)) {
   GAN_CHECK(loss_ && loss_->discriminator_steps() >= 1, "ConditionalRecipe: a loss with at least one critic step");
   if (!model_.codes.empty()) codes_ = parse_codes(model_.codes);
   Generator init(cfg.seed);
@@ -49,6 +49,7 @@ std::vector<std::pair<std::string, nn::Module*>> ConditionalRecipe::networks() c
 
 std::vector<OptimizerGroup> ConditionalRecipe::optimizer_groups() const {
   OptimizerGroup d{"discriminator", Phase::Critic, {"discriminator"}};
+  if (q_ && q_in_generator_step_) return {{"generator", Phase::Generator, {"generator"}}, d, {"q", Phase::Generator, {"q"}}};
   if (q_) d.networks.push_back("q");  // Q and D's trunk learn to read the codes together
   return {{"generator", Phase::Generator, {"generator"}}, d};
 }
@@ -103,7 +104,8 @@ Tensor ConditionalRecipe::critic_loss(StepContext& ctx) {
     ctx.log("class_loss", cl);
     loss = add(loss, cl);
   }
-  if (q_) loss = add(loss, mul(info_term(ctx, info_detach_ ? fo.features.detach() : fo.features, "fake"), info_lambda_));
+  if (q_ && !q_in_generator_step_)
+    loss = add(loss, mul(info_term(ctx, info_detach_ ? fo.features.detach() : fo.features, "fake"), info_lambda_));
   log_critic_step(ctx, r.logit, fo.logit, *loss_);
   return loss;
 }

@@ -16,6 +16,8 @@
 //                       G's (through D and Q frozen: G learns to make its codes readable). Logged:
 //                       info_loss, the latest of the two. info_detach: D's step gives Q its
 //                       features detached (only Q learns there; D's trunk on the adversarial loss).
+//                       info_q_step "generator": Q learns in G's step instead (optimizer group "q",
+//                       generator phase) from G's own term; D's loss has no information term.
 // Passes named for the hooks as the GAN recipe's, plus Q's "fake" (critic step) and "gstep" passes.
 #pragma once
 #include <memory>
@@ -59,6 +61,7 @@ class ConditionalRecipe : public Recipe {
   int64_t n_samples_;
   double info_lambda_;
   bool info_detach_;
+  bool q_in_generator_step_;  // TrainConfig::info_q_step == "generator"
   bool learned_variance_;  // ModelConfig::info_var
   std::vector<LatentCode> codes_;
   std::shared_ptr<ConditionalGenerator> g_;

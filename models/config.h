@@ -111,6 +111,11 @@ struct TrainConfig {
   // trunk trains on the adversarial loss alone; G must then write its codes into what D already
   // sees (docs/infogan.md). false: Q and the trunk learn to read them together.
   bool info_detach = false;
+  // InfoGAN: the step in which Q learns. "critic": in D's step, in D's optimizer group (with D's
+  // learning rate). "generator": in G's step, its own optimizer group "q" with G's learning rate and
+  // the same fakes as G's term (D's step then has no information term; the arrangement of
+  // implementations that give Q to G's optimizer). docs/infogan.md.
+  std::string info_q_step = "critic";
   // Stabilisation knobs (docs/training.md). lr_g / lr_d: each phase's learning rate (two time-scale
   // updates, Heusel et al. 2017); 0 means lr. weight_decay: L2 added to every gradient (torch.optim's).
   // grad_clip: before each optimizer step, its group's gradients are scaled to a global L2 norm of

@@ -3,6 +3,7 @@
 // unconditional; InfoGAN's information term against a float64 reference; sampling per class and
 // along a code; the digits classifier on data it can tell apart; the refusals.
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <set>
 
@@ -108,14 +109,17 @@ TEST(Conditional, EveryMethodAndInfoGanTraceEqualsTrainerStep) {
     const char* method;
     const char* codes;
     const char* loss;
+    const char* q_step = "critic";
   };
-  for (Case k : {Case{"dcgan32", "projection", "", "bce"}, Case{"dcgan32", "concat", "", "hinge"},
+  for (Case k : {Case{"dcgan32", "", "cat3,cont1", "bce", "generator"}, Case{"mlp", "", "cat2", "wgan-gp", "generator"},
+                 Case{"dcgan32", "projection", "", "bce"}, Case{"dcgan32", "concat", "", "hinge"},
                  Case{"dcgan32", "acgan", "", "bce"}, Case{"mlp", "projection", "", "wgan-gp"},
                  Case{"mlp", "concat", "", "bce"}, Case{"dcgan32", "projection", "", "wgan-gp"},
                  Case{"dcgan32", "", "cat3,cont2", "bce"}, Case{"mlp", "", "cat4,cont1,cat2", "wgan-gp"}}) {
-    SCOPED_TRACE(std::string(k.arch) + " " + k.method + k.codes + " " + k.loss);
+    SCOPED_TRACE(std::string(k.arch) + " " + k.method + k.codes + " " + k.loss + " Q in the " + k.q_step + " step");
     models::TrainConfig c = tiny(k.arch, *k.method ? k.method : "projection", k.codes);
     c.loss = k.loss;
+    c.info_q_step = k.q_step;
     models::apply_defaults(c, {"batch", "hidden", "nz", "n_samples"});
     if (c.loss == "wgan-gp" && c.model.arch != "mlp") c.model.critic_norm = "layer";
     models::fit_model_to_data(c, ds);
@@ -140,10 +144,13 @@ TEST(Conditional, EveryMethodAndInfoGanTraceEqualsTrainerStep) {
 
 TEST(Conditional, ResumeIsExactWithTheNewFlags) {
   io::ImageDataset ds = labelled_images(30, 3, 32, 4);
-  for (const char* codes : {"", "cat3,cont2"}) {
+  for (const char* codes : {"", "cat3,cont2", "cat3,cont2 q"}) {
     SCOPED_TRACE(codes);
-    models::TrainConfig c = tiny("dcgan32", "acgan", codes);
+    const std::string spec(codes);
+    const bool q_in_g = spec.size() > 2 && spec.substr(spec.size() - 2) == " q";
+    models::TrainConfig c = tiny("dcgan32", "acgan", q_in_g ? spec.substr(0, spec.size() - 2) : spec);
     c.info_lambda = 0.7;
+    if (q_in_g) c.info_q_step = "generator";
     models::fit_model_to_data(c, ds);
     models::Trainer straight(c, ds, Device::cpu());
     for (int i = 0; i < 8; ++i) straight.train_step();
@@ -156,7 +163,9 @@ TEST(Conditional, ResumeIsExactWithTheNewFlags) {
     auto a = state_bytes(straight), b = state_bytes(resumed);
     ASSERT_EQ(a.size(), b.size());
     for (auto& [k, v] : a) EXPECT_TRUE(v == b.at(k)) << k;
-    if (*codes) {
+    if (q_in_g) {
+      EXPECT_TRUE(a.count("q.main.0.weight") && a.count("optim.q.main.0.weight.exp_avg"));
+    } else if (*codes) {
       EXPECT_TRUE(a.count("q.main.0.weight") && a.count("optim.discriminator.q.main.0.weight.exp_avg"));
     }
   }
@@ -190,6 +199,55 @@ TEST(Conditional, InfoDetachKeepsTheInformationTermOutOfTheTrunk) {
   EXPECT_FALSE(base.at("q.main.0.weight") == detached.at("q.main.0.weight"));
 }
 
+// --info-q-step generator: D's loss has no information term, so after one step D is the same
+// whatever --info-lambda; Q learns in G's step from G's term, at G's learning rate (with the term
+// weighted 0 its gradient is zero and Adam leaves it where it was).
+TEST(Conditional, QLearnsInTheGeneratorStepWhenAsked) {
+  io::ImageDataset ds = labelled_images(30, 3, 32, 4);
+  auto one_step = [&](double lambda, const char* q_step, double lr_g) {
+    models::TrainConfig c = tiny("dcgan32", "projection", "cat3,cont1");
+    c.info_lambda = lambda;
+    c.info_q_step = q_step;
+    c.lr_g = lr_g;
+    models::fit_model_to_data(c, ds);
+    models::Trainer t(c, ds, Device::cpu());
+    auto before = state_bytes(t);
+    t.train_step();
+    return std::make_pair(before, state_bytes(t));
+  };
+  auto [init, off] = one_step(0, "generator", 1e-3);
+  auto on = one_step(2, "generator", 1e-3).second, slow = one_step(2, "generator", 1e-5).second;
+  auto critic = one_step(2, "critic", 1e-3).second;
+  int d_tensors = 0, d_differs_from_critic_step = 0;
+  for (auto& [k, v] : off) {
+    if (k.rfind("discriminator.", 0) != 0) continue;
+    ++d_tensors;
+    EXPECT_TRUE(v == on.at(k)) << k;
+    d_differs_from_critic_step += v != critic.at(k);
+  }
+  EXPECT_GT(d_tensors, 0);
+  EXPECT_GT(d_differs_from_critic_step, 0);  // in the critic step the term does reach D's trunk
+  EXPECT_TRUE(off.at("q.main.0.weight") == init.at("q.main.0.weight"));
+  EXPECT_FALSE(on.at("q.main.0.weight") == init.at("q.main.0.weight"));
+  EXPECT_TRUE(on.count("optim.q.main.0.weight.exp_avg"));
+  EXPECT_FALSE(on.count("optim.discriminator.q.main.0.weight.exp_avg"));
+  // Adam's first step moves each weight by about its learning rate: G's rate, not D's.
+  auto max_move = [&](const std::map<std::string, std::vector<uint8_t>>& after) {
+    const auto& a = after.at("q.main.2.weight");
+    const auto& b = init.at("q.main.2.weight");
+    double m = 0;
+    for (size_t i = 0; i + 4 <= a.size(); i += 4) {
+      float x, y;
+      std::memcpy(&x, &a[i], 4);
+      std::memcpy(&y, &b[i], 4);
+      m = std::max(m, static_cast<double>(std::abs(x - y)));
+    }
+    return m;
+  };
+  EXPECT_NEAR(max_move(on), 1e-3, 2e-4);
+  EXPECT_NEAR(max_move(slow), 1e-5, 2e-6);
+}
+
 TEST(Conditional, ConfigsWithoutTheNewFieldsReadAsUnconditional) {
   models::TrainConfig c = tiny("dcgan32", "projection", "");
   c.model.num_classes = 10;
@@ -198,11 +256,13 @@ TEST(Conditional, ConfigsWithoutTheNewFieldsReadAsUnconditional) {
   for (const char* k : {"condition", "cond_method", "num_classes", "embed_dim", "codes", "info_var"}) j["model"].erase(k);
   j.erase("info_lambda");
   j.erase("info_detach");
+  j.erase("info_q_step");
   models::TrainConfig back = models::train_config_from_json(j, "old.json");
   EXPECT_FALSE(back.model.conditional());
   EXPECT_TRUE(back.model.codes.empty());
   EXPECT_EQ(back.info_lambda, 1.0);
   EXPECT_FALSE(back.info_detach);
+  EXPECT_EQ(back.info_q_step, "critic");
   EXPECT_EQ(back.model.info_var, "learned");
   j = models::to_json(c);
   j["model"]["codes"] = "cat1";
@@ -353,4 +413,24 @@ TEST(Conditional, Refusals) {
   io::ImageDataset ds = labelled_images(20, 3, 32, 11);
   models::fit_model_to_data(bn, ds);
   EXPECT_THROW(models::Trainer(bn, ds, Device::cpu()), Error);  // batch norm in a WGAN-GP critic
+  auto refused = [](models::TrainConfig q, const char* named) {
+    try {
+      q.validate();
+      ADD_FAILURE() << "accepted; expected a refusal naming " << named;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(named), std::string::npos) << e.what();
+    }
+  };
+  models::TrainConfig q = tiny("dcgan32", "projection", "cat3");
+  q.model.image_size = 32;
+  q.info_q_step = "both";
+  refused(q, "'both'");
+  q.info_q_step = "generator";
+  q.info_detach = true;
+  refused(q, "--info-detach");
+  models::TrainConfig no_codes = tiny("dcgan32", "projection", "");
+  no_codes.model.image_size = 32;
+  no_codes.model.num_classes = 3;
+  no_codes.info_q_step = "generator";
+  refused(no_codes, "--codes");
 }
