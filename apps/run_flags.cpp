@@ -218,11 +218,6 @@ std::shared_ptr<RunFlags> add_run_flags(CLI::App& app, models::TrainConfig& c) {
                        "G's step, its own optimizer with G's learning rate; D's loss then has no information term)")
             ->check(CLI::IsMember({"critic", "generator"}))
             ->capture_default_str());
-  fixed(app.add_option("--info-real", c.info_real,
-                       "InfoGAN: weight of a term on real images in D's step asking Q's categorical predictions to "
-                       "be confident and balanced over the batch (H(c|x) - H(c); no labels read; 0: off)")
-            ->check(CLI::Range(0.0, 1e6))
-            ->capture_default_str());
   fixed(app.add_option("--ngf", c.model.ngf, "DCGAN generator width")->check(integer(1, 1 << 14))->capture_default_str());
   fixed(app.add_option("--ndf", c.model.ndf, "DCGAN discriminator width")->check(integer(1, 1 << 14))
             ->capture_default_str());

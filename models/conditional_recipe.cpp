@@ -27,7 +27,7 @@ Tensor draw_codes(const std::vector<LatentCode>& codes, int64_t n, Generator& ge
 
 ConditionalRecipe::ConditionalRecipe(const TrainConfig& cfg, Device device, std::unique_ptr<GanLoss> loss)
     : model_(cfg.model), n_samples_(cfg.n_samples), info_lambda_(cfg.info_lambda),
-      info_detach_(cfg.info_detach), q_in_generator_step_(cfg.info_q_step == "generator"), learned_variance_(cfg.model.info_var == "learned"), info_real_(cfg.info_real), loss_(std::move(loss)) {
+      info_detach_(cfg.info_detach), q_in_generator_step_(cfg.info_q_step == "generator"), learned_variance_(cfg.model.info_var == "learned"), loss_(std::move(loss)) {
   GAN_CHECK(loss_ && loss_->discriminator_steps() >= 1, "ConditionalRecipe: a loss with at least one critic step");
   if (!model_.codes.empty()) codes_ = parse_codes(model_.codes);
   Generator init(cfg.seed);
@@ -106,8 +106,6 @@ Tensor ConditionalRecipe::critic_loss(StepContext& ctx) {
   }
   if (q_ && !q_in_generator_step_)
     loss = add(loss, mul(info_term(ctx, info_detach_ ? fo.features.detach() : fo.features, "fake"), info_lambda_));
-  if (q_ && info_real_ > 0)
-    loss = add(loss, mul(real_cluster_term(ctx, info_detach_ ? r.features.detach() : r.features), info_real_));
   log_critic_step(ctx, r.logit, fo.logit, *loss_);
   return loss;
 }
@@ -146,36 +144,6 @@ Tensor ConditionalRecipe::info_term(StepContext& ctx, const Tensor& features, co
   return info;
 }
 
-Tensor conditional_minus_marginal_entropy(const Tensor& logits) {
-  GAN_CHECK(logits.dim() == 2 && logits.size(0) > 0, "conditional_minus_marginal_entropy: logits [N, K], got " << logits.str());
-  // 1e-30 keeps log finite where a probability underflows to 0 (its p log p is 0 either way); it is
-  // far below any probability a float softmax row of finite logits rounds to otherwise.
-  auto entropy_rows = [](const Tensor& p) { return neg(sum(mul(p, log(add(p, 1e-30))), {1})); };
-  Tensor p = softmax(logits);
-  Tensor conditional = mean(entropy_rows(p));
-  Tensor marginal = entropy_rows(mean(p, {0}, true)).reshape({});
-  return sub(conditional, marginal);
-}
-
-Tensor ConditionalRecipe::real_cluster_term(StepContext& ctx, const Tensor& features) {
-  Tensor q;
-  {
-    auto pass = ctx.name_pass("q", "real");
-    q = (*q_)(features);
-  }
-  Tensor total;
-  int64_t out = 0;
-  for (const LatentCode& c : codes_) {
-    if (c.categorical) {
-      Tensor t = conditional_minus_marginal_entropy(slice(q, 1, out, out + c.size));
-      total = total.defined() ? add(total, t) : t;
-    }
-    out += c.categorical || !learned_variance_ ? c.size : 2 * c.size;
-  }
-  ctx.log("info_real", total);
-  return total;
-}
-
 Tensor ConditionalRecipe::generator_loss(StepContext& ctx) {
   Tensor f = critic_steps() == 1 ? std::move(fake_) : fake(ctx, true);
   fake_ = Tensor();
@@ -195,7 +163,6 @@ std::vector<ScalarSpec> ConditionalRecipe::scalars() const {
   std::vector<ScalarSpec> s = adversarial_scalars();
   if (model_.conditional() && model_.cond_method == "acgan") s.push_back({"class_loss", "the class loss", "cls", false});
   if (q_) s.push_back({"info_loss", "the information loss", "info", false});
-  if (q_ && info_real_ > 0) s.push_back({"info_real", "H(c|x) - H(c) on real images", "cluster", false});
   return s;
 }
 
@@ -203,7 +170,6 @@ std::vector<CurvePanel> ConditionalRecipe::curves() const {
   std::vector<CurvePanel> c{discriminator_outputs_panel()};
   if (model_.conditional() && model_.cond_method == "acgan") c.push_back({"auxiliary classifier: cross-entropy, real + fake", {"class_loss"}, false});
   if (q_) c.push_back({"InfoGAN: cross-entropy + Gaussian NLL of the codes", {"info_loss"}, false});
-  if (q_ && info_real_ > 0) c.push_back({"InfoGAN: H(c|x) - H(c) of Q's values on real images", {"info_real"}, false});
   return c;
 }
 

@@ -29,12 +29,6 @@
 
 namespace gan::models {
 
-// H(c | x) - H(c) for logits [N, K] of one categorical code: the batch mean of each row's softmax
-// entropy minus the entropy of the batch's mean softmax (natural log). Minus the mutual information
-// between a row and its predicted value under the batch's empirical distribution; in [-log K,
-// log K]. Differentiable (a composite of softmax, log and reductions).
-Tensor conditional_minus_marginal_entropy(const Tensor& logits);
-
 class ConditionalRecipe : public Recipe {
  public:
   ConditionalRecipe(const TrainConfig& cfg, Device device, std::unique_ptr<GanLoss> loss);
@@ -61,8 +55,6 @@ class ConditionalRecipe : public Recipe {
   Tensor info_loss(const Tensor& q_out, const std::vector<Tensor>& ids, const Tensor& codes) const;
   // Q on D's features of this draw's fakes; the information loss, logged.
   Tensor info_term(StepContext& ctx, const Tensor& features, const char* pass);
-  // Q on D's features of the real batch: sum over categorical codes of H(c | x) - H(c), logged.
-  Tensor real_cluster_term(StepContext& ctx, const Tensor& features);
   int64_t grid_rows() const;
 
   ModelConfig model_;
@@ -71,7 +63,6 @@ class ConditionalRecipe : public Recipe {
   bool info_detach_;
   bool q_in_generator_step_;  // TrainConfig::info_q_step == "generator"
   bool learned_variance_;  // ModelConfig::info_var
-  double info_real_;       // TrainConfig::info_real
   std::vector<LatentCode> codes_;
   std::shared_ptr<ConditionalGenerator> g_;
   std::shared_ptr<ConditionalDiscriminator> d_;

@@ -1,7 +1,6 @@
 #include "models/config.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "engine/core/error.h"
 #include "engine/core/parse.h"
@@ -141,17 +140,6 @@ void TrainConfig::validate() const {
             "train: --info-detach concerns Q learning in D's step; with --info-q-step generator D's step has no "
             "information term to detach");
   GAN_CHECK(info_q_step == "critic" || !model.codes.empty(), "train: --info-q-step generator needs InfoGAN codes (--codes)");
-  GAN_CHECK(std::isfinite(info_real) && info_real >= 0 && info_real <= 1e6,
-            "train: --info-real must be a weight in [0, 1e6], got " << info_real);
-  if (info_real > 0) {
-    bool categorical = false;
-    if (!model.codes.empty())
-      for (const LatentCode& c : parse_codes(model.codes)) categorical = categorical || c.categorical;
-    GAN_CHECK(categorical, "train: --info-real " << info_real << " needs a categorical InfoGAN code (--codes catK,...), got '"
-                                                 << model.codes << "'");
-    GAN_CHECK(info_q_step == "critic", "train: --info-real is a term of D's step, where Q sees real images; it does not "
-                                       "combine with --info-q-step generator");
-  }
   GAN_CHECK(lr_g >= 0 && lr_d >= 0, "train: --lr-g and --lr-d must not be negative (0: --lr), got " << lr_g << " and " << lr_d);
   GAN_CHECK(weight_decay >= 0, "train: --weight-decay must not be negative, got " << weight_decay);
   GAN_CHECK(grad_clip >= 0, "train: --grad-clip must not be negative (0: off), got " << grad_clip);
@@ -240,7 +228,7 @@ template <class T, class F>
 static void train_fields(T& c, F&& f) {
   f("data", c.data), f("loss", c.loss), f("n_critic", c.n_critic), f("gp_lambda", c.gp_lambda), f("clip", c.clip);
   f("optimizer", c.optimizer), f("lr", c.lr), f("lr_schedule", c.lr_schedule), f("beta1", c.beta1), f("info_lambda", c.info_lambda);
-  f("info_detach", c.info_detach), f("info_q_step", c.info_q_step), f("info_real", c.info_real);
+  f("info_detach", c.info_detach), f("info_q_step", c.info_q_step);
   f("beta2", c.beta2), f("batch", c.batch), f("steps", c.steps), f("epochs", c.epochs), f("seed", c.seed);
   f("device", c.device), f("kernels", c.kernels), f("tf32", c.tf32), f("sample_every", c.sample_every);
   f("checkpoint_every", c.checkpoint_every), f("log_every", c.log_every), f("n_samples", c.n_samples);

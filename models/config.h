@@ -116,12 +116,6 @@ struct TrainConfig {
   // the same fakes as G's term (D's step then has no information term; the arrangement of
   // implementations that give Q to G's optimizer). docs/infogan.md.
   std::string info_q_step = "critic";
-  // InfoGAN, optional (0: off): in D's step, info_real x (H(c | x) - H(c)) on the real batch, for
-  // each categorical code: Q's predicted values on real images asked to be confident (low
-  // conditional entropy) and balanced over the batch (high marginal entropy), i.e. the negated
-  // mutual information between a real image and Q's prediction (regularised information
-  // maximisation, as in RIM/IMSAT clustering). No labels are read. docs/infogan.md.
-  double info_real = 0;
   // Stabilisation knobs (docs/training.md). lr_g / lr_d: each phase's learning rate (two time-scale
   // updates, Heusel et al. 2017); 0 means lr. weight_decay: L2 added to every gradient (torch.optim's).
   // grad_clip: before each optimizer step, its group's gradients are scaled to a global L2 norm of
