@@ -27,7 +27,8 @@ Tensor draw_codes(const std::vector<LatentCode>& codes, int64_t n, Generator& ge
 
 ConditionalRecipe::ConditionalRecipe(const TrainConfig& cfg, Device device, std::unique_ptr<GanLoss> loss)
     : model_(cfg.model), n_samples_(cfg.n_samples), info_lambda_(cfg.info_lambda),
-      info_detach_(cfg.info_detach), q_in_generator_step_(cfg.info_q_step == "generator"), learned_variance_(cfg.model.info_var == "learned"), loss_(std::move(loss)) {
+      info_detach_(cfg.info_detach), q_in_generator_step_(cfg.info_q_step == "generator"),
+      learned_variance_(cfg.model.info_var == "learned"), loss_(std::move(loss)) {
   GAN_CHECK(loss_ && loss_->discriminator_steps() >= 1, "ConditionalRecipe: a loss with at least one critic step");
   if (!model_.codes.empty()) codes_ = parse_codes(model_.codes);
   Generator init(cfg.seed);

@@ -18,6 +18,7 @@
 #include "models/trace.h"
 #include "models/trainer.h"
 #include "engine/io/loader.h"
+#include "tests/op_reference.h"
 #include "tests/test_helpers.h"
 
 using namespace gan;
@@ -144,13 +145,17 @@ TEST(Conditional, EveryMethodAndInfoGanTraceEqualsTrainerStep) {
 
 TEST(Conditional, ResumeIsExactWithTheNewFlags) {
   io::ImageDataset ds = labelled_images(30, 3, 32, 4);
-  for (const char* codes : {"", "cat3,cont2", "cat3,cont2 q"}) {
-    SCOPED_TRACE(codes);
-    const std::string spec(codes);
-    const bool q_in_g = spec.size() > 2 && spec.substr(spec.size() - 2) == " q";
-    models::TrainConfig c = tiny("dcgan32", "acgan", q_in_g ? spec.substr(0, spec.size() - 2) : spec);
+  struct Case {
+    const char* codes;
+    const char* q_step;
+  };
+  for (Case k : {Case{"", "critic"}, Case{"cat3,cont2", "critic"}, Case{"cat3,cont2", "generator"}}) {
+    SCOPED_TRACE(std::string(k.codes) + ", Q in the " + k.q_step + " step");
+    const char* codes = k.codes;
+    const bool q_in_g = std::string(k.q_step) == "generator";
+    models::TrainConfig c = tiny("dcgan32", "acgan", codes);
     c.info_lambda = 0.7;
-    if (q_in_g) c.info_q_step = "generator";
+    c.info_q_step = k.q_step;
     models::fit_model_to_data(c, ds);
     models::Trainer straight(c, ds, Device::cpu());
     for (int i = 0; i < 8; ++i) straight.train_step();
@@ -264,6 +269,17 @@ TEST(Conditional, ConfigsWithoutTheNewFieldsReadAsUnconditional) {
   EXPECT_FALSE(back.info_detach);
   EXPECT_EQ(back.info_q_step, "critic");
   EXPECT_EQ(back.model.info_var, "learned");
+  // A damaged info_q_step is refused naming the file and the field (another type) or the flag and
+  // the value (not a step).
+  auto damaged = [&](const nlohmann::json& v) {
+    auto k = models::to_json(c);
+    k["info_q_step"] = v;
+    return [k] { models::train_config_from_json(k, "damaged.json"); };
+  };
+  for (const nlohmann::json& v : {nlohmann::json(7), nlohmann::json(nullptr)})
+    expect_error_naming(damaged(v), {"damaged.json", "info_q_step"});
+  expect_error_naming(damaged("both"), {"damaged.json", "--info-q-step", "'both'", "critic or generator"});
+  expect_error_naming(damaged(""), {"damaged.json", "--info-q-step", "''"});
   j = models::to_json(c);
   j["model"]["codes"] = "cat1";
   j["model"]["condition"] = "none";
@@ -413,24 +429,16 @@ TEST(Conditional, Refusals) {
   io::ImageDataset ds = labelled_images(20, 3, 32, 11);
   models::fit_model_to_data(bn, ds);
   EXPECT_THROW(models::Trainer(bn, ds, Device::cpu()), Error);  // batch norm in a WGAN-GP critic
-  auto refused = [](models::TrainConfig q, const char* named) {
-    try {
-      q.validate();
-      ADD_FAILURE() << "accepted; expected a refusal naming " << named;
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(named), std::string::npos) << e.what();
-    }
-  };
   models::TrainConfig q = tiny("dcgan32", "projection", "cat3");
   q.model.image_size = 32;
   q.info_q_step = "both";
-  refused(q, "'both'");
+  expect_error_naming([&] { q.validate(); }, {"--info-q-step", "'both'"});
   q.info_q_step = "generator";
   q.info_detach = true;
-  refused(q, "--info-detach");
+  expect_error_naming([&] { q.validate(); }, {"--info-detach", "--info-q-step generator"});
   models::TrainConfig no_codes = tiny("dcgan32", "projection", "");
   no_codes.model.image_size = 32;
   no_codes.model.num_classes = 3;
   no_codes.info_q_step = "generator";
-  refused(no_codes, "--codes");
+  expect_error_naming([&] { no_codes.validate(); }, {"--info-q-step generator", "--codes"});
 }
