@@ -53,7 +53,7 @@ struct TrainFlags {
   bool overwrite = false;
   CLI::Option *steps = nullptr, *epochs = nullptr, *sample_every = nullptr, *checkpoint_every = nullptr,
               *log_every = nullptr, *device = nullptr, *kernels = nullptr, *tf32 = nullptr,
-              *bucket_mb = nullptr, *out_opt = nullptr, *grad_hist = nullptr;
+              *cuda_graph = nullptr, *bucket_mb = nullptr, *out_opt = nullptr, *grad_hist = nullptr;
 };
 
 int run_train(TrainFlags& f) {
@@ -96,6 +96,7 @@ int run_train(TrainFlags& f) {
       if (f.device->count()) o.device = f.cfg.device;
       if (f.kernels->count()) o.kernels = f.cfg.kernels;
       if (f.tf32->count()) o.tf32 = f.cfg.tf32;
+      if (f.cuda_graph->count()) o.cuda_graph = f.cfg.cuda_graph;
       if (f.bucket_mb->count()) o.bucket_mb = f.cfg.bucket_mb;
       if (f.grad_hist->count()) o.grad_hist_steps = f.cfg.grad_hist_steps;
       r = models::resume_training(f.resume, o, ev);
@@ -147,6 +148,12 @@ Runner add_train_command(CLI::App& app) {
                               "faster as measured (cuDNN convolutions with --tf32, hand otherwise)")
                    ->check(CLI::IsMember({"hand", "cudnn"}));
   f->tf32 = app.add_flag("--tf32", c.tf32, "CUDA: TF32 tensor-core math for float32 (faster, ~1e-3 relative error)");
+  f->cuda_graph = app.add_option("--cuda-graph", c.cuda_graph,
+                                 "CUDA: on records the training step as a CUDA graph after two warm-up steps and "
+                                 "replays it (the same numbers as off, one launch per step); off runs every step "
+                                 "uncaptured")
+                      ->check(CLI::IsMember({"on", "off"}))
+                      ->capture_default_str();
   f->bucket_mb = app.add_option("--bucket-mb", f->cfg.bucket_mb,
                                  "Data parallel (mpirun -np N): average gradients in buckets of this many MiB, each "
                                  "reduced while the backward pass goes on (0: one all-reduce after the pass)")
@@ -183,7 +190,7 @@ Runner add_train_command(CLI::App& app) {
       for (CLI::Option* o : f->run->options)
         GAN_CHECK(o->count() == 0, o->get_name() << " cannot be given with --resume: the run's settings come from "
                                                     "its checkpoint (only --steps, --epochs, intervals, --device, "
-                                                    "--kernels, --tf32 and --bucket-mb may change)");
+                                                    "--kernels, --tf32, --cuda-graph and --bucket-mb may change)");
       GAN_CHECK(f->out_opt->count() == 0 || f->out == f->resume, "--out and --resume name different folders");
     }
     return run_train(*f);

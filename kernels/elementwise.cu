@@ -36,14 +36,18 @@ __global__ void arange_kernel(T* out, int64_t n) {
 
 // mean + std z with the product and the sum rounded separately, as on the CPU (see mul_add_rounded).
 template <class T>
-__global__ void normal_kernel(T* out, int64_t n, uint64_t seed, uint64_t draw, double mean, double std) {
+__global__ void normal_kernel(T* out, int64_t n, uint64_t seed, uint64_t draw, const uint64_t* draw_on_device,
+                              double mean, double std) {
+  if (draw_on_device) draw = *draw_on_device;
   for (int64_t i = global_thread(); i < n; i += grid_threads())
     out[i] = static_cast<T>(rng::mul_add_rounded(mean, std, rng::normal_at(seed, draw, static_cast<uint64_t>(i))));
 }
 
 // The same [lo, hi) mapping as the CPU, including the rare values that round up to hi.
 template <class T>
-__global__ void uniform_kernel(T* out, int64_t n, uint64_t seed, uint64_t draw, double lo, double hi) {
+__global__ void uniform_kernel(T* out, int64_t n, uint64_t seed, uint64_t draw, const uint64_t* draw_on_device,
+                               double lo, double hi) {
+  if (draw_on_device) draw = *draw_on_device;
   for (int64_t i = global_thread(); i < n; i += grid_threads())
     out[i] = rng::uniform_in<T>(seed, draw, static_cast<uint64_t>(i), lo, hi);
 }
@@ -249,16 +253,18 @@ cudaError_t arange(T* out, int64_t n, cudaStream_t s) {
 }
 
 template <class T>
-cudaError_t random_normal(T* out, int64_t n, uint64_t seed, uint64_t draw, double mean, double std, cudaStream_t s) {
+cudaError_t random_normal(T* out, int64_t n, uint64_t seed, uint64_t draw, const uint64_t* draw_on_device, double mean,
+                          double std, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
-  normal_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(out, n, seed, draw, mean, std);
+  normal_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(out, n, seed, draw, draw_on_device, mean, std);
   return cudaGetLastError();
 }
 
 template <class T>
-cudaError_t random_uniform(T* out, int64_t n, uint64_t seed, uint64_t draw, double lo, double hi, cudaStream_t s) {
+cudaError_t random_uniform(T* out, int64_t n, uint64_t seed, uint64_t draw, const uint64_t* draw_on_device, double lo,
+                           double hi, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
-  uniform_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(out, n, seed, draw, lo, hi);
+  uniform_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(out, n, seed, draw, draw_on_device, lo, hi);
   return cudaGetLastError();
 }
 
@@ -319,8 +325,10 @@ cudaError_t gather(const T* x, T* out, const StridedIndex& idx, int64_t n, cudaS
 #define GAN_INSTANTIATE(T)                                                                                  \
   template cudaError_t fill<T>(T*, int64_t, T, cudaStream_t);                                               \
   template cudaError_t arange<T>(T*, int64_t, cudaStream_t);                                                \
-  template cudaError_t random_normal<T>(T*, int64_t, uint64_t, uint64_t, double, double, cudaStream_t);     \
-  template cudaError_t random_uniform<T>(T*, int64_t, uint64_t, uint64_t, double, double, cudaStream_t);    \
+  template cudaError_t random_normal<T>(T*, int64_t, uint64_t, uint64_t, const uint64_t*, double, double,  \
+                                        cudaStream_t);                                                      \
+  template cudaError_t random_uniform<T>(T*, int64_t, uint64_t, uint64_t, const uint64_t*, double, double, \
+                                         cudaStream_t);                                                     \
   template cudaError_t unary<T>(UnaryOp, const T*, T*, int64_t, double, double, cudaStream_t);            \
   template cudaError_t binary_same<T>(BinaryOp, const T*, const T*, T*, int64_t, double, cudaStream_t);   \
   template cudaError_t binary_scalar<T>(BinaryOp, const T*, const T*, bool, T*, int64_t, double,          \

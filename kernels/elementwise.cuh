@@ -14,14 +14,16 @@ namespace gan::kernels {
 
 template <class T> cudaError_t fill(T* out, int64_t n, T value, cudaStream_t stream);
 template <class T> cudaError_t arange(T* out, int64_t n, cudaStream_t stream);
-// out[i] = mean + std * normal_at(seed, draw, i), the same numbers as the CPU backend.
+// out[i] = mean + std * normal_at(seed, draw, i), the same numbers as the CPU backend. A non-null
+// `draw_on_device` is read by the kernel in place of `draw`: a recorded step (CUDA graph) takes a new
+// draw number at each replay without being recorded again.
 template <class T>
-cudaError_t random_normal(T* out, int64_t n, uint64_t seed, uint64_t draw, double mean, double std,
-                          cudaStream_t stream);
-// out[i] = lo + (hi - lo) * uniform_at(seed, draw, i).
+cudaError_t random_normal(T* out, int64_t n, uint64_t seed, uint64_t draw, const uint64_t* draw_on_device, double mean,
+                          double std, cudaStream_t stream);
+// out[i] = lo + (hi - lo) * uniform_at(seed, draw, i); `draw_on_device` as above.
 template <class T>
-cudaError_t random_uniform(T* out, int64_t n, uint64_t seed, uint64_t draw, double lo, double hi,
-                           cudaStream_t stream);
+cudaError_t random_uniform(T* out, int64_t n, uint64_t seed, uint64_t draw, const uint64_t* draw_on_device, double lo,
+                           double hi, cudaStream_t stream);
 template <class In, class Out> cudaError_t cast(const In* in, Out* out, int64_t n, cudaStream_t stream);
 
 // y[i] = f(x[i]; a, b).

@@ -31,6 +31,12 @@ struct AdamFn {
   static constexpr int N = 4;
   static constexpr unsigned kStore = 0b1101;
   T beta1, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, step_size, bias_correction2_sqrt;
+  const AdamStepScalars* on_device;
+  __device__ __forceinline__ void resolve() {
+    if (!on_device) return;
+    step_size = static_cast<T>(on_device->step_size);
+    bias_correction2_sqrt = static_cast<T>(on_device->bias_correction2_sqrt);
+  }
   __device__ __forceinline__ void operator()(T (&v)[N]) const {
     T p = v[0], g = v[1];
     if (weight_decay != T(0)) g = g + weight_decay * p;
@@ -50,6 +56,10 @@ struct SgdFn {
   static constexpr unsigned kStore = 0b101;
   T lr, momentum, weight_decay;
   bool use_momentum, first_step;
+  const double* lr_on_device;
+  __device__ __forceinline__ void resolve() {
+    if (lr_on_device) lr = static_cast<T>(*lr_on_device);
+  }
   __device__ __forceinline__ void operator()(T (&v)[N]) const {
     T p = v[0], g = v[1];
     if (weight_decay != T(0)) g = g + weight_decay * p;
@@ -68,6 +78,10 @@ struct RmspropFn {
   static constexpr unsigned kStore = 0b1101;
   T lr, alpha, one_minus_alpha, eps, weight_decay, momentum;
   bool use_momentum;
+  const double* lr_on_device;
+  __device__ __forceinline__ void resolve() {
+    if (lr_on_device) lr = static_cast<T>(*lr_on_device);
+  }
   __device__ __forceinline__ void operator()(T (&v)[N]) const {
     T p = v[0], g = v[1];
     if (weight_decay != T(0)) g = g + weight_decay * p;
@@ -89,6 +103,7 @@ struct ClampFn {
   static constexpr int N = 1;
   static constexpr unsigned kStore = 0b1;
   T c;
+  __device__ __forceinline__ void resolve() {}
   __device__ __forceinline__ void operator()(T (&v)[N]) const {
     const T lo = v[0] < -c ? -c : v[0];
     v[0] = c < lo ? c : lo;
@@ -108,6 +123,7 @@ __device__ __forceinline__ void apply_scalar(T* const (&ptr)[Fn::N], int64_t i, 
 
 template <class T, class Fn>
 __global__ void multi_tensor_kernel(TensorList<Fn::N> list, Fn fn) {
+  fn.resolve();  // per-step values from device memory, when the launch has them there
   constexpr int V = kPack<T>;
   using P = Pack<T, V>;
   const int64_t total = list.chunk_begin[list.count];
@@ -200,11 +216,10 @@ void* const* as_void(const T* const* p) {
 template <class T>
 cudaError_t adam_step(T* const* params, const T* const* grads, T* const* exp_avg, T* const* exp_avg_sq,
                       const int64_t* numel, int count, const AdamArgs& a, cudaStream_t s) {
-  const double bc1 = 1.0 - std::pow(a.beta1, static_cast<double>(a.step));
-  const double bc2 = 1.0 - std::pow(a.beta2, static_cast<double>(a.step));
-  AdamFn<T> fn{static_cast<T>(a.beta1), static_cast<T>(1.0 - a.beta1), static_cast<T>(a.beta2),
-               static_cast<T>(1.0 - a.beta2), static_cast<T>(a.eps), static_cast<T>(a.weight_decay),
-               static_cast<T>(a.lr / bc1), static_cast<T>(std::sqrt(bc2))};
+  const AdamStepScalars k = adam_step_scalars(a.lr, a.beta1, a.beta2, a.step);
+  AdamFn<T> fn{static_cast<T>(a.beta1),        static_cast<T>(1.0 - a.beta1), static_cast<T>(a.beta2),
+               static_cast<T>(1.0 - a.beta2),  static_cast<T>(a.eps),         static_cast<T>(a.weight_decay),
+               static_cast<T>(k.step_size),    static_cast<T>(k.bias_correction2_sqrt), a.step_on_device};
   void* const* ptrs[4] = {as_void(params), as_void(grads), as_void(exp_avg), as_void(exp_avg_sq)};
   return launch_lists<T>(ptrs, numel, count, fn, s);
 }
@@ -214,7 +229,7 @@ cudaError_t sgd_step(T* const* params, const T* const* grads, T* const* momentum
                      const SgdArgs& a, cudaStream_t s) {
   const bool use_momentum = a.momentum != 0.0;
   SgdFn<T> fn{static_cast<T>(a.lr), static_cast<T>(a.momentum), static_cast<T>(a.weight_decay), use_momentum,
-              a.first_step};
+              a.first_step, a.lr_on_device};
   void* const* ptrs[3] = {as_void(params), as_void(grads), use_momentum ? as_void(momentum_buf) : nullptr};
   return launch_lists<T>(ptrs, numel, count, fn, s);
 }
@@ -225,7 +240,7 @@ cudaError_t rmsprop_step(T* const* params, const T* const* grads, T* const* squa
   const bool use_momentum = a.momentum > 0.0;
   RmspropFn<T> fn{static_cast<T>(a.lr),  static_cast<T>(a.alpha),        static_cast<T>(1.0 - a.alpha),
                   static_cast<T>(a.eps), static_cast<T>(a.weight_decay), static_cast<T>(a.momentum),
-                  use_momentum};
+                  use_momentum,          a.lr_on_device};
   void* const* ptrs[4] = {as_void(params), as_void(grads), as_void(square_avg),
                           use_momentum ? as_void(momentum_buf) : nullptr};
   return launch_lists<T>(ptrs, numel, count, fn, s);

@@ -8,20 +8,27 @@
 
 #include <cuda_runtime_api.h>
 
+#include "kernels/optim_scalars.h"
+
 namespace gan::kernels {
 
 constexpr int kMaxTensorsPerLaunch = 64;
 
+// `*_on_device`: null, or device memory the kernel reads the per-step values from in place of the
+// ones in the arguments (a recorded step, engine/capture/step_graph.h, gets new ones at each replay).
 struct AdamArgs {
   double lr, beta1, beta2, eps, weight_decay;
-  int64_t step;  // 1-based
+  int64_t step;                                    // 1-based
+  const AdamStepScalars* step_on_device = nullptr;  // replaces lr and step
 };
 struct SgdArgs {
   double lr, momentum, weight_decay;
-  bool first_step;  // the momentum buffer starts as the gradient
+  bool first_step;                        // the momentum buffer starts as the gradient
+  const double* lr_on_device = nullptr;  // replaces lr
 };
 struct RmspropArgs {
   double lr, alpha, eps, weight_decay, momentum;
+  const double* lr_on_device = nullptr;  // replaces lr
 };
 
 template <class T>

@@ -37,6 +37,7 @@ class ConditionalRecipe : public Recipe {
   std::vector<OptimizerGroup> optimizer_groups() const override;
   int critic_steps() const override { return loss_->discriminator_steps(); }
   double weight_clip() const override { return loss_->weight_clip(); }
+  std::string graph_obstacle() const override { return "conditional and InfoGAN steps draw the fakes' class ids and codes on the host"; }
   Tensor critic_loss(StepContext& ctx) override;
   Tensor generator_loss(StepContext& ctx) override;
   std::vector<ScalarSpec> scalars() const override;

@@ -142,6 +142,9 @@ struct TrainConfig {
   std::string kernels;    // CUDA kernels: "" (GAN_KERNELS or the engine's default), hand, cudnn,
                           // or GAN_KERNELS' per-family syntax (conv=cudnn,batchnorm=hand)
   bool tf32 = false;      // TF32 tensor-core math for float32 matmuls/convolutions on CUDA
+  // on: after two warm-up steps the training step is recorded as a CUDA graph and replayed
+  // (engine/capture/step_graph.h; the same numbers as off); off: every step runs uncaptured.
+  std::string cuda_graph = "off";
   int64_t sample_every = 500, checkpoint_every = 1000, log_every = 10;
   int64_t n_samples = 64;  // images in each sample grid (fixed noise)
   // Steps at which every parameter's gradient histogram is recorded (gradients-hist.csv).

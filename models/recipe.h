@@ -35,6 +35,10 @@ struct StepPoint {
 // Observers of one training step (gan trace, tests); any member may be empty. They read and change
 // nothing, except that on_input may replace an input by one of the same shape.
 struct StepHooks {
+  // When set: the only steps (1-based: the step being taken) the hooks watch. A recorded step
+  // (--cuda-graph on) runs those steps uncaptured, and replays the others; unset, the hooks watch
+  // every step and nothing is recorded.
+  std::function<bool(int64_t step)> observes;
   // An input the trainer drew: "real" (the data batch), "labels" (its class ids, conditional runs),
   // "real_b" (domain B's batch, cyclegan) or "noise" (from the noise stream).
   std::function<void(const StepPoint&, const std::string& name, Tensor& value)> on_input;
@@ -125,6 +129,10 @@ class Recipe {
   virtual int64_t sample_columns() const { return 0; }
   // The network a 2-D sample plot is shaded by (nullptr: none).
   virtual nn::Module* critic() { return nullptr; }
+  // Why this recipe's step cannot be recorded as a CUDA graph (--cuda-graph on), or "" when it can:
+  // a recorded step replays its device work only, so a step whose host code draws or decides
+  // something afresh each time (class ids drawn on the host, cyclegan's image pools) cannot be.
+  virtual std::string graph_obstacle() const { return "this recipe's step has not been made recordable"; }
 };
 
 }  // namespace gan::models

@@ -517,6 +517,7 @@ RunResult resume_training(const std::string& dir, const ResumeOverrides& o, cons
     if (o.device) cfg.device = *o.device;
     if (o.kernels) cfg.kernels = *o.kernels;
     if (o.tf32) cfg.tf32 = *o.tf32;
+    if (o.cuda_graph) cfg.cuda_graph = *o.cuda_graph;
     if (o.bucket_mb) cfg.bucket_mb = *o.bucket_mb;
     if (o.grad_hist_steps) cfg.grad_hist_steps = *o.grad_hist_steps;
   });

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "engine/autograd/autograd.h"
+#include "engine/capture/step_graph.h"
 #include "engine/dist/reducer.h"
 #include "engine/ops/ops.h"
 #include "models/augment.h"
@@ -68,6 +69,7 @@ class Trainer::Context : public StepContext {
   void begin(const StepPoint& p) { point_ = p; }
   void draw_batch() {
     batch_ = t_.data_->next();
+    if (step_recording(t_.device_)) return record_batch();
     batch_.real = batch_.real.to(t_.device_);
     if (!augment_.empty()) batch_.real = augment_real(batch_.real, augment_, t_.noise_gen_);
     if (batch_.labels.defined()) batch_.labels = batch_.labels.to(t_.device_);
@@ -78,6 +80,21 @@ class Trainer::Context : public StepContext {
       batch_.real_b = batch_.real_b.to(t_.device_);
       input("real_b", batch_.real_b);
     }
+  }
+  // A step being recorded: the batch lands in device tensors that each replay refills from the
+  // data source's next batch (graph_obstacle() has refused augmentation, data parallel and hooks).
+  void record_batch() {
+    auto host = [](const Batch& b) {
+      std::vector<Tensor> v{b.real};
+      if (b.labels.defined()) v.push_back(b.labels);
+      if (b.real_b.defined()) v.push_back(b.real_b);
+      return v;
+    };
+    const bool labels = batch_.labels.defined(), real_b = batch_.real_b.defined();
+    std::vector<Tensor> dev = replay_tensors(t_.device_, host(batch_), [host, &data = *t_.data_] { return host(data.next()); });
+    batch_.real = dev[0];
+    if (labels) batch_.labels = dev[1];
+    if (real_b) batch_.real_b = dev[labels ? 2 : 1];
   }
   StepScalars scalars() {
     StepScalars s;
@@ -175,6 +192,20 @@ Trainer::Trainer(TrainConfig cfg, std::unique_ptr<DataSource> data, Device devic
   // counterpart differ by the all-reduce's rounding alone (distribute() then sums over the ranks).
   if (cfg_.sync_bn)
     for (nn::Module* net : all_networks()) nn::set_batch_norm_sum(*net, [](std::vector<Tensor>&) {});
+  if (cfg_.cuda_graph == "on") {
+    const std::string why = graph_obstacle();
+    GAN_CHECK(why.empty(), "--cuda-graph on: " << why << " (--cuda-graph off trains this run uncaptured)");
+  }
+}
+
+std::string Trainer::graph_obstacle() const {
+  if (!device_.is_cuda()) return "a CUDA graph records GPU work, and this run trains on " + device_.str();
+  if (dp_) return "a data-parallel run's gradient all-reduce is not recorded";
+  if (cfg_.grad_clip > 0) return "--grad-clip reads the gradients' norm on the host at every step";
+  if (!cfg_.augment.empty() || !cfg_.diffaugment.empty())
+    return "--augment and --diffaugment draw their transforms on the host";
+  if (cfg_.sync_bn) return "--sync-bn is a data-parallel setting, and data parallel is not recorded";
+  return recipe_->graph_obstacle();
 }
 
 static std::unique_ptr<DataSource> image_source(const TrainConfig& cfg, const io::ImageDataset& data) {
@@ -255,13 +286,25 @@ std::map<std::string, nn::StateValue> Trainer::state_map(const nn::Module& m) {
 void Trainer::update_ema() {
   NoGradGuard no_grad;
   const double d = cfg_.ema_decay_at(step_);
+  // A step being recorded takes d and 1 - d from device memory (d changes with the step: warm-up),
+  // as one-element tensors holding the float the scalar form would use.
+  Tensor dt, rest;
+  if (step_recording(device_)) {
+    auto weights = [this](double decay) {
+      return std::vector<Tensor>{Tensor::scalar(decay), Tensor::scalar(1.0 - decay)};
+    };
+    std::vector<Tensor> w = replay_tensors(device_, weights(d), [this, weights] { return weights(cfg_.ema_decay_at(step_)); });
+    dt = w[0];
+    rest = w[1];
+  }
   auto params = network("generator").named_parameters();
   std::map<std::string, Tensor> current(params.begin(), params.end());
   std::map<std::string, nn::StateValue> blended = state_map(network("generator"));
   for (auto& [name, p] : ema_->named_parameters()) {
     auto it = current.find(name);
     GAN_CHECK(it != current.end(), "ema: the generator has no parameter " << name);
-    blended[name] = nn::StateValue::of(add(mul(p, d), mul(it->second, 1.0 - d)));
+    blended[name] = nn::StateValue::of(dt.defined() ? add(mul(p, dt), mul(it->second, rest))
+                                                    : add(mul(p, d), mul(it->second, 1.0 - d)));
   }
   ema_->load_state_dict(blended, "the moving average");
 }
@@ -275,9 +318,22 @@ struct Frozen {
 };
 
 StepScalars Trainer::train_step(const StepHooks* hooks) {
-  const int k = recipe_->critic_steps();
   if (dp_) rank_gen_ = dp_->rank_stream(cfg_.seed, step_);
   for (auto& g : groups_) g.opt->set_lr(cfg_.lr_at(step_, total_steps(), g.spec.phase == Phase::Generator));
+  const bool watched = hooks && (!hooks->observes || hooks->observes(step_ + 1));
+  StepScalars scalars = cfg_.cuda_graph == "on" && !watched ? graph_step() : step_body(hooks);
+  ++step_;
+  if (dp_) {
+    dp_->average(scalars);
+    // Per-rank batch norm leaves each rank its own running statistics, and cyclegan's pools their
+    // own fakes: rank 0's buffers become everyone's, so that its checkpoint is every rank's state.
+    dp_->copy_from_root(all_networks(), false);
+  }
+  return scalars;
+}
+
+StepScalars Trainer::step_body(const StepHooks* hooks) {
+  const int k = recipe_->critic_steps();
   Context ctx(*this, hooks);
   for (int i = 0; i < k; ++i) {
     const StepPoint at{Phase::Critic, i, k};
@@ -299,15 +355,41 @@ StepScalars Trainer::train_step(const StepHooks* hooks) {
     ctx.log("loss_g", loss);
     update(Phase::Generator, loss, at, hooks, ctx);
   }
-  ++step_;
-  StepScalars scalars = ctx.scalars();
-  if (dp_) {
-    dp_->average(scalars);
-    // Per-rank batch norm leaves each rank its own running statistics, and cyclegan's pools their
-    // own fakes: rank 0's buffers become everyone's, so that its checkpoint is every rank's state.
-    dp_->copy_from_root(all_networks(), false);
+  return ctx.scalars();
+}
+
+// Warm-up steps, then a measured one, then the recording; from then on each call replays it. The
+// scalars a replay returns are copies of the recording's (which the next replay overwrites).
+StepScalars Trainer::graph_step() {
+  constexpr int64_t kWarmSteps = 1;
+  if (!graph_) graph_ = std::make_unique<StepGraph>(device_);
+  auto copies = [this] {
+    StepScalars out;
+    for (auto& [name, t] : graph_scalars_.values) out.values.emplace_back(name, t.clone());
+    return out;
+  };
+  if (graph_->recorded()) {
+    graph_->replay();
+    return copies();
   }
-  return scalars;
+  if (graph_warm_steps_ < kWarmSteps) {
+    ++graph_warm_steps_;
+    return step_body(nullptr);
+  }
+  if (!graph_arena_) {
+    StepScalars s;
+    graph_arena_ = graph_->measure([&] { s = step_body(nullptr); });
+    return s;
+  }
+  graph_->record([&] { graph_scalars_ = step_body(nullptr); }, *graph_arena_);
+  return copies();
+}
+
+void Trainer::reset_graph() {
+  graph_.reset();
+  graph_scalars_ = {};
+  graph_arena_.reset();
+  graph_warm_steps_ = 0;
 }
 
 std::vector<nn::Module*> Trainer::all_networks() const {
@@ -319,6 +401,8 @@ std::vector<nn::Module*> Trainer::all_networks() const {
 
 void Trainer::distribute(std::shared_ptr<DataParallel> dp) {
   GAN_CHECK(dp, "trainer: distribute() needs the ranks of a data-parallel run");
+  GAN_CHECK(cfg_.cuda_graph != "on",
+            "--cuda-graph on: a data-parallel run's gradient all-reduce is not recorded (--cuda-graph off trains it)");
   GAN_CHECK(cfg_.batch % dp->size() == 0,
             "--batch " << cfg_.batch << " does not split across " << dp->size() << " ranks");
   dp_ = std::move(dp);
@@ -401,6 +485,7 @@ void Trainer::restore(const io::SafetensorsFile& f, const std::string& source) {
   }
   noise_gen_.set_state(s.noise_seed, s.noise_draws);
   step_ = s.step;
+  reset_graph();  // the recording's inputs and state were the old ones
 }
 
 }  // namespace gan::models

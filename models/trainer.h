@@ -15,8 +15,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "engine/capture/step_graph.h"
 #include "engine/io/datasets.h"
 #include "engine/io/safetensors.h"
 #include "engine/optim/optimizer.h"
@@ -40,7 +42,13 @@ class Trainer {
   Trainer(TrainConfig cfg, Device device);
 
   // One generator step and the critic steps before it. `hooks` observe it (models/recipe.h).
+  // With --cuda-graph on, the third step this trainer takes is recorded as a CUDA graph (the first two
+  // warm it up: optimizer state, cuDNN's algorithm choices; the second also measures its memory)
+  // and later steps replay it, except the steps the hooks observe, which run uncaptured.
   StepScalars train_step(const StepHooks* hooks = nullptr);
+  // Why this run's step cannot be recorded as a CUDA graph, or "" when it can.
+  std::string graph_obstacle() const;
+  const StepGraph* step_graph() const { return graph_.get(); }  // null until --cuda-graph on records
 
   int64_t step() const { return step_; }  // completed generator steps
   int64_t total_steps() const;            // cfg.steps, or epochs x batches per epoch / critic steps
@@ -87,6 +95,9 @@ class Trainer {
     std::unique_ptr<optim::Optimizer> opt;
     std::vector<Tensor> params;
   };
+  StepScalars step_body(const StepHooks* hooks);  // the critic steps and the generator step
+  StepScalars graph_step();                         // --cuda-graph on: warm up, record or replay
+  void reset_graph();
   void update(Phase phase, const Tensor& loss, const StepPoint& at, const StepHooks* hooks, Context& ctx);
   void update_ema();
   std::vector<nn::Module*> all_networks() const;  // the recipe's and the moving average
@@ -106,6 +117,12 @@ class Trainer {
   int64_t step_ = 0;
   std::shared_ptr<DataParallel> dp_;  // null for one process
   Generator rank_gen_;                // data parallel: this rank's draws in this step (StepContext::rng)
+  // --cuda-graph on. The recording's logged scalars are rewritten by each replay; declared before
+  // the graph so that the graph goes first.
+  int64_t graph_warm_steps_ = 0;
+  std::optional<size_t> graph_arena_;
+  StepScalars graph_scalars_;
+  std::unique_ptr<StepGraph> graph_;
 };
 
 // The optimizer a config asks for, over `params`, at learning rate `lr` (<= 0: cfg.lr).

@@ -19,9 +19,13 @@ using kernels::UnaryOp;
 #define GAN_ELEMENTWISE_PRIMITIVES                                                               \
   void fill(Tensor& out, double value);                                                          \
   void arange(Tensor& out);                                                                      \
-  /* out[i] = normal(seed, draw, i) * std + mean  (Philox: identical on every backend) */       \
-  void random_normal(Tensor& out, uint64_t seed, uint64_t draw, double mean, double std);        \
-  void random_uniform(Tensor& out, uint64_t seed, uint64_t draw, double lo, double hi);          \
+  /* out[i] = normal(seed, draw, i) * std + mean  (Philox: identical on every backend). CUDA:   \
+     a non-null draw_on_device holds the draw number (a recorded step's per-replay draws, see  \
+     engine/capture/step_graph.h); the CPU never records and refuses one. */                   \
+  void random_normal(Tensor& out, uint64_t seed, uint64_t draw, double mean, double std,        \
+                     const uint64_t* draw_on_device = nullptr);                                  \
+  void random_uniform(Tensor& out, uint64_t seed, uint64_t draw, double lo, double hi,          \
+                      const uint64_t* draw_on_device = nullptr);                                 \
   /* same device, any dtypes, same element count */                                              \
   void cast_copy(const Tensor& src, Tensor& dst);                                                \
   void unary(UnaryOp op, const Tensor& x, Tensor& out, double a, double b);                      \

@@ -6,18 +6,26 @@
 
 #include "engine/backend/declare.h"
 #include "engine/core/tensor.h"
+#include "kernels/optim_scalars.h"
 
 namespace gan {
+using kernels::AdamStepScalars;
+// `*_on_device` (CUDA only; the CPU refuses them): device memory holding the per-step values, read
+// by the update in place of lr (and step): a recorded step gets new ones at each replay
+// (engine/capture/step_graph.h).
 struct AdamHyper {
   double lr, beta1, beta2, eps, weight_decay;  // L2 weight decay added to the gradient, as torch.optim.Adam
   int64_t step;                                 // 1-based, for bias correction
+  const AdamStepScalars* step_on_device = nullptr;
 };
 struct SgdHyper {
   double lr, momentum, weight_decay;
   bool first_step;  // momentum buffer starts as the gradient, as torch.optim.SGD
+  const double* lr_on_device = nullptr;
 };
 struct RmspropHyper {
   double lr, alpha, eps, weight_decay, momentum;
+  const double* lr_on_device = nullptr;
 };
 
 // The argument checks both backends run before an update.

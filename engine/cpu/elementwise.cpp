@@ -25,7 +25,8 @@ void arange(Tensor& out) {
   });
 }
 
-void random_normal(Tensor& out, uint64_t seed, uint64_t draw, double mean, double std) {
+void random_normal(Tensor& out, uint64_t seed, uint64_t draw, double mean, double std, const uint64_t* draw_on_device) {
+  GAN_CHECK(!draw_on_device, "randn: the CPU backend takes its draw number from the host only");
   GAN_DISPATCH_FLOAT(out.dtype(), "randn", [&] {
     scalar_t* p = out.data<scalar_t>();
     parallel_for(out.numel(), [&](int64_t b, int64_t e) {
@@ -34,7 +35,8 @@ void random_normal(Tensor& out, uint64_t seed, uint64_t draw, double mean, doubl
   });
 }
 
-void random_uniform(Tensor& out, uint64_t seed, uint64_t draw, double lo, double hi) {
+void random_uniform(Tensor& out, uint64_t seed, uint64_t draw, double lo, double hi, const uint64_t* draw_on_device) {
+  GAN_CHECK(!draw_on_device, "rand: the CPU backend takes its draw number from the host only");
   GAN_DISPATCH_FLOAT(out.dtype(), "rand", [&] {
     scalar_t* p = out.data<scalar_t>();
     parallel_for(out.numel(), [&](int64_t b, int64_t e) {

@@ -38,6 +38,7 @@ void adam_range(T* __restrict p, const T* __restrict g, T* __restrict m, T* __re
 
 void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& exp_avg,
                const std::vector<Tensor>& exp_avg_sq, const AdamHyper& h) {
+  GAN_CHECK(!h.step_on_device, "adam_step: the CPU backend takes its step values from the host only");
   if (params.empty()) return;
   optim_checks::adam(params, grads, exp_avg, exp_avg_sq, h);
   const double bc1 = 1.0 - std::pow(h.beta1, static_cast<double>(h.step));
@@ -55,6 +56,7 @@ void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& gra
 
 void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
               const std::vector<Tensor>& momentum_buf, const SgdHyper& h) {
+  GAN_CHECK(!h.lr_on_device, "sgd_step: the CPU backend takes its learning rate from the host only");
   if (params.empty()) return;
   const bool use_momentum = h.momentum != 0.0;
   optim_checks::sgd(params, grads, momentum_buf, h);
@@ -81,6 +83,7 @@ void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grad
 void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                   const std::vector<Tensor>& square_avg, const std::vector<Tensor>& momentum_buf,
                   const RmspropHyper& h) {
+  GAN_CHECK(!h.lr_on_device, "rmsprop_step: the CPU backend takes its learning rate from the host only");
   if (params.empty()) return;
   const bool use_momentum = h.momentum > 0.0;
   optim_checks::rmsprop(params, grads, square_avg, momentum_buf, h);

@@ -22,17 +22,17 @@ void arange(Tensor& out) {
   });
 }
 
-void random_normal(Tensor& out, uint64_t seed, uint64_t draw, double mean, double std) {
+void random_normal(Tensor& out, uint64_t seed, uint64_t draw, double mean, double std, const uint64_t* draw_on_device) {
   OnDevice on(out);
   GAN_DISPATCH_FLOAT(out.dtype(), "randn", [&] {
-    GAN_CUDA_CHECK(kernels::random_normal<scalar_t>(out.data<scalar_t>(), out.numel(), seed, draw, mean, std, on.stream));
+    GAN_CUDA_CHECK(kernels::random_normal<scalar_t>(out.data<scalar_t>(), out.numel(), seed, draw, draw_on_device, mean, std, on.stream));
   });
 }
 
-void random_uniform(Tensor& out, uint64_t seed, uint64_t draw, double lo, double hi) {
+void random_uniform(Tensor& out, uint64_t seed, uint64_t draw, double lo, double hi, const uint64_t* draw_on_device) {
   OnDevice on(out);
   GAN_DISPATCH_FLOAT(out.dtype(), "rand", [&] {
-    GAN_CUDA_CHECK(kernels::random_uniform<scalar_t>(out.data<scalar_t>(), out.numel(), seed, draw, lo, hi, on.stream));
+    GAN_CUDA_CHECK(kernels::random_uniform<scalar_t>(out.data<scalar_t>(), out.numel(), seed, draw, draw_on_device, lo, hi, on.stream));
   });
 }
 

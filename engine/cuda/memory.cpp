@@ -6,6 +6,7 @@
 
 #include <cuda_runtime.h>
 
+#include "engine/cuda/capture.h"
 #include "engine/cuda/check.h"
 
 namespace gan::cuda {
@@ -98,6 +99,7 @@ int device_count() {
 
 void* device_alloc(size_t nbytes, int device) {
   if (nbytes == 0) return nullptr;
+  if (void* p = capture_alloc(nbytes, device)) return p;  // a step being recorded: its arena
   DeviceState& st = state(device);
   DeviceGuard guard(device);
   // Larger than the card: say so without asking the pool to reserve an absurd address range.
@@ -109,11 +111,14 @@ void* device_alloc(size_t nbytes, int device) {
     out_of_memory(nbytes, device, st);
   }
   GAN_CUDA_CHECK(e);
+  count_pool_allocation();
+  capture_allocated(p, nbytes, device);
   return p;
 }
 
 void device_free(void* ptr, int device) noexcept {
   if (!ptr || device < 0 || device >= kMaxDevices || !g_ready[device].load(std::memory_order_acquire)) return;
+  if (capture_free(ptr, device)) return;  // an arena block, or older memory a recording still reads
   // Errors are dropped on purpose: this runs from destructors, possibly while the runtime unloads.
   if (cudaFreeAsync(ptr, g_states[device].stream) != cudaSuccess) cudaGetLastError();
 }
@@ -122,6 +127,12 @@ void copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t nby
   if (nbytes == 0) return;
   GAN_CHECK(dst && src, "copy of " << nbytes << " bytes from " << src_dev.str() << " to " << dst_dev.str()
                                    << ": null pointer");
+  const Device host_side = dst_dev.is_cpu() ? src_dev : dst_dev;
+  GAN_CHECK(!(dst_dev.is_cpu() != src_dev.is_cpu() && recording(host_side.index)),
+            "a copy of " << nbytes << " bytes from " << src_dev.str() << " to " << dst_dev.str()
+                         << " inside a training step being recorded as a CUDA graph: a recorded step cannot read or "
+                            "write host memory (per-step host values go through replay_input, "
+                            "engine/capture/step_graph.h; --cuda-graph off runs the step uncaptured)");
   if (dst_dev.is_cuda() && src_dev.is_cpu()) {
     DeviceGuard guard(dst_dev.index);
     GAN_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, stream(dst_dev.index)));
@@ -131,6 +142,7 @@ void copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t nby
     DeviceGuard guard(src_dev.index);
     cudaStream_t s = stream(src_dev.index);
     GAN_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, s));
+    count_synchronisation();
     GAN_CUDA_CHECK(cudaStreamSynchronize(s));  // the host reads dst next
     return;
   }
@@ -166,6 +178,9 @@ void copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t nby
 cudaStream_t stream(int device) { return state(device).stream; }
 
 void synchronize(int device) {
+  GAN_CHECK(!recording(device), "cuda:" << device << ": waiting for the device inside a training step being recorded as a "
+                                           "CUDA graph (--cuda-graph off runs the step uncaptured)");
+  count_synchronisation();
   DeviceGuard guard(device);
   GAN_CUDA_CHECK(cudaStreamSynchronize(stream(device)));
 }

@@ -33,7 +33,7 @@ void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& gra
   OnDevice on(params[0]);
   const size_t n = params.size();
   auto numel = sizes(params);
-  const kernels::AdamArgs a{h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, h.step};
+  const kernels::AdamArgs a{h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, h.step, h.step_on_device};
   GAN_DISPATCH_FLOAT(params[0].dtype(), "adam_step", [&] {
     using T = scalar_t;
     auto p = pointers<T>(params, n), g = pointers<T>(grads, n), m = pointers<T>(exp_avg, n),
@@ -51,7 +51,7 @@ void sgd_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grad
   OnDevice on(params[0]);
   const size_t n = params.size();
   auto numel = sizes(params);
-  const kernels::SgdArgs a{h.lr, h.momentum, h.weight_decay, h.first_step};
+  const kernels::SgdArgs a{h.lr, h.momentum, h.weight_decay, h.first_step, h.lr_on_device};
   GAN_DISPATCH_FLOAT(params[0].dtype(), "sgd_step", [&] {
     using T = scalar_t;
     auto p = pointers<T>(params, n), g = pointers<T>(grads, n), b = pointers<T>(momentum_buf, n);
@@ -68,7 +68,7 @@ void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
   OnDevice on(params[0]);
   const size_t n = params.size();
   auto numel = sizes(params);
-  const kernels::RmspropArgs a{h.lr, h.alpha, h.eps, h.weight_decay, h.momentum};
+  const kernels::RmspropArgs a{h.lr, h.alpha, h.eps, h.weight_decay, h.momentum, h.lr_on_device};
   GAN_DISPATCH_FLOAT(params[0].dtype(), "rmsprop_step", [&] {
     using T = scalar_t;
     auto p = pointers<T>(params, n), g = pointers<T>(grads, n), sq = pointers<T>(square_avg, n),

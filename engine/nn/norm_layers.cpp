@@ -1,6 +1,7 @@
 // BatchNorm2d, InstanceNorm2d and LayerNorm modules over the engine's normalisation ops.
 #include <sstream>
 
+#include "engine/capture/step_graph.h"
 #include "engine/nn/layers.h"
 #include "engine/ops/ops.h"
 
@@ -30,7 +31,10 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
             "BatchNorm2d(" << num_features << "): input " << x.str() << " is not [N, " << num_features
                            << ", H, W]");
   if (is_training()) {
-    if (running_mean.defined()) ++num_batches_tracked;
+    if (running_mean.defined()) {
+      ++num_batches_tracked;
+      if (step_recording(x.device())) on_replay(x.device(), [this] { ++num_batches_tracked; });
+    }
     if (sum_across) return batch_norm_across(x, weight, bias, running_mean, running_var, sum_across, momentum, eps);
     return batch_norm(x, weight, bias, running_mean, running_var, true, momentum, eps);
   }

@@ -3,6 +3,7 @@
 // backend and the ops, so that engine/core depends on nothing above it.
 #include "engine/backend/dispatch.h"
 #include "engine/backend/elementwise.h"
+#include "engine/capture/step_graph.h"
 #include "engine/core/tensor.h"
 #include "engine/ops/elementwise.h"
 #include "engine/rng/generator.h"
@@ -27,11 +28,19 @@ Tensor Tensor::arange(int64_t n, DType dtype, Device device) {
   return t;
 }
 
+// A step being recorded as a CUDA graph reads the draw number from device memory, and each replay
+// reserves the next one from the same generator (engine/capture/step_graph.h).
+static const uint64_t* draw_for_replays(Device device, Generator& g, uint64_t draw) {
+  if (!step_recording(device)) return nullptr;
+  return replay_value<uint64_t>(device, draw, [&g] { return g.next_draw(); });
+}
+
 // The tensor is made before a draw is reserved, so a call that throws leaves the generator as it was.
 Tensor Tensor::randn(const Shape& shape, Generator* gen, DType dtype, Device device) {
   Tensor t = Tensor::empty(shape, dtype, device);
   Generator& g = gen ? *gen : default_generator(device);
-  GAN_BACKEND(device, random_normal, t, g.seed(), g.next_draw(), 0.0, 1.0);
+  const uint64_t draw = g.next_draw();
+  GAN_BACKEND(device, random_normal, t, g.seed(), draw, 0.0, 1.0, draw_for_replays(device, g, draw));
   return t;
 }
 
@@ -39,7 +48,8 @@ Tensor Tensor::rand(const Shape& shape, Generator* gen, double lo, double hi, DT
   GAN_CHECK(lo < hi, "rand: empty range [" << lo << ", " << hi << ")");
   Tensor t = Tensor::empty(shape, dtype, device);
   Generator& g = gen ? *gen : default_generator(device);
-  GAN_BACKEND(device, random_uniform, t, g.seed(), g.next_draw(), lo, hi);
+  const uint64_t draw = g.next_draw();
+  GAN_BACKEND(device, random_uniform, t, g.seed(), draw, lo, hi, draw_for_replays(device, g, draw));
   return t;
 }
 

@@ -6,6 +6,7 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/backend/dispatch.h"
 #include "engine/backend/optim.h"
+#include "engine/capture/step_graph.h"
 #include "engine/ops/ops.h"
 
 namespace gan::optim {
@@ -138,7 +139,15 @@ void Adam::step() {
       p->step = t;
     }
     AdamHyper h{opt_.lr, opt_.beta1, opt_.beta2, opt_.eps, opt_.weight_decay, t};
-    GAN_BACKEND(params.front().device(), adam_step, params, grads, m, v, h);
+    const Device device = params.front().device();
+    if (step_recording(device))  // each replay: these parameters' next step, at the lr set by then
+      h.step_on_device = replay_value<AdamStepScalars>(device, kernels::adam_step_scalars(h.lr, h.beta1, h.beta2, t),
+                                                       [this, ps = ps] {
+                                                         for (Param* p : ps) ++p->step;
+                                                         return kernels::adam_step_scalars(opt_.lr, opt_.beta1,
+                                                                                           opt_.beta2, ps.front()->step);
+                                                       });
+    GAN_BACKEND(device, adam_step, params, grads, m, v, h);
   }
 }
 
@@ -164,8 +173,19 @@ void SGD::step() {
   for (int first = 0; first < 2; ++first) {
     if (params[first].empty()) continue;
     SgdHyper h{opt_.lr, opt_.momentum, opt_.weight_decay, first == 1};
-    GAN_BACKEND(params[first].front().device(), sgd_step, params[first], grads[first], bufs[first], h);
+    const Device device = params[first].front().device();
+    if (step_recording(device)) {
+      // A replay has every momentum buffer, so a recording made with first-step parameters would
+      // replay their first step forever: the trainer records after warm-up steps.
+      GAN_CHECK(first == 0, "SGD: a step being recorded starts a momentum buffer (record after a first step)");
+      h.lr_on_device = replay_value<double>(device, h.lr, [this] { return opt_.lr; });
+    }
+    GAN_BACKEND(device, sgd_step, params[first], grads[first], bufs[first], h);
   }
+  if (!params[0].empty() && step_recording(params[0].front().device()))
+    on_replay(params[0].front().device(), [stepped = params_with_grad()] {
+      for (Param* p : stepped) ++p->step;
+    });
 }
 
 // ---- RMSprop ----
@@ -187,7 +207,15 @@ void RMSprop::step() {
   }
   if (params.empty()) return;
   RmspropHyper h{opt_.lr, opt_.alpha, opt_.eps, opt_.weight_decay, opt_.momentum};
-  GAN_BACKEND(params.front().device(), rmsprop_step, params, grads, sq, bufs, h);
+  const Device device = params.front().device();
+  if (step_recording(device)) {
+    std::vector<Param*> stepped = params_with_grad();
+    h.lr_on_device = replay_value<double>(device, h.lr, [this, stepped] {
+      for (Param* p : stepped) ++p->step;
+      return opt_.lr;
+    });
+  }
+  GAN_BACKEND(device, rmsprop_step, params, grads, sq, bufs, h);
 }
 
 // ---- clipping ----

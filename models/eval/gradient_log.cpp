@@ -116,6 +116,12 @@ GradientLog::GradientLog(Trainer& trainer, std::string dir)
   for (int64_t s : hist_steps_)
     GAN_CHECK(s >= 1 && s <= total, "--grad-hist-steps " << s << ": outside the run's steps 1.." << total);
   hooks_.before_optimizer_step = [this](const StepPoint& at, const Tensor&) { observe(at); };
+  hooks_.observes = [this](int64_t step) { return logs_step(step); };
+}
+
+bool GradientLog::logs_step(int64_t step) const {
+  return step % t_.config().log_every == 0 || step == t_.total_steps() ||
+         std::find(hist_steps_.begin(), hist_steps_.end(), step) != hist_steps_.end();
 }
 
 void GradientLog::start() {

@@ -53,8 +53,10 @@ class GradientLog {
   GradientLog(Trainer& trainer, std::string dir);
   void start();                   // fresh files holding the headers
   void keep_until(int64_t step);  // a resumed run: rows of steps <= step are kept
-  // The hooks to pass to Trainer::train_step.
+  // The hooks to pass to Trainer::train_step. They observe the log steps and the histogram steps
+  // only (StepHooks::observes): a recorded step (--cuda-graph on) replays the others.
   const StepHooks& hooks() const { return hooks_; }
+  bool logs_step(int64_t step) const;  // 1-based
   std::string norms_path() const { return dir_ + "/gradients.csv"; }
   std::string histograms_path() const { return dir_ + "/gradients-hist.csv"; }
 
