@@ -7,6 +7,8 @@
 //   trainer/<model>/b<batch>/<variant>     the same step with data loading: the next shuffled batch of
 //                                          an in-memory 8-bit data set, copied to the device, scaled
 //   train_step/dcgan32_readme/b64/<variant> the README's main model (dcgan32, ngf = ndf = 16, MNIST)
+//   captured/<model>/b<batch>/<variant>    GPU: the train_step case with --cuda-graph on (the step
+//                                          recorded as a CUDA graph during the warm-up, then replayed)
 // <model> is the anchor's name, so scripts/bench_compare.py sets each row beside PyTorch's.
 //   train_step/cyclegan_256/b1/<variant>     CycleGAN as the paper trains it (GPU only): 256x256 RGB,
 //                                            ngf = ndf = 64, 9 residual blocks, 70x70 PatchGANs, batch 1
@@ -80,7 +82,7 @@ io::ImageDataset random_dataset(int64_t count, int64_t channels, int64_t size) {
   return d;
 }
 
-void step_case(const StepCase& c, int64_t batch, const Variant& v, bool loader) {
+void step_case(const StepCase& c, int64_t batch, const Variant& v, bool loader, bool captured = false) {
   const bool quick = options().quick, wgan = std::string(c.loss) == "wgan-gp";
   int reps, warm;
   if (v.gpu()) {
@@ -90,10 +92,13 @@ void step_case(const StepCase& c, int64_t batch, const Variant& v, bool loader) 
     reps = c.slow_on_cpu ? (quick ? 1 : 2) : (quick ? 10 : 20);
     warm = c.slow_on_cpu ? 1 : 3;
   }
-  const std::string name = std::string(loader ? "trainer/" : "train_step/") + c.model + "/b" + std::to_string(batch);
-  const std::string label = std::string(c.loss) + (wgan ? ", 5 critic steps" : "") + (loader ? ", with data loading" : "");
-  add_case(name, label, v, false, [c, batch, warm, loader](benchmark::State& st, const Variant& v) {
+  const std::string name = std::string(captured ? "captured/" : loader ? "trainer/" : "train_step/") + c.model + "/b" +
+                           std::to_string(batch);
+  const std::string label = std::string(c.loss) + (wgan ? ", 5 critic steps" : "") + (loader ? ", with data loading" : "") +
+                            (captured ? ", recorded as a CUDA graph" : "");
+  add_case(name, label, v, false, [c, batch, warm, loader, captured](benchmark::State& st, const Variant& v) {
     models::TrainConfig cfg = anchor_config(c, batch, v);
+    if (captured) cfg.cuda_graph = "on";  // the warm-up steps record it
     const int64_t s = cfg.model.image_size;
     std::unique_ptr<models::DataSource> data;
     if (loader) data = models::image_source(random_dataset(8 * batch, c.channels, s), batch, s, 0);
@@ -153,6 +158,7 @@ void register_all() {
       const int64_t batch = (!v.gpu() && std::string(c.model) == "dcgan32_mnist") ? 64 : c.batch;
       step_case(c, batch, v, false);
       if (c.with_loader) step_case(c, batch, v, true);
+      if (v.gpu()) step_case(c, batch, v, false, true);
     }
 }
 

@@ -283,7 +283,7 @@ def kernel_listing(idx):
     """Every per-kernel case with its roofline counters (for the Markdown report)."""
     rows = []
     for name, r in idx.items():
-        if name.startswith(("train_step/", "trainer/")):
+        if name.startswith(("train_step/", "trainer/", "captured/")):
             continue
         case, variant = name.rsplit("/", 1)
         if r.get("error_occurred"):
@@ -343,6 +343,30 @@ def step_table(idx, anchor):
     hdr = ["model", "batch", "engine ms (tf32)", "variant", "engine ms (fp32)", "torch eager", "torch fp32",
            "torch graph", "eng/eager", "eng/graph", "fp32 eng/torch", "target"]
     return hdr, rows, recs
+
+
+def captured_table(idx, anchor):
+    """The step recorded as a CUDA graph (captured/...) beside the same step uncaptured and PyTorch's
+    eager and CUDA-graph replay."""
+    rows, recs = [], []
+    for model, batch in [("mlp_mnist", 64), ("dcgan32_mnist", 128), ("dcgan32_cifar", 128), ("dcgan64", 128),
+                         ("wgangp_dcgan32_cifar", 64)]:
+        vs = ["hand.tf32", "cudnn.tf32"]
+        c_tf, cv = best(idx, [f"captured/{model}/b{batch}/{v}" for v in vs])
+        u_tf, uv = best(idx, [f"train_step/{model}/b{batch}/{v}" for v in vs])
+        if c_tf is None and u_tf is None:
+            continue
+        t_eager = anchor_train(anchor, model, "torch eager fp32")
+        t_graph = anchor_train(anchor, model, "torch cuda-graph")
+        rec = dict(model=model, batch=batch, captured_ms=c_tf, captured_variant=cv, uncaptured_ms=u_tf,
+                   uncaptured_variant=uv, captured_over_uncaptured=ratio(c_tf, u_tf),
+                   captured_over_torch_eager=ratio(c_tf, t_eager), captured_over_torch_graph=ratio(c_tf, t_graph))
+        recs.append(rec)
+        rows.append([model, str(batch), fmt(c_tf), cv or "-", fmt(u_tf), fmt(rec["captured_over_uncaptured"], 2),
+                     fmt(t_eager), fmt(t_graph), fmt(rec["captured_over_torch_eager"], 2),
+                     fmt(rec["captured_over_torch_graph"], 2)])
+    return ["model", "batch", "captured ms (tf32)", "variant", "uncaptured ms", "captured/uncaptured", "torch eager",
+            "torch graph", "captured/eager", "captured/graph"], rows, recs
 
 
 def cpu_table(idx, anchor, threads):
@@ -634,6 +658,10 @@ def main():
         summary["train_steps"] = recs
         hdr, rows = variant_table(idx)
         rep.table("Whole training iteration per engine kernel choice, median ms", hdr, rows)
+        hdr, rows, recs = captured_table(idx, anchor)
+        if rows:
+            rep.table("Whole training iteration recorded as a CUDA graph (--cuda-graph on), median ms", hdr, rows)
+            summary["captured_steps"] = recs
     hdr, rows = trainer_table(idx, anchor)
     if rows:
         rep.table("Whole training iteration with data loading (the next shuffled batch, copied and scaled), median ms", hdr, rows)

@@ -84,6 +84,10 @@ if want build; then
 fi
 
 if want tests; then
+  # The recorded step first (--cuda-graph on): its tests are new and short, so their verdict comes
+  # back even when a later step runs out of time.
+  run_step graph_tests timeout "$(budget 60)" "$BUILD/tests/gan_tests" --gtest_brief=1 --gtest_filter='CudaGraph.*'
+  grep -E "^\[  FAILED|Failure|error" "$OUT/graph_tests.log" | head -20
   run_step tests timeout "$(budget 150)" env OMP_NUM_THREADS=8 "$BUILD/tests/gan_tests" --gtest_brief=1 --gtest_output=json:"$OUT/tests.json"
   grep -E "^\[  FAILED|Failure|error" "$OUT/tests.log" | head -40
   python3 - "$OUT/tests.json" <<'PY' || true
@@ -102,7 +106,8 @@ if want train && [ -x "$BUILD/apps/gan" ]; then
   # MODEL STEPS [extra flags]: long enough to see digits form, short enough for the lease.
   for spec in "mlp 3000" "dcgan32 1500" "dcgan64 300" \
               "toy8 10000 --data gaussians8 --loss wgan-gp --seed 1" \
-              "toy25 10000 --data gaussians25 --loss wgan-gp --seed 1"; do
+              "toy25 10000 --data gaussians25 --loss wgan-gp --seed 1" \
+              "toy25graph 10000 --data gaussians25 --loss wgan-gp --seed 1 --cuda-graph on"; do
     set -- $spec
     name=$1 steps=$2; shift 2
     model=$name; [[ $name == toy* ]] && model=toy

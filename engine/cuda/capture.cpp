@@ -141,13 +141,7 @@ void capture_allocated(void* ptr, size_t nbytes, int device) noexcept {
 bool capture_free(void* ptr, int device) noexcept {
   if (cs().active.load(std::memory_order_acquire) == 0 || device < 0 || device >= kMaxDevices) return false;
   std::lock_guard<std::mutex> lock(cs().mu);
-  if (auto& m = cs().measuring[device]) {
-    if (auto it = m->measured.find(ptr); it != m->measured.end()) {
-      m->give(it->second);
-      m->measured.erase(it);
-    }
-    return false;  // the pool's memory: freed as usual
-  }
+  // An arena block (of the recording under way, or of a graph some tensor still uses).
   auto& arenas = cs().arenas;
   for (auto it = arenas.begin(); it != arenas.end(); ++it) {
     Recording::Arena& a = **it;
@@ -159,11 +153,18 @@ bool capture_free(void* ptr, int device) noexcept {
     }
     return true;
   }
+  if (auto& m = cs().measuring[device]) {
+    if (auto it = m->measured.find(ptr); it != m->measured.end()) {
+      m->give(it->second);
+      m->measured.erase(it);
+    }
+    return false;  // the pool's memory: freed as usual
+  }
   if (auto* d = cs().deferred[device]) {
     try {
       d->push_back(ptr);
     } catch (...) {
-      return true;  // out of host memory: leaking the block is safer than freeing what the graph reads
+      // Out of host memory: leaking the block is safer than freeing what the graph may read.
     }
     return true;
   }
