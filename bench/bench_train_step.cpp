@@ -9,12 +9,15 @@
 //   train_step/dcgan32_readme/b64/<variant> the README's main model (dcgan32, ngf = ndf = 16, MNIST)
 //   captured/<model>/b<batch>/<variant>    GPU: the train_step case with --cuda-graph on (the step
 //                                          recorded as a CUDA graph during the warm-up, then replayed)
+//   unfused/<model>/b<batch>/<variant>     the train_step case with layer fusion off (batch norm and
+//                                          its activation as two ops): what the fusion gains
 // <model> is the anchor's name, so scripts/bench_compare.py sets each row beside PyTorch's.
 //   train_step/cyclegan_256/b1/<variant>     CycleGAN as the paper trains it (GPU only): 256x256 RGB,
 //                                            ngf = ndf = 64, 9 residual blocks, 70x70 PatchGANs, batch 1
 //   train_step/cyclegan_digits/b4/<variant>  the bundled unpaired task's narrow model (docs/cyclegan.md):
 //                                            28x28, ngf = ndf = 16, 3 blocks, batch 4
 #include "bench/bench_common.h"
+#include "engine/nn/module.h"
 #include "models/config.h"
 #include "models/data.h"
 #include "models/trainer.h"
@@ -82,8 +85,13 @@ io::ImageDataset random_dataset(int64_t count, int64_t channels, int64_t size) {
   return d;
 }
 
-void step_case(const StepCase& c, int64_t batch, const Variant& v, bool loader, bool captured = false) {
+// What a whole-step case times beside the plain step (the name's first part).
+enum class StepMode { Plain, Loader, Captured, Unfused };
+
+void step_case(const StepCase& c, int64_t batch, const Variant& v, StepMode mode) {
   const bool quick = options().quick, wgan = std::string(c.loss) == "wgan-gp";
+  const bool loader = mode == StepMode::Loader, captured = mode == StepMode::Captured;
+  const bool unfused = mode == StepMode::Unfused;
   int reps, warm;
   if (v.gpu()) {
     reps = wgan ? (quick ? 5 : 10) : (quick ? 10 : 20);
@@ -92,11 +100,13 @@ void step_case(const StepCase& c, int64_t batch, const Variant& v, bool loader, 
     reps = c.slow_on_cpu ? (quick ? 1 : 2) : (quick ? 10 : 20);
     warm = c.slow_on_cpu ? 1 : 3;
   }
-  const std::string name = std::string(captured ? "captured/" : loader ? "trainer/" : "train_step/") + c.model + "/b" +
-                           std::to_string(batch);
-  const std::string label = std::string(c.loss) + (wgan ? ", 5 critic steps" : "") + (loader ? ", with data loading" : "") +
-                            (captured ? ", recorded as a CUDA graph" : "");
-  add_case(name, label, v, false, [c, batch, warm, loader, captured](benchmark::State& st, const Variant& v) {
+  const char* prefix = captured ? "captured/" : loader ? "trainer/" : unfused ? "unfused/" : "train_step/";
+  const std::string name = prefix + std::string(c.model) + "/b" + std::to_string(batch);
+  const std::string label = std::string(c.loss) + (wgan ? ", 5 critic steps" : "") +
+                            (loader ? ", with data loading" : "") + (captured ? ", recorded as a CUDA graph" : "") +
+                            (unfused ? ", layer fusion off" : "");
+  add_case(name, label, v, false, [c, batch, warm, loader, captured, unfused](benchmark::State& st, const Variant& v) {
+    const nn::LayerFusionScope fusion(!unfused);
     models::TrainConfig cfg = anchor_config(c, batch, v);
     if (captured) cfg.cuda_graph = "on";  // the warm-up steps record it
     const int64_t s = cfg.model.image_size;
@@ -156,9 +166,12 @@ void register_all() {
     for (const Variant& v : variants(true, true, true)) {
       // The CPU runs the MNIST DCGAN-32 at batch 64, as the anchor's CPU section does.
       const int64_t batch = (!v.gpu() && std::string(c.model) == "dcgan32_mnist") ? 64 : c.batch;
-      step_case(c, batch, v, false);
-      if (c.with_loader) step_case(c, batch, v, true);
-      if (v.gpu()) step_case(c, batch, v, false, true);
+      step_case(c, batch, v, StepMode::Plain);
+      if (c.with_loader) step_case(c, batch, v, StepMode::Loader);
+      if (v.gpu()) step_case(c, batch, v, StepMode::Captured);
+      // Batch norm and its activation fuse in the DCGAN models (not in the MLP, nor in the
+      // WGAN-GP critic, which has no normalisation; its generator does).
+      if (std::string(c.arch) != "mlp") step_case(c, batch, v, StepMode::Unfused);
     }
 }
 

@@ -6,6 +6,7 @@
 
 #include "kernels/batchnorm_walk.cuh"
 #include "kernels/divmod.cuh"
+#include "kernels/norm_act.h"
 
 namespace gan::kernels {
 
@@ -89,6 +90,18 @@ __device__ __forceinline__ void accum_centered(const Pack<T, V>& p, double shift
   }
 }
 
+// The fused activation after the training forward's normalisation: a run-time kind, the same for
+// every thread (a uniform branch), and its slope in T.
+template <class T>
+struct Act {
+  NormActKind kind;
+  T slope;
+};
+template <class T>
+Act<T> act_of(const NormAct& a) {
+  return Act<T>{a.kind, static_cast<T>(a.slope)};
+}
+
 template <class T, int V>
 __device__ __forceinline__ Pack<T, V> normalize(Pack<T, V> p, T mu, T scale, T shift) {
 #pragma unroll
@@ -97,10 +110,17 @@ __device__ __forceinline__ Pack<T, V> normalize(Pack<T, V> p, T mu, T scale, T s
 }
 
 template <class T, int V>
+__device__ __forceinline__ Pack<T, V> normalize_act(Pack<T, V> p, T mu, T scale, T shift, Act<T> act) {
+#pragma unroll
+  for (int k = 0; k < V; ++k) p.v[k] = norm_act_forward(act.kind, act.slope, (p.v[k] - mu) * scale + shift);
+  return p;
+}
+
+template <class T, int V>
 __global__ void __launch_bounds__(kThreads)
     batchnorm_fwd_train_channel_v1(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ b,
                                    T* __restrict__ y, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
-                                   ChannelWalk cw, double momentum, double eps) {
+                                   ChannelWalk cw, double momentum, double eps, Act<T> act) {
   __shared__ double red[2 * kWarps];
   using P = Pack<T, V>;
   const P* xp = reinterpret_cast<const P*>(x);
@@ -135,12 +155,12 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int i = 0; i < kCachePacks; ++i) {
       const int e = tid + i * kThreads;
-      if (e < cw.Mv) yp[cw.offset(c, e)] = normalize(reg[i], mu, scale, sh);
+      if (e < cw.Mv) yp[cw.offset(c, e)] = normalize_act(reg[i], mu, scale, sh, act);
     }
   } else {
     for (int e = tid; e < cw.Mv; e += kThreads) {
       const int64_t o = cw.offset(c, e);
-      yp[o] = normalize(xp[o], mu, scale, sh);
+      yp[o] = normalize_act(xp[o], mu, scale, sh, act);
     }
   }
 }
@@ -177,7 +197,8 @@ template <class T, int V>
 __global__ void __launch_bounds__(kThreads)
     batchnorm_fwd_apply_v1(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ b,
                            T* __restrict__ y, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
-                           ChannelWalk cw, int G, const double* __restrict__ partial, double momentum, double eps) {
+                           ChannelWalk cw, int G, const double* __restrict__ partial, double momentum, double eps,
+                           Act<T> act) {
   __shared__ double red[2 * kWarps];
   using P = Pack<T, V>;
   const P* xp = reinterpret_cast<const P*>(x);
@@ -195,7 +216,7 @@ __global__ void __launch_bounds__(kThreads)
   const T sh = b ? b[sl.c] : T(0);
   for (int e = sl.e0 + threadIdx.x; e < sl.e1; e += kThreads) {
     const int64_t o = cw.offset(sl.c, e);
-    yp[o] = normalize(xp[o], mu, scale, sh);
+    yp[o] = normalize_act(xp[o], mu, scale, sh, act);
   }
 }
 
@@ -236,6 +257,20 @@ __device__ __forceinline__ void accum_grad(const Pack<T, V>& g, const Pack<T, V>
   }
 }
 
+// The gradient reaching the normalised value at pack o: dy, or dy carried back through the fused
+// activation, whose mask comes from its output y (null without an activation).
+template <class T, int V>
+__device__ __forceinline__ Pack<T, V> grad_in(const Pack<T, V>* __restrict__ gp, const Pack<T, V>* __restrict__ yp,
+                                              int64_t o, Act<T> act) {
+  Pack<T, V> g = gp[o];
+  if (yp) {
+    const Pack<T, V> yv = yp[o];
+#pragma unroll
+    for (int k = 0; k < V; ++k) g.v[k] = norm_act_backward(act.kind, act.slope, g.v[k], yv.v[k]);
+  }
+  return g;
+}
+
 // dx = a dy - bc (x - m) - d, the coefficients folded once per channel.
 template <class T>
 struct DxCoef {
@@ -260,12 +295,14 @@ __device__ __forceinline__ Pack<T, V> dx_of(const Pack<T, V>& g, const Pack<T, V
 
 template <class T, int V>
 __global__ void __launch_bounds__(kThreads)
-    batchnorm_bwd_channel_v1(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ w,
-                             const T* __restrict__ save_mean, const T* __restrict__ save_invstd, T* __restrict__ dx,
-                             T* __restrict__ dweight, T* __restrict__ dbias, ChannelWalk cw) {
+    batchnorm_bwd_channel_v1(const T* __restrict__ dy, const T* __restrict__ y, Act<T> act, const T* __restrict__ x,
+                             const T* __restrict__ w, const T* __restrict__ save_mean,
+                             const T* __restrict__ save_invstd, T* __restrict__ dx, T* __restrict__ dweight,
+                             T* __restrict__ dbias, ChannelWalk cw) {
   __shared__ double red[2 * kWarps];
   using P = Pack<T, V>;
   const P* gp = reinterpret_cast<const P*>(dy);
+  const P* yp = reinterpret_cast<const P*>(y);
   const P* xp = reinterpret_cast<const P*>(x);
   P* dxp = reinterpret_cast<P*>(dx);
   const int c = blockIdx.x, tid = threadIdx.x;
@@ -281,7 +318,7 @@ __global__ void __launch_bounds__(kThreads)
       const int e = tid + i * kThreads;
       if (e < cw.Mv) {
         const int64_t o = cw.offset(c, e);
-        rg[i] = gp[o];
+        rg[i] = grad_in(gp, yp, o, act);
         rx[i] = xp[o];
         accum_grad(rg[i], rx[i], mean, sdy, sdyxc);
       }
@@ -289,7 +326,7 @@ __global__ void __launch_bounds__(kThreads)
   } else {
     for (int e = tid; e < cw.Mv; e += kThreads) {
       const int64_t o = cw.offset(c, e);
-      accum_grad(gp[o], xp[o], mean, sdy, sdyxc);
+      accum_grad(grad_in(gp, yp, o, act), xp[o], mean, sdy, sdyxc);
     }
   }
   block_sum2(sdy, sdyxc, red);
@@ -308,25 +345,26 @@ __global__ void __launch_bounds__(kThreads)
   } else {
     for (int e = tid; e < cw.Mv; e += kThreads) {
       const int64_t o = cw.offset(c, e);
-      dxp[o] = dx_of(gp[o], xp[o], q);
+      dxp[o] = dx_of(grad_in(gp, yp, o, act), xp[o], q);
     }
   }
 }
 
 template <class T, int V>
 __global__ void __launch_bounds__(kThreads)
-    batchnorm_bwd_partial_v1(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ save_mean,
-                             ChannelWalk cw, int G, double* __restrict__ partial) {
+    batchnorm_bwd_partial_v1(const T* __restrict__ dy, const T* __restrict__ y, Act<T> act, const T* __restrict__ x,
+                             const T* __restrict__ save_mean, ChannelWalk cw, int G, double* __restrict__ partial) {
   __shared__ double red[2 * kWarps];
   using P = Pack<T, V>;
   const P* gp = reinterpret_cast<const P*>(dy);
+  const P* yp = reinterpret_cast<const P*>(y);
   const P* xp = reinterpret_cast<const P*>(x);
   const ChannelSlice sl = channel_slice(blockIdx.x, G, cw.Mv);
   const double mean = save_mean[sl.c];
   double sdy = 0, sdyxc = 0;
   for (int e = sl.e0 + threadIdx.x; e < sl.e1; e += kThreads) {
     const int64_t o = cw.offset(sl.c, e);
-    accum_grad(gp[o], xp[o], mean, sdy, sdyxc);
+    accum_grad(grad_in(gp, yp, o, act), xp[o], mean, sdy, sdyxc);
   }
   block_sum2(sdy, sdyxc, red);
   if (threadIdx.x == 0) {
@@ -337,13 +375,14 @@ __global__ void __launch_bounds__(kThreads)
 
 template <class T, int V>
 __global__ void __launch_bounds__(kThreads)
-    batchnorm_bwd_apply_v1(const T* __restrict__ dy, const T* __restrict__ x, const T* __restrict__ w,
-                           const T* __restrict__ save_mean, const T* __restrict__ save_invstd, T* __restrict__ dx,
-                           T* __restrict__ dweight, T* __restrict__ dbias, ChannelWalk cw, int G,
-                           const double* __restrict__ partial) {
+    batchnorm_bwd_apply_v1(const T* __restrict__ dy, const T* __restrict__ y, Act<T> act, const T* __restrict__ x,
+                           const T* __restrict__ w, const T* __restrict__ save_mean,
+                           const T* __restrict__ save_invstd, T* __restrict__ dx, T* __restrict__ dweight,
+                           T* __restrict__ dbias, ChannelWalk cw, int G, const double* __restrict__ partial) {
   __shared__ double red[2 * kWarps];
   using P = Pack<T, V>;
   const P* gp = reinterpret_cast<const P*>(dy);
+  const P* yp = reinterpret_cast<const P*>(y);
   const P* xp = reinterpret_cast<const P*>(x);
   P* dxp = reinterpret_cast<P*>(dx);
   const ChannelSlice sl = channel_slice(blockIdx.x, G, cw.Mv);
@@ -359,7 +398,7 @@ __global__ void __launch_bounds__(kThreads)
   const DxCoef<T> q = dx_coef(w, sl.c, mean, invstd, sdy, sdyxc, M);
   for (int e = sl.e0 + threadIdx.x; e < sl.e1; e += kThreads) {
     const int64_t o = cw.offset(sl.c, e);
-    dxp[o] = dx_of(gp[o], xp[o], q);
+    dxp[o] = dx_of(grad_in(gp, yp, o, act), xp[o], q);
   }
 }
 
@@ -399,19 +438,21 @@ int pack_width(int64_t S, std::initializer_list<const void*> ptrs) {
 ChannelWalk channel_walk(const BatchNormShape& s, int V) { return ChannelWalk(s.N, s.C, s.S, V); }
 
 template <class T, int V>
-cudaError_t fwd_train(const T* x, const T* w, const T* b, T* y, T* sm, T* si, T* rm, T* rv, const BatchNormShape& s,
-                      double momentum, double eps, void* workspace, int sms, cudaStream_t stream) {
+cudaError_t fwd_train(const T* x, const T* w, const T* b, const NormAct& na, T* y, T* sm, T* si, T* rm, T* rv,
+                      const BatchNormShape& s, double momentum, double eps, void* workspace, int sms,
+                      cudaStream_t stream) {
+  const Act<T> act = act_of<T>(na);
   const BnPlan pl = make_plan(s, sms);
   const ChannelWalk cw = channel_walk(s, V);
   if (pl.per_channel) {
     batchnorm_fwd_train_channel_v1<T, V><<<static_cast<unsigned>(s.C), kThreads, 0, stream>>>(
-        x, w, b, y, sm, si, rm, rv, cw, momentum, eps);
+        x, w, b, y, sm, si, rm, rv, cw, momentum, eps, act);
   } else {
     double* partial = static_cast<double*>(workspace);
     const unsigned blocks = static_cast<unsigned>(s.C * pl.G);
     batchnorm_fwd_partial_v1<T, V><<<blocks, kThreads, 0, stream>>>(x, cw, pl.G, partial);
     batchnorm_fwd_apply_v1<T, V><<<blocks, kThreads, 0, stream>>>(x, w, b, y, sm, si, rm, rv, cw, pl.G, partial,
-                                                                  momentum, eps);
+                                                                  momentum, eps, act);
   }
   return cudaGetLastError();
 }
@@ -431,18 +472,21 @@ cudaError_t fwd_eval(const T* x, const T* w, const T* b, const T* rm, const T* r
 }
 
 template <class T, int V>
-cudaError_t bwd(const T* dy, const T* x, const T* w, const T* sm, const T* si, T* dx, T* dw, T* db,
-                const BatchNormShape& s, void* workspace, int sms, cudaStream_t stream) {
+cudaError_t bwd(const T* dy, const NormAct& na, const T* y, const T* x, const T* w, const T* sm, const T* si, T* dx,
+                T* dw, T* db, const BatchNormShape& s, void* workspace, int sms, cudaStream_t stream) {
+  const Act<T> act = act_of<T>(na);
+  if (na.kind == NormActKind::None) y = nullptr;
   const BnPlan pl = make_plan(s, sms);
   const ChannelWalk cw = channel_walk(s, V);
   if (pl.per_channel) {
-    batchnorm_bwd_channel_v1<T, V><<<static_cast<unsigned>(s.C), kThreads, 0, stream>>>(dy, x, w, sm, si, dx, dw, db,
-                                                                                       cw);
+    batchnorm_bwd_channel_v1<T, V><<<static_cast<unsigned>(s.C), kThreads, 0, stream>>>(dy, y, act, x, w, sm, si, dx,
+                                                                                       dw, db, cw);
   } else {
     double* partial = static_cast<double*>(workspace);
     const unsigned blocks = static_cast<unsigned>(s.C * pl.G);
-    batchnorm_bwd_partial_v1<T, V><<<blocks, kThreads, 0, stream>>>(dy, x, sm, cw, pl.G, partial);
-    batchnorm_bwd_apply_v1<T, V><<<blocks, kThreads, 0, stream>>>(dy, x, w, sm, si, dx, dw, db, cw, pl.G, partial);
+    batchnorm_bwd_partial_v1<T, V><<<blocks, kThreads, 0, stream>>>(dy, y, act, x, sm, cw, pl.G, partial);
+    batchnorm_bwd_apply_v1<T, V><<<blocks, kThreads, 0, stream>>>(dy, y, act, x, w, sm, si, dx, dw, db, cw, pl.G,
+                                                                  partial);
   }
   return cudaGetLastError();
 }
@@ -470,13 +514,14 @@ size_t batchnorm_workspace_bytes(const BatchNormShape& s, int sms) {
 }
 
 template <class T>
-cudaError_t batchnorm_fwd_train_v1(const T* x, const T* weight, const T* bias, T* y, T* save_mean, T* save_invstd,
-                                   T* running_mean, T* running_var, const BatchNormShape& s, double momentum,
-                                   double eps, void* workspace, int sms, cudaStream_t stream) {
+cudaError_t batchnorm_fwd_train_v1(const T* x, const T* weight, const T* bias, const NormAct& act, T* y,
+                                   T* save_mean, T* save_invstd, T* running_mean, T* running_var,
+                                   const BatchNormShape& s, double momentum, double eps, void* workspace, int sms,
+                                   cudaStream_t stream) {
   if (pack_width<T>(s.S, {x, y}) > 1)
-    return fwd_train<T, wide<T>()>(x, weight, bias, y, save_mean, save_invstd, running_mean, running_var, s, momentum,
-                                   eps, workspace, sms, stream);
-  return fwd_train<T, 1>(x, weight, bias, y, save_mean, save_invstd, running_mean, running_var, s, momentum, eps,
+    return fwd_train<T, wide<T>()>(x, weight, bias, act, y, save_mean, save_invstd, running_mean, running_var, s,
+                                   momentum, eps, workspace, sms, stream);
+  return fwd_train<T, 1>(x, weight, bias, act, y, save_mean, save_invstd, running_mean, running_var, s, momentum, eps,
                          workspace, sms, stream);
 }
 
@@ -490,21 +535,22 @@ cudaError_t batchnorm_fwd_eval_v1(const T* x, const T* weight, const T* bias, co
 }
 
 template <class T>
-cudaError_t batchnorm_bwd_v1(const T* dy, const T* x, const T* weight, const T* save_mean, const T* save_invstd,
-                             T* dx, T* dweight, T* dbias, const BatchNormShape& s, void* workspace, int sms,
-                             cudaStream_t stream) {
-  if (pack_width<T>(s.S, {dy, x, dx}) > 1)
-    return bwd<T, wide<T>()>(dy, x, weight, save_mean, save_invstd, dx, dweight, dbias, s, workspace, sms, stream);
-  return bwd<T, 1>(dy, x, weight, save_mean, save_invstd, dx, dweight, dbias, s, workspace, sms, stream);
+cudaError_t batchnorm_bwd_v1(const T* dy, const NormAct& act, const T* y, const T* x, const T* weight,
+                             const T* save_mean, const T* save_invstd, T* dx, T* dweight, T* dbias,
+                             const BatchNormShape& s, void* workspace, int sms, cudaStream_t stream) {
+  if (pack_width<T>(s.S, {dy, y, x, dx}) > 1)
+    return bwd<T, wide<T>()>(dy, act, y, x, weight, save_mean, save_invstd, dx, dweight, dbias, s, workspace, sms,
+                             stream);
+  return bwd<T, 1>(dy, act, y, x, weight, save_mean, save_invstd, dx, dweight, dbias, s, workspace, sms, stream);
 }
 
 #define GAN_INSTANTIATE_BN(T)                                                                                     \
-  template cudaError_t batchnorm_fwd_train_v1<T>(const T*, const T*, const T*, T*, T*, T*, T*, T*,                  \
+  template cudaError_t batchnorm_fwd_train_v1<T>(const T*, const T*, const T*, const NormAct&, T*, T*, T*, T*, T*, \
                                                  const BatchNormShape&, double, double, void*, int, cudaStream_t); \
   template cudaError_t batchnorm_fwd_eval_v1<T>(const T*, const T*, const T*, const T*, const T*, T*,              \
                                                 const BatchNormShape&, double, int, cudaStream_t);                 \
-  template cudaError_t batchnorm_bwd_v1<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,           \
-                                           const BatchNormShape&, void*, int, cudaStream_t);
+  template cudaError_t batchnorm_bwd_v1<T>(const T*, const NormAct&, const T*, const T*, const T*, const T*,        \
+                                           const T*, T*, T*, T*, const BatchNormShape&, void*, int, cudaStream_t);
 GAN_INSTANTIATE_BN(float)
 GAN_INSTANTIATE_BN(double)
 #undef GAN_INSTANTIATE_BN

@@ -2,10 +2,12 @@
 // Raw pointers, sizes and a stream; float or double; deterministic (fixed summation order, no
 // floating-point atomics). Statistics accumulate in double.
 //
-// Training forward: per-channel mean and biased variance, y = (x - mean) invstd w + b, and the
-// running statistics r = (1 - momentum) r + momentum batch (unbiased variance for running_var).
-// Backward: dbias = sum dy, dweight = sum dy xhat, dx = w invstd (dy - dbias/M - xhat dweight/M)
-// with M = N S. weight/bias/running stats (and dx/dweight/dbias in backward) may be null.
+// Training forward: per-channel mean and biased variance, y = act((x - mean) invstd w + b), and
+// the running statistics r = (1 - momentum) r + momentum batch (unbiased variance for running_var).
+// Backward: with gz = dy carried back through act (its mask read from y; norm_act.h),
+// dbias = sum gz, dweight = sum gz xhat, dx = w invstd (gz - dbias/M - xhat dweight/M) with
+// M = N S. weight/bias/running stats (and dx/dweight/dbias in backward) may be null; y may be null
+// when act is none.
 //
 // Two strategies, chosen per shape:
 //  - one block per channel, one kernel: the block reduces its channel and normalises it, keeping
@@ -20,6 +22,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include "kernels/norm_act.h"
+
 namespace gan::kernels {
 
 struct BatchNormShape {
@@ -33,9 +37,10 @@ const char* batchnorm_hand_unsupported(const BatchNormShape& s);
 size_t batchnorm_workspace_bytes(const BatchNormShape& s, int sms);
 
 template <class T>
-cudaError_t batchnorm_fwd_train_v1(const T* x, const T* weight, const T* bias, T* y, T* save_mean, T* save_invstd,
-                                   T* running_mean, T* running_var, const BatchNormShape& s, double momentum,
-                                   double eps, void* workspace, int sms, cudaStream_t stream);
+cudaError_t batchnorm_fwd_train_v1(const T* x, const T* weight, const T* bias, const NormAct& act, T* y,
+                                   T* save_mean, T* save_invstd, T* running_mean, T* running_var,
+                                   const BatchNormShape& s, double momentum, double eps, void* workspace, int sms,
+                                   cudaStream_t stream);
 
 template <class T>
 cudaError_t batchnorm_fwd_eval_v1(const T* x, const T* weight, const T* bias, const T* running_mean,
@@ -43,8 +48,8 @@ cudaError_t batchnorm_fwd_eval_v1(const T* x, const T* weight, const T* bias, co
                                   cudaStream_t stream);
 
 template <class T>
-cudaError_t batchnorm_bwd_v1(const T* dy, const T* x, const T* weight, const T* save_mean, const T* save_invstd,
-                             T* dx, T* dweight, T* dbias, const BatchNormShape& s, void* workspace, int sms,
-                             cudaStream_t stream);
+cudaError_t batchnorm_bwd_v1(const T* dy, const NormAct& act, const T* y, const T* x, const T* weight,
+                             const T* save_mean, const T* save_invstd, T* dx, T* dweight, T* dbias,
+                             const BatchNormShape& s, void* workspace, int sms, cudaStream_t stream);
 
 }  // namespace gan::kernels

@@ -82,11 +82,26 @@ struct Affine {
       : v(ncs_of(xt)), x(xt.data<T>()), w(data_or_null<T>(weight)), b(data_or_null<T>(bias)) {}
 };
 
+// Calls f(kind) with the activation as a compile-time constant (kind.value), so each loop is
+// specialised and the one without an activation stays the plain normalisation loop.
+template <kernels::NormActKind K>
+struct ActConst {
+  static constexpr kernels::NormActKind value = K;
+};
+template <class F>
+void with_act(kernels::NormActKind kind, F&& f) {
+  switch (kind) {
+    case kernels::NormActKind::Relu: return f(ActConst<kernels::NormActKind::Relu>{});
+    case kernels::NormActKind::LeakyRelu: return f(ActConst<kernels::NormActKind::LeakyRelu>{});
+    case kernels::NormActKind::None: return f(ActConst<kernels::NormActKind::None>{});
+  }
+}
+
 }  // namespace
 
-void batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, Tensor& save_mean,
-                              Tensor& save_invstd, Tensor& running_mean, Tensor& running_var, double momentum,
-                              double eps) {
+void batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tensor& bias, const kernels::NormAct& act,
+                              Tensor& y, Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
+                              Tensor& running_var, double momentum, double eps) {
   GAN_DISPATCH_FLOAT(x.dtype(), "batch_norm", [&] {
     using T = scalar_t;
     const Affine<T> in(x, weight, bias);
@@ -97,6 +112,7 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tenso
     T* pis = save_invstd.data<T>();
     T* prm = mutable_or_null<T>(running_mean);
     T* prv = mutable_or_null<T>(running_var);
+    const T slope = static_cast<T>(act.slope);
     const double M = static_cast<double>(v.count());
     for_each_channel(v, [&](int64_t c) {
       // Two passes (mean, then squared deviations) rather than E[x^2] - E[x]^2, which loses all
@@ -122,10 +138,13 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tenso
       const T mu = static_cast<T>(mean);
       const T scale = static_cast<T>(pw ? pw[c] * invstd : invstd);
       const T shift = pb ? pb[c] : T(0);
-      for (int64_t n = 0; n < v.N; ++n) {
-        const int64_t off = (n * v.C + c) * v.S;
-        for (int64_t s = 0; s < v.S; ++s) py[off + s] = (px[off + s] - mu) * scale + shift;
-      }
+      with_act(act.kind, [&](auto kind) {
+        for (int64_t n = 0; n < v.N; ++n) {
+          const int64_t off = (n * v.C + c) * v.S;
+          for (int64_t s = 0; s < v.S; ++s)
+            py[off + s] = kernels::norm_act_forward(kind.value, slope, (px[off + s] - mu) * scale + shift);
+        }
+      });
       if (prm) {
         // The running variance estimates the population: unbiased, n / (n - 1).
         prm[c] = static_cast<T>((1 - momentum) * prm[c] + momentum * mean);
@@ -169,15 +188,18 @@ void batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tensor
   });
 }
 
-// With xhat = (x - mean) invstd and M values per channel:
-//   dbias = sum dy,  dweight = sum dy xhat,
-//   dx = weight invstd (dy - sum(dy) / M - xhat sum(dy xhat) / M).
-void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, const Tensor& save_mean,
-                         const Tensor& save_invstd, Tensor& dx, Tensor& dweight, Tensor& dbias) {
+// With xhat = (x - mean) invstd, M values per channel and gz the gradient reaching the
+// normalised value (dy itself, or dy carried back through the fused activation):
+//   dbias = sum gz,  dweight = sum gz xhat,
+//   dx = weight invstd (gz - sum(gz) / M - xhat sum(gz xhat) / M).
+void batch_norm_backward(const Tensor& dy, const kernels::NormAct& act, const Tensor& y, const Tensor& x,
+                         const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
+                         Tensor& dweight, Tensor& dbias) {
   GAN_DISPATCH_FLOAT(x.dtype(), "batch_norm backward", [&] {
     using T = scalar_t;
     const NCS v = ncs_of(x);
     const T* pdy = dy.data<T>();
+    const T* py = data_or_null<T>(y);  // the mask's source: null without an activation
     const T* px = x.data<T>();
     const T* pw = data_or_null<T>(weight);
     const T* pm = save_mean.data<T>();
@@ -185,15 +207,28 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight
     T* pdx = dx.data<T>();
     T* pdw = mutable_or_null<T>(dweight);
     T* pdb = mutable_or_null<T>(dbias);
+    const T slope = static_cast<T>(act.slope);
     const double M = static_cast<double>(v.count());
     for_each_channel(v, [&](int64_t c) {
+      // gz: dy itself, or dy carried back through the activation, written to dx first (a plain
+      // select loop the compiler vectorises; inside the lane sums it became a branch per value)
+      // and turned into dx in place by the last loop.
+      const T* g = pdy;
+      if (act.kind != kernels::NormActKind::None) {
+        for (int64_t n = 0; n < v.N; ++n) {
+          const int64_t off = (n * v.C + c) * v.S;
+          for (int64_t s = 0; s < v.S; ++s)
+            pdx[off + s] = kernels::norm_act_backward(act.kind, slope, pdy[off + s], py[off + s]);
+        }
+        g = pdx;
+      }
       const double mean = pm[c], invstd = pis[c];
       Lanes dy_lanes, dy_xc_lanes;
       for (int64_t n = 0; n < v.N; ++n) {
-        const T* g = pdy + (n * v.C + c) * v.S;
+        const T* gr = g + (n * v.C + c) * v.S;
         const T* xr = px + (n * v.C + c) * v.S;
         for_lanes(v.S, [&](int j, int64_t s) {
-          const double gs = static_cast<double>(g[s]);
+          const double gs = static_cast<double>(gr[s]);
           dy_lanes.v[j] += gs;
           dy_xc_lanes.v[j] += gs * (static_cast<double>(xr[s]) - mean);
         });
@@ -203,14 +238,14 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight
       if (pdw) pdw[c] = static_cast<T>(sum_dy_xhat);
       if (pdb) pdb[c] = static_cast<T>(sum_dy);
       const double k = (pw ? pw[c] : 1.0) * invstd;
-      // dx = k dy - k mean(dy) - (x - mean) k invstd^2 mean(dy xc) , folded into one multiply-add.
+      // dx = k gz - k mean(gz) - (x - mean) k invstd^2 mean(gz xc), folded into one multiply-add.
       const T a = static_cast<T>(k);
       const T b = static_cast<T>(k * invstd * invstd * sum_dy_xc / M);
       const T m = static_cast<T>(mean);
       const T d = static_cast<T>(k * sum_dy / M);
       for (int64_t n = 0; n < v.N; ++n) {
         const int64_t off = (n * v.C + c) * v.S;
-        for (int64_t s = 0; s < v.S; ++s) pdx[off + s] = a * pdy[off + s] - b * (px[off + s] - m) - d;
+        for (int64_t s = 0; s < v.S; ++s) pdx[off + s] = a * g[off + s] - b * (px[off + s] - m) - d;
       }
     });
   });

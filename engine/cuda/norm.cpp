@@ -2,10 +2,16 @@
 // (kernels/batchnorm.cu) or cuDNN's spatial batch norm, chosen at run time (kernel_select.h),
 // each falling back to the other for shapes it cannot run (said once in verbose mode).
 //
+// A fused activation (kernels/norm_act.h) runs inside the hand kernels; on the cuDNN path it is
+// an element-wise pass after the forward and before the backward (cuDNN's own BN + ReLU fusion
+// wants NHWC and ReLU only).
+//
 // cuDNN and the primitives agree on the statistics: save_invstd = 1/sqrt(biased var + eps), and
 // running_var moves towards the unbiased batch variance, as in PyTorch. cuDNN insists on scale,
 // bias and gradient buffers that the primitives allow to be absent; those are supplied here.
 #include "engine/backend/norm.h"
+
+#include "engine/backend/elementwise.h"
 
 #include <map>
 #include <mutex>
@@ -136,6 +142,13 @@ std::string cudnn_unsupported(const BatchNormShape&, double, bool) { return "thi
 [[noreturn]] void no_cudnn(const char* op) { GAN_FAIL(op << ": this build has no cuDNN"); }
 #endif
 
+// y = act(y) in place: the element-wise table's relu / leaky_relu rows, the formulas the hand
+// kernels apply.
+void apply_act_in_place(const kernels::NormAct& act, Tensor& y) {
+  if (act.kind == kernels::NormActKind::Relu) unary(UnaryOp::Relu, y, y, 0, 0);
+  if (act.kind == kernels::NormActKind::LeakyRelu) unary(UnaryOp::LeakyRelu, y, y, act.slope, 0);
+}
+
 }  // namespace
 
 #ifdef GAN_WITH_CUDNN
@@ -143,9 +156,9 @@ std::string cudnn_unsupported(const BatchNormShape&, double, bool) { return "thi
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #endif
 
-void batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y, Tensor& save_mean,
-                              Tensor& save_invstd, Tensor& running_mean, Tensor& running_var, double momentum,
-                              double eps) {
+void batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tensor& bias, const kernels::NormAct& act,
+                              Tensor& y, Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
+                              Tensor& running_var, double momentum, double eps) {
   const BnCall c("batch_norm forward (training)", x);
   const BatchNormShape& s = c.s;
   const int dev = c.dev, sms = c.sms;
@@ -153,7 +166,7 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tenso
     Workspace ws(kernels::batchnorm_workspace_bytes(s, sms), dev);
     GAN_DISPATCH_FLOAT(x.dtype(), c.op, [&] {
       using T = scalar_t;
-      GAN_CUDA_CHECK(kernels::batchnorm_fwd_train_v1<T>(cptr<T>(x), cptr<T>(weight), cptr<T>(bias), mptr<T>(y),
+      GAN_CUDA_CHECK(kernels::batchnorm_fwd_train_v1<T>(cptr<T>(x), cptr<T>(weight), cptr<T>(bias), act, mptr<T>(y),
                                                         mptr<T>(save_mean), mptr<T>(save_invstd),
                                                         mptr<T>(running_mean), mptr<T>(running_var), s, momentum, eps,
                                                         ws.get(), sms, stream(dev)));
@@ -169,6 +182,7 @@ void batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tenso
         cudnn_handle(dev), CUDNN_BATCHNORM_SPATIAL, bf.one(), bf.zero(), d.x.d, x.raw_data(), d.x.d, y.raw_data(),
         d.bn.d, af.w, af.b, momentum, track ? running_mean.raw_data() : nullptr,
         track ? running_var.raw_data() : nullptr, eps, save_mean.raw_data(), save_invstd.raw_data()));
+    apply_act_in_place(act, y);
 #else
     no_cudnn(c.op);
 #endif
@@ -204,8 +218,9 @@ void batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tensor
   choose(c, cudnn_unsupported(s, eps, false), hand, cudnn);
 }
 
-void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight, const Tensor& save_mean,
-                         const Tensor& save_invstd, Tensor& dx, Tensor& dweight, Tensor& dbias) {
+void batch_norm_backward(const Tensor& dy, const kernels::NormAct& act, const Tensor& y, const Tensor& x,
+                         const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
+                         Tensor& dweight, Tensor& dbias) {
   const BnCall c("batch_norm backward", x);
   const BatchNormShape& s = c.s;
   const int dev = c.dev, sms = c.sms;
@@ -213,9 +228,9 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight
     Workspace ws(kernels::batchnorm_workspace_bytes(s, sms), dev);
     GAN_DISPATCH_FLOAT(x.dtype(), c.op, [&] {
       using T = scalar_t;
-      GAN_CUDA_CHECK(kernels::batchnorm_bwd_v1<T>(cptr<T>(dy), cptr<T>(x), cptr<T>(weight), cptr<T>(save_mean),
-                                                  cptr<T>(save_invstd), mptr<T>(dx), mptr<T>(dweight), mptr<T>(dbias),
-                                                  s, ws.get(), sms, stream(dev)));
+      GAN_CUDA_CHECK(kernels::batchnorm_bwd_v1<T>(cptr<T>(dy), act, cptr<T>(y), cptr<T>(x), cptr<T>(weight),
+                                                  cptr<T>(save_mean), cptr<T>(save_invstd), mptr<T>(dx),
+                                                  mptr<T>(dweight), mptr<T>(dbias), s, ws.get(), sms, stream(dev)));
     });
   };
   auto cudnn = [&] {
@@ -227,11 +242,17 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight
     Workspace dw_tmp(dweight.defined() ? 0 : static_cast<size_t>(s.C) * es, dev);
     Workspace db_tmp(dbias.defined() ? 0 : static_cast<size_t>(s.C) * es, dev);
     const void* w = weight.defined() ? weight.raw_data() : ones(x.dtype(), s.C, dev);
+    // The gradient reaching the normalised value: dy carried back through the activation first.
+    Tensor gz = dy;
+    if (act.kind != kernels::NormActKind::None) {
+      gz = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+      binary(BinaryOp::LeakyReluBackward, dy, y, gz, act.kind == kernels::NormActKind::Relu ? 0.0 : act.slope);
+    }
     BlendFactors bf(x.dtype());
     // eps only matters when cuDNN recomputes the statistics; the saved ones are passed.
     GAN_CUDNN_CHECK(cudnnBatchNormalizationBackward(
         cudnn_handle(dev), CUDNN_BATCHNORM_SPATIAL, bf.one(), bf.zero(), bf.one(), bf.zero(), d.x.d, x.raw_data(),
-        d.x.d, dy.raw_data(), d.x.d, dx.defined() ? dx.raw_data() : dx_tmp.get(), d.bn.d, w,
+        d.x.d, gz.raw_data(), d.x.d, dx.defined() ? dx.raw_data() : dx_tmp.get(), d.bn.d, w,
         dweight.defined() ? dweight.raw_data() : dw_tmp.get(), dbias.defined() ? dbias.raw_data() : db_tmp.get(),
         1e-5, save_mean.raw_data(), save_invstd.raw_data()));
 #else

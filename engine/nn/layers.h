@@ -114,6 +114,8 @@ class BatchNorm2d : public Module {
   explicit BatchNorm2d(int64_t num_features, double eps = 1e-5, double momentum = 0.1, bool affine = true,
                        bool track_running_stats = true);
   Tensor forward(const Tensor& x) override;
+  // Followed by ReLU or LeakyReLU (slope >= 0) in training: batch_norm_act, one op for both.
+  bool forward_fused(Module& next, const Tensor& x, Tensor& out) override;
   Tensor weight, bias, running_mean, running_var;
   SumAcross sum_across;  // empty: this process's batch alone
   int64_t num_features;
@@ -122,6 +124,10 @@ class BatchNorm2d : public Module {
 
  protected:
   std::string extra_repr() const override;
+
+ private:
+  void check_input(const Tensor& x) const;
+  void count_batch(const Tensor& x);  // num_batches_tracked, also in a recorded step's replays
 };
 
 // Instance norm over [N, C, H, W]: each (sample, channel) plane normalised by its own mean and

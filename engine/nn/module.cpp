@@ -1,5 +1,6 @@
 #include "engine/nn/module.h"
 
+#include <atomic>
 #include <set>
 #include <sstream>
 
@@ -225,9 +226,29 @@ void Sequential::push_back(std::shared_ptr<Module> m) {
   register_module(std::to_string(children().size()), std::move(m));
 }
 
+bool Module::forward_fused(Module&, const Tensor&, Tensor&) { return false; }
+
+namespace {
+std::atomic<bool> g_layer_fusion{true};
+}
+
+void set_layer_fusion(bool on) { g_layer_fusion.store(on); }
+bool layer_fusion() { return g_layer_fusion.load(); }
+
 Tensor Sequential::forward(const Tensor& x) {
   Tensor y = x;
-  for (const auto& [n, c] : children()) y = (*c)(y);
+  const auto& layers = children();
+  const bool fuse = layer_fusion();
+  for (size_t i = 0; i < layers.size(); ++i) {
+    Module& layer = *layers[i].second;
+    Tensor fused;
+    if (fuse && i + 1 < layers.size() && layer.forward_fused(*layers[i + 1].second, y, fused)) {
+      layers[++i].second->call_forward_hook(fused);
+      y = fused;
+      continue;
+    }
+    y = layer(y);
+  }
   return y;
 }
 

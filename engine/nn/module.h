@@ -52,12 +52,22 @@ class Module {
   // this way, so a hook on a layer sees it wherever the layer sits.
   Tensor operator()(const Tensor& x) {
     Tensor y = forward(x);
-    if (forward_hook_) forward_hook_(y);
+    call_forward_hook(y);
     return y;
   }
   // One observer of this module's outputs (activation taps, e.g. `gan trace`); an empty function
   // removes it. A hook reads the output and must not change it.
   void set_forward_hook(std::function<void(const Tensor& out)> hook) { forward_hook_ = std::move(hook); }
+  bool has_forward_hook() const { return static_cast<bool>(forward_hook_); }
+  // What operator() does after forward: the hook, if any, sees `out`.
+  void call_forward_hook(const Tensor& out) {
+    if (forward_hook_) forward_hook_(out);
+  }
+
+  // Layer fusion: when this layer followed by `next` runs as one fused op on x, sets `out` to what
+  // next(this(x)) gives (the same values) and returns true; Sequential then calls next's hook with
+  // it. BatchNorm2d fuses a following ReLU / LeakyReLU in training; the default fuses nothing.
+  virtual bool forward_fused(Module& next, const Tensor& x, Tensor& out);
 
   // The PyTorch class name ("Linear", "BatchNorm2d"): init helpers match on it as
   // pytorch/examples' weights_init does.
@@ -128,7 +138,24 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 
-// Layers applied in order; children are named "0", "1", ... as in torch.nn.Sequential.
+// Whether Sequential fuses adjacent layers (Module::forward_fused); on unless switched off. Fused
+// and unfused runs give the same values: the switch is for benchmarks and tests that compare them.
+void set_layer_fusion(bool on);
+bool layer_fusion();
+// Layer fusion on or off for a scope; the previous setting comes back at its end.
+class LayerFusionScope {
+ public:
+  explicit LayerFusionScope(bool on) : before_(layer_fusion()) { set_layer_fusion(on); }
+  ~LayerFusionScope() { set_layer_fusion(before_); }
+  LayerFusionScope(const LayerFusionScope&) = delete;
+  LayerFusionScope& operator=(const LayerFusionScope&) = delete;
+
+ private:
+  bool before_;
+};
+
+// Layers applied in order; children are named "0", "1", ... as in torch.nn.Sequential. Adjacent
+// layers that fuse (Module::forward_fused) run as one op while layer_fusion() is on.
 class Sequential : public Module {
  public:
   Sequential() : Module("Sequential") {}

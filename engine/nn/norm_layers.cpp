@@ -26,21 +26,46 @@ BatchNorm2d::BatchNorm2d(int64_t c, double eps, double momentum, bool affine, bo
   }
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+void BatchNorm2d::check_input(const Tensor& x) const {
   GAN_CHECK((x.dim() == 4 || x.dim() == 2) && x.size(1) == num_features,
             "BatchNorm2d(" << num_features << "): input " << x.str() << " is not [N, " << num_features
                            << ", H, W]");
+}
+
+void BatchNorm2d::count_batch(const Tensor& x) {
+  if (!running_mean.defined()) return;
+  ++num_batches_tracked;
+  if (step_recording(x.device())) on_replay(x.device(), [this] { ++num_batches_tracked; });
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  check_input(x);
   if (is_training()) {
-    if (running_mean.defined()) {
-      ++num_batches_tracked;
-      if (step_recording(x.device())) on_replay(x.device(), [this] { ++num_batches_tracked; });
-    }
+    count_batch(x);
     if (sum_across) return batch_norm_across(x, weight, bias, running_mean, running_var, sum_across, momentum, eps);
     return batch_norm(x, weight, bias, running_mean, running_var, true, momentum, eps);
   }
   // Without running statistics PyTorch normalises with the batch even in eval mode.
   if (!running_mean.defined()) return batch_norm(x, weight, bias, Tensor(), Tensor(), true, momentum, eps);
   return batch_norm(x, weight, bias, running_mean, running_var, false, momentum, eps);
+}
+
+bool BatchNorm2d::forward_fused(Module& next, const Tensor& x, Tensor& out) {
+  // Training with this process's batch only, and nothing watching the normalised value itself.
+  if (!is_training() || sum_across || has_forward_hook()) return false;
+  NormAct act;
+  if (dynamic_cast<ReLU*>(&next)) {
+    act.kind = NormActKind::Relu;
+  } else if (auto* leaky = dynamic_cast<LeakyReLU*>(&next); leaky && leaky->negative_slope >= 0) {
+    act.kind = NormActKind::LeakyRelu;
+    act.slope = leaky->negative_slope;
+  } else {
+    return false;
+  }
+  check_input(x);
+  count_batch(x);
+  out = batch_norm_act(x, weight, bias, running_mean, running_var, act, momentum, eps);
+  return true;
 }
 
 std::string BatchNorm2d::extra_repr() const {

@@ -6,6 +6,7 @@
 // statistics from x): a plain backward runs the kernel, a second derivative the reference.
 //   op                  backward                          its own backward
 //   batch_norm (train)  batch_norm_backward     fused     reference_vjp of batch_norm_backward_reference
+//   batch_norm_act      batch_norm_act_backward fused     reference_vjp of leaky_relu_backward, then the above
 //   batch_norm (eval)   affine in x, weight, bias         composite
 //   instance_norm       composite: batch_norm (train) on x as [1, N C, *], weight/bias repeated N times
 //   batch_norm_across   sums across processes, then composite  first order only
@@ -17,6 +18,7 @@
 #include "engine/ops/norm.h"
 
 #include "engine/backend/dispatch.h"
+#include "engine/ops/activation.h"
 #include "engine/backend/norm.h"
 #include "engine/ops/op_helpers.h"
 #include "engine/ops/ops.h"
@@ -73,31 +75,41 @@ void batch_stats(const Tensor& x, double eps, Tensor& mean_out, Tensor& invstd_o
   invstd_out = pow(mean(square(x - mu), dims) + eps, -0.5);
 }
 
+
+// The training forward, with or without a fused activation, and its recorded backward.
+Tensor batch_norm_train(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                        Tensor& running_var, const NormAct& act, double momentum, double eps) {
+  const int64_t C = x.size(1);
+  GAN_CHECK(x.numel() / C > 1,
+            op << ": expected more than 1 value per channel when training, got input " << shape_str(x.shape()));
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor save_mean = Tensor::empty({C}, x.dtype(), x.device());
+  Tensor save_invstd = Tensor::empty({C}, x.dtype(), x.device());
+  GAN_BACKEND(x.device(), batch_norm_forward_train, x, weight, bias, act, y, save_mean, save_invstd, running_mean,
+              running_var, momentum, eps);
+  const bool fused = act.kind != NormActKind::None;
+  autograd::record(
+      fused ? "batch_norm_act" : "batch_norm", {x, weight, bias}, {&y},
+      [x, weight, save_mean, save_invstd, eps, act, fused](FunctionNode& n, const Grads& g) -> Grads {
+        Grads d = fused ? batch_norm_act_backward(g[0], n.output(0), act, x, weight, eps, save_mean, save_invstd)
+                        : batch_norm_backward(g[0], x, weight, eps, save_mean, save_invstd);
+        for (size_t i = 0; i < d.size(); ++i)
+          if (!n.needs(i)) d[i] = Tensor();
+        return d;
+      },
+      /*save_outputs=*/fused);
+  return y;
+}
+
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean, Tensor running_var,
                   bool training, double momentum, double eps) {
   check_batch_norm_args("batch_norm", x, weight, bias, running_mean, running_var, eps);
-  const int64_t C = x.size(1);
+  if (training)
+    return batch_norm_train("batch_norm", x, weight, bias, running_mean, running_var, NormAct{}, momentum, eps);
 
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (training) {
-    GAN_CHECK(x.numel() / C > 1,
-              "batch_norm: expected more than 1 value per channel when training, got input " << shape_str(x.shape()));
-    Tensor save_mean = Tensor::empty({C}, x.dtype(), x.device());
-    Tensor save_invstd = Tensor::empty({C}, x.dtype(), x.device());
-    GAN_BACKEND(x.device(), batch_norm_forward_train, x, weight, bias, y, save_mean, save_invstd, running_mean,
-                running_var, momentum, eps);
-    autograd::record("batch_norm", {x, weight, bias}, {&y},
-                     [x, weight, save_mean, save_invstd, eps](FunctionNode& n, const Grads& g) -> Grads {
-                       Grads d = batch_norm_backward(g[0], x, weight, eps, save_mean, save_invstd);
-                       for (size_t i = 0; i < d.size(); ++i)
-                         if (!n.needs(i)) d[i] = Tensor();
-                       return d;
-                     });
-    return y;
-  }
-
   GAN_CHECK(running_mean.defined(), "batch_norm: evaluation mode needs running_mean and running_var");
   GAN_BACKEND(x.device(), batch_norm_forward_eval, x, weight, bias, running_mean, running_var, y, eps);
   if (autograd::needs_grad({x, weight, bias})) {
@@ -125,6 +137,18 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
                      });
   }
   return y;
+}
+
+Tensor batch_norm_act(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
+                      Tensor running_var, const NormAct& act, double momentum, double eps) {
+  check_batch_norm_args("batch_norm_act", x, weight, bias, running_mean, running_var, eps);
+  GAN_CHECK(act.kind != NormActKind::LeakyRelu || act.slope >= 0,
+            "batch_norm_act: a fused leaky_relu needs a slope >= 0 (its backward reads the mask from the output), "
+            "got slope "
+                << act.slope << "; use batch_norm then leaky_relu");
+  GAN_CHECK(act.kind != NormActKind::Relu || act.slope == 0,
+            "batch_norm_act: relu has no slope, got " << act.slope);
+  return batch_norm_train("batch_norm_act", x, weight, bias, running_mean, running_var, act, momentum, eps);
 }
 
 Tensor batch_norm_across(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
@@ -187,29 +211,66 @@ Grads batch_norm_backward_reference(const Tensor& g, const Tensor& x, const Tens
   return {dx, sum(g * xhat, dims), sum(g, dims)};
 }
 
-Grads batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& weight, double eps, const Tensor& mean,
-                          const Tensor& invstd) {
-  check_same_device_dtype("batch_norm_backward", {&g, &x, &weight, &mean, &invstd});
-  check_same_shape("batch_norm_backward", g, x);
-  GAN_CHECK(x.dim() >= 2 && x.numel() > 0, "batch_norm_backward: expected input [N, C, ...], got " << x.str());
+Grads batch_norm_act_backward_reference(const Tensor& g, const Tensor& y, const NormAct& act, const Tensor& x,
+                                        const Tensor& weight, double eps) {
+  const double slope = act.kind == NormActKind::LeakyRelu ? act.slope : 0.0;
+  Tensor gz = act.kind == NormActKind::None ? g : leaky_relu_backward(g, y, slope);
+  return batch_norm_backward_reference(gz, x, weight, eps);
+}
+
+namespace {
+
+// batch_norm_backward and batch_norm_act_backward: one kernel call, recorded with the reference
+// formula as its own backward (three terms through the batch statistics: too intricate for a
+// fused second-order kernel to pay off). y is undefined without an activation.
+Grads fused_backward(const char* op, const Tensor& g, const Tensor& y, const NormAct& act, const Tensor& x,
+                     const Tensor& weight, double eps, const Tensor& mean, const Tensor& invstd) {
+  check_same_device_dtype(op, {&g, &y, &x, &weight, &mean, &invstd});
+  check_same_shape(op, g, x);
+  if (y.defined()) check_same_shape(op, y, x);
+  GAN_CHECK(x.dim() >= 2 && x.numel() > 0, op << ": expected input [N, C, ...], got " << x.str());
   const int64_t C = x.size(1);
-  check_channel_vector(weight, C, "weight", x);
+  check_channel_vector(weight, C, "weight", x, op);
   Tensor mu = mean, is = invstd;
   if (!mu.defined() || !is.defined()) batch_stats(x, eps, mu, is);
   Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor dw = Tensor::empty({C}, x.dtype(), x.device());
   Tensor db = Tensor::empty({C}, x.dtype(), x.device());
-  GAN_BACKEND(x.device(), batch_norm_backward, g, x, weight, mu, is, dx, dw, db);
-  // Its own backward differentiates the reference formula (three terms through the batch
-  // statistics: too intricate for a fused second-order kernel to pay off).
-  autograd::record("batch_norm_backward", {g, x, weight}, {&dx, &dw, &db},
-                   [g, x, weight, eps](FunctionNode& n, const Grads& G) -> Grads {
-                     auto reference = [eps](const Grads& in) {
-                       return batch_norm_backward_reference(in[0], in[1], in[2], eps);
-                     };
-                     return reference_vjp(reference, {g, x, weight}, G, {n.needs(0), n.needs(1), n.needs(2)});
-                   });
+  GAN_BACKEND(x.device(), batch_norm_backward, g, act, y, x, weight, mu, is, dx, dw, db);
+  if (act.kind == NormActKind::None) {
+    autograd::record(op, {g, x, weight}, {&dx, &dw, &db},
+                     [g, x, weight, eps](FunctionNode& n, const Grads& G) -> Grads {
+                       auto reference = [eps](const Grads& in) {
+                         return batch_norm_backward_reference(in[0], in[1], in[2], eps);
+                       };
+                       return reference_vjp(reference, {g, x, weight}, G, {n.needs(0), n.needs(1), n.needs(2)});
+                     });
+  } else {
+    // The mask is piecewise constant in y: the reference gives y no gradient.
+    autograd::record(op, {g, y, x, weight}, {&dx, &dw, &db},
+                     [g, y, x, weight, act, eps](FunctionNode& n, const Grads& G) -> Grads {
+                       auto reference = [act, eps](const Grads& in) {
+                         return batch_norm_act_backward_reference(in[0], in[1], act, in[2], in[3], eps);
+                       };
+                       return reference_vjp(reference, {g, y, x, weight}, G,
+                                            {n.needs(0), false, n.needs(2), n.needs(3)});
+                     });
+  }
   return {dx, dw, db};
+}
+
+}  // namespace
+
+Grads batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& weight, double eps, const Tensor& mean,
+                          const Tensor& invstd) {
+  return fused_backward("batch_norm_backward", g, Tensor(), NormAct{}, x, weight, eps, mean, invstd);
+}
+
+Grads batch_norm_act_backward(const Tensor& g, const Tensor& y, const NormAct& act, const Tensor& x,
+                              const Tensor& weight, double eps, const Tensor& mean, const Tensor& invstd) {
+  GAN_CHECK(act.kind != NormActKind::None, "batch_norm_act_backward: no activation (use batch_norm_backward)");
+  GAN_CHECK(y.defined(), "batch_norm_act_backward: the forward's output y is needed for the activation's mask");
+  return fused_backward("batch_norm_act_backward", g, y, act, x, weight, eps, mean, invstd);
 }
 
 Tensor instance_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {

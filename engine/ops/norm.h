@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "engine/core/tensor.h"
+#include "kernels/norm_act.h"
 
 namespace gan {
 
@@ -23,6 +24,26 @@ std::vector<Tensor> batch_norm_backward(const Tensor& g, const Tensor& x, const 
 // The same gradient written in differentiable ops: the slow reference the fused op is tested against.
 std::vector<Tensor> batch_norm_backward_reference(const Tensor& g, const Tensor& x, const Tensor& weight,
                                                   double eps = 1e-5);
+
+// Training-mode batch_norm followed by relu or leaky_relu, in one pass forward and one backward
+// (the conv -> batch norm -> activation chains of DCGAN's generator and discriminator):
+//   batch_norm_act(x, w, b, rm, rv, {NormActKind::LeakyRelu, 0.2})
+//     == leaky_relu(batch_norm(x, w, b, rm, rv, true), 0.2), bit for bit, running stats alike.
+// It keeps x and its own output y (the mask's source; kernels/norm_act.h), never the normalised
+// value between them, so a layer holds one activation-sized tensor fewer. The slope must be >= 0.
+// Differentiable twice, like batch_norm: the second derivative is the composition's.
+using kernels::NormAct;
+using kernels::NormActKind;
+Tensor batch_norm_act(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor running_mean,
+                      Tensor running_var, const NormAct& act, double momentum = 0.1, double eps = 1e-5);
+// Its gradient for upstream gradient g of y: batch_norm_backward of leaky_relu_backward(g, y,
+// slope), in one fused pass ({dx, dweight, dbias}); mean/invstd as batch_norm_backward's.
+std::vector<Tensor> batch_norm_act_backward(const Tensor& g, const Tensor& y, const NormAct& act, const Tensor& x,
+                                            const Tensor& weight, double eps = 1e-5, const Tensor& mean = Tensor(),
+                                            const Tensor& invstd = Tensor());
+// The same gradient in differentiable ops (the reference the fused op is tested against).
+std::vector<Tensor> batch_norm_act_backward_reference(const Tensor& g, const Tensor& y, const NormAct& act,
+                                                      const Tensor& x, const Tensor& weight, double eps = 1e-5);
 
 // Instance norm: each (n, c) plane of x [N, C, H, W] (or [N, C, *], at least one spatial dim)
 // normalised by its own statistics, then the optional per-channel affine weight/bias [C]

@@ -270,7 +270,7 @@ void check_bn(const BnCase& bc, DType dt, KernelImpl impl, uint64_t seed) {
   Tensor w = bc.affine ? on_gpu(wv, cs, dt) : Tensor(), b = bc.affine ? on_gpu(bv, cs, dt) : Tensor();
   Tensor rm = bc.track ? on_gpu(rmv, cs, dt) : Tensor(), rv = bc.track ? on_gpu(rvv, cs, dt) : Tensor();
   Tensor y = poisoned(xs, dt), mean = poisoned(cs, dt), invstd = poisoned(cs, dt);
-  cuda::batch_norm_forward_train(x, w, b, y, mean, invstd, rm, rv, momentum, eps);
+  cuda::batch_norm_forward_train(x, w, b, kernels::NormAct{}, y, mean, invstd, rm, rv, momentum, eps);
 
   const test::BnRef ref = test::ref_bn_train(xv, bc.N, bc.C, bc.S, bc.affine ? wv.data() : nullptr,
                                              bc.affine ? bv.data() : nullptr, bc.track ? rmv : std::vector<double>{},
@@ -287,16 +287,16 @@ void check_bn(const BnCase& bc, DType dt, KernelImpl impl, uint64_t seed) {
   // Backward from the saved statistics, every output wanted.
   const test::BnGradRef g = test::ref_bn_backward(dyv, xv, bc.N, bc.C, bc.S, bc.affine ? wv.data() : nullptr, eps);
   Tensor dx = poisoned(xs, dt), dwt = poisoned(cs, dt), dbt = poisoned(cs, dt);
-  cuda::batch_norm_backward(dy, x, w, mean, invstd, dx, dwt, dbt);
+  cuda::batch_norm_backward(dy, kernels::NormAct{}, Tensor(), x, w, mean, invstd, dx, dwt, dbt);
   EXPECT_LT(rel_err(dx.to_double_vector(), g.dx), dt == DType::Float64 ? 1e-10 : 1e-5) << "dx";
   EXPECT_LT(rel_err(dwt.to_double_vector(), g.dweight), dt == DType::Float64 ? 1e-10 : 1e-5) << "dweight";
   EXPECT_LT(rel_err(dbt.to_double_vector(), g.dbias), dt == DType::Float64 ? 1e-10 : 1e-5) << "dbias";
 
   // Only some outputs wanted: the others stay undefined and nothing else changes.
   Tensor none, dx2 = poisoned(xs, dt), db2 = poisoned(cs, dt);
-  cuda::batch_norm_backward(dy, x, w, mean, invstd, none, none, db2);
+  cuda::batch_norm_backward(dy, kernels::NormAct{}, Tensor(), x, w, mean, invstd, none, none, db2);
   EXPECT_LT(rel_err(db2.to_double_vector(), g.dbias), dt == DType::Float64 ? 1e-10 : 1e-5) << "dbias alone";
-  cuda::batch_norm_backward(dy, x, w, mean, invstd, dx2, none, none);
+  cuda::batch_norm_backward(dy, kernels::NormAct{}, Tensor(), x, w, mean, invstd, dx2, none, none);
   EXPECT_LT(rel_err(dx2.to_double_vector(), g.dx), dt == DType::Float64 ? 1e-10 : 1e-5) << "dx alone";
 
   // Eval with the (original) running statistics.
@@ -344,8 +344,8 @@ TEST(CudaBatchNorm, HandKernelsAreDeterministic) {
   for (int run = 0; run < 2; ++run) {
     Tensor y = poisoned(xs, DType::Float32), m = poisoned(cs, DType::Float32), is = poisoned(cs, DType::Float32);
     Tensor dx = poisoned(xs, DType::Float32);
-    cuda::batch_norm_forward_train(x, none, none, y, m, is, none, none, 0.1, 1e-5);
-    cuda::batch_norm_backward(dy, x, none, m, is, dx, none, none);
+    cuda::batch_norm_forward_train(x, none, none, kernels::NormAct{}, y, m, is, none, none, 0.1, 1e-5);
+    cuda::batch_norm_backward(dy, kernels::NormAct{}, Tensor(), x, none, m, is, dx, none, none);
     std::vector<float> all = y.to_float_vector(), d = dx.to_float_vector();
     all.insert(all.end(), d.begin(), d.end());
     if (run == 0) first = all;
