@@ -221,6 +221,9 @@ std::string Trainer::graph_obstacle() const {
   if (!cfg_.augment.empty() || !cfg_.diffaugment.empty())
     return "--augment and --diffaugment draw their transforms on the host";
   if (cfg_.sync_bn) return "--sync-bn is a data-parallel setting, and data parallel is not recorded";
+  if (cfg_.log_every > kGraphRingMaxRows)
+    return "--log-every " + std::to_string(cfg_.log_every) + " keeps more steps' scalars on the device than the " +
+           std::to_string(kGraphRingMaxRows) + " rows a recorded run holds; log more often";
   return recipe_->graph_obstacle();
 }
 
@@ -375,18 +378,14 @@ StepScalars Trainer::step_body(const StepHooks* hooks) {
 }
 
 // Warm-up steps, then a measured one, then the recording; from then on each call replays it. The
-// scalars a replay returns are copies of the recording's (which the next replay overwrites).
+// recording packs its scalars into one tensor, which each replay overwrites; the scalars a replay
+// returns are views of the ring row that tensor is copied to (one device copy, no allocation).
 StepScalars Trainer::graph_step() {
   constexpr int64_t kWarmSteps = 1;
   if (!graph_) graph_ = std::make_unique<StepGraph>(device_);
-  auto copies = [this] {
-    StepScalars out;
-    for (auto& [name, t] : graph_scalars_.values) out.values.emplace_back(name, t.clone());
-    return out;
-  };
   if (graph_->recorded()) {
     graph_->replay();
-    return copies();
+    return graph_ring_scalars();
   }
   if (graph_warm_steps_ < kWarmSteps) {
     ++graph_warm_steps_;
@@ -397,13 +396,36 @@ StepScalars Trainer::graph_step() {
     graph_arena_ = graph_->measure([&] { s = step_body(nullptr); });
     return s;
   }
-  graph_->record([&] { graph_scalars_ = step_body(nullptr); }, *graph_arena_);
-  return copies();
+  graph_->record(
+      [&] {
+        graph_scalars_ = step_body(nullptr);
+        std::vector<Tensor> parts;
+        for (auto& [name, t] : graph_scalars_.values) parts.push_back(t.detach().reshape({1}));
+        graph_packed_ = cat(parts, 0);
+      },
+      *graph_arena_);
+  const int64_t rows = std::max(cfg_.log_every, kGraphRingMinRows);
+  graph_ring_ = Tensor::empty({rows, graph_packed_.numel()}, graph_packed_.dtype(), device_);
+  graph_ring_next_ = 0;
+  return graph_ring_scalars();
+}
+
+StepScalars Trainer::graph_ring_scalars() {
+  Tensor row = graph_ring_.row(graph_ring_next_);
+  graph_ring_next_ = (graph_ring_next_ + 1) % graph_ring_.size(0);
+  row.copy_(graph_packed_);
+  StepScalars out;
+  int64_t j = 0;
+  for (auto& [name, t] : graph_scalars_.values) out.values.emplace_back(name, row.row(j++).reshape(t.shape()));
+  return out;
 }
 
 void Trainer::reset_graph() {
   graph_.reset();
   graph_scalars_ = {};
+  graph_packed_ = Tensor();
+  graph_ring_ = Tensor();
+  graph_ring_next_ = 0;
   graph_arena_.reset();
   graph_warm_steps_ = 0;
 }

@@ -44,8 +44,11 @@ class Trainer {
   // One generator step and the critic steps before it. `hooks` observe it (models/recipe.h).
   // With --cuda-graph on, the third step this trainer takes is recorded as a CUDA graph (the first two
   // warm it up: optimizer state, cuDNN's algorithm choices; the second also measures its memory)
-  // and later steps replay it, except the steps the hooks observe, which run uncaptured.
+  // and later steps replay it, except the steps the hooks observe, which run uncaptured. A replay's
+  // scalars are views of one row of a ring of max(--log-every, 64) rows, filled on the device
+  // without an allocation: read them within that many steps (the run loop does, at each log row).
   StepScalars train_step(const StepHooks* hooks = nullptr);
+  static constexpr int64_t kGraphRingMinRows = 64, kGraphRingMaxRows = int64_t{1} << 20;
   // Why this run's step cannot be recorded as a CUDA graph, or "" when it can.
   std::string graph_obstacle() const;
   const StepGraph* step_graph() const { return graph_.get(); }  // null until --cuda-graph on records
@@ -97,6 +100,7 @@ class Trainer {
   };
   StepScalars step_body(const StepHooks* hooks);  // the critic steps and the generator step
   StepScalars graph_step();                         // --cuda-graph on: warm up, record or replay
+  StepScalars graph_ring_scalars();                 // the recorded scalars, copied into the next ring row
   void reset_graph();
   void update(Phase phase, const Tensor& loss, const StepPoint& at, const StepHooks* hooks, Context& ctx);
   void update_ema();
@@ -121,7 +125,10 @@ class Trainer {
   // the graph so that the graph goes first.
   int64_t graph_warm_steps_ = 0;
   std::optional<size_t> graph_arena_;
-  StepScalars graph_scalars_;
+  StepScalars graph_scalars_;  // the recorded step's scalars (each replay overwrites them)
+  Tensor graph_packed_;        // the same, packed into one [k] tensor by the recording
+  Tensor graph_ring_;          // [rows, k]: the replays' scalars, one row each, reused in turn
+  int64_t graph_ring_next_ = 0;
   std::unique_ptr<StepGraph> graph_;
 };
 

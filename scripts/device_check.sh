@@ -84,9 +84,10 @@ if want build; then
 fi
 
 if want tests; then
-  # The recorded step first (--cuda-graph on): its tests are new and short, so their verdict comes
-  # back even when a later step runs out of time.
-  run_step graph_tests timeout "$(budget 60)" "$BUILD/tests/gan_tests" --gtest_brief=1 --gtest_filter='CudaGraph.*'
+  # The recorded step (--cuda-graph on) and the fused batch norm + activation first: their tests
+  # are new and short, so their verdict comes back even when a later step runs out of time.
+  run_step graph_tests timeout "$(budget 60)" "$BUILD/tests/gan_tests" --gtest_brief=1 \
+    --gtest_filter='CudaGraph.*:CudaBatchNormAct.*'
   grep -E "^\[  FAILED|Failure|error" "$OUT/graph_tests.log" | head -20
   run_step tests timeout "$(budget 150)" env OMP_NUM_THREADS=8 "$BUILD/tests/gan_tests" --gtest_brief=1 --gtest_output=json:"$OUT/tests.json"
   grep -E "^\[  FAILED|Failure|error" "$OUT/tests.log" | head -40
@@ -131,7 +132,7 @@ if want sanitizer; then
     "$BUILD/tests/gan_tests" --gtest_brief=1 --gtest_filter='Cuda*'
   grep -E "ERROR SUMMARY|Invalid|FAILED" "$OUT/memcheck.log" | head -20
   run_step racecheck timeout "$(budget 60 5)" compute-sanitizer --tool racecheck --error-exitcode 3 --print-limit 20 \
-    "$BUILD/tests/gan_tests" --gtest_brief=1 --gtest_filter='CudaConv.DcganLayerShapes*:CudaBatchNorm.Training*'
+    "$BUILD/tests/gan_tests" --gtest_brief=1 --gtest_filter='CudaConv.DcganLayerShapes*:CudaBatchNorm.Training*:CudaBatchNormAct.Matches*'
   grep -E "ERROR SUMMARY|hazard|FAILED" "$OUT/racecheck.log" | head -10
 fi
 

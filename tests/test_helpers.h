@@ -25,6 +25,20 @@ inline models::TrainConfig tiny_mlp(int64_t batch, int64_t steps, uint64_t seed)
   return c;
 }
 
+// The smallest DCGAN-32 the training tests use: nz 6, ngf = ndf = 4, batch 4.
+inline models::TrainConfig tiny_dcgan32(int64_t steps, int64_t channels = 1, uint64_t seed = 5) {
+  models::TrainConfig c;
+  c.model.arch = "dcgan32";
+  c.model.nz = 6;
+  c.model.ngf = c.model.ndf = 4;
+  c.model.channels = channels;
+  c.model.image_size = 32;
+  c.batch = 4;
+  c.steps = steps;
+  c.seed = seed;
+  return c;
+}
+
 // n random c x s x s images (uniform bytes): data whose content does not matter, only its flow
 // through loaders and models of any size.
 inline io::ImageDataset random_images(int64_t n, int64_t c, int64_t s, uint64_t seed) {

@@ -19,19 +19,6 @@ using namespace gan::test;
 
 namespace {
 
-models::TrainConfig tiny_dcgan32(int64_t steps) {
-  models::TrainConfig c;
-  c.model.arch = "dcgan32";
-  c.model.nz = 6;
-  c.model.ngf = c.model.ndf = 4;
-  c.model.channels = 1;
-  c.model.image_size = 32;
-  c.batch = 4;
-  c.steps = steps;
-  c.seed = 5;
-  return c;
-}
-
 // sqrt(sum of squares) of every gradient of `params`, in float64 on the host.
 double global_grad_norm(const std::vector<std::pair<std::string, Tensor>>& params) {
   double s = 0;

@@ -281,15 +281,7 @@ TEST(LayerFusion, EvalModeHooksAndNegativeSlopesAreNotFused) {
 TEST(LayerFusion, DcganTrainingIsTheSameWithFusionOnOrOff) {
   // The README's DCGAN at width 4: three steps of the real trainer (both networks, both
   // optimizers, running statistics), every state tensor equal bit for bit.
-  models::TrainConfig c;
-  c.model.arch = "dcgan32";
-  c.model.nz = 6;
-  c.model.ngf = c.model.ndf = 4;
-  c.model.channels = 1;
-  c.model.image_size = 32;
-  c.batch = 4;
-  c.steps = 3;
-  c.seed = 5;
+  const models::TrainConfig c = tiny_dcgan32(3);
   const io::ImageDataset ds = random_images(12, 1, 32, 21);
   auto train = [&](bool fusion) {
     const nn::LayerFusionScope fusion_scope(fusion);

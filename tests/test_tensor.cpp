@@ -85,6 +85,24 @@ TEST(Tensor, ReshapeWithInferredExtent) {
   EXPECT_EQ(Tensor::scalar(1.0).reshape({-1}).shape(), Shape{1});
 }
 
+TEST(Tensor, RowIsAViewOfOneElementOfTheFirstDim) {
+  Tensor x = Tensor::from_vector(std::vector<double>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {3, 2, 2});
+  Tensor r = x.row(1);
+  EXPECT_EQ(r.shape(), (Shape{2, 2}));
+  EXPECT_EQ(r.to_double_vector(), (std::vector<double>{4, 5, 6, 7}));
+  // Writes through the view land in the buffer, and only in that row.
+  r.copy_(Tensor::full({2, 2}, -1.0, x.dtype()));
+  EXPECT_EQ(x.to_double_vector(), (std::vector<double>{0, 1, 2, 3, -1, -1, -1, -1, 8, 9, 10, 11}));
+  // A row of a row; a row of a vector is a scalar.
+  EXPECT_EQ(x.row(2).row(1).to_double_vector(), (std::vector<double>{10, 11}));
+  EXPECT_EQ(x.row(2).row(1).row(0).shape(), Shape{});
+  EXPECT_EQ(x.row(2).row(1).row(0).item(), 10.0);
+  EXPECT_FALSE(x.row(0).requires_grad());
+  expect_error_naming([&] { x.row(3); }, {"row", "3", "[3, 2, 2]"});
+  expect_error_naming([&] { x.row(-1); }, {"row", "-1"});
+  expect_error_naming([&] { Tensor::scalar(1.0).row(0); }, {"row", "0"});
+}
+
 TEST(Tensor, ViewsShareStorage) {
   Tensor x = Tensor::zeros({2, 6}, DType::Float64);
   Tensor v = x.reshape({3, 4});

@@ -131,6 +131,16 @@ Tensor& Tensor::requires_grad_(bool on) {
   return *this;
 }
 
+Tensor Tensor::row(int64_t i) const {
+  GAN_CHECK(dim() >= 1 && i >= 0 && i < shape()[0], "row: index " << i << " out of range for " << str());
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = this->impl().storage;
+  impl->offset = this->impl().offset + i * (numel() / shape()[0]);
+  impl->shape = Shape(shape().begin() + 1, shape().end());
+  impl->dtype = dtype();
+  return Tensor(impl);
+}
+
 Tensor Tensor::detach() const {
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = this->impl().storage;

@@ -109,6 +109,9 @@ class Tensor {
   void backward(const Tensor& grad = Tensor(), bool create_graph = false) const;
   // Same storage, no history: gradients stop here.
   Tensor detach() const;
+  // Element i of dim 0 (shape: the other dims) as a view of the same storage, without history: a
+  // row of a buffer that kernels write in place.
+  Tensor row(int64_t i) const;
 
   // ---- in-place, never recorded by autograd (optimizer steps, buffers, initialisation) ----
   Tensor& copy_(const Tensor& src);  // same shape; any devices/dtypes

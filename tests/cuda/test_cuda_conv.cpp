@@ -18,11 +18,14 @@
 #include "kernels/batchnorm.cuh"
 #include "kernels/conv.cuh"
 #include "tests/cuda/conv_reference.h"
+#include "tests/cuda/kernel_choice.h"
 
 using namespace gan;
 using gan::cuda::KernelImpl;
 using gan::cuda::OpFamily;
 using gan::test::conv_out;
+using gan::test::ImplScope;
+using gan::test::impls;
 using gan::test::rel_err;
 using kernels::Conv2dShape;
 
@@ -31,17 +34,6 @@ namespace {
 #define SKIP_WITHOUT_GPU() \
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible: the CUDA kernels were not run"
 
-// Selects an implementation for one family for the scope of a test.
-struct ImplScope {
-  ImplScope(OpFamily f, KernelImpl impl) { cuda::set_kernel_impl(f, impl); }
-  ~ImplScope() { cuda::reset_kernel_impl(); }
-};
-
-std::vector<KernelImpl> impls() {
-  std::vector<KernelImpl> v{KernelImpl::Hand};
-  if (cuda::cudnn_built()) v.push_back(KernelImpl::Cudnn);
-  return v;
-}
 
 // Random values, already rounded to `dt`, so the float64 reference sees exactly what the GPU sees.
 std::vector<double> random_values(int64_t n, DType dt, uint64_t seed, double scale = 1.0, double offset = 0.0) {

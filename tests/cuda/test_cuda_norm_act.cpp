@@ -11,12 +11,15 @@
 #include "engine/nn/module.h"
 #include "engine/ops/ops.h"
 #include "models/trainer.h"
+#include "tests/cuda/kernel_choice.h"
 #include "tests/op_reference.h"
 #include "tests/test_helpers.h"
 
 using namespace gan;
 using gan::cuda::KernelImpl;
 using gan::cuda::OpFamily;
+using gan::test::ImplScope;
+using gan::test::impls;
 using gan::test::randn64;
 using gan::test::rel_error;
 
@@ -24,17 +27,6 @@ namespace {
 
 #define SKIP_WITHOUT_GPU() \
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible: the fused batch-norm kernels were not run"
-
-struct ImplScope {
-  ImplScope(OpFamily f, KernelImpl impl) { cuda::set_kernel_impl(f, impl); }
-  ~ImplScope() { cuda::reset_kernel_impl(); }
-};
-
-std::vector<KernelImpl> impls() {
-  std::vector<KernelImpl> v{KernelImpl::Hand};
-  if (cuda::cudnn_built()) v.push_back(KernelImpl::Cudnn);
-  return v;
-}
 
 bool same_bits(const Tensor& a, const Tensor& b) {
   const Tensor ca = a.cpu(), cb = b.cpu();
@@ -124,15 +116,10 @@ TEST(CudaBatchNormAct, SecondDerivativeMatchesCpu) {
 TEST(CudaBatchNormAct, DcganTrainingIsTheSameWithFusionOnOrOff) {
   SKIP_WITHOUT_GPU();
   cuda::set_allow_tf32(false);
-  models::TrainConfig c;
-  c.model.arch = "dcgan32";
+  models::TrainConfig c = gan::test::tiny_dcgan32(3, 3, 9);
   c.model.nz = 16;
   c.model.ngf = c.model.ndf = 8;
-  c.model.channels = 3;
-  c.model.image_size = 32;
   c.batch = 8;
-  c.steps = 3;
-  c.seed = 9;
   c.device = "cuda";
   c.kernels = "hand";  // deterministic kernels throughout: any difference is the fusion's
   const io::ImageDataset ds = gan::test::random_images(24, 3, 32, 31);
