@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Runs the engine's benchmarks and the PyTorch anchor (bench/torch_anchor.py) in the same run on
 the same machine, and prints one table: whole training steps (engine ms, PyTorch eager ms, PyTorch
-CUDA-graph ms, ratios), per-kernel rows beside the anchor's per-op numbers where both exist, and the
-issue's targets, each marked met or missed. Every result is written as JSON into the output folder:
+CUDA-graph ms, ratios), the same steps beside PyTorch's AMP bf16 + channels_last eager, CUDA-graph
+replay (fp32 and AMP bf16) and torch.compile rows, per-kernel rows beside the anchor's per-op numbers
+where both exist, and the issues' targets, each marked met or missed. Every result is written as
+JSON into the output folder:
 
   OUT/engine/<binary>.json     Google Benchmark's JSON of each engine binary (attempts merged)
   OUT/engine/<binary>.log      its standard error and the commands run
@@ -12,7 +14,8 @@ issue's targets, each marked met or missed. Every result is written as JSON into
                                roofline fractions (for docs/PERFORMANCE.md)
 
 Usage (after a CUDA build; see docs/PERFORMANCE.md):
-  python3 scripts/bench_compare.py --build build-cuda --out runs/bench [--quick]
+  python3 scripts/bench_compare.py --build build-cuda --out runs/bench [--quick] [--anchor-compile dcgan64]
+  python3 scripts/bench_compare.py --out runs/bench --report-only    # the tables again, nothing run
 
 Standard library only. The anchor needs torch and a GPU; without them the engine's figures are
 printed alone. On a machine without a GPU the engine's CPU cases run instead.
@@ -36,6 +39,25 @@ STICKY = re.compile(r"CUDA error|cuBLAS error|cuDNN error")
 
 # The issue's whole-step targets: engine / PyTorch eager, TF32 allowed on both.
 STEP_TARGETS = {"dcgan64": 0.5, "dcgan32_cifar": 0.5, "mlp_mnist": 0.3, "wgangp_dcgan32_cifar": 0.6}
+# Every whole-step workload of bench_train_step (model, batch), as the anchor names them.
+WHOLE_STEPS = [("mlp_mnist", 64), ("dcgan32_mnist", 128), ("dcgan32_cifar", 128), ("dcgan64", 128),
+               ("wgangp_dcgan32_cifar", 64), ("dcgan32_readme", 64), ("cyclegan_256", 1)]
+# The anchor's whole-step rows, found by the prefix of their impl (bench/torch_anchor.py, IMPL).
+TORCH_EAGER = "torch eager fp32"  # "... (cudnn tf32 default)"; the WGAN-GP row is just this
+TORCH_STRICT = "torch eager strict fp32"
+TORCH_GRAPH = "torch cuda-graph replay fp32"
+TORCH_AMP = "torch amp bf16"  # "torch amp bf16 channels_last eager" ("torch amp bf16 eager" for the MLP)
+TORCH_AMP_GRAPH = "torch cuda-graph replay amp bf16"
+TORCH_COMPILE = "torch.compile"
+TORCH_REFS = {"eager": (TORCH_EAGER, "torch eager fp32"), "graph": (TORCH_GRAPH, "torch cuda-graph replay fp32"),
+              "amp": (TORCH_AMP, "torch amp bf16 eager")}
+# The GPU speed issue's targets: (model, PyTorch row, bound on engine / PyTorch, engine precision).
+# The engine side is its fastest whole step with TF32 allowed, plain or recorded (captured/); the
+# bf16 rows wait for engine bf16 variants (<case>/{hand,cudnn}.bf16), "-" until then.
+SPEED_TARGETS = [("dcgan64", "eager", 0.5, "fp32"), ("dcgan64", "graph", 0.9, "fp32"),
+                 ("dcgan32_cifar", "eager", 0.5, "fp32"), ("wgangp_dcgan32_cifar", "eager", 0.5, "fp32"),
+                 ("mlp_mnist", "graph", 0.8, "fp32")] + [
+                    (m, "amp", 0.6, "bf16") for m in ("dcgan64", "dcgan32_cifar", "wgangp_dcgan32_cifar", "mlp_mnist")]
 CPU_STEP_TARGET = 1.5  # MLP GAN on 2 CPU threads: engine / PyTorch CPU
 ELEMENTWISE_TARGET = 0.9  # fraction of the copy ceiling at the large size
 CONVT_TARGET = 1.5  # hand / cuDNN, strict FP32, DCGAN shapes
@@ -252,8 +274,7 @@ def variant_table(idx):
     """Whole steps per kernel choice: what each engine variant took."""
     vs = ["hand", "cudnn", "hand.tf32", "cudnn.tf32"]
     rows = []
-    for model, batch in [("mlp_mnist", 64), ("dcgan32_mnist", 128), ("dcgan32_cifar", 128), ("dcgan64", 128),
-                         ("wgangp_dcgan32_cifar", 64)]:
+    for model, batch in WHOLE_STEPS:
         vals = [ms(idx, f"train_step/{model}/b{batch}/{v}") for v in vs]
         if any(v is not None for v in vals):
             rows.append([model, str(batch)] + [fmt(v) for v in vals])
@@ -273,7 +294,7 @@ def trainer_table(idx, anchor):
         if all(x is None for x in (t_tf, t_st, t_cpu)):
             continue
         rows.append([model, str(batch), fmt(t_tf), v_tf or "-", fmt(t_st), fmt(ratio(t_tf, o_tf), 2),
-                     fmt(ratio(t_tf, anchor_train(anchor, model, "torch eager fp32")), 2), fmt(t_cpu),
+                     fmt(ratio(t_tf, anchor_train(anchor, model, TORCH_EAGER)), 2), fmt(t_cpu),
                      fmt(ratio(t_cpu, o_cpu), 2)])
     return ["model", "batch", "with loading ms (tf32)", "variant", "with loading ms (fp32)", "loading/fixed batch",
             "loading/torch eager", "with loading cpu ms", "cpu loading/fixed batch"], rows
@@ -317,16 +338,16 @@ def anchor_train(anchor, model, impl_prefix):
 def step_table(idx, anchor):
     variants_strict = ["hand", "cudnn"]
     variants_tf32 = ["hand.tf32", "cudnn.tf32"]
-    models = [("mlp_mnist", 64), ("dcgan32_mnist", 128), ("dcgan32_cifar", 128), ("dcgan64", 128),
-              ("wgangp_dcgan32_cifar", 64)]
     rows, recs = [], []
-    for model, batch in models:
+    for model, batch in WHOLE_STEPS:
         base = f"train_step/{model}/b{batch}/"
         e_tf, v_tf = best(idx, [base + v for v in variants_tf32])
         e_st, v_st = best(idx, [base + v for v in variants_strict])
-        t_eager = anchor_train(anchor, model, "torch eager fp32")
-        t_strict = anchor_train(anchor, model, "torch eager strict fp32")
-        t_graph = anchor_train(anchor, model, "torch cuda-graph")
+        if e_tf is None and e_st is None and anchor_train(anchor, model, TORCH_EAGER) is None:
+            continue
+        t_eager = anchor_train(anchor, model, TORCH_EAGER)
+        t_strict = anchor_train(anchor, model, TORCH_STRICT)
+        t_graph = anchor_train(anchor, model, TORCH_GRAPH)
         r_eager = ratio(e_tf, t_eager)
         target = STEP_TARGETS.get(model)
         met = None if r_eager is None or target is None else r_eager <= target
@@ -349,15 +370,14 @@ def captured_table(idx, anchor):
     """The step recorded as a CUDA graph (captured/...) beside the same step uncaptured and PyTorch's
     eager and CUDA-graph replay."""
     rows, recs = [], []
-    for model, batch in [("mlp_mnist", 64), ("dcgan32_mnist", 128), ("dcgan32_cifar", 128), ("dcgan64", 128),
-                         ("wgangp_dcgan32_cifar", 64)]:
+    for model, batch in WHOLE_STEPS:
         vs = ["hand.tf32", "cudnn.tf32"]
         c_tf, cv = best(idx, [f"captured/{model}/b{batch}/{v}" for v in vs])
         u_tf, uv = best(idx, [f"train_step/{model}/b{batch}/{v}" for v in vs])
         if c_tf is None and u_tf is None:
             continue
-        t_eager = anchor_train(anchor, model, "torch eager fp32")
-        t_graph = anchor_train(anchor, model, "torch cuda-graph")
+        t_eager = anchor_train(anchor, model, TORCH_EAGER)
+        t_graph = anchor_train(anchor, model, TORCH_GRAPH)
         rec = dict(model=model, batch=batch, captured_ms=c_tf, captured_variant=cv, uncaptured_ms=u_tf,
                    uncaptured_variant=uv, captured_over_uncaptured=ratio(c_tf, u_tf),
                    captured_over_torch_eager=ratio(c_tf, t_eager), captured_over_torch_graph=ratio(c_tf, t_graph))
@@ -367,6 +387,72 @@ def captured_table(idx, anchor):
                      fmt(rec["captured_over_torch_graph"], 2)])
     return ["model", "batch", "captured ms (tf32)", "variant", "uncaptured ms", "captured/uncaptured", "torch eager",
             "torch graph", "captured/eager", "captured/graph"], rows, recs
+
+
+def engine_best(idx, model, batch, suffixes=("hand.tf32", "cudnn.tf32")):
+    """The engine's fastest whole step, plain (train_step/) or recorded as a CUDA graph (captured/):
+    (ms, e.g. "captured cudnn.tf32") or (None, None)."""
+    cands = []
+    for kind in ("train_step", "captured"):
+        t, v = best(idx, [f"{kind}/{model}/b{batch}/{s}" for s in suffixes])
+        if t is not None:
+            cands.append((t, ("captured " if kind == "captured" else "") + v))
+    return min(cands) if cands else (None, None)
+
+
+def speed_table(idx, anchor):
+    """The engine's fastest step beside each of PyTorch's modes: eager fp32, AMP bf16 (channels_last)
+    eager, CUDA-graph replay in fp32 and AMP bf16, torch.compile."""
+    rows, recs = [], []
+    for model, batch in WHOLE_STEPS:
+        e, ev = engine_best(idx, model, batch)
+        e16, e16v = engine_best(idx, model, batch, ("hand.bf16", "cudnn.bf16"))
+        t = {k: anchor_train(anchor, model, p) for k, p in [("eager", TORCH_EAGER), ("amp", TORCH_AMP),
+                                                            ("graph", TORCH_GRAPH), ("amp_graph", TORCH_AMP_GRAPH),
+                                                            ("compile", TORCH_COMPILE)]}
+        if e is None and e16 is None and all(v is None for v in t.values()):
+            continue
+        rec = dict(model=model, batch=batch, engine_ms=e, engine_run=ev, engine_bf16_ms=e16, engine_bf16_run=e16v,
+                   torch_eager_ms=t["eager"], torch_amp_bf16_ms=t["amp"], torch_graph_ms=t["graph"],
+                   torch_amp_bf16_graph_ms=t["amp_graph"], torch_compile_ms=t["compile"],
+                   engine_over_eager=ratio(e, t["eager"]), engine_over_graph=ratio(e, t["graph"]),
+                   engine_over_amp=ratio(e, t["amp"]), engine_over_amp_graph=ratio(e, t["amp_graph"]),
+                   engine_over_compile=ratio(e, t["compile"]), bf16_engine_over_amp=ratio(e16, t["amp"]))
+        recs.append(rec)
+        rows.append([model, str(batch), fmt(e), ev or "-", fmt(t["eager"]), fmt(t["amp"]), fmt(t["graph"]),
+                     fmt(t["amp_graph"]), fmt(t["compile"]), fmt(rec["engine_over_eager"], 2),
+                     fmt(rec["engine_over_graph"], 2), fmt(rec["engine_over_amp"], 2),
+                     fmt(rec["engine_over_amp_graph"], 2), fmt(rec["engine_over_compile"], 2), fmt(e16),
+                     fmt(rec["bf16_engine_over_amp"], 2)])
+    hdr = ["model", "batch", "engine ms", "engine run", "torch eager", "torch amp bf16", "torch graph",
+           "torch amp graph", "torch.compile", "eng/eager", "eng/graph", "eng/amp", "eng/amp graph", "eng/compile",
+           "engine bf16", "bf16 eng/amp"]
+    return hdr, rows, recs
+
+
+def speed_targets(idx, anchor):
+    """The GPU speed issue's targets, each met, MISSED or not measured ("-")."""
+    batches = dict(WHOLE_STEPS)
+    rows, recs = [], []
+    for model, ref, bound, precision in SPEED_TARGETS:
+        batch = batches[model]
+        e, ev = engine_best(idx, model, batch, ("hand.bf16", "cudnn.bf16") if precision == "bf16" else
+                            ("hand.tf32", "cudnn.tf32"))
+        prefix, what = TORCH_REFS[ref]
+        t = anchor_train(anchor, model, prefix)
+        r = ratio(e, t)
+        met = None if r is None else r <= bound
+        name = f"{model} b{batch}: engine {precision} / {what} <= {bound}"
+        recs.append(dict(target=name, model=model, batch=batch, reference=what, bound=bound, engine_ms=e,
+                         engine_run=ev, torch_ms=t, ratio=r, met=met))
+        rows.append([name, fmt(e), ev or "-", fmt(t), fmt(r, 2), "-" if met is None else ("met" if met else "MISSED")])
+    return ["target", "engine ms", "engine run", "torch ms", "ratio", "status"], rows, recs
+
+
+def anchor_train_errors(anchor):
+    """The anchor's whole-step rows that have no time: (model, impl, reason)."""
+    return [(a.get("model", "?"), a.get("impl", "?"), str(a.get("error", ""))) for a in anchor
+            if a.get("section") == "train_iter" and "error" in a]
 
 
 def cpu_table(idx, anchor, threads):
@@ -490,6 +576,128 @@ def kernel_targets(idx):
 
 # ---------------------------------------------------------------- main
 
+def load_previous(out):
+    """An earlier run's results from its output folder (--report-only): the engine's merged JSON per
+    binary, the anchor's JSON, and whether the engine ran GPU cases."""
+    results = {}
+    edir = os.path.join(out, "engine")
+    for f in sorted(os.listdir(edir)) if os.path.isdir(edir) else []:
+        if f.endswith(".json") and ".attempt" not in f:
+            results[f[: -len(".json")]] = load_json_tolerant(os.path.join(edir, f)) or {}
+    try:
+        with open(os.path.join(out, "torch_anchor.json")) as f:
+            anchor = json.load(f)
+    except (OSError, ValueError):
+        anchor = []
+    gpu = any(base_name(r.get("name", "")).endswith(("/hand", "/hand.tf32", "/cudnn", "/cudnn.tf32"))
+              for data in results.values() for r in (data or {}).get("benchmarks", []))
+    gpu = gpu or any(a.get("gpu") for a in anchor_rows(anchor, "env"))
+    return results, anchor, gpu
+
+
+def report(args, build, out, results, anchor, gpu, t_start, t_engine, interrupted):
+    """Prints the tables and writes OUT/summary.json and OUT/report.md."""
+    idx = engine_index(results)
+    ctx = {}
+    for data in results.values():
+        for k, v in (data or {}).get("context", {}).items():
+            ctx.setdefault(k, v)
+    env_row = next(iter(anchor_rows(anchor, "env")), {})
+    ceil_rows = {a["what"]: a["value"] for a in anchor_rows(anchor, "ceiling")}
+
+    rep = Report()
+    print()
+    print("=" * 100)
+    rep.text(f"GAN engine vs PyTorch, {datetime.date.today().isoformat()}, GPU: {ctx.get('gpu', '?')}, "
+             f"CPU: {ctx.get('cpu_model', '?')}{' (quick run)' if args.quick else ''}")
+    rep.text("")
+    rep.text(f"engine: CUDA runtime {ctx.get('cuda_runtime', '-')}, driver {ctx.get('cuda_driver', '-')}, "
+             f"cuDNN path built: {ctx.get('cudnn_built', '-')};  torch {env_row.get('torch', '-')}, "
+             f"torch cuDNN {env_row.get('cudnn', '-')}, torch GPU {env_row.get('gpu', '-')}")
+    rep.text("")
+
+    def ceil(key):
+        return float(ctx[key]) if key in ctx else None
+    rep.text(f"ceilings (engine binary / torch): copy {fmt(ceil('ceil_copy_GBps'), 0)}"
+             f" / {fmt(ceil_rows.get('d2d copy GB/s (read+write)'), 0)} GB/s;  "
+             f"FP32 {fmt(ceil('ceil_fp32_TFLOPs'), 1)} / {fmt(ceil_rows.get('fp32 sgemm (no tf32) TFLOP/s'), 1)} TFLOP/s;  "
+             f"TF32 {fmt(ceil('ceil_tf32_TFLOPs'), 1)} / {fmt(ceil_rows.get('tf32 gemm TFLOP/s'), 1)} TFLOP/s;  "
+             f"CPU copy {fmt(ceil('ceil_cpu_copy_GBps'), 1)} GB/s, CPU SGEMM {fmt(ceil('ceil_cpu_sgemm_TFLOPs'), 3)} TFLOP/s")
+
+    summary = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), quick=args.quick, build=build,
+                   engine_context=ctx, anchor_env=env_row, anchor_ceilings=ceil_rows,
+                   engine_seconds=round(t_engine, 1), interrupted=interrupted)
+    if gpu:
+        hdr, rows, recs = step_table(idx, anchor)
+        rep.table("Whole training iteration, median ms (engine: fastest kernel choice with TF32 allowed, and in "
+                  "strict FP32; torch eager with its TF32 conv default, strict FP32, CUDA-graph replay)", hdr, rows)
+        summary["train_steps"] = recs
+        hdr, rows, recs = speed_table(idx, anchor)
+        if rows:
+            rep.table("Whole training iteration beside PyTorch's faster modes, median ms (engine: fastest step with "
+                      "TF32 allowed, plain or captured; torch: eager fp32, AMP bf16 + channels_last eager, CUDA-graph "
+                      "replay fp32 and AMP bf16, torch.compile fp32; engine bf16: none yet)", hdr, rows)
+        summary["speed_steps"] = recs
+        hdr, rows, recs = speed_targets(idx, anchor)
+        rep.table("Whole-step targets of the GPU speed issue (engine / PyTorch, same run)", hdr, rows)
+        summary["speed_targets"] = recs
+        errs = anchor_train_errors(anchor)
+        summary["anchor_train_errors"] = [dict(model=m, impl=i, error=e) for m, i, e in errs]
+        if errs:
+            rep.text("")
+            rep.text(f"PyTorch whole-step rows without a time ({len(errs)}):")
+            for m, i, e in errs:
+                rep.text(f"  {m}, {i}: {e[:160]}")
+        hdr, rows = variant_table(idx)
+        rep.table("Whole training iteration per engine kernel choice, median ms", hdr, rows)
+        hdr, rows, recs = captured_table(idx, anchor)
+        if rows:
+            rep.table("Whole training iteration recorded as a CUDA graph (--cuda-graph on), median ms", hdr, rows)
+            summary["captured_steps"] = recs
+    hdr, rows = trainer_table(idx, anchor)
+    if rows:
+        rep.table("Whole training iteration with data loading (the next shuffled batch, copied and scaled), median ms", hdr, rows)
+    hdr, rows, recs = cpu_table(idx, anchor, args.cpu_threads)
+    rep.table(f"Whole training iteration on the CPU ({args.cpu_threads} threads), median ms", hdr, rows)
+    summary["cpu_train_steps"] = recs
+    if not args.no_kernels:
+        if gpu:
+            hdr, rows, recs = op_table(idx, anchor)
+            if rows:
+                rep.table("Per kernel vs the anchor's per-op numbers, median ms", hdr, rows)
+            summary["ops"] = recs
+            kt = kernel_targets(idx)
+            summary["kernel_targets"] = kt
+            if kt:
+                rep.table("Per-kernel targets", ["target", "value", "status"],
+                          [[t["target"], fmt(t["value"], 3), "-" if t["met"] is None else ("met" if t["met"] else "MISSED")]
+                           for t in kt])
+        hdr, rows = kernel_listing(idx)
+        rep.table("Every per-kernel case (median; fractions of the ceilings above)", hdr, rows, console=False)
+    failed = {k: v for data in results.values() for k, v in (data or {}).get("errors", {}).items()}
+    summary["engine_errors"] = failed
+    if failed:
+        print(f"\n{len(failed)} engine case(s) failed (full messages in {os.path.join(out, 'summary.json')}):")
+        for k, v in list(failed.items())[:15]:
+            print(f"  {k}: {v[:160]}")
+    not_run = [c for data in results.values() for c in (data or {}).get("not_run", [])]
+    summary["engine_not_run"] = not_run
+    if not_run:
+        print(f"\n{len(not_run)} engine case(s) did not run (time-out or repeated crashes); first: {not_run[0]}")
+    falls = [n for n, r in idx.items() if r.get("fallback")]
+    if falls:
+        print(f"\n{len(falls)} case(s) ran a fallback kernel instead of the one asked for (see their labels):")
+        for n in falls[:10]:
+            print(f"  {n}")
+    summary["fallbacks"] = falls
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(rep.md) + "\n")
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print(f"\nengine {t_engine:.0f} s, total {time.time() - t_start:.0f} s; JSON in {out}")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=None, help="build folder (default: build-cuda if built, else build)")
@@ -503,11 +711,25 @@ def main():
     ap.add_argument("--cpu-threads", type=int, default=2, help="OpenMP threads for the CPU cases (default 2)")
     ap.add_argument("--timeout", type=int, default=300, help="seconds per engine binary (default 300)")
     ap.add_argument("--anchor-timeout", type=int, default=240, help="seconds for the anchor (default 240)")
+    ap.add_argument("--anchor-compile", default="", metavar="MODELS",
+                    help="also run the anchor's torch.compile rows for these comma-separated workloads (e.g. "
+                         "dcgan64; 'all': every one; default: none, compiling takes tens of seconds per model)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="run nothing: print the tables from an earlier run's --out folder (OUT/engine/*.json, "
+                         "OUT/torch_anchor.json) and rewrite its summary.json and report.md")
     ap.add_argument("--deadline", type=int, default=0,
                     help="seconds for the whole run: later steps shrink or are skipped so that the tables are "
                          "still printed in time (default: none; SIGTERM also stops early and reports)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, on_sigterm)
+
+    if args.report_only:
+        if not args.out:
+            sys.exit("bench_compare: --report-only needs --out (the folder of an earlier run)")
+        results, anchor, gpu = load_previous(args.out)
+        if not results and not anchor:
+            sys.exit(f"bench_compare: nothing to report in {args.out} (no engine/*.json, no torch_anchor.json)")
+        return report(args, args.build or "-", args.out, results, anchor, gpu, time.time(), 0.0, False)
 
     build = args.build
     if build is None:
@@ -570,13 +792,23 @@ def main():
         if lft is not None and lft < 20:
             log("anchor: skipped, --deadline reached")
             return
-        log(f"anchor: python3 bench/torch_anchor.py {' '.join(sections)}")
+        alimit = limit(args.anchor_timeout)
+        # The train section's rows stop starting past ~60% of the anchor's time, so that its per-op and
+        # CPU sections still run; torch.compile (slow) only when asked, last.
         aenv = dict(env, ANCHOR_OUT=out, SKIP_COMPILE="1")
+        aenv.setdefault("ANCHOR_TRAIN_BUDGET_S", str(max(20, int(alimit * 0.6))))
+        if args.anchor_compile and gpu:
+            sections.append("compile")
+            aenv["SKIP_COMPILE"] = "0"
+            if args.anchor_compile != "all":
+                aenv["ANCHOR_COMPILE_MODELS"] = args.anchor_compile
+        log(f"anchor: python3 bench/torch_anchor.py {' '.join(sections)}"
+            + (f" (train rows budget {aenv['ANCHOR_TRAIN_BUDGET_S']} s, time limit {alimit} s)" if gpu else ""))
         t0 = time.time()
         try:
             with open(os.path.join(out, "torch_anchor.log"), "w") as lf:
                 rc = subprocess.run([sys.executable, anchor_path] + sections, stdout=lf, stderr=subprocess.STDOUT,
-                                    env=aenv, timeout=limit(args.anchor_timeout), cwd=out).returncode
+                                    env=aenv, timeout=alimit, cwd=out).returncode
         except subprocess.TimeoutExpired:
             rc = "timeout"
         except Terminated:
@@ -621,89 +853,7 @@ def main():
         log("bench_compare: terminated (time limit of the caller): reporting what was measured")
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the report takes a moment: let it finish
 
-    idx = engine_index(results)
-    ctx = {}
-    for data in results.values():
-        for k, v in (data or {}).get("context", {}).items():
-            ctx.setdefault(k, v)
-    env_row = next(iter(anchor_rows(anchor, "env")), {})
-    ceil_rows = {a["what"]: a["value"] for a in anchor_rows(anchor, "ceiling")}
-
-    rep = Report()
-    print()
-    print("=" * 100)
-    rep.text(f"GAN engine vs PyTorch, {datetime.date.today().isoformat()}, GPU: {ctx.get('gpu', '?')}, "
-             f"CPU: {ctx.get('cpu_model', '?')}{' (quick run)' if args.quick else ''}")
-    rep.text("")
-    rep.text(f"engine: CUDA runtime {ctx.get('cuda_runtime', '-')}, driver {ctx.get('cuda_driver', '-')}, "
-             f"cuDNN path built: {ctx.get('cudnn_built', '-')};  torch {env_row.get('torch', '-')}, "
-             f"torch cuDNN {env_row.get('cudnn', '-')}, torch GPU {env_row.get('gpu', '-')}")
-    rep.text("")
-
-    def ceil(key):
-        return float(ctx[key]) if key in ctx else None
-    rep.text(f"ceilings (engine binary / torch): copy {fmt(ceil('ceil_copy_GBps'), 0)}"
-             f" / {fmt(ceil_rows.get('d2d copy GB/s (read+write)'), 0)} GB/s;  "
-             f"FP32 {fmt(ceil('ceil_fp32_TFLOPs'), 1)} / {fmt(ceil_rows.get('fp32 sgemm (no tf32) TFLOP/s'), 1)} TFLOP/s;  "
-             f"TF32 {fmt(ceil('ceil_tf32_TFLOPs'), 1)} / {fmt(ceil_rows.get('tf32 gemm TFLOP/s'), 1)} TFLOP/s;  "
-             f"CPU copy {fmt(ceil('ceil_cpu_copy_GBps'), 1)} GB/s, CPU SGEMM {fmt(ceil('ceil_cpu_sgemm_TFLOPs'), 3)} TFLOP/s")
-
-    summary = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), quick=args.quick, build=build,
-                   engine_context=ctx, anchor_env=env_row, anchor_ceilings=ceil_rows,
-                   engine_seconds=round(t_engine, 1), interrupted=interrupted)
-    if gpu:
-        hdr, rows, recs = step_table(idx, anchor)
-        rep.table("Whole training iteration, median ms (engine: fastest kernel choice with TF32 allowed, and in "
-                  "strict FP32; torch eager with its TF32 conv default, strict FP32, CUDA-graph replay)", hdr, rows)
-        summary["train_steps"] = recs
-        hdr, rows = variant_table(idx)
-        rep.table("Whole training iteration per engine kernel choice, median ms", hdr, rows)
-        hdr, rows, recs = captured_table(idx, anchor)
-        if rows:
-            rep.table("Whole training iteration recorded as a CUDA graph (--cuda-graph on), median ms", hdr, rows)
-            summary["captured_steps"] = recs
-    hdr, rows = trainer_table(idx, anchor)
-    if rows:
-        rep.table("Whole training iteration with data loading (the next shuffled batch, copied and scaled), median ms", hdr, rows)
-    hdr, rows, recs = cpu_table(idx, anchor, args.cpu_threads)
-    rep.table(f"Whole training iteration on the CPU ({args.cpu_threads} threads), median ms", hdr, rows)
-    summary["cpu_train_steps"] = recs
-    if not args.no_kernels:
-        if gpu:
-            hdr, rows, recs = op_table(idx, anchor)
-            if rows:
-                rep.table("Per kernel vs the anchor's per-op numbers, median ms", hdr, rows)
-            summary["ops"] = recs
-            kt = kernel_targets(idx)
-            summary["kernel_targets"] = kt
-            if kt:
-                rep.table("Per-kernel targets", ["target", "value", "status"],
-                          [[t["target"], fmt(t["value"], 3), "-" if t["met"] is None else ("met" if t["met"] else "MISSED")]
-                           for t in kt])
-        hdr, rows = kernel_listing(idx)
-        rep.table("Every per-kernel case (median; fractions of the ceilings above)", hdr, rows, console=False)
-    failed = {k: v for data in results.values() for k, v in (data or {}).get("errors", {}).items()}
-    summary["engine_errors"] = failed
-    if failed:
-        print(f"\n{len(failed)} engine case(s) failed (full messages in {os.path.join(out, 'summary.json')}):")
-        for k, v in list(failed.items())[:15]:
-            print(f"  {k}: {v[:160]}")
-    not_run = [c for data in results.values() for c in (data or {}).get("not_run", [])]
-    summary["engine_not_run"] = not_run
-    if not_run:
-        print(f"\n{len(not_run)} engine case(s) did not run (time-out or repeated crashes); first: {not_run[0]}")
-    falls = [n for n, r in idx.items() if r.get("fallback")]
-    if falls:
-        print(f"\n{len(falls)} case(s) ran a fallback kernel instead of the one asked for (see their labels):")
-        for n in falls[:10]:
-            print(f"  {n}")
-    summary["fallbacks"] = falls
-    with open(os.path.join(out, "report.md"), "w") as f:
-        f.write("\n".join(rep.md) + "\n")
-    with open(os.path.join(out, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=1)
-    print(f"\nengine {t_engine:.0f} s, total {time.time() - t_start:.0f} s; JSON in {out}")
-    return 0
+    return report(args, build, out, results, anchor, gpu, t_start, t_engine, interrupted)
 
 
 if __name__ == "__main__":
