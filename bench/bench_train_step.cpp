@@ -5,10 +5,14 @@
 //   train_step/<model>/b<batch>/<variant>  the real batch fixed and already on the device, as in the
 //                                          anchor (no data loading in the numbers); z drawn in the step
 //   trainer/<model>/b<batch>/<variant>     the same step with data loading: the next shuffled batch of
-//                                          an in-memory 8-bit data set, copied to the device, scaled
+//                                          an in-memory 8-bit data set, scaled on the prefetching thread
+//                                          (models/prefetch.h), copied to the device
 //   train_step/dcgan32_readme/b64/<variant> the README's main model (dcgan32, ngf = ndf = 16, MNIST)
 //   captured/<model>/b<batch>/<variant>    GPU: the train_step case with --cuda-graph on (the step
 //                                          recorded as a CUDA graph during the warm-up, then replayed)
+//   captured_trainer/<model>/b<batch>/<variant>  GPU: the trainer case with --cuda-graph on: what
+//                                          `gan train` runs; its gap to captured/ is the loading left
+//                                          uncovered
 //   unfused/<model>/b<batch>/<variant>     the train_step case with layer fusion off (batch norm and
 //                                          its activation as two ops): what the fusion gains
 // <model> is the anchor's name, so scripts/bench_compare.py sets each row beside PyTorch's.
@@ -86,11 +90,12 @@ io::ImageDataset random_dataset(int64_t count, int64_t channels, int64_t size) {
 }
 
 // What a whole-step case times beside the plain step (the name's first part).
-enum class StepMode { Plain, Loader, Captured, Unfused };
+enum class StepMode { Plain, Loader, Captured, LoaderCaptured, Unfused };
 
 void step_case(const StepCase& c, int64_t batch, const Variant& v, StepMode mode) {
   const bool quick = options().quick, wgan = std::string(c.loss) == "wgan-gp";
-  const bool loader = mode == StepMode::Loader, captured = mode == StepMode::Captured;
+  const bool loader = mode == StepMode::Loader || mode == StepMode::LoaderCaptured;
+  const bool captured = mode == StepMode::Captured || mode == StepMode::LoaderCaptured;
   const bool unfused = mode == StepMode::Unfused;
   int reps, warm;
   if (v.gpu()) {
@@ -100,7 +105,10 @@ void step_case(const StepCase& c, int64_t batch, const Variant& v, StepMode mode
     reps = c.slow_on_cpu ? (quick ? 1 : 2) : (quick ? 10 : 20);
     warm = c.slow_on_cpu ? 1 : 3;
   }
-  const char* prefix = captured ? "captured/" : loader ? "trainer/" : unfused ? "unfused/" : "train_step/";
+  const char* prefix = captured ? (loader ? "captured_trainer/" : "captured/")
+                       : loader ? "trainer/"
+                       : unfused ? "unfused/"
+                                 : "train_step/";
   const std::string name = prefix + std::string(c.model) + "/b" + std::to_string(batch);
   const std::string label = std::string(c.loss) + (wgan ? ", 5 critic steps" : "") +
                             (loader ? ", with data loading" : "") + (captured ? ", recorded as a CUDA graph" : "") +
@@ -169,6 +177,7 @@ void register_all() {
       step_case(c, batch, v, StepMode::Plain);
       if (c.with_loader) step_case(c, batch, v, StepMode::Loader);
       if (v.gpu()) step_case(c, batch, v, StepMode::Captured);
+      if (v.gpu() && c.with_loader) step_case(c, batch, v, StepMode::LoaderCaptured);
       // Batch norm and its activation fuse in the DCGAN models (not in the MLP, nor in the
       // WGAN-GP critic, which has no normalisation; its generator does).
       if (std::string(c.arch) != "mlp") step_case(c, batch, v, StepMode::Unfused);

@@ -120,6 +120,7 @@ class ImageSource : public DataSource {
   DataState state() const override { return {loader_.epoch(), loader_.position(), std::nullopt}; }
   void set_state(const DataState& s) override { loader_.set_state(s.epoch, s.position); }
   std::vector<Tensor> examples(int64_t n) const override { return {eval::dataset_images(loader_.data(), n)}; }
+  bool worth_prefetching() const override { return true; }  // a gather and a scaling of every pixel
 
  private:
   io::BatchLoader loader_;
@@ -154,6 +155,7 @@ class UnpairedSource : public DataSource {
   std::vector<Tensor> examples(int64_t n) const override {
     return {eval::dataset_images(a_.data(), n), eval::dataset_images(b_.data(), n)};
   }
+  bool worth_prefetching() const override { return true; }
 
  private:
   io::BatchLoader a_, b_;

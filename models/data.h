@@ -61,6 +61,10 @@ class DataSource {
   // The first n images of each domain ([n, C, S, S] in [-1, 1]; one tensor, two for unpaired data),
   // the same at every call and apart from the stream: what a translation's sample grids show.
   virtual std::vector<Tensor> examples(int64_t n) const;
+  // True when reading a batch costs enough to do it on a background thread while the step runs
+  // (models/prefetch.h); such a source's const members must not depend on what next() changes, as
+  // they may run while next() does.
+  virtual bool worth_prefetching() const { return false; }
   // The picture of generated samples: an image grid of `columns` per row (0: near-square); 2-D
   // points are plotted over the real data and shaded by `critic`. `title` names the run and step.
   virtual io::Image picture(const Tensor& samples, nn::Module* critic, const std::string& title,

@@ -10,6 +10,7 @@
 #include "engine/ops/ops.h"
 #include "models/augment.h"
 #include "models/gan_recipe.h"
+#include "models/prefetch.h"
 
 namespace gan::models {
 
@@ -171,7 +172,7 @@ Trainer::Trainer(TrainConfig cfg, std::unique_ptr<DataSource> data, Device devic
     : cfg_((cfg.validate(), std::move(cfg))),
       device_(device),
       recipe_(recipe ? std::move(recipe) : make_recipe(cfg_, device, nullptr, data.get())),
-      data_(std::move(data)),
+      data_(prefetched(std::move(data), device.is_cuda())),
       noise_gen_(cfg_.seed ^ kNoiseStream) {
   networks_ = recipe_->networks();
   scalars_ = {{"loss_d", "loss_d", "loss_d", true}, {"loss_g", "loss_g", "loss_g", true}};

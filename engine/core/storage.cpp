@@ -41,22 +41,37 @@ std::string gib(size_t bytes) {
   o << static_cast<double>(bytes) / (1u << 30) << " GiB";
   return o.str();
 }
+
+size_t host_rounded(size_t n) {
+  return std::max((n + kHostAlignment - 1) / kHostAlignment * kHostAlignment, kHostAlignment);
+}
+
+// Counts a host block of `n` bytes against the machine's memory (throws when it does not fit).
+size_t reserve_host(size_t n) {
+  GAN_CHECK(n <= SIZE_MAX - kHostAlignment, "out of host memory: asked for " << n << " bytes");
+  const size_t rounded = host_rounded(n);
+  const size_t before = live_host_bytes.fetch_add(rounded);
+  if (before + rounded > host_memory_limit()) {
+    live_host_bytes.fetch_sub(rounded);
+    GAN_FAIL("out of host memory: a tensor of " << gib(n) << " on top of the " << gib(before)
+                                                << " this process holds exceeds the machine's " << gib(host_memory_limit())
+                                                << " of RAM and swap");
+  }
+  return rounded;
+}
+
+void* host_alloc(size_t n) {
+  const size_t rounded = reserve_host(n);
+  void* p = std::aligned_alloc(kHostAlignment, rounded);
+  if (!p) live_host_bytes.fetch_sub(rounded);
+  GAN_CHECK(p, "out of host memory: asked for " << gib(n));
+  return p;
+}
 }  // namespace
 
 Storage::Storage(size_t n, Device dev) : nbytes(n), device(dev) {
   if (dev.is_cpu()) {
-    GAN_CHECK(n <= SIZE_MAX - kHostAlignment, "out of host memory: asked for " << n << " bytes");
-    const size_t rounded = std::max((n + kHostAlignment - 1) / kHostAlignment * kHostAlignment, kHostAlignment);
-    const size_t before = live_host_bytes.fetch_add(rounded);
-    if (before + rounded > host_memory_limit()) {
-      live_host_bytes.fetch_sub(rounded);
-      GAN_FAIL("out of host memory: a tensor of " << gib(n) << " on top of the " << gib(before)
-                                                  << " this process holds exceeds the machine's " << gib(host_memory_limit())
-                                                  << " of RAM and swap");
-    }
-    data = std::aligned_alloc(kHostAlignment, rounded);
-    if (!data) live_host_bytes.fetch_sub(rounded);
-    GAN_CHECK(data, "out of host memory: asked for " << gib(n));
+    data = host_alloc(n);
     return;
   }
 #ifdef GAN_WITH_CUDA
@@ -66,11 +81,27 @@ Storage::Storage(size_t n, Device dev) : nbytes(n), device(dev) {
 #endif
 }
 
+Storage::Storage(size_t n, PinnedHost) : nbytes(n), device(Device::cpu()) {
+#ifdef GAN_WITH_CUDA
+  const size_t rounded = reserve_host(n);
+  data = cuda::pinned_host_alloc(rounded);
+  if (data) {
+    pinned = true;
+    return;
+  }
+  live_host_bytes.fetch_sub(rounded);  // host_alloc counts it again
+#endif
+  data = host_alloc(n);
+}
+
 Storage::~Storage() {
   if (!data) return;
   if (device.is_cpu()) {
-    std::free(data);
-    live_host_bytes.fetch_sub(std::max((nbytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment, kHostAlignment));
+#ifdef GAN_WITH_CUDA
+    if (pinned) cuda::pinned_host_free(data);
+#endif
+    if (!pinned) std::free(data);
+    live_host_bytes.fetch_sub(host_rounded(nbytes));
     return;
   }
 #ifdef GAN_WITH_CUDA

@@ -12,8 +12,13 @@ struct Storage {
   void* data = nullptr;
   size_t nbytes = 0;
   Device device;
+  bool pinned = false;  // host memory that is page-locked (from engine/cuda's cache)
 
   Storage(size_t nbytes, Device device);  // allocates on `device`
+  // Host memory, page-locked when a GPU can use it (its copies to the GPU do not hold the host up),
+  // else ordinary host memory.
+  struct PinnedHost {};
+  Storage(size_t nbytes, PinnedHost);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;

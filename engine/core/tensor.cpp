@@ -8,7 +8,7 @@
 
 namespace gan {
 
-static Tensor make(const Shape& shape, DType dtype, Device device) {
+static Tensor make(const Shape& shape, DType dtype, Device device, bool pinned = false) {
   for (int64_t d : shape) GAN_CHECK(d >= 0, "tensor creation: negative extent in shape " << shape_str(shape));
   if (device.is_cuda())
     GAN_CHECK(device.index < cuda_device_count(),
@@ -17,7 +17,8 @@ static Tensor make(const Shape& shape, DType dtype, Device device) {
   auto impl = std::make_shared<TensorImpl>();
   const size_t bytes = static_cast<size_t>(numel_of(shape)) * dtype_size(dtype);
   try {
-    impl->storage = std::make_shared<Storage>(bytes, device);
+    impl->storage =
+        pinned ? std::make_shared<Storage>(bytes, Storage::PinnedHost{}) : std::make_shared<Storage>(bytes, device);
   } catch (const Error& e) {
     throw Error(std::string(e.what()) + " (tensor of shape " + shape_str(shape) + ")");
   }
@@ -27,6 +28,7 @@ static Tensor make(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) { return make(shape, dtype, device); }
+Tensor Tensor::empty_pinned(const Shape& shape, DType dtype) { return make(shape, dtype, Device::cpu(), true); }
 
 template <class T>
 static Tensor from_host(const std::vector<T>& values, const Shape& shape, Device device) {

@@ -48,6 +48,9 @@ class Tensor {
   // empty and from_vector are core; the ones that fill or draw (zeros ... rand), like to(DType),
   // clone, copy_ and fill_, run backend primitives and are defined in engine/ops/tensor_methods.cpp.
   static Tensor empty(const Shape& shape, DType dtype = DType::Float32, Device device = Device::cpu());
+  // Uninitialised host memory that is page-locked when a GPU can use it (Storage::PinnedHost): the
+  // source a batch is copied to the GPU from without holding the host up.
+  static Tensor empty_pinned(const Shape& shape, DType dtype = DType::Float32);
   static Tensor zeros(const Shape& shape, DType dtype = DType::Float32, Device device = Device::cpu());
   static Tensor ones(const Shape& shape, DType dtype = DType::Float32, Device device = Device::cpu());
   static Tensor full(const Shape& shape, double value, DType dtype = DType::Float32, Device device = Device::cpu());

@@ -8,6 +8,7 @@
 
 #include "engine/cuda/capture.h"
 #include "engine/cuda/check.h"
+#include "engine/cuda/pinned_host.h"
 
 namespace gan::cuda {
 
@@ -136,6 +137,7 @@ void copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t nby
   if (dst_dev.is_cuda() && src_dev.is_cpu()) {
     DeviceGuard guard(dst_dev.index);
     GAN_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, stream(dst_dev.index)));
+    pinned_host_note_read(src, nbytes, dst_dev.index, stream(dst_dev.index));
     return;
   }
   if (dst_dev.is_cpu() && src_dev.is_cuda()) {

@@ -29,6 +29,17 @@ void device_free(void* ptr, int device) noexcept;
 // device return at once (pageable host sources are staged by the driver before the call returns).
 void copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t nbytes);
 
+// Page-locked host memory, for batches bound for the GPU: a copy from it is a DMA the host does not
+// wait for (a pageable source is staged by the driver, which can wait for the stream's earlier work).
+// Blocks are cached and reused: a freed block is handed out again only once every device copy that
+// read it has run (copy() records an event after each read). Null when no GPU can be used or the
+// driver refuses; the caller then uses pageable memory, which is slower and works the same.
+void* pinned_host_alloc(size_t nbytes) noexcept;
+// Back to the cache (never to the driver: freeing page-locked memory synchronises the device).
+void pinned_host_free(void* ptr) noexcept;
+// Page-locked bytes held by the cache, in use or not (tests).
+size_t pinned_host_bytes() noexcept;
+
 // The engine stream of `device`.
 cudaStream_t stream(int device);
 // Waits for all work queued on the engine stream of `device`.
