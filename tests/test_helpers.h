@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "engine/autograd/gradcheck.h"
@@ -65,6 +66,16 @@ inline Tensor rand64(const Shape& s, uint64_t seed, double lo, double hi, bool r
   Tensor t = Tensor::rand(s, &g, lo, hi, DType::Float64);
   if (requires_grad) t.requires_grad_();
   return t;
+}
+
+// The same shape, dtype and bytes (any devices; two undefined tensors count as the same): what a
+// claim of "no rounding of its own" or "the same batch" is checked with.
+inline bool same_bits(const Tensor& a, const Tensor& b) {
+  if (a.defined() != b.defined()) return false;
+  if (!a.defined()) return true;
+  const Tensor ca = a.cpu(), cb = b.cpu();
+  return ca.shape() == cb.shape() && ca.dtype() == cb.dtype() &&
+         std::memcmp(ca.raw_data(), cb.raw_data(), ca.nbytes()) == 0;
 }
 
 // Relative error ||a - b|| / ||b|| (any devices, any dtypes).

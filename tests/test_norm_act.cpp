@@ -17,12 +17,6 @@ using namespace gan::test;
 
 namespace {
 
-// The same bytes: a fused op that claims the composition's values has no rounding of its own.
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  return std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
-}
-
 struct ActCase {
   const char* name;
   NormAct act;

@@ -25,12 +25,6 @@ io::ImageDataset labelled_images(int64_t n, uint64_t seed) {
   return ds;
 }
 
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.defined() != b.defined()) return false;
-  if (!a.defined()) return true;
-  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
-}
-
 void expect_same_batch(const Batch& a, const Batch& b, int64_t i) {
   EXPECT_TRUE(same_bits(a.real, b.real)) << "batch " << i;
   EXPECT_TRUE(same_bits(a.labels, b.labels)) << "batch " << i;
@@ -169,18 +163,10 @@ TEST(Prefetch, PinnedHostTensorsAreOrdinaryHostTensorsWithoutAGpu) {
 // steps used: after k steps, the state a plain loader reaches after k batches.
 TEST(Prefetch, TrainerPositionIsThatOfTheBatchesItUsed) {
   const io::ImageDataset ds = random_images(40, 1, 32, 8);
-  TrainConfig cfg;
-  cfg.model.arch = "mlp";
-  cfg.model.nz = 8;
-  cfg.model.g_hidden = {16};
-  cfg.model.d_hidden = {16};
-  cfg.model.channels = 1;
-  cfg.model.image_size = 32;
-  cfg.batch = 8;
-  cfg.steps = 7;
+  TrainConfig cfg = tiny_dcgan32(7);
   Trainer t(cfg, ds, Device::cpu());
   for (int i = 0; i < 7; ++i) t.train_step();
-  auto plain = image_source(ds, 8, 32, cfg.seed);
+  auto plain = image_source(ds, cfg.batch, 32, cfg.seed);
   for (int i = 0; i < 7 * t.recipe().critic_steps(); ++i) plain->next();
   expect_same_state(t.data().state(), plain->state(), 7);
 }

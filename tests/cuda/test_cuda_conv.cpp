@@ -18,6 +18,7 @@
 #include "kernels/batchnorm.cuh"
 #include "kernels/conv.cuh"
 #include "tests/cuda/conv_reference.h"
+#include "tests/cuda/gpu_skip.h"
 #include "tests/cuda/kernel_choice.h"
 
 using namespace gan;
@@ -30,9 +31,6 @@ using gan::test::rel_err;
 using kernels::Conv2dShape;
 
 namespace {
-
-#define SKIP_WITHOUT_GPU() \
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible: the CUDA kernels were not run"
 
 
 // Random values, already rounded to `dt`, so the float64 reference sees exactly what the GPU sees.

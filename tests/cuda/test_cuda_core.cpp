@@ -21,16 +21,11 @@
 #include "engine/cuda/kernel_select.h"
 #include "engine/cuda/launch_utils.h"
 #include "engine/cuda/memory.h"
+#include "tests/cuda/gpu_skip.h"
 #include "tests/test_helpers.h"
 
 using namespace gan;
 using namespace gan::test;
-
-#define SKIP_WITHOUT_CUDA()                                                                                 \
-  do {                                                                                                      \
-    if (::gan::cuda_device_count() == 0)                                                                    \
-      GTEST_SKIP() << "no CUDA device: CUDA-vs-CPU checks run only where a GPU is visible";                \
-  } while (0)
 
 namespace {
 
@@ -252,7 +247,7 @@ TEST(CudaMemory, DeviceCountNeverThrows) {
 }
 
 TEST(CudaMemory, EngineStreamIsACreatedStream) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   cudaStream_t s = cuda::stream(0);
   EXPECT_NE(s, nullptr);  // never the legacy default stream
   EXPECT_EQ(s, cuda::stream(0));
@@ -261,7 +256,7 @@ TEST(CudaMemory, EngineStreamIsACreatedStream) {
 }
 
 TEST(CudaMemory, CopiesRoundTripExactly) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   for (DType dt : {kF32, kF64})
     for (int64_t n : {1, 3, 1000, 123457}) {
       Tensor h = randn_cpu({n}, 7 + n, dt);
@@ -277,7 +272,7 @@ TEST(CudaMemory, CopiesRoundTripExactly) {
 }
 
 TEST(CudaMemory, CopyIntoAnOffsetViewLeavesNeighboursAlone) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   Tensor base = Tensor::full({10}, 5.0, kF32, kCuda);
   Tensor mid = offset_view(base, 3, {4});
   mid.copy_(Tensor::from_vector(std::vector<float>{1, 2, 3, 4}, {4}));
@@ -285,7 +280,7 @@ TEST(CudaMemory, CopyIntoAnOffsetViewLeavesNeighboursAlone) {
 }
 
 TEST(CudaMemory, OutOfMemorySaysHowMuchWasAskedAndIsFree) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   const int64_t pib_floats = int64_t(1) << 48;  // 2^48 float32 = 1 PiB
   try {
     Tensor::empty({pib_floats}, kF32, kCuda);
@@ -305,7 +300,7 @@ TEST(CudaMemory, OutOfMemorySaysHowMuchWasAskedAndIsFree) {
 // ---------------------------------------------------------------- element-wise
 
 TEST(CudaElementwise, FillAndArangeMatchCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   for (DType dt : {kF32, kF64})
     for (int64_t n : {1, 5, 4099}) {
       Tensor d = poisoned({n}, dt);
@@ -319,7 +314,7 @@ TEST(CudaElementwise, FillAndArangeMatchCpu) {
 }
 
 TEST(CudaElementwise, RandomNumbersEqualTheCpus) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   for (DType dt : {kF32, kF64}) {
     const Shape s = {1001, 3};
     Generator a(42), b(42);
@@ -355,7 +350,7 @@ TEST(CudaElementwise, RandomNumbersEqualTheCpus) {
 }
 
 TEST(CudaElementwise, CastCopyBothWays) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   Tensor h = randn_cpu({37, 11}, 3, kF64);
   for (auto [from, to] : {std::pair{kF64, kF32}, std::pair{kF32, kF64}, std::pair{kF32, kF32}}) {
     Tensor src = h.to(from);
@@ -397,7 +392,7 @@ TEST(CudaElementwise, UnaryCasesCoverEveryOpOfTheTable) {
 }
 
 TEST(CudaElementwise, EveryUnaryOpMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   const std::vector<Shape> shapes = {{1}, {7}, {3, 5, 7}, {1031}, {33, 65}};
   uint64_t seed = 100;
   for (DType dt : {kF32, kF64})
@@ -415,7 +410,7 @@ TEST(CudaElementwise, EveryUnaryOpMatchesCpu) {
 }
 
 TEST(CudaElementwise, UnaryOverManyGridStrides) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   const Shape s = {(int64_t(1) << 22) + 3};  // more elements than one pass of the grid covers
   Tensor x = randn_cpu(s, 9, kF32);
   Tensor want = Tensor::empty(s, kF32);
@@ -426,7 +421,7 @@ TEST(CudaElementwise, UnaryOverManyGridStrides) {
 }
 
 TEST(CudaElementwise, EveryBinaryOpWithBroadcastingMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   const std::pair<Shape, Shape> cases[] = {
       {{5, 7, 3}, {5, 7, 3}},        // same shape
       {{5, 7, 3}, {}},               // scalar second
@@ -461,7 +456,7 @@ TEST(CudaElementwise, EveryBinaryOpWithBroadcastingMatchesCpu) {
 // (i / inner) % mid. Inner sizes divisible by the 16-byte pack (one small element per pack) and not
 // (each element steps its own index), both operand orders, aligned and unaligned full operand.
 TEST(CudaElementwise, RunBroadcastFastPathMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   const std::pair<Shape, Shape> cases[] = {  // {full, small}
       {{3, 5, 4, 4}, {1, 5, 1, 1}},     // per-channel bias, inner 16
       {{3, 5, 7, 9}, {1, 5, 1, 1}},     // per-channel bias, inner 63
@@ -498,7 +493,7 @@ TEST(CudaElementwise, RunBroadcastFastPathMatchesCpu) {
 // Tensors larger than one pass of the grid (about 1M float elements on an H100), so every thread
 // moves its run position forward by the grid step several times, including across the wrap of mid.
 TEST(CudaElementwise, RunBroadcastOverManyGridStridesMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   const std::pair<Shape, Shape> cases[] = {
       {{9, 33, 64, 64}, {1, 33, 1, 1}},  // inner 4096
       {{5, 37, 67, 97}, {1, 37, 1, 1}},  // inner 6499, not a multiple of the pack
@@ -526,7 +521,7 @@ TEST(CudaElementwise, RunBroadcastOverManyGridStridesMatchesCpu) {
 }
 
 TEST(CudaElementwise, AddInplaceMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   for (DType dt : {kF32, kF64})
     for (int64_t n : {1, 13, 40001}) {
       Tensor acc = randn_cpu({n}, 60 + n, dt), x = randn_cpu({n}, 61 + n, dt);
@@ -540,7 +535,7 @@ TEST(CudaElementwise, AddInplaceMatchesCpu) {
 // ---------------------------------------------------------------- reductions and data movement
 
 TEST(CudaReduction, SumToMatchesCpuForEveryReductionPattern) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   const std::pair<Shape, Shape> cases[] = {
       {{1031}, {1}},                        // full, one warp-row
       {{2000003}, {1}},                     // full, split across the GPU
@@ -573,7 +568,7 @@ TEST(CudaReduction, SumToMatchesCpuForEveryReductionPattern) {
 }
 
 TEST(CudaReduction, BroadcastCopyMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   const std::pair<Shape, Shape> cases[] = {
       {{3, 1}, {3, 5}}, {{}, {4, 3}}, {{1, 4, 1}, {2, 4, 3}}, {{5}, {2, 3, 5}}, {{1, 7, 1, 1}, {3, 7, 5, 5}},
       {{6, 2}, {6, 2}}};
@@ -590,7 +585,7 @@ TEST(CudaReduction, BroadcastCopyMatchesCpu) {
 }
 
 TEST(CudaReduction, PermuteMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   const std::pair<Shape, std::vector<int64_t>> cases[] = {
       {{3, 4, 5}, {2, 0, 1}}, {{2, 3, 4, 5}, {0, 2, 3, 1}}, {{6, 7}, {1, 0}}, {{2, 3, 4, 5}, {3, 2, 1, 0}},
       {{3, 5, 7}, {0, 1, 2}}, {{9, 1, 5}, {1, 2, 0}}};
@@ -609,7 +604,7 @@ TEST(CudaReduction, PermuteMatchesCpu) {
 }
 
 TEST(CudaReduction, SliceCopyMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   struct Case {
     Shape src, dst;
     int64_t dim, src_start, dst_start, length;
@@ -630,7 +625,7 @@ TEST(CudaReduction, SliceCopyMatchesCpu) {
 }
 
 TEST(CudaReduction, PerSampleNormMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   const Shape shapes[] = {{6, 3, 5, 5}, {1, 100003}, {300, 7}, {5, 1}};
   uint64_t seed = 1300;
   for (DType dt : {kF32, kF64})
@@ -648,7 +643,7 @@ TEST(CudaReduction, PerSampleNormMatchesCpu) {
 // ---------------------------------------------------------------- matmul
 
 TEST(CudaLinalg, MatmulAllTransposesAndBetasMatchCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   const int64_t dims[][3] = {{37, 29, 41}, {1, 513, 3}, {130, 1, 77}, {64, 128, 33}};
   uint64_t seed = 1400;
   for (DType dt : {kF32, kF64})
@@ -671,7 +666,7 @@ TEST(CudaLinalg, MatmulAllTransposesAndBetasMatchCpu) {
 }
 
 TEST(CudaLinalg, MatmulWithEmptyInnerDimensionScalesOutput) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   Tensor a = Tensor::empty({4, 0}, kF32, kCuda), b = Tensor::empty({0, 3}, kF32, kCuda);
   Tensor c0 = randn_cpu({4, 3}, 77, kF32);
   Tensor got = c0.to(kCuda);
@@ -683,7 +678,7 @@ TEST(CudaLinalg, MatmulWithEmptyInnerDimensionScalesOutput) {
 }
 
 TEST(CudaLinalg, Tf32SwitchTradesAccuracyOnlyWhenOn) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   Tensor a = randn_cpu({256, 512}, 1, kF32), b = randn_cpu({512, 128}, 2, kF32);
   Tensor want = Tensor::empty({256, 128}, kF32);
   cpu::matmul(a, false, b, false, want, 0.0);
@@ -699,7 +694,7 @@ TEST(CudaLinalg, Tf32SwitchTradesAccuracyOnlyWhenOn) {
 // ---------------------------------------------------------------- fused BCE
 
 TEST(CudaLoss, BceWithLogitsFusedMatchesCompositeReference) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   for (DType dt : {kF32, kF64})
     for (int64_t n : {1, 257, 100003})
       for (int mode = 0; mode < 3; ++mode) {  // target tensor, constant 1, constant 0
@@ -719,7 +714,7 @@ TEST(CudaLoss, BceWithLogitsFusedMatchesCompositeReference) {
 }
 
 TEST(CudaLoss, L1LossAndItsGradientMatchCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   // A composite (sub, abs, reduction): the value and sign(input - target) gradient on both devices,
   // every reduction, a tie (input == target) in each batch where the gradient must be 0.
   for (DType dt : {kF32, kF64})
@@ -783,7 +778,7 @@ const EmbedCase kEmbedCases[] = {{1, 1, 1}, {37, 10, 5}, {129, 7, 513}, {1001, 1
 }  // namespace
 
 TEST(CudaEmbedding, GatherScatterOneHotMatchCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   uint64_t seed = 1700;
   for (DType dt : {kF32, kF64})
     for (DType id_dt : {kF32, kF64})
@@ -809,7 +804,7 @@ TEST(CudaEmbedding, GatherScatterOneHotMatchCpu) {
 }
 
 TEST(CudaEmbedding, BadIdsWriteTheSameNaNRowsAsTheCpuPrimitives) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   // The CUDA ops never read ids on the host: a bad id must come out as NaN, where the CPU primitives
   // (behind the CPU ops' check) put it too: gather/one-hot rows 1-4 NaN; scatter rows 0, 2, 3 NaN.
   const int64_t k = 4, e = 37;
@@ -836,7 +831,7 @@ TEST(CudaEmbedding, BadIdsWriteTheSameNaNRowsAsTheCpuPrimitives) {
 }
 
 TEST(CudaLoss, SoftmaxCrossEntropyFusedMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   const std::pair<int64_t, int64_t> shapes[] = {{1, 1}, {37, 10}, {3, 33}, {129, 1000}, {1001, 3}, {5, 4099}};
   uint64_t seed = 1900;
   for (DType dt : {kF32, kF64})
@@ -869,7 +864,7 @@ TEST(CudaLoss, SoftmaxCrossEntropyFusedMatchesCpu) {
 }
 
 TEST(CudaLoss, SoftmaxCrossEntropyBadTargetGivesNaNRowAndLoss) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   Tensor x = randn_cpu({4, 6}, 2010, kF32);
   Tensor t = Tensor::from_vector(std::vector<float>{1, 6, 2.5f, 0}, {4});
   Tensor rows_want = Tensor::empty({4}, kF32), rows_got = poisoned({4}, kF32);
@@ -887,7 +882,7 @@ TEST(CudaLoss, SoftmaxCrossEntropyBadTargetGivesNaNRowAndLoss) {
 // ---------------------------------------------------------------- cat and slice on 4-D tensors
 
 TEST(CudaShapeOps, CatAndSliceAlongChannelsOfOdd4DMatchCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   // As a concat discriminator joins label maps to images: [N, C_i, H, W] along dim 1, odd sizes.
   uint64_t seed = 2100;
   for (DType dt : {kF32, kF64})
@@ -976,7 +971,7 @@ void expect_lists_match(const std::vector<Tensor>& got, const std::vector<Tensor
 }  // namespace
 
 TEST(CudaOptim, AdamMultiTensorMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   ParamSet ps = make_param_set(1);
   auto p = cpu_list(ps, 10, 1.0), m = cpu_list(ps, 200, 0.1), v = cpu_list(ps, 400, 0.01, true);
   auto pd = cuda_list(ps, p), md = cuda_list(ps, m), vd = cuda_list(ps, v);
@@ -992,7 +987,7 @@ TEST(CudaOptim, AdamMultiTensorMatchesCpu) {
 }
 
 TEST(CudaOptim, SgdMultiTensorMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   ParamSet ps = make_param_set(2);
   for (double mu : {0.0, 0.9}) {
     auto p = cpu_list(ps, 20, 1.0);
@@ -1011,7 +1006,7 @@ TEST(CudaOptim, SgdMultiTensorMatchesCpu) {
 }
 
 TEST(CudaOptim, RmspropMultiTensorMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   ParamSet ps = make_param_set(3);
   for (double mu : {0.0, 0.5}) {
     auto p = cpu_list(ps, 40, 1.0), sq = cpu_list(ps, 50, 0.01, true);
@@ -1031,7 +1026,7 @@ TEST(CudaOptim, RmspropMultiTensorMatchesCpu) {
 }
 
 TEST(CudaOptim, ClampParamsMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   ParamSet ps = make_param_set(4);
   auto p = cpu_list(ps, 70, 0.05);
   auto pd = cuda_list(ps, p);
@@ -1043,7 +1038,7 @@ TEST(CudaOptim, ClampParamsMatchesCpu) {
 // ---------------------------------------------------------------- gradient penalty primitives
 
 TEST(CudaPenalty, InterpolateForwardBackwardMatchCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   const Shape shapes[] = {{9, 3, 5, 5}, {3, 200001}, {64, 1}};
   uint64_t seed = 1700;
   for (DType dt : {kF32, kF64})
@@ -1076,7 +1071,7 @@ TEST(CudaPenalty, InterpolateForwardBackwardMatchCpu) {
 // A training step must be capturable in a CUDA graph: no primitive may synchronise the host or
 // allocate outside the stream-ordered pool. Capture a chain of primitives, replay it, compare.
 TEST(CudaGraph, PrimitivesAreCapturableAndReplayMatchesEager) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   Tensor a = randn_cpu({33, 47}, 1, kF32).to(kCuda), w = randn_cpu({19, 47}, 2, kF32).to(kCuda);
   Tensor bias = randn_cpu({1, 19}, 3, kF32).to(kCuda);
   auto run = [&](Tensor& h, Tensor& act, Tensor& colsum, Tensor& loss, Tensor& dl, Tensor& norms, Tensor& pen,
@@ -1147,7 +1142,7 @@ Tensor critic(const Mlp& m, const Tensor& x) { return linear(leaky_relu(linear(x
 }  // namespace
 
 TEST(CudaAutograd, MlpForwardBackwardMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   Mlp hc = make_mlp(Device::cpu(), 10, 21, 3), dc = make_mlp(kCuda, 10, 21, 3);
   Tensor x = randn_cpu({13, 10}, 15, kF32), t = rand_cpu({13, 3}, 16, 0, 1, kF32);
   auto loss_of = [&](const Mlp& m, const Tensor& xin, const Tensor& tin) {
@@ -1171,7 +1166,7 @@ TEST(CudaAutograd, MlpForwardBackwardMatchesCpu) {
 }
 
 TEST(CudaAutograd, GradientPenaltyDoubleBackwardMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   // WGAN-GP on a tiny critic: D(x) = linear(leaky_relu(linear(x))); penalty = 10 mean((||dD/dx|| - 1)^2),
   // then the penalty's gradient with respect to the critic's weights (a second derivative).
   Mlp hc = make_mlp(Device::cpu(), 6, 9, 1), dc = make_mlp(kCuda, 6, 9, 1);
@@ -1201,7 +1196,7 @@ TEST(CudaAutograd, GradientPenaltyDoubleBackwardMatchesCpu) {
 }
 
 TEST(CudaAutograd, ConditionalCriticPenaltyAndAuxiliaryLossesMatchCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   // A projection critic D(x, y) = linear(h) + sum(embedding(E, y) * h, 1), h = leaky_relu(linear(x)),
   // under the WGAN-GP penalty (a second derivative through the embedding), plus an ACGAN class
   // loss (softmax cross-entropy with label smoothing) and an InfoGAN Gaussian code term on heads of h.
@@ -1245,7 +1240,7 @@ TEST(CudaAutograd, ConditionalCriticPenaltyAndAuxiliaryLossesMatchCpu) {
 // The conditional-GAN primitives (gather, scatter-add with its memset, one-hot, softmax
 // cross-entropy with its workspace) under capture: no host sync, no allocation outside the pool.
 TEST(CudaGraph, ConditionalPrimitivesAreCapturable) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   Tensor w = randn_cpu({10, 33}, 41, kF32).to(kCuda), ids = ids_cpu(64, 10, 42, kF32).to(kCuda);
   Tensor g = randn_cpu({64, 33}, 43, kF32).to(kCuda), x = randn_cpu({64, 10}, 44, kF32).to(kCuda);
   auto fresh = [] {

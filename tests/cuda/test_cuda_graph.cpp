@@ -11,6 +11,7 @@
 #include "engine/ops/ops.h"
 #include "models/config.h"
 #include "models/trainer.h"
+#include "tests/cuda/gpu_skip.h"
 #include "tests/op_reference.h"
 #include "tests/test_helpers.h"
 
@@ -20,9 +21,6 @@ using gan::test::expect_error_naming;
 using gan::test::rel_error;
 
 namespace {
-
-#define SKIP_WITHOUT_GPU() \
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible: the recorded CUDA step was not run"
 
 const Device kGpu = Device::cuda(0);
 

@@ -11,6 +11,7 @@
 #include "engine/nn/module.h"
 #include "engine/ops/ops.h"
 #include "models/trainer.h"
+#include "tests/cuda/gpu_skip.h"
 #include "tests/cuda/kernel_choice.h"
 #include "tests/op_reference.h"
 #include "tests/test_helpers.h"
@@ -22,17 +23,9 @@ using gan::test::ImplScope;
 using gan::test::impls;
 using gan::test::randn64;
 using gan::test::rel_error;
+using gan::test::same_bits;
 
 namespace {
-
-#define SKIP_WITHOUT_GPU() \
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible: the fused batch-norm kernels were not run"
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  const Tensor ca = a.cpu(), cb = b.cpu();
-  return ca.shape() == cb.shape() && ca.dtype() == cb.dtype() &&
-         std::memcmp(ca.raw_data(), cb.raw_data(), ca.nbytes()) == 0;
-}
 
 Tensor unfused(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& rm, const Tensor& rv,
                const NormAct& act) {

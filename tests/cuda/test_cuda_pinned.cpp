@@ -9,12 +9,10 @@
 #include "engine/ops/ops.h"
 #include "models/data.h"
 #include "models/prefetch.h"
+#include "tests/cuda/gpu_skip.h"
 #include "tests/test_helpers.h"
 
 using namespace gan;
-
-#define SKIP_WITHOUT_GPU() \
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible: page-locked memory was not checked"
 
 TEST(CudaPinned, EmptyPinnedIsPageLockedHostMemory) {
   SKIP_WITHOUT_GPU();

@@ -14,15 +14,13 @@
 #include "engine/ops/ops.h"
 #include "models/eval/inception.h"
 #include "tests/cuda/conv_reference.h"
+#include "tests/cuda/gpu_skip.h"
 #include "tests/inception_pattern.h"
 
 using namespace gan;
 using gan::test::rel_err;
 
 namespace {
-
-#define SKIP_WITHOUT_GPU() \
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible: the CUDA kernels were not run"
 
 Tensor random(const Shape& s, DType dt, uint64_t seed) {
   Generator g(seed);

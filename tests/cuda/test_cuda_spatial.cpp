@@ -11,16 +11,11 @@
 
 #include "engine/backend/spatial.h"
 #include "engine/cuda/memory.h"
+#include "tests/cuda/gpu_skip.h"
 #include "tests/test_helpers.h"
 
 using namespace gan;
 using namespace gan::test;
-
-#define SKIP_WITHOUT_CUDA()                                                                  \
-  do {                                                                                       \
-    if (::gan::cuda_device_count() == 0)                                                     \
-      GTEST_SKIP() << "no CUDA device: CUDA-vs-CPU checks run only where a GPU is visible"; \
-  } while (0)
 
 namespace {
 
@@ -69,7 +64,7 @@ std::string name(const char* op, const Shape& s, DType dt, int64_t k) {
 }  // namespace
 
 TEST(CudaSpatial, ShuffleAndUpsampleMatchCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   std::mt19937_64 r(31);
   uint64_t seed = 2100;
   for (DType dt : {kF32, kF64})
@@ -104,7 +99,7 @@ TEST(CudaSpatial, ShuffleAndUpsampleMatchCpu) {
 }
 
 TEST(CudaSpatial, ReflectionPadMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   // Random pads below each extent on the odd shapes, plus CycleGAN's: pad 3 of 3 x 256 x 256 images
   // (the 7x7 stem) and pad 1 of the 256-channel 64 x 64 residual blocks. Forward and the gather
   // backward add nothing or the same terms in the same order as the CPU: equal value for value.
@@ -137,7 +132,7 @@ TEST(CudaSpatial, ReflectionPadMatchesCpu) {
 }
 
 TEST(CudaSpatial, TranslateFlipCutoutMatchCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   std::mt19937_64 r(32);
   uint64_t seed = 2200;
   for (DType dt : {kF32, kF64})
@@ -166,7 +161,7 @@ TEST(CudaSpatial, TranslateFlipCutoutMatchCpu) {
 }
 
 TEST(CudaSpatial, BadParametersGiveTheCpuPrimitivesNaNSamples) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   // The CUDA ops never read parameters on the host: a bad one must come out as NaN over its sample,
   // exactly where the CPU primitives (behind the CPU ops' checks) put it.
   const Shape s = {5, 3, 7, 9};
@@ -198,7 +193,7 @@ TEST(CudaSpatial, BadParametersGiveTheCpuPrimitivesNaNSamples) {
 }
 
 TEST(CudaSpatial, OpsAndTheirGradientsMatchCpu) {
-  SKIP_WITHOUT_CUDA();
+  SKIP_WITHOUT_GPU();
   // Each op and the gradient of <op(x), h> on both devices: the backward rules run the adjoint
   // kernels; for the colour transforms the factor's gradient too (their means and broadcasts are
   // other CUDA kernels).

@@ -9,6 +9,7 @@
 #include "engine/ops/ops.h"
 #include "models/config.h"
 #include "models/trainer.h"
+#include "tests/cuda/gpu_skip.h"
 #include "tests/test_helpers.h"
 
 using namespace gan;
@@ -16,9 +17,6 @@ using gan::test::random_images;
 using gan::test::rel_error;
 
 namespace {
-
-#define SKIP_WITHOUT_GPU() \
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible: the CUDA training step was not run"
 
 struct StepResult {
   double loss_d = 0, loss_g = 0;
