@@ -52,7 +52,7 @@ struct TrainFlags {
   std::string out, resume;
   bool overwrite = false;
   CLI::Option *steps = nullptr, *epochs = nullptr, *sample_every = nullptr, *checkpoint_every = nullptr,
-              *log_every = nullptr, *device = nullptr, *kernels = nullptr, *tf32 = nullptr,
+              *log_every = nullptr, *device = nullptr, *kernels = nullptr, *tf32 = nullptr, *precision = nullptr,
               *cuda_graph = nullptr, *bucket_mb = nullptr, *out_opt = nullptr, *grad_hist = nullptr;
 };
 
@@ -96,6 +96,7 @@ int run_train(TrainFlags& f) {
       if (f.device->count()) o.device = f.cfg.device;
       if (f.kernels->count()) o.kernels = f.cfg.kernels;
       if (f.tf32->count()) o.tf32 = f.cfg.tf32;
+      if (f.precision->count()) o.precision = f.cfg.precision;
       if (f.cuda_graph->count()) o.cuda_graph = f.cfg.cuda_graph;
       if (f.bucket_mb->count()) o.bucket_mb = f.cfg.bucket_mb;
       if (f.grad_hist->count()) o.grad_hist_steps = f.cfg.grad_hist_steps;
@@ -147,7 +148,13 @@ Runner add_train_command(CLI::App& app) {
                               "CUDA kernels: hand (hand-written) or cudnn (cuDNN/cuBLAS); default: $GAN_KERNELS, else the "
                               "faster as measured (cuDNN convolutions with --tf32, hand otherwise)")
                    ->check(CLI::IsMember({"hand", "cudnn"}));
-  f->tf32 = app.add_flag("--tf32", c.tf32, "CUDA: TF32 tensor-core math for float32 (faster, ~1e-3 relative error)");
+  f->tf32 = app.add_flag("--tf32", c.tf32, "CUDA: TF32 tensor-core math for float32 (faster, ~1e-3 relative error); "
+                                           "the same as --precision tf32");
+  f->precision = app.add_option("--precision", c.precision,
+                                "fp32; tf32 (CUDA: TF32 tensor-core math for float32); bf16 (activations and weight "
+                                "copies in bfloat16; float32 master weights, optimizer state, normalisations, losses)")
+                     ->check(CLI::IsMember({"fp32", "tf32", "bf16"}))
+                     ->capture_default_str();
   f->cuda_graph = app.add_option("--cuda-graph", c.cuda_graph,
                                  "CUDA: on records the training step as a CUDA graph after two warm-up steps and "
                                  "replays it (the same numbers as off, one launch per step); off runs every step "
@@ -190,7 +197,7 @@ Runner add_train_command(CLI::App& app) {
       for (CLI::Option* o : f->run->options)
         GAN_CHECK(o->count() == 0, o->get_name() << " cannot be given with --resume: the run's settings come from "
                                                     "its checkpoint (only --steps, --epochs, intervals, --device, "
-                                                    "--kernels, --tf32, --cuda-graph and --bucket-mb may change)");
+                                                    "--kernels, --tf32, --precision, --cuda-graph and --bucket-mb may change)");
       GAN_CHECK(f->out_opt->count() == 0 || f->out == f->resume, "--out and --resume name different folders");
     }
     return run_train(*f);

@@ -239,6 +239,7 @@ bool cudnn_enabled() {
 
 std::string Variant::name() const {
   std::string s = path == Path::Cpu ? "cpu" : path == Path::Hand ? "hand" : "cudnn";
+  if (bf16) return s + ".bf16";
   return tf32 && path != Path::Cpu ? s + ".tf32" : s;
 }
 

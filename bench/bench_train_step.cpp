@@ -15,6 +15,9 @@
 //                                          uncovered
 //   unfused/<model>/b<batch>/<variant>     the train_step case with layer fusion off (batch norm and
 //                                          its activation as two ops): what the fusion gains
+//   train_step/<model>/b<batch>/{hand,cudnn}.bf16  GPU: the train_step case with --precision bf16
+//                                          (bfloat16 convolutions and products run in cuDNN/cuBLAS
+//                                          whichever the variant; "hand" picks the other kernels)
 // <model> is the anchor's name, so scripts/bench_compare.py sets each row beside PyTorch's.
 //   train_step/cyclegan_256/b1/<variant>     CycleGAN as the paper trains it (GPU only): 256x256 RGB,
 //                                            ngf = ndf = 64, 9 residual blocks, 70x70 PatchGANs, batch 1
@@ -70,6 +73,7 @@ models::TrainConfig anchor_config(const StepCase& c, int64_t batch, const Varian
   cfg.steps = 1000000;
   cfg.device = v.gpu() ? "cuda" : "cpu";
   cfg.kernels = v.path == Path::Lib ? "cudnn" : "hand";
+  if (v.bf16) cfg.precision = "bf16";
   return cfg;
 }
 
@@ -177,6 +181,11 @@ void register_all() {
       step_case(c, batch, v, StepMode::Plain);
       if (c.with_loader) step_case(c, batch, v, StepMode::Loader);
       if (v.gpu()) step_case(c, batch, v, StepMode::Captured);
+      if (v.gpu() && !v.tf32) {
+        Variant b = v;
+        b.bf16 = true;
+        step_case(c, batch, b, StepMode::Plain);
+      }
       if (v.gpu() && c.with_loader) step_case(c, batch, v, StepMode::LoaderCaptured);
       // Batch norm and its activation fuse in the DCGAN models (not in the MLP, nor in the
       // WGAN-GP critic, which has no normalisation; its generator does).

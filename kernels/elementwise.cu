@@ -346,5 +346,10 @@ template cudaError_t cast<float, float>(const float*, float*, int64_t, cudaStrea
 template cudaError_t cast<float, double>(const float*, double*, int64_t, cudaStream_t);
 template cudaError_t cast<double, float>(const double*, float*, int64_t, cudaStream_t);
 template cudaError_t cast<double, double>(const double*, double*, int64_t, cudaStream_t);
+template cudaError_t cast<float, bf16>(const float*, bf16*, int64_t, cudaStream_t);
+template cudaError_t cast<double, bf16>(const double*, bf16*, int64_t, cudaStream_t);
+template cudaError_t cast<bf16, float>(const bf16*, float*, int64_t, cudaStream_t);
+template cudaError_t cast<bf16, double>(const bf16*, double*, int64_t, cudaStream_t);
+template cudaError_t cast<bf16, bf16>(const bf16*, bf16*, int64_t, cudaStream_t);
 
 }  // namespace gan::kernels

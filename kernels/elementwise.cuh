@@ -7,6 +7,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "kernels/bfloat16.h"
 #include "kernels/elementwise_ops.h"
 #include "kernels/launch.cuh"
 

@@ -142,6 +142,9 @@ struct TrainConfig {
   std::string kernels;    // CUDA kernels: "" (GAN_KERNELS or the engine's default), hand, cudnn,
                           // or GAN_KERNELS' per-family syntax (conv=cudnn,batchnorm=hand)
   bool tf32 = false;      // TF32 tensor-core math for float32 matmuls/convolutions on CUDA
+  // fp32; tf32 (as --tf32); bf16: the networks run on bfloat16 activations and weight copies, with
+  // float32 master weights, optimizer state, normalisations and losses (engine/nn/precision.h).
+  std::string precision = "fp32";
   // on: after two warm-up steps the training step is recorded as a CUDA graph and replayed
   // (engine/capture/step_graph.h; the same numbers as off); off: every step runs uncaptured.
   std::string cuda_graph = "off";
@@ -156,6 +159,7 @@ struct TrainConfig {
   std::string eval_features = "digits", eval_metrics = "fid,kid,is";
 
   void validate() const;
+  bool tf32_math() const { return tf32 || precision == "tf32"; }
   // The learning rate of the generator's (or the critics') optimizers for generator step `step`
   // (0-based) of `total`, after the schedule.
   double lr_at(int64_t step, int64_t total, bool generator = true) const;

@@ -368,7 +368,7 @@ std::unique_ptr<Trainer> build_trainer(TrainConfig& cfg, const io::SafetensorsFi
   if (dp) device = dp->device(cfg.device, device);
 #ifdef GAN_WITH_CUDA  // kernel family and TF32 apply to CUDA only
   if (!cfg.kernels.empty()) cuda::set_kernel_impl(cfg.kernels);
-  cuda::set_allow_tf32(cfg.tf32);
+  cuda::set_allow_tf32(cfg.tf32_math());
 #endif
   if (!data) data = make_data_source(cfg, checkpoint == nullptr);
   note(ev, "data: " + data->describe());
@@ -517,6 +517,7 @@ RunResult resume_training(const std::string& dir, const ResumeOverrides& o, cons
     if (o.device) cfg.device = *o.device;
     if (o.kernels) cfg.kernels = *o.kernels;
     if (o.tf32) cfg.tf32 = *o.tf32;
+    if (o.precision) cfg.precision = *o.precision;
     if (o.cuda_graph) cfg.cuda_graph = *o.cuda_graph;
     if (o.bucket_mb) cfg.bucket_mb = *o.bucket_mb;
     if (o.grad_hist_steps) cfg.grad_hist_steps = *o.grad_hist_steps;

@@ -51,7 +51,7 @@ struct RunResult {
 
 struct ResumeOverrides {
   std::optional<int64_t> steps, epochs, sample_every, checkpoint_every, log_every;
-  std::optional<std::string> device, kernels, cuda_graph;
+  std::optional<std::string> device, kernels, cuda_graph, precision;
   std::optional<bool> tf32;
   std::optional<double> bucket_mb;
   std::optional<std::vector<int64_t>> grad_hist_steps;

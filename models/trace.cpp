@@ -117,7 +117,7 @@ const Tensor& StepTrace::get(const std::string& name) const {
 io::SafetensorsFile StepTrace::to_safetensors(const std::map<std::string, std::string>& metadata) const {
   io::SafetensorsFile f;
   for (auto& [n, t] : tensors) {
-    if (t.dtype() == DType::Float32 || t.dtype() == DType::Float64) f.add(n, t);
+    f.add(n, t);  // bfloat16 activations (--precision bf16) are stored as BF16
   }
   f.metadata = metadata;
   f.metadata["format"] = "gan-engine-trace";

@@ -175,6 +175,8 @@ Trainer::Trainer(TrainConfig cfg, std::unique_ptr<DataSource> data, Device devic
       data_(prefetched(std::move(data), device.is_cuda())),
       noise_gen_(cfg_.seed ^ kNoiseStream) {
   networks_ = recipe_->networks();
+  if (cfg_.precision == "bf16")
+    for (auto& [name, net] : networks_) net->set_compute_dtype(DType::BFloat16);
   scalars_ = {{"loss_d", "loss_d", "loss_d", true}, {"loss_g", "loss_g", "loss_g", true}};
   for (auto& r : recipe_->scalars()) scalars_.push_back(r);
   std::map<std::string, nn::Module*> nets(networks_.begin(), networks_.end());

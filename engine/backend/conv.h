@@ -23,3 +23,8 @@
   void conv_transpose2d_forward(const Tensor& x, const Tensor& w, Tensor& y, const Conv2dParams& p);
 
 GAN_DECLARE_PRIMITIVES(GAN_CONV_PRIMITIVES)
+// On the GPU, bfloat16 convolutions run in cuDNN (float32 accumulation); the CPU widens.
+GAN_STORES_BF16(cuda, conv2d_forward)
+GAN_STORES_BF16(cuda, conv2d_backward_data)
+GAN_STORES_BF16(cuda, conv2d_backward_weight)
+GAN_STORES_BF16(cuda, conv_transpose2d_forward)

@@ -15,3 +15,13 @@
   namespace gan::cuda {              \
   LIST                               \
   }
+
+// A primitive that reads and writes bfloat16 tensors itself (rather than through the float32
+// copies of engine/backend/bf16_widening.h) says so after its declaration:
+//   GAN_STORES_BF16(cuda, conv2d_forward)
+namespace gan::backend {
+template <auto Fn> inline constexpr bool kStoresBf16 = false;
+}
+#define GAN_STORES_BF16(ns, fn) \
+  template <>                   \
+  inline constexpr bool gan::backend::kStoresBf16<&::gan::ns::fn> = true;

@@ -34,3 +34,5 @@ using kernels::UnaryOp;
   void add_inplace(Tensor& out, const Tensor& x, double alpha);
 
 GAN_DECLARE_PRIMITIVES(GAN_ELEMENTWISE_PRIMITIVES)
+GAN_STORES_BF16(cpu, cast_copy)
+GAN_STORES_BF16(cuda, cast_copy)

@@ -8,3 +8,4 @@
   void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& out, double beta);
 
 GAN_DECLARE_PRIMITIVES(GAN_LINALG_PRIMITIVES)
+GAN_STORES_BF16(cuda, matmul)  // cuBLAS: bfloat16 in and out, float32 accumulation

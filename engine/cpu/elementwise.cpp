@@ -46,10 +46,10 @@ void random_uniform(Tensor& out, uint64_t seed, uint64_t draw, double lo, double
 }
 
 void cast_copy(const Tensor& src, Tensor& dst) {
-  GAN_DISPATCH_FLOAT(src.dtype(), "cast", [&] {
+  GAN_DISPATCH_FLOAT_BF16(src.dtype(), "cast", [&] {
     using in_t = scalar_t;
     const in_t* s = src.data<in_t>();
-    GAN_DISPATCH_FLOAT(dst.dtype(), "cast", [&] {
+    GAN_DISPATCH_FLOAT_BF16(dst.dtype(), "cast", [&] {
       scalar_t* d = dst.data<scalar_t>();
       parallel_for(src.numel(), [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) d[i] = static_cast<scalar_t>(s[i]);

@@ -20,6 +20,7 @@
 #include <string>
 #include <tuple>
 
+#include "engine/backend/bf16_widening.h"
 #include "engine/cuda/check.h"
 #include "engine/cuda/dnn.h"
 #include "engine/cuda/kernel_select.h"
@@ -208,7 +209,7 @@ std::unique_ptr<ConvPlanCudnn> build_plan(const ConvArgs& a, bool tf32) {
   pl->wd.set_kcrs(a.dtype, s.K, s.C, s.R, s.S);
   GAN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(pl->cd.d, static_cast<int>(s.pad_h), static_cast<int>(s.pad_w),
                                                   static_cast<int>(s.stride_h), static_cast<int>(s.stride_w), 1, 1,
-                                                  CUDNN_CROSS_CORRELATION, cudnn_dtype(a.dtype)));
+                                                  CUDNN_CROSS_CORRELATION, cudnn_compute_dtype(a.dtype)));
   const bool strict = a.dtype == DType::Float32 && !tf32;
   GAN_CUDNN_CHECK(cudnnSetConvolutionMathType(pl->cd.d, strict ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH));
 
@@ -297,33 +298,47 @@ void run_cudnn(const ConvArgs& a) { GAN_FAIL(op_name(a.op) << ": this build has 
 void run(const ConvArgs& a) {
   DeviceGuard guard(a.device);
   const int sms = kernels::sm_count();  // of the current device, which the guard set
-  const char* hand_why = kernels::conv2d_hand_unsupported(a.pass(), a.s, dtype_size(a.dtype), sms);
+  const char* hand_why = a.dtype == DType::BFloat16
+                             ? "no bfloat16 hand kernel"
+                             : kernels::conv2d_hand_unsupported(a.pass(), a.s, dtype_size(a.dtype), sms);
   run_chosen(OpFamily::Conv, op_name(a.op), describe(a.s) + " (" + dtype_name(a.dtype) + ")", hand_why,
              cudnn_unsupported(a.s), [&] { run_hand(a, sms); }, [&] { run_cudnn(a); });
 }
 
+// bfloat16 data runs in cuDNN (bfloat16 in and out, float32 accumulation); where cuDNN cannot (a
+// build without it, a shape its legacy descriptors refuse) the primitive takes float32 copies.
+bool widen_bf16(const ConvArgs& a) { return a.dtype == DType::BFloat16 && !cudnn_unsupported(a.s).empty(); }
+
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y, const Conv2dParams& p) {
-  run({ConvOp::Conv2dForward, shape_of("conv2d forward", x, w, y, p), x.dtype(), x.device().index, x.raw_data(),
-       w.raw_data(), nullptr, y.raw_data()});
+  const ConvArgs a{ConvOp::Conv2dForward, shape_of("conv2d forward", x, w, y, p), x.dtype(), x.device().index,
+                   x.raw_data(), w.raw_data(), nullptr, y.raw_data()};
+  if (widen_bf16(a)) return backend::call_widened<&conv2d_forward>(x, w, y, p);
+  run(a);
 }
 
 void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const Conv2dParams& p) {
-  run({ConvOp::Conv2dBackwardData, shape_of("conv2d backward-data", dx, w, dy, p), dy.dtype(), dy.device().index,
-       nullptr, w.raw_data(), dy.raw_data(), dx.raw_data()});
+  const ConvArgs a{ConvOp::Conv2dBackwardData, shape_of("conv2d backward-data", dx, w, dy, p), dy.dtype(),
+                   dy.device().index, nullptr, w.raw_data(), dy.raw_data(), dx.raw_data()};
+  if (widen_bf16(a)) return backend::call_widened<&conv2d_backward_data>(dy, w, dx, p);
+  run(a);
 }
 
 void conv2d_backward_weight(const Tensor& x, const Tensor& dy, Tensor& dw, const Conv2dParams& p) {
-  run({ConvOp::Conv2dBackwardWeight, shape_of("conv2d backward-weight", x, dw, dy, p), x.dtype(), x.device().index,
-       x.raw_data(), nullptr, dy.raw_data(), dw.raw_data()});
+  const ConvArgs a{ConvOp::Conv2dBackwardWeight, shape_of("conv2d backward-weight", x, dw, dy, p), x.dtype(),
+                   x.device().index, x.raw_data(), nullptr, dy.raw_data(), dw.raw_data()};
+  if (widen_bf16(a)) return backend::call_widened<&conv2d_backward_weight>(x, dy, dw, p);
+  run(a);
 }
 
 // In the conv2d view the transposed convolution's output y is the input side and its input x the
 // output side.
 void conv_transpose2d_forward(const Tensor& x, const Tensor& w, Tensor& y, const Conv2dParams& p) {
-  run({ConvOp::ConvTranspose2dForward, shape_of("conv_transpose2d forward", y, w, x, p), x.dtype(), x.device().index,
-       nullptr, w.raw_data(), x.raw_data(), y.raw_data()});
+  const ConvArgs a{ConvOp::ConvTranspose2dForward, shape_of("conv_transpose2d forward", y, w, x, p), x.dtype(),
+                   x.device().index, nullptr, w.raw_data(), x.raw_data(), y.raw_data()};
+  if (widen_bf16(a)) return backend::call_widened<&conv_transpose2d_forward>(x, w, y, p);
+  run(a);
 }
 
 }  // namespace gan::cuda

@@ -33,7 +33,16 @@ cudnnHandle_t cudnn_handle(int device) {
   return h;
 }
 
-cudnnDataType_t cudnn_dtype(DType t) { return t == DType::Float64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT; }
+cudnnDataType_t cudnn_dtype(DType t) {
+  switch (t) {
+    case DType::Float64: return CUDNN_DATA_DOUBLE;
+    case DType::BFloat16: return CUDNN_DATA_BFLOAT16;
+    case DType::Float32: break;
+  }
+  return CUDNN_DATA_FLOAT;
+}
+
+cudnnDataType_t cudnn_compute_dtype(DType t) { return t == DType::Float64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT; }
 
 void TensorDesc::set_nchw(DType t, int64_t n, int64_t c, int64_t h, int64_t w) {
   GAN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, cudnn_dtype(t), static_cast<int>(n),

@@ -21,6 +21,8 @@ namespace gan::cuda {
 cudnnHandle_t cudnn_handle(int device);
 
 cudnnDataType_t cudnn_dtype(DType t);
+// What a computation on `t` data accumulates in: float32 for bfloat16 and float32.
+cudnnDataType_t cudnn_compute_dtype(DType t);
 
 // cuDNN 9 marks the legacy (non-graph) API deprecated; it is the API this backend uses on purpose.
 #pragma GCC diagnostic push

@@ -38,9 +38,9 @@ void random_uniform(Tensor& out, uint64_t seed, uint64_t draw, double lo, double
 
 void cast_copy(const Tensor& src, Tensor& dst) {
   OnDevice on(dst);
-  GAN_DISPATCH_FLOAT(src.dtype(), "cast", [&] {
+  GAN_DISPATCH_FLOAT_BF16(src.dtype(), "cast", [&] {
     using in_t = scalar_t;
-    GAN_DISPATCH_FLOAT(dst.dtype(), "cast", [&] {
+    GAN_DISPATCH_FLOAT_BF16(dst.dtype(), "cast", [&] {
       GAN_CUDA_CHECK(kernels::cast<in_t, scalar_t>(src.data<in_t>(), dst.data<scalar_t>(), src.numel(), on.stream));
     });
   });

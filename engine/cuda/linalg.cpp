@@ -3,8 +3,11 @@
 // operands swapped (B first) and the same transpose flags, no copies.
 #include "engine/backend/linalg.h"
 
+#include <cstdint>
+#include <limits>
 #include <mutex>
 
+#include "engine/backend/bf16_widening.h"
 #include "engine/cuda/kernel_select.h"
 #include "engine/cuda/launch_utils.h"
 #include "kernels/elementwise.cuh"
@@ -57,6 +60,21 @@ void matmul(const Tensor& a, bool ta, const Tensor& b, bool tb, Tensor& out, dou
   const int64_t M = out.shape()[0], N = out.shape()[1];
   const int64_t K = ta ? a.shape()[0] : a.shape()[1];
   if (M == 0 || N == 0) return;
+  if (out.dtype() == DType::BFloat16) {
+    // bfloat16 in and out, float32 accumulation (and beta's blend) in cuBLAS; the int32 API's limits
+    // and the empty sum go through float32 copies.
+    constexpr int64_t kMax = std::numeric_limits<int>::max();
+    if (K == 0 || M > kMax || N > kMax || K > kMax || a.numel() > kMax || b.numel() > kMax)
+      return backend::call_widened<&matmul>(a, ta, b, tb, out, beta);
+    Handle& hd = handle_for(on.device);
+    const float alpha = 1.0f, bt = static_cast<float>(beta);
+    GAN_CUBLAS_CHECK(cublasGemmEx(hd.h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                  static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &alpha, b.raw_data(),
+                                  CUDA_R_16BF, static_cast<int>(b.shape()[1]), a.raw_data(), CUDA_R_16BF,
+                                  static_cast<int>(a.shape()[1]), &bt, out.raw_data(), CUDA_R_16BF,
+                                  static_cast<int>(N), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return;
+  }
   if (K == 0) {  // an empty sum: out = beta * out
     GAN_DISPATCH_FLOAT(out.dtype(), "matmul", [&] {
       scalar_t* po = out.data<scalar_t>();

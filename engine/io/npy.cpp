@@ -8,7 +8,9 @@
 namespace gan::io {
 
 std::string serialize_npy(const Tensor& t) {
+  // NumPy has no bfloat16: such arrays are written as float32, every value exact.
   Tensor h = t.detach().cpu();
+  if (h.dtype() == DType::BFloat16) h = h.to(DType::Float32);
   std::string shape = "(";
   for (size_t i = 0; i < h.shape().size(); ++i) shape += std::to_string(h.shape()[i]) + ", ";
   if (h.shape().size() > 1) shape.resize(shape.size() - 2);

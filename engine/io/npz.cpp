@@ -128,8 +128,8 @@ NpzFile load_npz(const std::string& path) {
 }
 
 NpzWriter& NpzWriter::add(const std::string& key, const Tensor& t) {
-  GAN_CHECK(t.dtype() == DType::Float32 || t.dtype() == DType::Float64,
-            "npz: array '" << key << "' must be float32 or float64");
+  GAN_CHECK(t.dtype() == DType::Float32 || t.dtype() == DType::Float64 || t.dtype() == DType::BFloat16,
+            "npz: array '" << key << "' must be float32, float64 or bfloat16 (stored as float32)");
   members_.emplace_back(key, serialize_npy(t));
   return *this;
 }

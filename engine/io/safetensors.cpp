@@ -34,7 +34,7 @@ StoredTensor StoredTensor::from_tensor(const Tensor& t) {
   GAN_CHECK(host_is_little_endian(), "safetensors: big-endian hosts are not supported");
   Tensor h = t.detach().cpu();
   StoredTensor s;
-  s.dtype = h.dtype() == DType::Float32 ? "F32" : "F64";
+  s.dtype = h.dtype() == DType::Float32 ? "F32" : h.dtype() == DType::Float64 ? "F64" : "BF16";
   s.shape = h.shape();
   const uint8_t* p = static_cast<const uint8_t*>(h.raw_data());
   s.data.assign(p, p + h.nbytes());

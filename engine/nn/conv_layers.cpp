@@ -4,6 +4,7 @@
 
 #include "engine/nn/init.h"
 #include "engine/nn/layers.h"
+#include "engine/nn/precision.h"
 #include "engine/ops/ops.h"
 
 namespace gan::nn {
@@ -40,7 +41,9 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t paddi
   reset_conv(weight, bias, gen_or_default(gen));
 }
 
-Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, effective_weight(), bias, params); }
+Tensor Conv2d::forward(const Tensor& x) {
+  return conv2d(x, like_input(effective_weight(), x), like_input(bias, x), params);
+}
 
 std::string Conv2d::extra_repr() const {
   return conv_repr(in_channels, out_channels, kernel_size, params, bias.defined(), false);
@@ -60,7 +63,9 @@ ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t str
   reset_conv(weight, bias, gen_or_default(gen));
 }
 
-Tensor ConvTranspose2d::forward(const Tensor& x) { return conv_transpose2d(x, effective_weight(), bias, params); }
+Tensor ConvTranspose2d::forward(const Tensor& x) {
+  return conv_transpose2d(x, like_input(effective_weight(), x), like_input(bias, x), params);
+}
 
 std::string ConvTranspose2d::extra_repr() const {
   return conv_repr(in_channels, out_channels, kernel_size, params, bias.defined(), true);

@@ -4,6 +4,7 @@
 
 #include "engine/nn/init.h"
 #include "engine/nn/layers.h"
+#include "engine/nn/precision.h"
 #include "engine/ops/ops.h"
 
 namespace gan::nn {
@@ -54,7 +55,7 @@ Linear::Linear(int64_t in, int64_t out, bool has_bias, Generator* gen)
   }
 }
 
-Tensor Linear::forward(const Tensor& x) { return linear(x, effective_weight(), bias); }
+Tensor Linear::forward(const Tensor& x) { return linear(x, like_input(effective_weight(), x), like_input(bias, x)); }
 
 Embedding::Embedding(int64_t n, int64_t d, Generator* gen) : Module("Embedding"), num(n), dim(d) {
   GAN_CHECK(n > 0 && d > 0, "Embedding: sizes must be positive, got num=" << n << " dim=" << d);

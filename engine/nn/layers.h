@@ -127,6 +127,7 @@ class BatchNorm2d : public Module {
 
  private:
   void check_input(const Tensor& x) const;
+  Tensor forward_float(const Tensor& x);  // forward on float32 or float64 input
   void count_batch(const Tensor& x);  // num_batches_tracked, also in a recorded step's replays
 };
 

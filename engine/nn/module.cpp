@@ -228,6 +228,11 @@ void Sequential::push_back(std::shared_ptr<Module> m) {
 
 bool Module::forward_fused(Module&, const Tensor&, Tensor&) { return false; }
 
+Tensor Module::forward_in_compute_dtype(const Tensor& x) {
+  Tensor y = forward(x.to(compute_dtype_));
+  return y.dtype() == compute_dtype_ ? y.to(x.dtype()) : y;
+}
+
 namespace {
 std::atomic<bool> g_layer_fusion{true};
 }

@@ -49,12 +49,20 @@ class Module {
 
   virtual Tensor forward(const Tensor& x) = 0;
   // forward(x), then the forward hook (if any) sees the output. Containers call their children
-  // this way, so a hook on a layer sees it wherever the layer sits.
+  // this way, so a hook on a layer sees it wherever the layer sits. With a compute dtype set
+  // (set_compute_dtype), a float32 x is cast to it first and a result in it is cast back.
   Tensor operator()(const Tensor& x) {
-    Tensor y = forward(x);
+    const bool cast = compute_dtype_ != DType::Float32 && x.defined() && x.dtype() == DType::Float32;
+    Tensor y = cast ? forward_in_compute_dtype(x) : forward(x);
     call_forward_hook(y);
     return y;
   }
+  // --precision bf16: the whole network runs on bfloat16 activations from a float32 input and
+  // gives float32 outputs (engine/nn/precision.h: how its layers treat their float32 parameters).
+  // Set on the networks a recipe calls, not on their layers. Float32 (the default) casts nothing;
+  // neither does any compute dtype on inputs other than float32 (float64 gradient checks).
+  void set_compute_dtype(DType dtype) { compute_dtype_ = dtype; }
+  DType compute_dtype() const { return compute_dtype_; }
   // One observer of this module's outputs (activation taps, e.g. `gan trace`); an empty function
   // removes it. A hook reads the output and must not change it.
   void set_forward_hook(std::function<void(const Tensor& out)> hook) { forward_hook_ = std::move(hook); }
@@ -129,7 +137,10 @@ class Module {
   NamedTensors named_tensors(NamedTensors Module::*table) const;
   void describe_into(std::string& out, const std::string& name, int indent) const;
 
+  Tensor forward_in_compute_dtype(const Tensor& x);
+
   std::string type_name_;
+  DType compute_dtype_ = DType::Float32;
   std::function<void(const Tensor&)> forward_hook_;
   bool training_ = true;
   std::vector<std::pair<std::string, Tensor>> params_;

@@ -3,6 +3,7 @@
 
 #include "engine/capture/step_graph.h"
 #include "engine/nn/layers.h"
+#include "engine/nn/precision.h"
 #include "engine/ops/ops.h"
 
 namespace gan::nn {
@@ -38,8 +39,12 @@ void BatchNorm2d::count_batch(const Tensor& x) {
   if (step_recording(x.device())) on_replay(x.device(), [this] { ++num_batches_tracked; });
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
-  check_input(x);
+Tensor BatchNorm2d::forward(const Tensor& in) {
+  check_input(in);
+  return in_float32(in, [&](const Tensor& x) { return forward_float(x); });
+}
+
+Tensor BatchNorm2d::forward_float(const Tensor& x) {
   if (is_training()) {
     count_batch(x);
     if (sum_across) return batch_norm_across(x, weight, bias, running_mean, running_var, sum_across, momentum, eps);
@@ -64,7 +69,9 @@ bool BatchNorm2d::forward_fused(Module& next, const Tensor& x, Tensor& out) {
   }
   check_input(x);
   count_batch(x);
-  out = batch_norm_act(x, weight, bias, running_mean, running_var, act, momentum, eps);
+  out = in_float32(x, [&](const Tensor& x32) {
+    return batch_norm_act(x32, weight, bias, running_mean, running_var, act, momentum, eps);
+  });
   return true;
 }
 
@@ -91,7 +98,7 @@ Tensor InstanceNorm2d::forward(const Tensor& x) {
             "InstanceNorm2d(" << num_features << "): input " << x.str() << " is not [N, " << num_features
                               << ", H, W]");
   // No running statistics: training and eval both normalise each plane by its own statistics.
-  return instance_norm(x, weight, bias, eps);
+  return in_float32(x, [&](const Tensor& x32) { return instance_norm(x32, weight, bias, eps); });
 }
 
 std::string InstanceNorm2d::extra_repr() const {
@@ -118,7 +125,7 @@ Tensor LayerNorm::forward(const Tensor& x) {
   Shape tail(x.shape().end() - nd, x.shape().end());
   GAN_CHECK(tail == normalized_shape,
             "LayerNorm" << shape_str(normalized_shape) << ": input " << x.str() << " does not end in that shape");
-  return layer_norm(x, nd, weight, bias, eps);
+  return in_float32(x, [&](const Tensor& x32) { return layer_norm(x32, nd, weight, bias, eps); });
 }
 
 std::string LayerNorm::extra_repr() const {

@@ -1,0 +1,128 @@
+// bfloat16 tensors on primitives that compute in float32.
+//
+// --precision bf16 stores activations and weight copies in bfloat16, and every op computes in
+// float32 and rounds its result once (docs/PERFORMANCE.md, "bfloat16"). A primitive that has no
+// bfloat16 kernel of its own gets exactly that from here: GAN_BACKEND calls it through
+// call_primitive, which, when any tensor argument is bfloat16, hands the primitive float32 copies
+// (every const Tensor& widened; every Tensor& widened, then rounded back into the caller's tensor
+// after the call) and leaves every other argument as it is. The rounding is the one a bfloat16
+// kernel makes at its store, so results do not depend on which primitives have their own.
+//
+// A primitive that reads and writes bfloat16 itself (casts; the cuDNN and cuBLAS products on the
+// GPU) says so with GAN_STORES_BF16 (engine/backend/declare.h) and is called directly; where it
+// cannot (no cuDNN in the build), it hands itself float32 copies with call_widened. Tensor lists (the optimizers' parameters
+// and states) are never widened: they hold float32 master weights, and a bfloat16 entry is refused.
+#pragma once
+#include <cstddef>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "engine/backend/elementwise.h"
+#include "engine/build_config.h"
+#include "engine/core/tensor.h"
+
+namespace gan::backend {
+
+namespace bf16_detail {
+
+inline bool is_bf16(const Tensor& t) { return t.defined() && t.dtype() == DType::BFloat16; }
+template <class T> bool any_bf16(const char*, const T&) { return false; }
+inline bool any_bf16(const char*, const Tensor& t) { return is_bf16(t); }
+inline bool any_bf16(const char* op, const std::vector<Tensor>& ts) {
+  for (const Tensor& t : ts)
+    GAN_CHECK(!is_bf16(t), op << ": " << t.str() << " in a tensor list; lists hold float32 master weights and "
+                                  "optimizer states, never bfloat16");
+  return false;
+}
+
+inline void cast_on_device(const Tensor& src, Tensor& dst) {
+#ifdef GAN_WITH_CUDA
+  if (src.is_cuda()) return ::gan::cuda::cast_copy(src, dst);
+#endif
+  ::gan::cpu::cast_copy(src, dst);
+}
+
+inline Tensor widened(const Tensor& t) {
+  Tensor w = Tensor::empty(t.shape(), DType::Float32, t.device());
+  cast_on_device(t, w);
+  return w;
+}
+
+// What the primitive receives for one argument, by the primitive's own parameter type P.
+template <class P, class A> class Held {  // not a tensor: passed on as it came
+ public:
+  explicit Held(A&& a) : a_(&a) {}
+  A&& get() { return static_cast<A&&>(*a_); }
+  void write_back() {}
+
+ private:
+  std::remove_reference_t<A>* a_;
+};
+template <class A> class Held<const Tensor&, A> {
+ public:
+  explicit Held(const Tensor& t) : orig_(t), wide_(is_bf16(t) ? widened(t) : Tensor()) {}
+  const Tensor& get() { return wide_.defined() ? wide_ : orig_; }
+  void write_back() {}
+
+ private:
+  const Tensor& orig_;
+  Tensor wide_;
+};
+template <class A> class Held<Tensor&, A> {  // an output, or in and out (running stats, +=)
+ public:
+  explicit Held(Tensor& t) : orig_(t), wide_(is_bf16(t) ? widened(t) : Tensor()) {}
+  Tensor& get() { return wide_.defined() ? wide_ : orig_; }
+  void write_back() {
+    if (wide_.defined()) cast_on_device(wide_, orig_);
+  }
+
+ private:
+  Tensor& orig_;
+  Tensor wide_;
+};
+
+template <class F> struct Signature;
+template <class R, class... P> struct Signature<R (*)(P...)> {
+  using Params = std::tuple<P...>;
+};
+
+template <auto Fn, class Call, class... A, size_t... I>
+decltype(auto) call_in_float32(std::index_sequence<I...>, Call&& call, A&&... a) {
+  using Params = typename Signature<decltype(Fn)>::Params;
+  std::tuple<Held<std::tuple_element_t<I, Params>, A>...> held(std::forward<A>(a)...);
+  using R = decltype(call(std::get<I>(held).get()...));
+  if constexpr (std::is_void_v<R>) {
+    call(std::get<I>(held).get()...);
+    (std::get<I>(held).write_back(), ...);
+  } else {
+    R r = call(std::get<I>(held).get()...);
+    (std::get<I>(held).write_back(), ...);
+    return r;
+  }
+}
+
+}  // namespace bf16_detail
+
+// Fn names the primitive (its parameter types say which tensors are outputs); `call` calls it by
+// name, so that its default arguments still apply.
+template <auto Fn, class Call, class... A>
+decltype(auto) call_primitive(const char* name, Call&& call, A&&... a) {
+  if constexpr (kStoresBf16<Fn>) {
+    return call(std::forward<A>(a)...);
+  } else {
+    if (!(bf16_detail::any_bf16(name, a) || ...)) return call(std::forward<A>(a)...);
+    return bf16_detail::call_in_float32<Fn>(std::index_sequence_for<A...>{}, call, std::forward<A>(a)...);
+  }
+}
+
+// Fn on float32 copies of its bfloat16 arguments, unconditionally: for a primitive that stores
+// bfloat16 where it can and not elsewhere. Fn(args...) is then called with float32 tensors.
+template <auto Fn, class... A>
+void call_widened(A&&... a) {
+  bf16_detail::call_in_float32<Fn>(std::index_sequence_for<A...>{}, [](auto&&... x) { Fn(std::forward<decltype(x)>(x)...); },
+                                   std::forward<A>(a)...);
+}
+
+}  // namespace gan::backend

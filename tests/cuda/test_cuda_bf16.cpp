@@ -1,0 +1,66 @@
+// bfloat16 on the GPU: the cast kernel rounds exactly as the CPU does (the same bits, NaN, ties,
+// infinities), widened primitives give the CPU's results on the same bfloat16 inputs, and a
+// --precision bf16 DCGAN step on CUDA stays close to the CPU's.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <limits>
+
+#include "engine/ops/ops.h"
+#include "models/trainer.h"
+#include "tests/cuda/gpu_skip.h"
+#include "tests/test_helpers.h"
+
+using namespace gan;
+
+TEST(CudaBf16, CastRoundsAsTheCpu) {
+  SKIP_WITHOUT_GPU();
+  Generator g(21);
+  std::vector<float> v;
+  for (int i = 0; i < 100003; ++i) {  // odd length: the kernel's tail
+    uint32_t u = static_cast<uint32_t>(g.below(uint64_t{1} << 32));
+    if (i % 3 == 0) u = (u & 0xffff0000u) | 0x8000u;  // ties
+    float f;
+    std::memcpy(&f, &u, 4);
+    v.push_back(f);
+  }
+  v.push_back(std::numeric_limits<float>::infinity());
+  v.push_back(std::numeric_limits<float>::max());
+  v.push_back(std::numeric_limits<float>::quiet_NaN());
+  Tensor x = Tensor::from_vector(v, {static_cast<int64_t>(v.size())});
+  Tensor cpu = x.to(DType::BFloat16);
+  Tensor gpu = x.to(Device::cuda(0)).to(DType::BFloat16).cpu();
+  EXPECT_TRUE(test::same_bits(cpu, gpu));
+  // And back, and from float64.
+  EXPECT_TRUE(test::same_bits(cpu.to(DType::Float32), gpu.to(Device::cuda(0)).to(DType::Float32).cpu()));
+  Tensor d = Tensor::randn({4097}, &g, DType::Float64);
+  EXPECT_TRUE(test::same_bits(d.to(DType::BFloat16), d.to(Device::cuda(0)).to(DType::BFloat16).cpu()));
+}
+
+TEST(CudaBf16, WidenedPrimitivesMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  Generator g(22);
+  const Device gpu = Device::cuda(0);
+  Tensor x = Tensor::randn({3, 5, 9, 9}, &g).to(DType::BFloat16);
+  Tensor w = Tensor::randn({7, 5, 4, 4}, &g).to(DType::BFloat16);
+  Conv2dParams p = Conv2dParams::make(2, 1);
+  Tensor y_cpu = conv2d(x, w, Tensor(), p), y_gpu = conv2d(x.to(gpu), w.to(gpu), Tensor(), p).cpu();
+  EXPECT_EQ(y_gpu.dtype(), DType::BFloat16);
+  // Float32 sums in another order: at most one bfloat16 step apart.
+  EXPECT_LT(test::rel_error(y_gpu, y_cpu), 1e-2);
+  Tensor a = leaky_relu(x, 0.2), b = leaky_relu(x.to(gpu), 0.2).cpu();
+  EXPECT_TRUE(test::same_bits(a, b));  // element-wise: the same bits
+}
+
+TEST(CudaBf16, ADcganStepOnCudaStaysCloseToTheCpu) {
+  SKIP_WITHOUT_GPU();
+  auto ds = test::random_images(16, 1, 32, 23);
+  models::TrainConfig c = test::tiny_dcgan32(2);
+  c.precision = "bf16";
+  models::Trainer cpu(c, ds, Device::cpu()), gpu(c, ds, Device::cuda(0));
+  for (int i = 0; i < 2; ++i) {
+    const models::StepScalars a = cpu.train_step(), b = gpu.train_step();
+    EXPECT_NEAR(a["loss_d"].item(), b["loss_d"].item(), 0.03 * std::fabs(a["loss_d"].item())) << i;
+    EXPECT_NEAR(a["loss_g"].item(), b["loss_g"].item(), 0.03 * std::fabs(a["loss_g"].item())) << i;
+  }
+}
