@@ -48,7 +48,10 @@ Tensor ConditionalGenerator::forward(const Tensor& z, const Tensor& c) {
   Tensor e = embed ? (*embed)(c) : c;
   Shape s{z.size(0), e.numel() / z.size(0)};
   for (int64_t d = 2; d < z.dim(); ++d) s.push_back(1);  // DCGAN noise [N, nz, 1, 1]
-  return base_->forward(cat({z, e.reshape(s)}, 1));
+  Tensor in = cat({z, e.reshape(s)}, 1);
+  // --precision bf16 (nn::Module::set_compute_dtype): the joined input cast once, the images back.
+  if (compute_dtype() != DType::BFloat16 || in.dtype() != DType::Float32) return base_->forward(in);
+  return base_->forward(in.to(DType::BFloat16)).to(DType::Float32);
 }
 
 ConditionalDiscriminator::ConditionalDiscriminator(const ModelConfig& cfg, Generator& gen)
@@ -89,13 +92,21 @@ CriticOutput ConditionalDiscriminator::run(const Tensor& x, const Tensor& labels
   Tensor h = cfg_.arch == "mlp" ? x.flatten(1) : x;
   if (cfg_.conditional() && cfg_.cond_method == "concat") {  // one-hot labels: extra inputs or constant maps
     const int64_t k = cfg_.num_classes;
-    Tensor y = one_hot(labels, k);
+    Tensor y = one_hot(labels, k).to(h.dtype());
     h = cat({h, cfg_.arch == "mlp" ? y : broadcast_to(y.reshape({n, k, 1, 1}), {n, k, s, s})}, 1);
   }
+  // --precision bf16: the trunk on bfloat16 activations; the logit, the features and what is built
+  // on them (projection, auxiliary classifier, Q) in float32. x may come cast already (forward).
+  const bool bf16 = compute_dtype() == DType::BFloat16;
+  if (bf16) h = h.to(DType::BFloat16);
   const auto& layers = main->children();
   for (size_t i = 0; i + 1 < layers.size(); ++i) h = (*layers[i].second)(h);
   CriticOutput out;
   out.logit = (*layers.back().second)(h).reshape({n});
+  if (bf16) {
+    out.logit = out.logit.to(DType::Float32);
+    h = h.to(DType::Float32);
+  }
   out.features = h.flatten(1);
   if (embed) {
     Tensor phi = cfg_.arch == "mlp" ? h : sum(h, {2, 3});

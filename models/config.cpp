@@ -191,9 +191,6 @@ void TrainConfig::validate() const {
   GAN_CHECK(precision == "fp32" || precision == "tf32" || precision == "bf16",
             "train: --precision must be fp32, tf32 or bf16, got '" << precision << "'");
   GAN_CHECK(!(tf32 && precision == "bf16"), "train: --tf32 and --precision bf16 name different precisions");
-  GAN_CHECK(precision != "bf16" || (model.condition == "none" && model.codes.empty()),
-            "train: --precision bf16 runs unconditional models only so far: the class embedding and InfoGAN's "
-            "codes are not cast to bfloat16 yet (drop --condition / --codes, or use --precision fp32)");
   GAN_CHECK(cuda_graph == "off" || cuda_graph == "on",
             "train: --cuda-graph must be on or off, got '" << cuda_graph << "'");
   GAN_CHECK(n_samples > 0, "train: the sample grid needs at least one image");

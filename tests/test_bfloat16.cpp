@@ -216,9 +216,6 @@ TEST(BFloat16, PrecisionSettingsAreChecked) {
   c.tf32 = true;
   EXPECT_THROW(c.validate(), Error);
   c.tf32 = false;
-  c.model.condition = "class";
-  EXPECT_THROW(c.validate(), Error);
-  c.model.condition = "none";
   EXPECT_NO_THROW(c.validate());
   c.precision = "tf32";
   EXPECT_TRUE(c.tf32_math());
