@@ -45,6 +45,12 @@ models::TrainConfig graph_config(const std::string& kind) {
     c.model.ngf = c.model.ndf = 8;
     c.ema = 0.99;
     c.lr_schedule = "linear";  // a new learning rate at every step
+  } else if (kind == "dcgan-bce-bf16") {  // --precision bf16: casts and float32 copies inside the step
+    c.data = "mnist";
+    c.model.arch = "dcgan32";
+    c.model.image_size = 32;
+    c.model.ngf = c.model.ndf = 8;
+    c.precision = "bf16";
   } else if (kind == "toy-wgan-gp") {
     c.data = "gaussians25";
     c.loss = "wgan-gp";
@@ -116,7 +122,7 @@ TEST(CudaGraph, RecordedTrainingMatchesUncaptured) {
   SKIP_WITHOUT_GPU();
   cuda::set_allow_tf32(false);
   const io::ImageDataset ds = random_images(40, 1, 28, 3);  // 5 batches: replays cross epochs
-  for (const std::string kind : {"dcgan-bce-ema", "toy-wgan-gp", "dcgan-wgan-clip"}) {
+  for (const std::string kind : {"dcgan-bce-ema", "toy-wgan-gp", "dcgan-wgan-clip", "dcgan-bce-bf16"}) {
     const models::TrainConfig c = graph_config(kind);
     models::Trainer off = graph_trainer(c, ds, "off"), on = graph_trainer(c, ds, "on");
     for (int s = 0; s < c.steps; ++s) {
