@@ -160,6 +160,9 @@ struct ConvPlanCudnn {
   ConvDesc cd;
   int algo = 0;
   size_t workspace = 0;
+  // False when cuDNN offered no algorithm for bfloat16 data of this shape: the primitive then
+  // computes from float32 copies instead (for float32 and float64 that is an error).
+  bool usable = true;
 };
 
 // Results come fastest first: the first deterministic success, else the first success. Under
@@ -193,8 +196,13 @@ template <class Perf, int Count, class Find>
 cudnnMathType_t choose_algo(ConvPlanCudnn& pl, const ConvArgs& a, bool strict, Find&& find) {
   Perf perf[Count];
   int returned = 0;
-  GAN_CUDNN_CHECK(find(perf, Count, &returned));
-  const Perf* best = pick(perf, returned, strict);
+  const cudnnStatus_t found = find(perf, Count, &returned);
+  const Perf* best = found == CUDNN_STATUS_SUCCESS ? pick(perf, returned, strict) : nullptr;
+  if (!best && a.dtype == DType::BFloat16) {
+    pl.usable = false;
+    return CUDNN_DEFAULT_MATH;
+  }
+  GAN_CUDNN_CHECK(found);
   GAN_CHECK(best, op_name(a.op) << ": cuDNN found no working algorithm for " << describe(a.s));
   pl.algo = best->algo;
   pl.workspace = best->memory;
@@ -247,7 +255,7 @@ std::unique_ptr<ConvPlanCudnn> build_plan(const ConvArgs& a, bool tf32) {
     }
   }
   // An algorithm runs with the math type it was timed with; strict FP32 keeps FMA math.
-  if (!strict) GAN_CUDNN_CHECK(cudnnSetConvolutionMathType(pl->cd.d, math));
+  if (!strict && pl->usable) GAN_CUDNN_CHECK(cudnnSetConvolutionMathType(pl->cd.d, math));
   return pl;
 }
 
@@ -289,10 +297,18 @@ void run_cudnn(const ConvArgs& a) {
   }
 }
 
+// bfloat16 data of this shape runs in cuDNN (an algorithm was found for it).
+bool bf16_in_cudnn(const ConvArgs& a) {
+  if (!cudnn_unsupported(a.s).empty()) return false;
+  DeviceGuard guard(a.device);
+  return cudnn_plan(a, false).usable;
+}
+
 #pragma GCC diagnostic pop
 #else
 std::string cudnn_unsupported(const Conv2dShape&) { return "this build has no cuDNN"; }
 void run_cudnn(const ConvArgs& a) { GAN_FAIL(op_name(a.op) << ": this build has no cuDNN"); }
+bool bf16_in_cudnn(const ConvArgs&) { return false; }
 #endif
 
 void run(const ConvArgs& a) {
@@ -306,8 +322,9 @@ void run(const ConvArgs& a) {
 }
 
 // bfloat16 data runs in cuDNN (bfloat16 in and out, float32 accumulation); where cuDNN cannot (a
-// build without it, a shape its legacy descriptors refuse) the primitive takes float32 copies.
-bool widen_bf16(const ConvArgs& a) { return a.dtype == DType::BFloat16 && !cudnn_unsupported(a.s).empty(); }
+// build without it, a shape its legacy descriptors refuse, no algorithm found) the primitive takes
+// float32 copies.
+bool widen_bf16(const ConvArgs& a) { return a.dtype == DType::BFloat16 && !bf16_in_cudnn(a); }
 
 }  // namespace
 
