@@ -1,6 +1,8 @@
 // Element-wise kernels. Contiguous maps move 16 bytes per access (float4 / double2) when every pointer
 // is 16-byte aligned, with a scalar tail; grid-stride loops with int64 indices throughout. The op is
 // a template parameter, chosen once per launch, so each map compiles to a tight loop.
+#include <type_traits>
+
 #include "kernels/device_utils.cuh"
 #include "kernels/elementwise.cuh"
 #include "kernels/philox.h"
@@ -16,6 +18,28 @@ struct AxpyFn {  // out += alpha * x, as a binary map of (out, x)
   T alpha;
   __device__ __forceinline__ T operator()(T o, T x) const { return o + alpha * x; }
 };
+
+// The type a map computes in: float for bfloat16 data, the data's own type otherwise.
+template <class T> struct ComputeOf { using type = T; };
+template <> struct ComputeOf<bf16> { using type = float; };
+template <class T> using compute_t = typename ComputeOf<T>::type;
+
+// A float functor on bfloat16 data: each operand widened (exactly), the result rounded once, as the
+// CPU's float32 copies (engine/backend/bf16_widening.h) compute the same map.
+template <class F>
+struct Bf16Map {
+  F f;
+  template <class... A>
+  __device__ __forceinline__ bf16 operator()(A... x) const {
+    return bf16(f(static_cast<float>(x)...));
+  }
+};
+// The functor a launch runs on T data.
+template <class T, class F>
+__host__ __device__ auto stored_as(F f) {
+  if constexpr (std::is_same_v<T, bf16>) return Bf16Map<F>{f};
+  else return f;
+}
 
 // ---- kernels ----
 
@@ -277,42 +301,49 @@ cudaError_t cast(const In* in, Out* out, int64_t n, cudaStream_t s) {
 
 template <class T>
 cudaError_t unary(UnaryOp op, const T* x, T* y, int64_t n, double a, double b, cudaStream_t s) {
-  return visit_unary<T>(op, static_cast<T>(a), static_cast<T>(b), [&](auto f) { return launch_map1(x, y, n, f, s); },
-                        cudaErrorInvalidValue);
+  using C = compute_t<T>;
+  return visit_unary<C>(op, static_cast<C>(a), static_cast<C>(b),
+                        [&](auto f) { return launch_map1(x, y, n, stored_as<T>(f), s); }, cudaErrorInvalidValue);
 }
 
 template <class T>
 cudaError_t binary_same(BinaryOp op, const T* x, const T* y, T* out, int64_t n, double a, cudaStream_t s) {
-  return visit_binary<T>(op, static_cast<T>(a), [&](auto f) { return launch_map2(x, y, out, n, f, s); },
+  using C = compute_t<T>;
+  return visit_binary<C>(op, static_cast<C>(a), [&](auto f) { return launch_map2(x, y, out, n, stored_as<T>(f), s); },
                          cudaErrorInvalidValue);
 }
 
 template <class T>
 cudaError_t binary_scalar(BinaryOp op, const T* v, const T* sc, bool scalar_first, T* out, int64_t n, double a,
                           cudaStream_t s) {
-  return visit_binary<T>(op, static_cast<T>(a),
-                         [&](auto f) { return launch_scalar(v, sc, scalar_first, out, n, f, s); },
+  using C = compute_t<T>;
+  return visit_binary<C>(op, static_cast<C>(a),
+                         [&](auto f) { return launch_scalar(v, sc, scalar_first, out, n, stored_as<T>(f), s); },
                          cudaErrorInvalidValue);
 }
 
 template <class T>
 cudaError_t binary_run(BinaryOp op, const T* big, const T* small, bool small_first, T* out, int64_t n, int64_t inner,
                        int64_t mid, double a, cudaStream_t s) {
-  return visit_binary<T>(op, static_cast<T>(a),
-                         [&](auto f) { return launch_run(big, small, small_first, out, n, inner, mid, f, s); },
+  using C = compute_t<T>;
+  return visit_binary<C>(op, static_cast<C>(a),
+                         [&](auto f) { return launch_run(big, small, small_first, out, n, inner, mid, stored_as<T>(f), s); },
                          cudaErrorInvalidValue);
 }
 
 template <class T>
 cudaError_t binary_strided(BinaryOp op, const T* x, const T* y, T* out, const StridedIndex& idx, int64_t n,
                            double a, cudaStream_t s) {
-  return visit_binary<T>(op, static_cast<T>(a), [&](auto f) { return launch_strided2(x, y, out, idx, n, f, s); },
+  using C = compute_t<T>;
+  return visit_binary<C>(op, static_cast<C>(a),
+                         [&](auto f) { return launch_strided2(x, y, out, idx, n, stored_as<T>(f), s); },
                          cudaErrorInvalidValue);
 }
 
 template <class T>
 cudaError_t add_inplace(T* out, const T* x, int64_t n, double alpha, cudaStream_t s) {
-  return launch_map2(out, x, out, n, AxpyFn<T>{static_cast<T>(alpha)}, s);
+  using C = compute_t<T>;
+  return launch_map2(out, x, out, n, stored_as<T>(AxpyFn<C>{static_cast<C>(alpha)}), s);
 }
 
 template <class T>
@@ -342,6 +373,16 @@ cudaError_t gather(const T* x, T* out, const StridedIndex& idx, int64_t n, cudaS
 GAN_INSTANTIATE(float)
 GAN_INSTANTIATE(double)
 #undef GAN_INSTANTIATE
+// bfloat16: the maps only (float math between a widening load and one rounding store).
+template cudaError_t unary<bf16>(UnaryOp, const bf16*, bf16*, int64_t, double, double, cudaStream_t);
+template cudaError_t binary_same<bf16>(BinaryOp, const bf16*, const bf16*, bf16*, int64_t, double, cudaStream_t);
+template cudaError_t binary_scalar<bf16>(BinaryOp, const bf16*, const bf16*, bool, bf16*, int64_t, double,
+                                         cudaStream_t);
+template cudaError_t binary_run<bf16>(BinaryOp, const bf16*, const bf16*, bool, bf16*, int64_t, int64_t, int64_t,
+                                      double, cudaStream_t);
+template cudaError_t binary_strided<bf16>(BinaryOp, const bf16*, const bf16*, bf16*, const StridedIndex&, int64_t,
+                                          double, cudaStream_t);
+template cudaError_t add_inplace<bf16>(bf16*, const bf16*, int64_t, double, cudaStream_t);
 template cudaError_t cast<float, float>(const float*, float*, int64_t, cudaStream_t);
 template cudaError_t cast<float, double>(const float*, double*, int64_t, cudaStream_t);
 template cudaError_t cast<double, float>(const double*, float*, int64_t, cudaStream_t);

@@ -36,3 +36,8 @@ using kernels::UnaryOp;
 GAN_DECLARE_PRIMITIVES(GAN_ELEMENTWISE_PRIMITIVES)
 GAN_STORES_BF16(cpu, cast_copy)
 GAN_STORES_BF16(cuda, cast_copy)
+// CUDA maps bfloat16 data themselves: float math between a widening load and one rounding store,
+// the values the CPU's float32 copies give.
+GAN_STORES_BF16(cuda, unary)
+GAN_STORES_BF16(cuda, binary)
+GAN_STORES_BF16(cuda, add_inplace)

@@ -48,7 +48,7 @@ void cast_copy(const Tensor& src, Tensor& dst) {
 
 void unary(UnaryOp op, const Tensor& x, Tensor& out, double a, double b) {
   OnDevice on(out);
-  GAN_DISPATCH_FLOAT(x.dtype(), "unary", [&] {
+  GAN_DISPATCH_FLOAT_BF16(x.dtype(), "unary", [&] {
     GAN_CUDA_CHECK(kernels::unary<scalar_t>(op, x.data<scalar_t>(), out.data<scalar_t>(), x.numel(), a, b, on.stream));
   });
 }
@@ -57,7 +57,7 @@ void binary(BinaryOp op, const Tensor& x, const Tensor& y, Tensor& out, double a
   OnDevice on(out);
   const Shape& os = out.shape();
   const int64_t n = out.numel();
-  GAN_DISPATCH_FLOAT(out.dtype(), "binary", [&] {
+  GAN_DISPATCH_FLOAT_BF16(out.dtype(), "binary", [&] {
     const scalar_t* px = x.data<scalar_t>();
     const scalar_t* py = y.data<scalar_t>();
     scalar_t* po = out.data<scalar_t>();
@@ -80,7 +80,7 @@ void binary(BinaryOp op, const Tensor& x, const Tensor& y, Tensor& out, double a
 
 void add_inplace(Tensor& out, const Tensor& x, double alpha) {
   OnDevice on(out);
-  GAN_DISPATCH_FLOAT(out.dtype(), "add_inplace", [&] {
+  GAN_DISPATCH_FLOAT_BF16(out.dtype(), "add_inplace", [&] {
     GAN_CUDA_CHECK(kernels::add_inplace<scalar_t>(out.data<scalar_t>(), x.data<scalar_t>(), out.numel(), alpha, on.stream));
   });
 }

@@ -52,6 +52,25 @@ TEST(CudaBf16, WidenedPrimitivesMatchTheCpu) {
   EXPECT_TRUE(test::same_bits(a, b));  // element-wise: the same bits
 }
 
+// The CUDA maps store bfloat16 themselves (kernels/elementwise.cu: Bf16Map): the CPU's float32-copy
+// values, bit for bit where the float math is exact on both sides.
+TEST(CudaBf16, MapsStoreWhatTheCpuCopiesGive) {
+  SKIP_WITHOUT_GPU();
+  Generator g(24);
+  const Device gpu = Device::cuda(0);
+  Tensor x = Tensor::randn({5, 6, 7, 3}, &g).to(DType::BFloat16);  // odd sizes: vector tails
+  Tensor y = Tensor::randn({5, 6, 7, 3}, &g).to(DType::BFloat16);
+  Tensor bias = Tensor::randn({1, 6, 1, 1}, &g).to(DType::BFloat16);
+  Tensor xg = x.to(gpu), yg = y.to(gpu), bg = bias.to(gpu);
+  EXPECT_TRUE(test::same_bits(add(x, y), add(xg, yg).cpu()));                 // same shape
+  EXPECT_TRUE(test::same_bits(mul(x, 0.37), mul(xg, 0.37).cpu()));            // scalar
+  EXPECT_TRUE(test::same_bits(add(x, bias), add(xg, bg).cpu()));              // a broadcast run
+  EXPECT_TRUE(test::same_bits(mul(x, bias.reshape({6, 1, 1})), mul(xg, bg.reshape({6, 1, 1})).cpu()));
+  EXPECT_TRUE(test::same_bits(relu(x), relu(xg).cpu()));
+  EXPECT_LT(test::rel_error(tanh(xg).cpu(), tanh(x)), 1e-2);  // device and host tanhf may differ by an ulp
+  EXPECT_EQ(add(xg, yg).dtype(), DType::BFloat16);
+}
+
 TEST(CudaBf16, ADcganStepOnCudaStaysCloseToTheCpu) {
   SKIP_WITHOUT_GPU();
   auto ds = test::random_images(16, 1, 32, 23);
