@@ -109,12 +109,15 @@ TEST(BFloat16, PrimitivesComputeInFloat32AndRoundOnce) {
   EXPECT_TRUE(test::same_bits(add(x, y), rounded(add(wide(x), wide(y)))));
   EXPECT_TRUE(test::same_bits(leaky_relu(x, 0.2), rounded(leaky_relu(wide(x), 0.2))));
   EXPECT_TRUE(test::same_bits(sum(x), rounded(sum(wide(x)))));
+  EXPECT_TRUE(test::same_bits(permute(x, {0, 2, 3, 1}), rounded(permute(wide(x), {0, 2, 3, 1}))));
+  EXPECT_TRUE(test::same_bits(cat({x, y}, 1), rounded(cat({wide(x), wide(y)}, 1))));
+  EXPECT_EQ(cat({x, y}, 1).dtype(), DType::BFloat16);
   EXPECT_EQ(conv2d(x, w, Tensor(), p).dtype(), DType::BFloat16);
 }
 
 TEST(BFloat16, GradientsReachFloat32MastersThroughTheCopies) {
   Generator g(4);
-  nn::Linear lin(6, 5, &g);
+  nn::Linear lin(6, 5, true, &g);
   Tensor x = Tensor::randn({8, 6}, &g);
   // The bfloat16 run: activations and the weight copy in bfloat16, the master in float32.
   Tensor y = lin.forward(x.to(DType::BFloat16));
@@ -149,9 +152,9 @@ TEST(BFloat16, BatchNormComputesInFloat32BesideItsFloat32Statistics) {
 TEST(BFloat16, ANetworkWithAComputeDtypeTakesAndGivesFloat32) {
   Generator g(6);
   nn::Sequential net;
-  net.push_back(std::make_shared<nn::Linear>(4, 8, &g));
+  net.push_back(std::make_shared<nn::Linear>(4, 8, true, &g));
   net.push_back(std::make_shared<nn::LeakyReLU>(0.2));
-  net.push_back(std::make_shared<nn::Linear>(8, 2, &g));
+  net.push_back(std::make_shared<nn::Linear>(8, 2, true, &g));
   Tensor x = Tensor::randn({3, 4}, &g);
   Tensor y32 = net(x);
   net.set_compute_dtype(DType::BFloat16);

@@ -19,3 +19,7 @@
   void per_sample_norm(const Tensor& x, Tensor& out, double eps);
 
 GAN_DECLARE_PRIMITIVES(GAN_REDUCTION_PRIMITIVES)
+// CUDA moves bfloat16 data itself (gathers and strided copies: no arithmetic, the same bits).
+GAN_STORES_BF16(cuda, broadcast_copy)
+GAN_STORES_BF16(cuda, permute)
+GAN_STORES_BF16(cuda, slice_copy)

@@ -54,7 +54,7 @@ void broadcast_copy(const Tensor& x, Tensor& out) {
     return;
   }
   auto idx = make_strided_index(out.shape(), broadcast_strides(x.shape(), out.shape()), {}, "broadcast_to");
-  GAN_DISPATCH_FLOAT(x.dtype(), "broadcast_to", [&] {
+  GAN_DISPATCH_FLOAT_BF16(x.dtype(), "broadcast_to", [&] {
     GAN_CUDA_CHECK(kernels::gather<scalar_t>(x.data<scalar_t>(), out.data<scalar_t>(), idx, out.numel(), on.stream));
   });
 }
@@ -65,7 +65,7 @@ void permute(const Tensor& x, Tensor& out, const std::vector<int64_t>& perm) {
   std::vector<int64_t> st(perm.size());
   for (size_t i = 0; i < perm.size(); ++i) st[i] = xst[perm[i]];
   auto idx = make_strided_index(out.shape(), st, {}, "permute");
-  GAN_DISPATCH_FLOAT(x.dtype(), "permute", [&] {
+  GAN_DISPATCH_FLOAT_BF16(x.dtype(), "permute", [&] {
     GAN_CUDA_CHECK(kernels::gather<scalar_t>(x.data<scalar_t>(), out.data<scalar_t>(), idx, out.numel(), on.stream));
   });
 }

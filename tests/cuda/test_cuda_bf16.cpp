@@ -69,6 +69,11 @@ TEST(CudaBf16, MapsStoreWhatTheCpuCopiesGive) {
   EXPECT_TRUE(test::same_bits(relu(x), relu(xg).cpu()));
   EXPECT_LT(test::rel_error(tanh(xg).cpu(), tanh(x)), 1e-2);  // device and host tanhf may differ by an ulp
   EXPECT_EQ(add(xg, yg).dtype(), DType::BFloat16);
+  // Data movement: the same bits.
+  EXPECT_TRUE(test::same_bits(broadcast_to(bias, {5, 6, 7, 3}), broadcast_to(bg, {5, 6, 7, 3}).cpu()));
+  EXPECT_TRUE(test::same_bits(permute(x, {0, 2, 3, 1}), permute(xg, {0, 2, 3, 1}).cpu()));
+  EXPECT_TRUE(test::same_bits(cat({x, y}, 1), cat({xg, yg}, 1).cpu()));
+  EXPECT_TRUE(test::same_bits(slice(x, 1, 2, 5), slice(xg, 1, 2, 5).cpu()));
 }
 
 TEST(CudaBf16, ADcganStepOnCudaStaysCloseToTheCpu) {
