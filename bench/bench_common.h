@@ -35,7 +35,7 @@ enum class Path { Cpu, Hand, Lib };
 struct Variant {
   Path path = Path::Cpu;
   bool tf32 = false;  // TF32 tensor-core math allowed (cuDNN convolutions, cuBLAS matmuls)
-  bool bf16 = false;  // whole steps only: --precision bf16 (bench_train_step)
+  bool bf16 = false;  // bfloat16 data: conv cases (bench_conv.h), whole steps with --precision bf16
   std::string name() const;  // cpu, hand, cudnn, hand.tf32, cudnn.tf32, hand.bf16, cudnn.bf16
   Device device() const;
   bool gpu() const { return path != Path::Cpu; }

@@ -48,10 +48,24 @@ inline ConvView conv_view(const ConvLayer& L, int64_t batch, bool transposed) {
   return v;
 }
 
+// The variants of one precision: strict FP32 (CPU, hand, cuDNN), TF32 (hand.tf32, cudnn.tf32) or
+// bfloat16 data (hand.bf16: the BF16 mma.sync kernels; cudnn.bf16; GPU only).
+enum class ConvPrecision { Fp32, Tf32, Bf16 };
+
+inline std::vector<Variant> conv_variants(ConvPrecision prec, bool with_cpu) {
+  std::vector<Variant> out;
+  if (prec == ConvPrecision::Bf16) {
+    for (const Variant& v : variants(true, false, false)) out.push_back({v.path, false, true});
+    return out;
+  }
+  for (const Variant& v : variants(true, true, with_cpu))
+    if (v.tf32 == (prec == ConvPrecision::Tf32)) out.push_back(v);
+  return out;
+}
+
 inline void conv_case(const std::string& family, const ConvLayer& L, const std::string& ids, bool transposed,
-                      ConvPass pass, bool tf32) {
-  for (const Variant& var : variants(true, true, !L.large)) {
-    if (var.tf32 != tf32) continue;
+                      ConvPass pass, ConvPrecision prec) {
+  for (const Variant& var : conv_variants(prec, !L.large)) {
     const ConvView cv = conv_view(L, var.gpu() ? kBatch : kCpuBatch, transposed);
     add_case(family + "." + conv_pass_name(pass) + "/" + cv.name, ids, var, L.large,
              [=](benchmark::State& st, const Variant& v) {
@@ -69,12 +83,16 @@ inline void conv_case(const std::string& family, const ConvLayer& L, const std::
                  case Prim::TransposeForward: a_shape = cv.y, b_shape = cv.w, out_shape = cv.x; break;
                  case Prim::BackwardWeight: a_shape = cv.x, b_shape = cv.y, out_shape = cv.w; break;
                }
-               const double in_bytes = bytes_of(a_shape) + bytes_of(b_shape);
+               const DType dt = v.bf16 ? DType::BFloat16 : DType::Float32;
+               const double elem = v.bf16 ? 0.5 : 1.0;  // bytes_of counts float32
+               const double in_bytes = elem * (bytes_of(a_shape) + bytes_of(b_shape));
                const int n = rotation_sets(v, in_bytes);
                auto av = randn_sets(n, a_shape, d), bv = randn_sets(n, b_shape, d, 0.05);
-               Tensor out = Tensor::empty(out_shape, DType::Float32, d);
+               if (v.bf16)
+                 for (int i = 0; i < n; ++i) av[i] = av[i].to(dt), bv[i] = bv[i].to(dt);
+               Tensor out = Tensor::empty(out_shape, dt, d);
                const Conv2dParams p = cv.p;
-               measure(st, v, {in_bytes + bytes_of(out_shape), cv.flops}, n, [&](int i) {
+               measure(st, v, {in_bytes + elem * bytes_of(out_shape), cv.flops}, n, [&](int i) {
                  switch (prim) {
                    case Prim::Forward: GAN_BACKEND(d, conv2d_forward, av[i], bv[i], out, p); break;
                    case Prim::BackwardData: GAN_BACKEND(d, conv2d_backward_data, av[i], bv[i], out, p); break;
@@ -88,7 +106,7 @@ inline void conv_case(const std::string& family, const ConvLayer& L, const std::
 
 // Every distinct layer shape once (DCGAN-32 shares several with DCGAN-64), labelled with all the
 // layers that have it. Order (what a time limit cuts first comes last): the DCGAN shapes in strict
-// FP32 (the targets' terms), then with TF32, then the GPU-filling size.
+// FP32 (the targets' terms), then with TF32, then on bfloat16 data, then the GPU-filling size.
 inline void register_conv_family(const std::string& family, const std::vector<ConvLayer>& layers, bool transposed) {
   std::vector<std::pair<ConvLayer, std::string>> unique;
   for (const ConvLayer& L : layers) {
@@ -102,10 +120,10 @@ inline void register_conv_family(const std::string& family, const std::vector<Co
     if (!found) unique.push_back({L, L.id});
   }
   for (bool large : {false, true})
-    for (bool tf32 : {false, true})
+    for (ConvPrecision prec : {ConvPrecision::Fp32, ConvPrecision::Tf32, ConvPrecision::Bf16})
       for (ConvPass pass : {ConvPass::Fwd, ConvPass::BwdData, ConvPass::BwdWeight})
         for (const auto& u : unique)
-          if (u.first.large == large) conv_case(family, u.first, u.second, transposed, pass, tf32);
+          if (u.first.large == large) conv_case(family, u.first, u.second, transposed, pass, prec);
 }
 
 }  // namespace gan::bench

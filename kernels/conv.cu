@@ -2,6 +2,7 @@
 #include "kernels/conv.cuh"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/implicit_gemm.cuh"
 
@@ -36,6 +37,9 @@ constexpr int kGemmBK = 8;  // every tile's BK
 bool bwd_data_is_1x1(const Conv2dShape& s) { return s.P == 1 && s.Q == 1; }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Split-K partial products are kept in the accumulator type: FP32 for bfloat16 data.
+size_t partial_elem_size(size_t elem_size) { return elem_size == 2 ? 4 : elem_size; }
 
 // The product a pass computes: largest phase for backward-data.
 struct GemmDims {
@@ -112,20 +116,20 @@ GemmPlan make_plan(ConvPass pass, const Conv2dShape& s, size_t elem_size, int sm
     int64_t want = ceil_div(2 * sms, nblocks);
     p.splits = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({want, ktiles / 4, kMaxSplits})));
   }
-  p.workspace_bytes = p.splits > 1 ? static_cast<size_t>(p.splits) * d.M * d.Ng * elem_size : 0;
+  p.workspace_bytes = p.splits > 1 ? static_cast<size_t>(p.splits) * d.M * d.Ng * partial_elem_size(elem_size) : 0;
   return p;
 }
 
-// One product: the tiled kernel over every phase and reduction split (on tensor cores, float only,
-// or as FP32/FP64 fused multiply-adds), then, when the reduction was split, the kernel that sums
-// the partial products in split order.
+// One product: the tiled kernel over every phase and reduction split (on tensor cores: TF32 for
+// float, BF16 for bfloat16; or as FP32/FP64 fused multiply-adds), then, when the reduction was
+// split, the kernel that sums the partial products in split order.
 template <class T, class Tile, bool TensorCores, Walk AW, Walk BW, class Prob>
 cudaError_t launch_tile(const Prob& prob, const GemmPlan& pl, const ConvLaunch& l) {
-  T* partial = static_cast<T*>(l.workspace);
+  acc_t<T>* partial = static_cast<acc_t<T>*>(l.workspace);
   dim3 grid(static_cast<unsigned>(pl.grid_m), static_cast<unsigned>(pl.grid_n),
             static_cast<unsigned>(pl.phases * pl.splits));
   if constexpr (TensorCores)
-    implicit_gemm_tf32<Tile, AW, BW, Prob><<<grid, Tile::THREADS, 0, l.stream>>>(prob, pl.splits, partial);
+    implicit_gemm_mma<T, Tile, AW, BW, Prob><<<grid, Tile::THREADS, 0, l.stream>>>(prob, pl.splits, partial);
   else
     implicit_gemm_fma<T, Tile, AW, BW, Prob><<<grid, Tile::THREADS, 0, l.stream>>>(prob, pl.splits, partial);
   if (pl.splits > 1) {
@@ -136,11 +140,18 @@ cudaError_t launch_tile(const Prob& prob, const GemmPlan& pl, const ConvLaunch& 
   return cudaGetLastError();
 }
 
-// tf32: the wide tiles run on tensor cores (float only); the narrow ones (<= 16 columns, little
-// work to gain) stay on the FP32 kernel.
+// The wide tiles run on tensor cores: always for bfloat16, with tf32 for float. The narrow ones
+// (<= 16 columns, little work to gain) stay on the FP32 kernel.
 template <class T, Walk AW, Walk BW, class Prob>
 cudaError_t launch_gemm(const Prob& prob, const GemmPlan& pl, const ConvLaunch& l, bool tf32) {
-  if constexpr (sizeof(T) == 4) {
+  if constexpr (std::is_same_v<T, bf16>) {
+    switch (pl.tile) {
+      case TileId::T128x128: return launch_tile<T, Bf16Tile128x128, true, AW, BW>(prob, pl, l);
+      case TileId::T128x64: return launch_tile<T, Bf16Tile128x64, true, AW, BW>(prob, pl, l);
+      case TileId::T64x64: return launch_tile<T, Bf16Tile64x64, true, AW, BW>(prob, pl, l);
+      default: break;
+    }
+  } else if constexpr (std::is_same_v<T, float>) {
     if (tf32) switch (pl.tile) {
         case TileId::T128x128: return launch_tile<T, Tf32Tile128x128, true, AW, BW>(prob, pl, l);
         case TileId::T128x64: return launch_tile<T, Tf32Tile128x64, true, AW, BW>(prob, pl, l);
@@ -150,12 +161,14 @@ cudaError_t launch_gemm(const Prob& prob, const GemmPlan& pl, const ConvLaunch& 
   }
   switch (pl.tile) {
     case TileId::T128x128:
-      if constexpr (sizeof(T) == 4) return launch_tile<T, Tile128x128, false, AW, BW>(prob, pl, l);
+      if constexpr (std::is_same_v<T, float>) return launch_tile<T, Tile128x128, false, AW, BW>(prob, pl, l);
       break;
     case TileId::T128x64:
-      if constexpr (sizeof(T) == 4) return launch_tile<T, Tile128x64, false, AW, BW>(prob, pl, l);
+      if constexpr (std::is_same_v<T, float>) return launch_tile<T, Tile128x64, false, AW, BW>(prob, pl, l);
       break;
-    case TileId::T64x64: return launch_tile<T, Tile64x64, false, AW, BW>(prob, pl, l);
+    case TileId::T64x64:
+      if constexpr (!std::is_same_v<T, bf16>) return launch_tile<T, Tile64x64, false, AW, BW>(prob, pl, l);
+      break;
     case TileId::T128x16: return launch_tile<T, Tile128x16, false, AW, BW>(prob, pl, l);
     case TileId::T128x4: return launch_tile<T, Tile128x4, false, AW, BW>(prob, pl, l);
   }
@@ -179,7 +192,7 @@ bool trivial(int64_t out_elems, int64_t reduction, void* out, size_t elem_size, 
 }  // namespace
 
 const char* conv2d_hand_unsupported(ConvPass pass, const Conv2dShape& s, size_t elem_size, int sms) {
-  if (elem_size != 4 && elem_size != 8) return "only float32 and float64";
+  if (elem_size != 2 && elem_size != 4 && elem_size != 8) return "only bfloat16, float32 and float64";
   if (s.N < 1 || s.C < 1 || s.H < 1 || s.W < 1 || s.K < 1 || s.R < 1 || s.S < 1 || s.P < 1 || s.Q < 1)
     return "empty dimension";
   if (s.stride_h < 1 || s.stride_w < 1 || s.pad_h < 0 || s.pad_w < 0) return "stride below 1 or negative padding";
@@ -206,13 +219,13 @@ size_t conv2d_workspace_bytes(ConvPass pass, const Conv2dShape& s, size_t elem_s
 
 namespace {
 
-// What every pass does before its product: reject a precision the type cannot run (tensor cores
-// take float operands only), settle empty outputs and empty reductions, plan the product. Then
-// launch(plan, tf32) starts it.
+// What every pass does before its product: reject a precision the type cannot run (TF32 takes float
+// operands; bfloat16 runs BF16 whatever the launch says), settle empty outputs and empty
+// reductions, plan the product. Then launch(plan, tf32) starts it.
 template <class T, class Launch>
 cudaError_t run_pass(ConvPass pass, const Conv2dShape& s, T* out, int64_t out_elems, int64_t reduction,
                      const ConvLaunch& l, Launch&& launch) {
-  if (!(l.math == ConvMath::Strict || (l.math == ConvMath::Tf32 && sizeof(T) == 4))) return cudaErrorInvalidValue;
+  if (l.math == ConvMath::Tf32 && std::is_same_v<T, double>) return cudaErrorInvalidValue;
   cudaError_t err;
   if (trivial(out_elems, reduction, out, sizeof(T), l.stream, err)) return err;
   return launch(make_plan(pass, s, sizeof(T), l.sms), l.math == ConvMath::Tf32);
@@ -264,6 +277,7 @@ cudaError_t conv_transpose2d_fwd_implicit_gemm(const T* x, const T* w, T* y, con
                                                              const ConvLaunch&);
 GAN_INSTANTIATE_CONV(float)
 GAN_INSTANTIATE_CONV(double)
+GAN_INSTANTIATE_CONV(bf16)
 #undef GAN_INSTANTIATE_CONV
 
 }  // namespace gan::kernels

@@ -1,11 +1,14 @@
 // Hand-written 2-D convolution kernels: forward, backward-data and backward-weight as implicit
 // matrix products (conv_problem.cuh, implicit_gemm.cuh), and conv_transpose2d's forward, which is
 // the backward-data product under its own name. Raw pointers, sizes and a stream; no tensors.
-// Contiguous NCHW tensors, weights w[K, C, R, S], float or double, deterministic.
+// Contiguous NCHW tensors, weights w[K, C, R, S], float, double or gan::bf16, deterministic.
 //
 // Precision is a parameter of each launch (ConvMath): Strict runs FP32 (float) or FP64 (double)
 // fused multiply-adds on the CUDA cores; Tf32 runs the wide products on TF32 tensor cores (float
-// only), ~1e-3 relative error against FP32.
+// only), ~1e-3 relative error against FP32. bfloat16 data ignores it: the wide products run on BF16
+// tensor cores, the narrow ones as FP32 multiply-adds of the widened values, both accumulating in
+// FP32 and rounding each output to bfloat16 once. The tensor-core kernels use PTX mma.sync
+// (kernels/mma_fragments.h), not wmma.
 //
 // Usage:
 //   const char* why = conv2d_hand_unsupported(ConvPass::Forward, s, sizeof(float), sms);
@@ -18,6 +21,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "kernels/bfloat16.h"
 #include "kernels/conv_problem.cuh"
 
 namespace gan::kernels {
@@ -33,8 +37,8 @@ size_t conv2d_workspace_bytes(ConvPass pass, const Conv2dShape& s, size_t elem_s
 
 enum class ConvMath {
   Strict,  // FP32 for float, FP64 for double: what the CPU reference computes
-  Tf32,    // float only: TF32 tensor cores, FP32 accumulation; products with 16 or fewer columns
-           // (too narrow to gain) run the Strict kernel
+  Tf32,    // float: TF32 tensor cores, FP32 accumulation; products with 16 or fewer columns
+           // (too narrow to gain) run the Strict kernel. Refused for double.
 };
 
 // How one launch runs: its precision, the device scratch (conv2d_workspace_bytes of the same pass,

@@ -94,11 +94,11 @@ struct ConvFwdProblem {
   GAN_HD T load_a(const Row& row, const KA& k) const {
     const int h = row.h0 + k.r, wc = row.w0 + k.s;
     const bool in = row.ok && k.ok && h >= 0 && h < H && wc >= 0 && wc < W;
-    return in ? x[row.base + k.coff + static_cast<int64_t>(h) * W + wc] : T(0);
+    return in ? x[row.base + k.coff + static_cast<int64_t>(h) * W + wc] : T{};
   }
   GAN_HD Col col_b(int n) const { return Col{static_cast<int64_t>(n) * Kg, n < Ng}; }
   GAN_HD KB k_b(int kk) const { return KB{kk, kk < Kg}; }
-  GAN_HD T load_b(const Col& col, const KB& k) const { return col.ok && k.ok ? w[col.off + k.kk] : T(0); }
+  GAN_HD T load_b(const Col& col, const KB& k) const { return col.ok && k.ok ? w[col.off + k.kk] : T{}; }
 
   GAN_HD int64_t out_row(int m) const {
     uint32_t n, pq;
@@ -152,7 +152,7 @@ struct ConvBwdWeightProblem {
     v.off = static_cast<int64_t>(n) * K * P * Q + pq;
     return v;
   }
-  GAN_HD T load_a(const Row& row, const KA& k) const { return row.ok && k.ok ? dy[row.off + k.off] : T(0); }
+  GAN_HD T load_a(const Row& row, const KA& k) const { return row.ok && k.ok ? dy[row.off + k.off] : T{}; }
 
   GAN_HD Col col_b(int n) const {
     Col v{0, 0, 0, n < Ng};
@@ -179,7 +179,7 @@ struct ConvBwdWeightProblem {
   GAN_HD T load_b(const Col& col, const KB& k) const {
     const int h = k.h0 + col.r, wc = k.w0 + col.s;
     const bool in = col.ok && k.ok && h >= 0 && h < H && wc >= 0 && wc < W;
-    return in ? x[k.base + col.coff + static_cast<int64_t>(h) * W + wc] : T(0);
+    return in ? x[k.base + col.coff + static_cast<int64_t>(h) * W + wc] : T{};
   }
 
   GAN_HD int64_t out_row(int m) const { return static_cast<int64_t>(m) * Ng; }
@@ -260,7 +260,7 @@ struct ConvBwdDataProblem {
     GAN_HD T load_a(const Row& row, const KA& k) const {
       const int pp = row.pi - k.t, qq = row.qj - k.u;
       const bool in = row.ok && k.ok && pp >= 0 && pp < p->P && qq >= 0 && qq < p->Q;
-      return in ? p->dy[row.off + k.koff + static_cast<int64_t>(pp) * p->Q + qq] : T(0);
+      return in ? p->dy[row.off + k.koff + static_cast<int64_t>(pp) * p->Q + qq] : T{};
     }
     GAN_HD Col col_b(int c) const { return Col{static_cast<int64_t>(c) * p->R * p->S, c < Ng}; }
     GAN_HD KB k_b(int kk) const {
@@ -273,7 +273,7 @@ struct ConvBwdDataProblem {
       v.off = static_cast<int64_t>(k) * p->C * p->R * p->S + static_cast<int64_t>(r) * p->S + s;
       return v;
     }
-    GAN_HD T load_b(const Col& col, const KB& k) const { return col.ok && k.ok ? p->w[k.off + col.off] : T(0); }
+    GAN_HD T load_b(const Col& col, const KB& k) const { return col.ok && k.ok ? p->w[k.off + col.off] : T{}; }
 
     GAN_HD int64_t out_row(int m) const {
       uint32_t n, ij, i, j;
@@ -326,7 +326,7 @@ struct ConvBwdData1x1Problem {
 
   GAN_HD Row row_a(int m) const { return Row{static_cast<int64_t>(m) * K, m < M}; }
   GAN_HD KA k_a(int kk) const { return KA{kk, kk < Kg}; }
-  GAN_HD T load_a(const Row& row, const KA& k) const { return row.ok && k.ok ? dy[row.off + k.k] : T(0); }
+  GAN_HD T load_a(const Row& row, const KA& k) const { return row.ok && k.ok ? dy[row.off + k.k] : T{}; }
   GAN_HD Col col_b(int n) const {
     Col v{0, n < Ng};
     if (!v.ok) return v;
@@ -339,7 +339,7 @@ struct ConvBwdData1x1Problem {
     return v;
   }
   GAN_HD KB k_b(int kk) const { return KB{static_cast<int64_t>(kk) * C * R * S, kk < Kg}; }
-  GAN_HD T load_b(const Col& col, const KB& k) const { return col.ok && k.ok ? w[k.off + col.off] : T(0); }
+  GAN_HD T load_b(const Col& col, const KB& k) const { return col.ok && k.ok ? w[k.off + col.off] : T{}; }
 
   GAN_HD int64_t out_row(int m) const { return static_cast<int64_t>(m) * Ng; }
   GAN_HD int64_t out_col(int n) const { return n; }

@@ -1,30 +1,31 @@
 // Tiled matrix-product kernels whose operands come from a problem object (see conv_problem.cuh),
 // so that each convolution computation is one product with gathered operands. Two kernels, named
-// for the arithmetic they do: implicit_gemm_fma (FP32 / FP64 fused multiply-adds on the CUDA
-// cores, any T) and implicit_gemm_tf32 (TF32 tensor cores through wmma, float only); plus
+// for the arithmetic they do: implicit_gemm_fma (fused multiply-adds on the CUDA cores: FP32 for
+// float and bfloat16 data, FP64 for double) and implicit_gemm_mma (tensor cores through PTX
+// mma.sync: TF32 for float data, BF16 for bfloat16; mma_fragments.h); plus
 // implicit_gemm_splitk_reduce, which sums split-K partial products.
 //
-// Block tile BM x BN, reduction step BK; each thread owns a TM x TN micro-tile in registers.
-// Operand tiles go global -> registers -> shared memory with two shared buffers: the global loads
-// of step k+1 are issued before the arithmetic of step k, which hides their latency behind it,
-// and one barrier per step suffices. A warp covers a LANES_M x LANES_N patch of micro-tiles, so
-// that its shared-memory reads touch few distinct words (most lanes read broadcasts).
+// Block tile BM x BN, reduction step BK; each thread owns a TM x TN micro-tile in registers (a warp
+// owns a patch of 16x8 accumulator fragments on tensor cores). Operand tiles go global ->
+// registers -> shared memory with two shared buffers: the global loads of step k+1 are issued
+// before the arithmetic of step k, which hides their latency behind it, and one barrier per step
+// suffices. A warp covers a LANES_M x LANES_N patch of micro-tiles, so that its shared-memory reads
+// touch few distinct words (most lanes read broadcasts).
 //
 // Results are summed in a fixed order (k ascending within a block; split-K partials summed in
-// split order by a second kernel), so every run gives the same bits: no atomics.
+// split order by a second kernel), so every run gives the same bits: no atomics. Accumulators and
+// split-K partials of bfloat16 data are FP32; each output is rounded to bfloat16 once.
 //
 // The tile geometry below (who loads what, who computes what) is plain C++ too, and the host
-// tests check that it covers each tile exactly once.
+// tests check that it covers each tile exactly once and replay the products from it.
 #pragma once
 #include <cstdint>
 #include <type_traits>
 #include <utility>
 
+#include "kernels/bfloat16.h"
 #include "kernels/divmod.cuh"
-
-#if defined(__CUDACC__)
-#include <mma.h>
-#endif
+#include "kernels/mma_fragments.h"
 
 namespace gan::kernels {
 
@@ -86,21 +87,40 @@ using Tile64x64 = GemmTile<64, 64, 8, 4, 4, 4>;
 using Tile128x16 = GemmTile<128, 16, 8, 4, 2, 8>;
 using Tile128x4 = GemmTile<128, 4, 8, 4, 1, 32>;
 
-// Tiles of the TF32 tensor-core kernel: WARPS_M x WARPS_N warps, each owning a (BM / WARPS_M) x
-// (BN / WARPS_N) patch of 16x16 accumulator fragments; one m16n16k8 step per BK = 8.
-template <int BM_, int BN_, int WARPS_M_, int WARPS_N_>
-struct WmmaTile {
-  static constexpr int BM = BM_, BN = BN_, BK = 8, WARPS_M = WARPS_M_, WARPS_N = WARPS_N_;
+// What a product of T data accumulates in: FP32 for bfloat16, the type itself otherwise.
+template <class T>
+using acc_t = std::conditional_t<std::is_same_v<T, bf16>, float, T>;
+
+// Tiles of the tensor-core kernel: WARPS_M x WARPS_N warps, each owning a (BM / WARPS_M) x
+// (BN / WARPS_N) patch of FM x FN accumulator fragments of 16x8; BK is one instruction's reduction
+// (8 for TF32, 16 for BF16).
+// Eight extra elements per shared row keep every row 16-byte aligned (ldmatrix rows) and put the
+// rows one fragment load touches in different banks: a TF32 register gather reads rows t and
+// columns g, at bank 8 t + g of a 136- or 72-word row; the eight 16-byte rows of one ldmatrix
+// matrix start 4 words apart.
+// MIN_BLOCKS: the blocks per multiprocessor the register budget is set for (launch bounds).
+template <int BM_, int BN_, int WARPS_M_, int WARPS_N_, int BK_, int MIN_BLOCKS_ = 2>
+struct MmaTile {
+  static constexpr int BM = BM_, BN = BN_, BK = BK_, WARPS_M = WARPS_M_, WARPS_N = WARPS_N_;
+  static constexpr int MIN_BLOCKS = MIN_BLOCKS_;
   static constexpr int THREADS = 32 * WARPS_M * WARPS_N;
   static constexpr int WTM = BM / WARPS_M, WTN = BN / WARPS_N;
-  static constexpr int FM = WTM / 16, FN = WTN / 16;
-  static constexpr int PAD = 4;  // rows stay 16-byte multiples; 8 rows stay 32-byte multiples
-  static_assert(WTM % 16 == 0 && WTN % 16 == 0, "warp tiles are whole fragments");
-  static_assert((BM + PAD) % 4 == 0 && (BN + PAD) % 4 == 0, "wmma leading dimension");
+  static constexpr int FM = WTM / 16, FN = WTN / 8;
+  static constexpr int PAD = 8;
+  // First row / column of warp `warp`'s patch inside the block tile.
+  GAN_HD static int warp_m0(int warp) { return (warp % WARPS_M) * WTM; }
+  GAN_HD static int warp_n0(int warp) { return (warp / WARPS_M) * WTN; }
+  static_assert(WTM % 16 == 0 && WTN % 16 == 0, "warp tiles are whole fragments, B fragments in ldmatrix pairs");
+  static_assert(BK == 8 || BK == 16, "one m16n8k8 (TF32) or m16n8k16 (BF16) step");
 };
-using Tf32Tile128x128 = WmmaTile<128, 128, 2, 4>;
-using Tf32Tile128x64 = WmmaTile<128, 64, 4, 2>;
-using Tf32Tile64x64 = WmmaTile<64, 64, 2, 2>;
+using Tf32Tile128x128 = MmaTile<128, 128, 2, 4, 8>;
+using Tf32Tile128x64 = MmaTile<128, 64, 4, 2, 8>;
+using Tf32Tile64x64 = MmaTile<64, 64, 2, 2, 8>;
+// BF16's 16-deep steps stage twice the operand registers of TF32's; at two blocks a multiprocessor
+// (128 registers a thread) the 128x128 tile spills 56-252 bytes (ptxas, sm_90), so it runs one.
+using Bf16Tile128x128 = MmaTile<128, 128, 2, 4, 16, 1>;
+using Bf16Tile128x64 = MmaTile<128, 64, 4, 2, 16>;
+using Bf16Tile64x64 = MmaTile<64, 64, 2, 2, 16>;
 
 #if defined(__CUDACC__)
 
@@ -177,10 +197,12 @@ struct OperandStage {
         regs[i] = Side::load(sub, rows[L::kOneRow ? 0 : i], Side::kpart(sub, kbase + L::kcol(tid, i)));
     }
   }
-  __device__ __forceinline__ void store(T (*tile)[ROWS + PAD], int tid) const {
+  // S: the shared tile's type, T or (for bfloat16 data on the CUDA cores) its FP32 widening.
+  template <class S>
+  __device__ __forceinline__ void store(S (*tile)[ROWS + PAD], int tid) const {
 #pragma unroll
     for (int i = 0; i < L::LOADS; ++i)
-      if (L::valid(tid, i)) tile[L::kcol(tid, i)][L::row(tid, i)] = regs[i];
+      if (L::valid(tid, i)) tile[L::kcol(tid, i)][L::row(tid, i)] = static_cast<S>(regs[i]);
   }
 };
 
@@ -224,16 +246,18 @@ __device__ __forceinline__ void staged_reduction(StageA& a, StageB& b, const Sub
 // C = A B for phase blockIdx.z / splits of `prob`, reduction slice blockIdx.z % splits.
 // splits == 1: C goes to the problem's output. splits > 1 (single-phase problems only): the
 // slice's partial product goes to partial[split][M][Ng] for implicit_gemm_splitk_reduce.
+// bfloat16 data is widened to FP32 as it enters shared memory, and computed on in FP32.
 // At least two blocks per multiprocessor: caps the 128x128 tile at 128 registers a thread (it
 // wants ~137, which would leave one block of 8 warps to hide all latency).
 template <class T, class Tile, Walk AW, Walk BW, class Prob>
 __global__ void __launch_bounds__(Tile::THREADS, 2)
-    implicit_gemm_fma(const __grid_constant__ Prob prob, int splits, T* __restrict__ partial) {
+    implicit_gemm_fma(const __grid_constant__ Prob prob, int splits, acc_t<T>* __restrict__ partial) {
+  using A = acc_t<T>;
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, TM = Tile::TM, TN = Tile::TN;
   constexpr int NT = Tile::THREADS, PAD = Tile::PAD;
 
-  __shared__ __align__(16) T As[2][BK][BM + PAD];
-  __shared__ __align__(16) T Bs[2][BK][BN + PAD];
+  __shared__ __align__(16) A As[2][BK][BM + PAD];
+  __shared__ __align__(16) A Bs[2][BK][BN + PAD];
 
   const int tid = threadIdx.x;
   const int phase = blockIdx.z / splits, split = blockIdx.z % splits;
@@ -250,17 +274,17 @@ __global__ void __launch_bounds__(Tile::THREADS, 2)
   a.init(sub, m0, tid);
   b.init(sub, n0, tid);
 
-  T acc[TM][TN];
+  A acc[TM][TN];
 #pragma unroll
   for (int i = 0; i < TM; ++i)
 #pragma unroll
-    for (int j = 0; j < TN; ++j) acc[i][j] = T(0);
+    for (int j = 0; j < TN; ++j) acc[i][j] = A(0);
 
   const int ms = Tile::m_start(tid), ns = Tile::n_start(tid);
   staged_reduction(a, b, sub, As, Bs, BK, kt0, kt1, tid, [&](int buf) {
 #pragma unroll
     for (int kk = 0; kk < BK; ++kk) {
-      T fa[TM], fb[TN];
+      A fa[TM], fb[TN];
       detail::load_frag<TM>(fa, &As[buf][kk][ms]);
       detail::load_frag<TN>(fb, &Bs[buf][kk][ns]);
 #pragma unroll
@@ -280,10 +304,10 @@ __global__ void __launch_bounds__(Tile::THREADS, 2)
 #pragma unroll
       for (int j = 0; j < TN; ++j) {
         const int n = n0 + ns + j;
-        if (n < Ng) out[ro + sub.out_col(n)] = acc[i][j];
+        if (n < Ng) out[ro + sub.out_col(n)] = static_cast<T>(acc[i][j]);
       }
     } else {
-      T* dst = partial + (static_cast<int64_t>(split) * M + m) * Ng;
+      A* dst = partial + (static_cast<int64_t>(split) * M + m) * Ng;
 #pragma unroll
       for (int j = 0; j < TN; ++j) {
         const int n = n0 + ns + j;
@@ -293,25 +317,26 @@ __global__ void __launch_bounds__(Tile::THREADS, 2)
   }
 }
 
-// The same product on TF32 tensor cores (float only): operands rounded to TF32 (10-bit
-// mantissa) as they enter the fragments, products accumulated in FP32. Same staging, split-K and
-// phases as implicit_gemm_fma; results leave through a per-warp shared scratch, so that lanes write
-// consecutive rows (consecutive output pixels) together.
-template <class Tile, Walk AW, Walk BW, class Prob>
-__global__ void __launch_bounds__(Tile::THREADS, 2)
-    implicit_gemm_tf32(const __grid_constant__ Prob prob, int splits, float* __restrict__ partial) {
-  namespace wmma = nvcuda::wmma;
+// The same product on tensor cores: T = float runs TF32 (operands rounded to a 10-bit mantissa as
+// they enter the fragments), T = bf16 runs BF16 (fragments straight from shared memory through
+// ldmatrix); both accumulate in FP32. Same staging, split-K and phases as implicit_gemm_fma.
+// Lane (g, t) of a warp holds rows g and g + 8, columns 2t and 2t + 1 of each accumulator
+// fragment; for a given register the eight groups write eight consecutive rows (output pixels,
+// contiguous in NCHW) of one column, which keeps the stores in whole 32-byte sectors for float.
+template <class T, class Tile, Walk AW, Walk BW, class Prob>
+__global__ void __launch_bounds__(Tile::THREADS, Tile::MIN_BLOCKS)
+    implicit_gemm_mma(const __grid_constant__ Prob prob, int splits, float* __restrict__ partial) {
+  constexpr bool kBf16 = std::is_same_v<T, bf16>;
+  static_assert(std::is_same_v<T, float> || kBf16, "tensor cores take float (TF32) or bfloat16 data");
+  static_assert(Tile::BK == (kBf16 ? 16 : 8), "one instruction's reduction per step");
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, NT = Tile::THREADS, PAD = Tile::PAD;
   constexpr int FM = Tile::FM, FN = Tile::FN;
-  constexpr int WARPS = Tile::WARPS_M * Tile::WARPS_N;
 
-  // wmma loads want 32-byte aligned fragment origins: every buffer below starts on a multiple of 32.
-  __shared__ __align__(32) float As[2][BK][BM + PAD];
-  __shared__ __align__(32) float Bs[2][BK][BN + PAD];
-  __shared__ __align__(32) float Cs[WARPS][16 * 16];
+  __shared__ __align__(16) T As[2][BK][BM + PAD];
+  __shared__ __align__(16) T Bs[2][BK][BN + PAD];
 
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
-  const int wm = warp % Tile::WARPS_M, wn = warp / Tile::WARPS_M;
+  const int wm0 = Tile::warp_m0(warp), wn0 = Tile::warp_n0(warp);
   const int phase = blockIdx.z / splits, split = blockIdx.z % splits;
   const auto& sub = prob.phase(phase);
   using Sub = std::remove_cv_t<std::remove_reference_t<decltype(sub)>>;
@@ -321,65 +346,79 @@ __global__ void __launch_bounds__(Tile::THREADS, 2)
   int kt0, kt1;
   split_range(sub.Kg, BK, split, splits, kt0, kt1);
 
-  OperandStage<float, SideA, Sub, BM, BK, NT, PAD, AW> a;
-  OperandStage<float, SideB, Sub, BN, BK, NT, PAD, BW> b;
+  OperandStage<T, SideA, Sub, BM, BK, NT, PAD, AW> a;
+  OperandStage<T, SideB, Sub, BN, BK, NT, PAD, BW> b;
   a.init(sub, m0, tid);
   b.init(sub, n0, tid);
 
-  wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[FM][FN];
+  float acc[FM][FN][4];
 #pragma unroll
   for (int i = 0; i < FM; ++i)
 #pragma unroll
-    for (int j = 0; j < FN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+    for (int j = 0; j < FN; ++j)
+#pragma unroll
+      for (int r = 0; r < 4; ++r) acc[i][j][r] = 0.0f;
 
   staged_reduction(a, b, sub, As, Bs, BK, kt0, kt1, tid, [&](int buf) {
-    // As[k][m] is A column-major (m contiguous), Bs[k][n] is B row-major.
-    wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa[FM];
-    wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb[FN];
+    uint32_t fa[FM][4], fb[FN][2];
+    if constexpr (kBf16) {
+      const mma::Coord ra = mma::bf16_a_ldmatrix_row(lane), rb = mma::bf16_b_ldmatrix_row(lane);
 #pragma unroll
-    for (int i = 0; i < FM; ++i) {
-      wmma::load_matrix_sync(fa[i], &As[buf][0][wm * Tile::WTM + i * 16], BM + PAD);
+      for (int i = 0; i < FM; ++i) mma::ldmatrix_x4_trans(fa[i], &As[buf][ra.row][wm0 + 16 * i + ra.col]);
 #pragma unroll
-      for (int t = 0; t < fa[i].num_elements; ++t) fa[i].x[t] = wmma::__float_to_tf32(fa[i].x[t]);
-    }
+      for (int j = 0; j < FN; j += 2) {
+        uint32_t r[4];
+        mma::ldmatrix_x4_trans(r, &Bs[buf][rb.row][wn0 + 8 * j + rb.col]);
+        fb[j][0] = r[0], fb[j][1] = r[1], fb[j + 1][0] = r[2], fb[j + 1][1] = r[3];
+      }
+    } else {
 #pragma unroll
-    for (int j = 0; j < FN; ++j) {
-      wmma::load_matrix_sync(fb[j], &Bs[buf][0][wn * Tile::WTN + j * 16], BN + PAD);
+      for (int i = 0; i < FM; ++i)
 #pragma unroll
-      for (int t = 0; t < fb[j].num_elements; ++t) fb[j].x[t] = wmma::__float_to_tf32(fb[j].x[t]);
+        for (int r = 0; r < 4; ++r) {
+          const mma::Coord c = mma::tf32_a_coord(lane, r);  // (m, k); the tile is [k][m]
+          fa[i][r] = mma::to_tf32(As[buf][c.col][wm0 + 16 * i + c.row]);
+        }
+#pragma unroll
+      for (int j = 0; j < FN; ++j)
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const mma::Coord c = mma::tf32_b_coord(lane, r);  // (k, n); the tile is [k][n]
+          fb[j][r] = mma::to_tf32(Bs[buf][c.row][wn0 + 8 * j + c.col]);
+        }
     }
 #pragma unroll
     for (int i = 0; i < FM; ++i)
 #pragma unroll
-      for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+      for (int j = 0; j < FN; ++j) {
+        if constexpr (kBf16) mma::mma_bf16_16x8x16(acc[i][j], fa[i], fb[j]);
+        else mma::mma_tf32_16x8x8(acc[i][j], fa[i], fb[j]);
+      }
   });
 
-  float* out = sub.out();
-  float* scratch = Cs[warp];
+  T* out = sub.out();
 #pragma unroll
   for (int i = 0; i < FM; ++i)
 #pragma unroll
-    for (int j = 0; j < FN; ++j) {
-      // Column-major: element (r, c) of the fragment at r + 16 c, so lane l and l + 1 hold rows
-      // r and r + 1 of one column.
-      wmma::store_matrix_sync(scratch, acc[i][j], 16, wmma::mem_col_major);
-      __syncwarp();
+    for (int h = 0; h < 2; ++h) {  // rows g (registers 0, 1) and g + 8 (registers 2, 3)
+      const int m = m0 + wm0 + 16 * i + mma::c_coord(lane, 2 * h).row;
+      if (m >= M) continue;
+      const int64_t ro = splits == 1 ? sub.out_row(m) : (static_cast<int64_t>(split) * M + m) * Ng;
 #pragma unroll
-      for (int t = 0; t < 8; ++t) {
-        const int e = lane + 32 * t, r = e % 16, c = e / 16;
-        const int m = m0 + wm * Tile::WTM + i * 16 + r, n = n0 + wn * Tile::WTN + j * 16 + c;
-        if (m < M && n < Ng) {
-          if (splits == 1) out[sub.out_row(m) + sub.out_col(n)] = scratch[e];
-          else partial[(static_cast<int64_t>(split) * M + m) * Ng + n] = scratch[e];
+      for (int j = 0; j < FN; ++j)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int n = n0 + wn0 + 8 * j + mma::c_coord(lane, 2 * h + e).col;
+          if (n >= Ng) continue;
+          if (splits == 1) out[ro + sub.out_col(n)] = static_cast<T>(acc[i][j][2 * h + e]);
+          else partial[ro + n] = acc[i][j][2 * h + e];
         }
-      }
-      __syncwarp();  // the scratch is rewritten by the next fragment
     }
 }
 
 // Sums the split-K partial products in split order and writes them to the problem's output.
 template <class T, class Prob>
-__global__ void implicit_gemm_splitk_reduce(const __grid_constant__ Prob prob, const T* __restrict__ partial,
+__global__ void implicit_gemm_splitk_reduce(const __grid_constant__ Prob prob, const acc_t<T>* __restrict__ partial,
                                                int splits) {
   const auto& sub = prob.phase(0);
   const int64_t Ng = sub.Ng;
@@ -387,10 +426,10 @@ __global__ void implicit_gemm_splitk_reduce(const __grid_constant__ Prob prob, c
   T* out = sub.out();
   for (int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; idx < MN;
        idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    T s = partial[idx];
+    acc_t<T> s = partial[idx];
     for (int sp = 1; sp < splits; ++sp) s += partial[sp * MN + idx];
     const int m = static_cast<int>(idx / Ng), n = static_cast<int>(idx % Ng);
-    out[sub.out_row(m) + sub.out_col(n)] = s;
+    out[sub.out_row(m) + sub.out_col(n)] = static_cast<T>(s);
   }
 }
 

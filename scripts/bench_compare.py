@@ -60,6 +60,7 @@ SPEED_TARGETS = [("dcgan64", "eager", 0.5, "fp32"), ("dcgan64", "graph", 0.9, "f
                     (m, "amp", 0.6, "bf16") for m in ("dcgan64", "dcgan32_cifar", "wgangp_dcgan32_cifar", "mlp_mnist")]
 CPU_STEP_TARGET = 1.5  # MLP GAN on 2 CPU threads: engine / PyTorch CPU
 ELEMENTWISE_TARGET = 0.9  # fraction of the copy ceiling at the large size
+HAND_TC_TARGET = 0.8  # hand tensor-core convolutions: at least this fraction of cuDNN's speed
 CONVT_TARGET = 1.5  # hand / cuDNN, strict FP32, DCGAN shapes
 
 
@@ -596,6 +597,25 @@ def kernel_targets(idx):
             r = ratio(h, c)
             out.append(dict(target=f"{name[:-5]}: hand <= {CONVT_TARGET} x cudnn (fp32)", value=r,
                             met=None if r is None else r <= CONVT_TARGET))
+    # Issue 16: hand TF32 and BF16 convolutions at >= 0.8x cuDNN's speed (cudnn ms / hand ms) at the
+    # DCGAN middle layers (64 channels or more on both sides; not the GPU-filling size)
+    for name in sorted(idx):
+        for sfx in ("tf32", "bf16"):
+            if not (name.startswith(("conv2d.", "conv_transpose2d.")) and name.endswith(f"/hand.{sfx}")):
+                continue
+            layer = name.split("/")[1]
+            if "large" in name or layer.startswith("128x512x32x32"):
+                continue
+            try:
+                cin, cout = int(layer.split("-")[0].split("x")[1]), int(layer.split("-")[1].split("x")[0])
+            except (IndexError, ValueError):
+                continue
+            if min(cin, cout) < 64:
+                continue
+            h, c = ms(idx, name), ms(idx, name[: -len(f"hand.{sfx}")] + f"cudnn.{sfx}")
+            r = ratio(c, h)
+            out.append(dict(target=f"{name[: -len(sfx) - 6]}: hand {sfx} speed >= {HAND_TC_TARGET} x cudnn",
+                            value=r, met=None if r is None else r >= HAND_TC_TARGET))
     return out
 
 

@@ -128,12 +128,12 @@ fi
 
 if want sanitizer; then
   # memcheck on every CUDA test (the kernels' out-of-bounds and uninitialised reads), racecheck on
-  # the shared-memory tiled convolution kernels.
+  # the shared-memory tiled convolution kernels (FP32, TF32 and BF16 mma.sync with ldmatrix).
   run_step memcheck timeout "$(budget 120 5)" compute-sanitizer --tool memcheck --error-exitcode 3 --print-limit 20 \
     "$BUILD/tests/gan_tests" --gtest_brief=1 --gtest_filter='Cuda*'
   grep -E "ERROR SUMMARY|Invalid|FAILED" "$OUT/memcheck.log" | head -20
   run_step racecheck timeout "$(budget 60 5)" compute-sanitizer --tool racecheck --error-exitcode 3 --print-limit 20 \
-    "$BUILD/tests/gan_tests" --gtest_brief=1 --gtest_filter='CudaConv.DcganLayerShapes*:CudaBatchNorm.Training*:CudaBatchNormAct.Matches*'
+    "$BUILD/tests/gan_tests" --gtest_brief=1 --gtest_filter='CudaConv.DcganLayerShapes*:CudaConv.Tf32Paths*:CudaBf16.Convolutions*:CudaBatchNorm.Training*:CudaBatchNormAct.Matches*'
   grep -E "ERROR SUMMARY|hazard|FAILED" "$OUT/racecheck.log" | head -10
 fi
 

@@ -1,7 +1,8 @@
 // CUDA convolution primitives (engine/backend/conv.h): conv2d forward, backward-data and
 // backward-weight, and conv_transpose2d forward. Each runs the hand-written implicit-GEMM kernels
 // (kernels/conv.cu) or cuDNN's legacy convolution API, chosen at run time (kernel_select.h). When
-// the chosen path cannot run a shape, the other one does, and verbose mode says so once.
+// the chosen path cannot run a shape, the other one does, and verbose mode says so once; bfloat16
+// data neither can run is computed from float32 copies (engine/backend/bf16_widening.h).
 // allow_tf32() switches both paths to TF32 tensor cores for float32; off, both are strict FP32.
 //
 // cuDNN: algorithms come from cudnnFind*Ex (timed on the real shape), cached per shape, dtype,
@@ -96,13 +97,14 @@ struct ConvArgs {
 
 // ---- hand-written kernels ----
 
-// Float32 runs the TF32 tensor-core kernels when allow_tf32() is on, else strict FP32.
+// Float32 runs the TF32 tensor-core kernels when allow_tf32() is on, else strict FP32; bfloat16
+// runs the BF16 ones.
 void run_hand(const ConvArgs& a, int sms) {
   Workspace ws(kernels::conv2d_workspace_bytes(a.pass(), a.s, dtype_size(a.dtype), sms), a.device);
   const kernels::ConvLaunch l{
       a.dtype == DType::Float32 && allow_tf32() ? kernels::ConvMath::Tf32 : kernels::ConvMath::Strict, ws.get(), sms,
       stream(a.device)};
-  GAN_DISPATCH_FLOAT(a.dtype, op_name(a.op), [&] {
+  GAN_DISPATCH_FLOAT_BF16(a.dtype, op_name(a.op), [&] {
     using T = scalar_t;
     const T* x = static_cast<const T*>(a.x);
     const T* w = static_cast<const T*>(a.w);
@@ -311,42 +313,44 @@ void run_cudnn(const ConvArgs& a) { GAN_FAIL(op_name(a.op) << ": this build has 
 bool bf16_in_cudnn(const ConvArgs&) { return false; }
 #endif
 
-void run(const ConvArgs& a) {
+// Runs one call on the chosen path, or the other one where the chosen cannot (run_chosen). For
+// bfloat16 data cuDNN also refuses a shape it found no algorithm for; asking runs its finder, so
+// it is asked only where cuDNN may be the one to run the call. False (bfloat16 only): neither
+// path runs it, and the primitive computes from float32 copies instead.
+bool run(const ConvArgs& a) {
   DeviceGuard guard(a.device);
   const int sms = kernels::sm_count();  // of the current device, which the guard set
-  const char* hand_why = a.dtype == DType::BFloat16
-                             ? "no bfloat16 hand kernel"
-                             : kernels::conv2d_hand_unsupported(a.pass(), a.s, dtype_size(a.dtype), sms);
-  run_chosen(OpFamily::Conv, op_name(a.op), describe(a.s) + " (" + dtype_name(a.dtype) + ")", hand_why,
-             cudnn_unsupported(a.s), [&] { run_hand(a, sms); }, [&] { run_cudnn(a); });
+  const bool bf16 = a.dtype == DType::BFloat16;
+  const char* hand_why = kernels::conv2d_hand_unsupported(a.pass(), a.s, dtype_size(a.dtype), sms);
+  std::string cudnn_why = cudnn_unsupported(a.s);
+  if (bf16 && cudnn_why.empty()) {
+    const bool hand_runs = !hand_why && kernel_impl(OpFamily::Conv, true) == KernelImpl::Hand;
+    if (!hand_runs && !bf16_in_cudnn(a)) cudnn_why = "no bfloat16 algorithm found";
+  }
+  if (bf16 && hand_why && !cudnn_why.empty()) return false;
+  run_chosen(OpFamily::Conv, op_name(a.op), describe(a.s) + " (" + dtype_name(a.dtype) + ")", hand_why, cudnn_why,
+             [&] { run_hand(a, sms); }, [&] { run_cudnn(a); }, bf16);
+  return true;
 }
-
-// bfloat16 data runs in cuDNN (bfloat16 in and out, float32 accumulation); where cuDNN cannot (a
-// build without it, a shape its legacy descriptors refuse, no algorithm found) the primitive takes
-// float32 copies.
-bool widen_bf16(const ConvArgs& a) { return a.dtype == DType::BFloat16 && !bf16_in_cudnn(a); }
 
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y, const Conv2dParams& p) {
   const ConvArgs a{ConvOp::Conv2dForward, shape_of("conv2d forward", x, w, y, p), x.dtype(), x.device().index,
                    x.raw_data(), w.raw_data(), nullptr, y.raw_data()};
-  if (widen_bf16(a)) return backend::call_widened<&conv2d_forward>(x, w, y, p);
-  run(a);
+  if (!run(a)) backend::call_widened<&conv2d_forward>(x, w, y, p);
 }
 
 void conv2d_backward_data(const Tensor& dy, const Tensor& w, Tensor& dx, const Conv2dParams& p) {
   const ConvArgs a{ConvOp::Conv2dBackwardData, shape_of("conv2d backward-data", dx, w, dy, p), dy.dtype(),
                    dy.device().index, nullptr, w.raw_data(), dy.raw_data(), dx.raw_data()};
-  if (widen_bf16(a)) return backend::call_widened<&conv2d_backward_data>(dy, w, dx, p);
-  run(a);
+  if (!run(a)) backend::call_widened<&conv2d_backward_data>(dy, w, dx, p);
 }
 
 void conv2d_backward_weight(const Tensor& x, const Tensor& dy, Tensor& dw, const Conv2dParams& p) {
   const ConvArgs a{ConvOp::Conv2dBackwardWeight, shape_of("conv2d backward-weight", x, dw, dy, p), x.dtype(),
                    x.device().index, x.raw_data(), nullptr, dy.raw_data(), dw.raw_data()};
-  if (widen_bf16(a)) return backend::call_widened<&conv2d_backward_weight>(x, dy, dw, p);
-  run(a);
+  if (!run(a)) backend::call_widened<&conv2d_backward_weight>(x, dy, dw, p);
 }
 
 // In the conv2d view the transposed convolution's output y is the input side and its input x the
@@ -354,8 +358,7 @@ void conv2d_backward_weight(const Tensor& x, const Tensor& dy, Tensor& dw, const
 void conv_transpose2d_forward(const Tensor& x, const Tensor& w, Tensor& y, const Conv2dParams& p) {
   const ConvArgs a{ConvOp::ConvTranspose2dForward, shape_of("conv_transpose2d forward", y, w, x, p), x.dtype(),
                    x.device().index, nullptr, w.raw_data(), x.raw_data(), y.raw_data()};
-  if (widen_bf16(a)) return backend::call_widened<&conv_transpose2d_forward>(x, w, y, p);
-  run(a);
+  if (!run(a)) backend::call_widened<&conv_transpose2d_forward>(x, w, y, p);
 }
 
 }  // namespace gan::cuda

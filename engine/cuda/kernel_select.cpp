@@ -119,23 +119,25 @@ bool cudnn_built() {
 #endif
 }
 
-KernelImpl default_kernel_impl(OpFamily family) {
+KernelImpl default_kernel_impl(OpFamily family, bool bf16) {
   KernelImpl d = KernelImpl::Hand;
   switch (family) {
-    case OpFamily::Conv: d = allow_tf32() ? kDefaultConvImplTf32 : kDefaultConvImplFp32; break;
+    case OpFamily::Conv:
+      d = bf16 ? kDefaultConvImplBf16 : allow_tf32() ? kDefaultConvImplTf32 : kDefaultConvImplFp32;
+      break;
     case OpFamily::BatchNorm: d = kDefaultBatchNormImpl; break;
   }
   return d == KernelImpl::Cudnn && !cudnn_built() ? KernelImpl::Hand : d;
 }
 
-KernelImpl kernel_impl(OpFamily family) {
+KernelImpl kernel_impl(OpFamily family, bool bf16) {
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mu);
   const int i = index_of(family);
   if (st.chosen[i]) return *st.chosen[i];
   read_env_locked(st);
   GAN_CHECK(st.env_error.empty(), st.env_error);
-  return st.from_env[i] ? *st.from_env[i] : default_kernel_impl(family);
+  return st.from_env[i] ? *st.from_env[i] : default_kernel_impl(family, bf16);
 }
 
 void set_kernel_impl(OpFamily family, KernelImpl impl) {

@@ -37,8 +37,11 @@ enum class OpFamily { Conv, BatchNorm };
 // - Batch norm: hand. Training fwd+bwd faster at 3 of 4 DCGAN shapes (128x64x32x32: 0.123 vs
 //   0.286 ms; the exception is 128x256x8x8, 0.037 vs 0.031) and 2.6x at 128x64x128x128 (1.67 vs 4.29).
 // A cuDNN default in a build without cuDNN means the hand path.
+// - Conv on bfloat16 data: cuDNN. The hand BF16 kernels (mma.sync, kernels/implicit_gemm.cuh) have
+//   not been timed against it on a GPU yet; --kernels hand (or GAN_KERNELS=conv=hand) runs them.
 inline constexpr KernelImpl kDefaultConvImplTf32 = KernelImpl::Cudnn;
 inline constexpr KernelImpl kDefaultConvImplFp32 = KernelImpl::Hand;
+inline constexpr KernelImpl kDefaultConvImplBf16 = KernelImpl::Cudnn;
 inline constexpr KernelImpl kDefaultBatchNormImpl = KernelImpl::Hand;
 
 const char* kernel_impl_name(KernelImpl impl);  // "hand", "cudnn"
@@ -48,11 +51,11 @@ KernelImpl parse_kernel_impl(const std::string& name);
 // Whether this build has the cuDNN path at all.
 bool cudnn_built();
 
-// The implementation `family` runs now.
-KernelImpl kernel_impl(OpFamily family);
+// The implementation `family` runs now, for bfloat16 data when `bf16`.
+KernelImpl kernel_impl(OpFamily family, bool bf16 = false);
 // What `family` runs when neither set_kernel_impl() nor GAN_KERNELS names it: the constants above,
-// the conv one picked by allow_tf32() at the time of the call.
-KernelImpl default_kernel_impl(OpFamily family);
+// the conv one picked by the data (bf16) and then by allow_tf32() at the time of the call.
+KernelImpl default_kernel_impl(OpFamily family, bool bf16 = false);
 void set_kernel_impl(OpFamily family, KernelImpl impl);
 void set_kernel_impl(KernelImpl impl);          // every family
 void set_kernel_impl(const std::string& spec);  // GAN_KERNELS syntax, e.g. from --kernels
@@ -78,9 +81,9 @@ void note_fallback(OpFamily family, const std::string& op, KernelImpl used, cons
 // can. Neither: gan::Error naming the op, the shape and both reasons.
 template <class Hand, class Cudnn>
 void run_chosen(OpFamily family, const std::string& op, const std::string& shape, const char* hand_why,
-                const std::string& cudnn_why, Hand&& hand, Cudnn&& cudnn) {
+                const std::string& cudnn_why, Hand&& hand, Cudnn&& cudnn, bool bf16 = false) {
   const bool hand_ok = hand_why == nullptr, cudnn_ok = cudnn_why.empty();
-  const KernelImpl want = kernel_impl(family);
+  const KernelImpl want = kernel_impl(family, bf16);
   if (want == KernelImpl::Cudnn && cudnn_ok) return cudnn();
   if (want == KernelImpl::Hand && hand_ok) return hand();
   if (want == KernelImpl::Cudnn && hand_ok) {

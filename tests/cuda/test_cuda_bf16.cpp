@@ -6,9 +6,13 @@
 #include <cstring>
 #include <limits>
 
+#include "engine/backend/bf16_widening.h"
+#include "engine/backend/conv.h"
+#include "engine/cuda/kernel_select.h"
 #include "engine/ops/ops.h"
 #include "models/trainer.h"
 #include "tests/cuda/gpu_skip.h"
+#include "tests/cuda/kernel_choice.h"
 #include "tests/test_helpers.h"
 
 using namespace gan;
@@ -50,6 +54,78 @@ TEST(CudaBf16, WidenedPrimitivesMatchTheCpu) {
   EXPECT_LT(test::rel_error(y_gpu, y_cpu), 1e-2);
   Tensor a = leaky_relu(x, 0.2), b = leaky_relu(x.to(gpu), 0.2).cpu();
   EXPECT_TRUE(test::same_bits(a, b));  // element-wise: the same bits
+}
+
+// The four convolution primitives on bfloat16 data, on the hand BF16 tensor-core kernels (mma.sync
+// with ldmatrix) and on cuDNN, against the CPU's float32 copies rounded once. The shapes reach
+// every tile: narrow products (the FP32 kernel), 64x64, 128x64 and 128x128 tiles, split
+// reductions, stride phases and the 1x1-input product. The hand path must run them itself: a
+// fallback note fails the test.
+TEST(CudaBf16, ConvolutionsOnBothPathsMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  struct Case {
+    Shape x, w;
+    int stride, pad;
+  };
+  const Case cases[] = {
+      {{3, 5, 9, 9}, {7, 5, 4, 4}, 2, 1},          // narrow: 7 output channels
+      {{2, 67, 8, 8}, {70, 67, 3, 3}, 1, 1},       // ragged 64-wide products
+      {{32, 128, 16, 16}, {256, 128, 4, 4}, 2, 1}, // a DCGAN middle layer: 128x128 tiles
+      {{8, 256, 8, 8}, {512, 256, 4, 4}, 2, 1},    // few output pixels: split reduction
+      {{5, 33, 4, 4}, {20, 33, 4, 4}, 1, 0},       // 1x1 output: its backward-data is a plain product
+  };
+  const Device gpu = Device::cuda(0);
+  uint64_t seed = 900;
+  for (cuda::KernelImpl impl : test::impls())
+    for (const Case& c : cases) {
+      SCOPED_TRACE(std::string(cuda::kernel_impl_name(impl)) + " x " + shape_str(c.x) + " w " + shape_str(c.w));
+      test::ImplScope scope(cuda::OpFamily::Conv, impl);
+      std::vector<std::string> said;
+      cuda::set_message_sink([&](const std::string& m) { said.push_back(m); });
+      cuda::set_verbose(true);
+      Generator g(seed++);
+      const Conv2dParams p = Conv2dParams::make(c.stride, c.pad);
+      const Tensor x = Tensor::randn(c.x, &g).to(DType::BFloat16), w = Tensor::randn(c.w, &g).to(DType::BFloat16);
+      const int64_t P = (c.x[2] + 2 * c.pad - c.w[2]) / c.stride + 1, Q = (c.x[3] + 2 * c.pad - c.w[3]) / c.stride + 1;
+      const Tensor dy = Tensor::randn({c.x[0], c.w[0], P, Q}, &g).to(DType::BFloat16);
+      auto nan = [](const Shape& s, const Device& d) { return Tensor::full(s, NAN, DType::BFloat16).to(d); };
+      Tensor y_c = nan(dy.shape(), Device::cpu()), dx_c = nan(x.shape(), Device::cpu()), dw_c = nan(w.shape(), Device::cpu());
+      Tensor yt_c = nan(x.shape(), Device::cpu());
+      backend::call_widened<&cpu::conv2d_forward>(x, w, y_c, p);
+      backend::call_widened<&cpu::conv2d_backward_data>(dy, w, dx_c, p);
+      backend::call_widened<&cpu::conv2d_backward_weight>(x, dy, dw_c, p);
+      backend::call_widened<&cpu::conv_transpose2d_forward>(dy, w, yt_c, p);
+      Tensor y = nan(dy.shape(), gpu), dx = nan(x.shape(), gpu), dw = nan(w.shape(), gpu), yt = nan(x.shape(), gpu);
+      cuda::conv2d_forward(x.to(gpu), w.to(gpu), y, p);
+      cuda::conv2d_backward_data(dy.to(gpu), w.to(gpu), dx, p);
+      cuda::conv2d_backward_weight(x.to(gpu), dy.to(gpu), dw, p);
+      cuda::conv_transpose2d_forward(dy.to(gpu), w.to(gpu), yt, p);
+      cuda::set_verbose(false);
+      cuda::set_message_sink(nullptr);
+      // Float32 sums in another order, rounded once: mostly the same bfloat16, else a step apart.
+      EXPECT_LT(test::rel_error(y.cpu(), y_c), 1e-2) << "forward";
+      EXPECT_LT(test::rel_error(dx.cpu(), dx_c), 1e-2) << "backward-data";
+      EXPECT_LT(test::rel_error(dw.cpu(), dw_c), 1e-2) << "backward-weight";
+      EXPECT_LT(test::rel_error(yt.cpu(), yt_c), 1e-2) << "conv_transpose2d forward";
+      EXPECT_EQ(y.dtype(), DType::BFloat16);
+      if (impl == cuda::KernelImpl::Hand)
+        for (const auto& m : said) ADD_FAILURE() << "the hand kernels fell back: " << m;
+    }
+}
+
+// Deterministic: two runs of the hand BF16 kernels give the same bits.
+TEST(CudaBf16, HandConvolutionsAreDeterministic) {
+  SKIP_WITHOUT_GPU();
+  test::ImplScope scope(cuda::OpFamily::Conv, cuda::KernelImpl::Hand);
+  Generator g(950);
+  const Device gpu = Device::cuda(0);
+  const Tensor x = Tensor::randn({8, 256, 8, 8}, &g).to(DType::BFloat16).to(gpu);
+  const Tensor dy = Tensor::randn({8, 512, 4, 4}, &g).to(DType::BFloat16).to(gpu);
+  const Conv2dParams p = Conv2dParams::make(2, 1);
+  Tensor a = Tensor::zeros({512, 256, 4, 4}, DType::BFloat16).to(gpu), b = a.clone();
+  cuda::conv2d_backward_weight(x, dy, a, p);
+  cuda::conv2d_backward_weight(x, dy, b, p);
+  EXPECT_TRUE(test::same_bits(a.cpu(), b.cpu()));
 }
 
 // The CUDA maps store bfloat16 themselves (kernels/elementwise.cu: Bf16Map): the CPU's float32-copy

@@ -106,6 +106,16 @@ TEST_F(KernelSelect, DefaultsAreTheMeasuredFasterPaths) {
   EXPECT_EQ(cuda::kDefaultConvImplTf32, cuda::KernelImpl::Cudnn);
   EXPECT_EQ(cuda::kDefaultConvImplFp32, cuda::KernelImpl::Hand);
   EXPECT_EQ(cuda::kDefaultBatchNormImpl, cuda::KernelImpl::Hand);
+  // bfloat16 convolutions: cuDNN where built, TF32 switch on or off; a named choice still wins.
+  for (bool tf32 : {false, true}) {
+    cuda::set_allow_tf32(tf32);
+    EXPECT_EQ(cuda::kernel_impl(cuda::OpFamily::Conv, true), tf32_conv);
+  }
+  cuda::set_kernel_impl(cuda::OpFamily::Conv, cuda::KernelImpl::Hand);
+  EXPECT_EQ(cuda::kernel_impl(cuda::OpFamily::Conv, true), cuda::KernelImpl::Hand);
+  setenv("GAN_KERNELS", "conv=hand", 1);
+  cuda::reset_kernel_impl();
+  EXPECT_EQ(cuda::kernel_impl(cuda::OpFamily::Conv, true), cuda::KernelImpl::Hand);
 }
 
 TEST_F(KernelSelect, EnvironmentAndFlagBeatTheTf32Default) {
