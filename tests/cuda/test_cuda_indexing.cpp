@@ -17,9 +17,11 @@
 #include "kernels/divmod.cuh"
 #include "kernels/implicit_gemm.cuh"
 #include "tests/cuda/conv_reference.h"
+#include "tests/cuda/gemm_replay.h"
 
 using namespace gan::kernels;
 using gan::test::conv_out;
+using gan::test::random_vec;
 using gan::test::rel_err;
 
 namespace {
@@ -112,8 +114,6 @@ TEST(CudaConvIndexing, TilesCoverEachElementOnce) {
 template <class Tile, Walk AW, Walk BW, class Prob>
 void replay_gemm(const Prob& prob, int phases, int splits, std::vector<double>* partial) {
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, TM = Tile::TM, TN = Tile::TN, NT = Tile::THREADS;
-  using LA = TileLoad<BM, BK, NT, AW>;
-  using LB = TileLoad<BN, BK, NT, BW>;
   int maxM = 0, Ng = 0;
   for (int ph = 0; ph < phases; ++ph) maxM = std::max(maxM, prob.phase(ph).M), Ng = prob.phase(ph).Ng;
   const int grid_m = (maxM + BM - 1) / BM, grid_n = (Ng + BN - 1) / BN;
@@ -125,27 +125,11 @@ void replay_gemm(const Prob& prob, int phases, int splits, std::vector<double>* 
       for (int by = 0; by < grid_n; ++by) {
         const int M = sub.M, Kg = sub.Kg, m0 = bx * BM, n0 = by * BN;
         if (m0 >= M || n0 >= sub.Ng) continue;
-        const int ktiles = (Kg + BK - 1) / BK;
-        const int kt0 = static_cast<int>(static_cast<int64_t>(ktiles) * split / splits);
-        const int kt1 = static_cast<int>(static_cast<int64_t>(ktiles) * (split + 1) / splits);
+        int kt0, kt1;
+        gan::test::split_steps(Kg, BK, split, splits, kt0, kt1);
         std::vector<double> acc(static_cast<size_t>(NT) * TM * TN, 0.0);
         for (int kt = kt0; kt < kt1; ++kt) {
-          std::fill(As.begin(), As.end(), NAN);
-          std::fill(Bs.begin(), Bs.end(), NAN);
-          for (int tid = 0; tid < NT; ++tid) {
-            for (int i = 0; i < LA::LOADS; ++i) {
-              const auto ra = sub.row_a(m0 + LA::row(tid, LA::kOneRow ? 0 : i));
-              const auto ka = sub.k_a(kt * BK + LA::kcol(tid, LA::kOneK ? 0 : i));
-              const double v = sub.load_a(ra, ka);
-              if (LA::valid(tid, i)) As[LA::kcol(tid, i) * BM + LA::row(tid, i)] = v;
-            }
-            for (int i = 0; i < LB::LOADS; ++i) {
-              const auto cb = sub.col_b(n0 + LB::row(tid, LB::kOneRow ? 0 : i));
-              const auto kb = sub.k_b(kt * BK + LB::kcol(tid, LB::kOneK ? 0 : i));
-              const double v = sub.load_b(cb, kb);
-              if (LB::valid(tid, i)) Bs[LB::kcol(tid, i) * BN + LB::row(tid, i)] = v;
-            }
-          }
+          gan::test::stage_tiles<BM, BN, BK, NT, AW, BW>(sub, m0, n0, kt, As, BM, Bs, BN);
           for (int tid = 0; tid < NT; ++tid) {
             const int ms = Tile::m_start(tid), ns = Tile::n_start(tid);
             for (int kk = 0; kk < BK; ++kk)
@@ -170,22 +154,7 @@ void replay_gemm(const Prob& prob, int phases, int splits, std::vector<double>* 
         }
       }
   }
-  if (splits > 1) {
-    const auto& sub = prob.phase(0);
-    const int64_t MN = static_cast<int64_t>(sub.M) * sub.Ng;
-    for (int64_t idx = 0; idx < MN; ++idx) {
-      double s = (*partial)[idx];
-      for (int sp = 1; sp < splits; ++sp) s += (*partial)[sp * MN + idx];
-      sub.out()[sub.out_row(static_cast<int>(idx / sub.Ng)) + sub.out_col(static_cast<int>(idx % sub.Ng))] = s;
-    }
-  }
-}
-
-std::vector<double> random_vec(int64_t n, std::mt19937_64& rng) {
-  std::normal_distribution<double> d(0.0, 1.0);
-  std::vector<double> v(static_cast<size_t>(n));
-  for (auto& e : v) e = d(rng);
-  return v;
+  if (splits > 1) gan::test::sum_splits(prob, splits, *partial);
 }
 
 int64_t numel(std::initializer_list<int64_t> dims) {

@@ -19,9 +19,11 @@
 #include "kernels/implicit_gemm.cuh"
 #include "kernels/mma_fragments.h"
 #include "tests/cuda/conv_reference.h"
+#include "tests/cuda/gemm_replay.h"
 
 using namespace gan::kernels;
 using gan::test::conv_out;
+using gan::test::random_vec;
 using gan::test::rel_err;
 
 namespace {
@@ -136,7 +138,7 @@ TEST(CudaMmaLayout, LdmatrixTransDeliversTheBf16Fragments) {
 namespace {
 
 // The kernel's data flow on the host: per block and reduction step, every thread's loads into the
-// [k][row] shared tiles (TileLoad, as implicit_gemm_fma's replay in test_cuda_indexing.cpp), then
+// [k][row] shared tiles (gemm_replay.h: stage_tiles, shared with the FP32 kernel's replay), then
 // per warp the fragments gathered as the kernel gathers them (TF32: one read per register at its
 // coordinate; BF16: ldmatrix .trans from the kernel's row addresses), the emulated mma.sync, and the
 // epilogue at the accumulator coordinates.
@@ -145,8 +147,6 @@ void replay_mma_gemm(const Prob& prob, int phases, int splits, std::vector<doubl
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, NT = Tile::THREADS, FM = Tile::FM, FN = Tile::FN;
   constexpr int LDA = BM + Tile::PAD, LDB = BN + Tile::PAD;
   static_assert(BK == (kBf16 ? 16 : 8), "tile and instruction");
-  using LA = TileLoad<BM, BK, NT, AW>;
-  using LB = TileLoad<BN, BK, NT, BW>;
   int maxM = 0, Ng = 0;
   for (int ph = 0; ph < phases; ++ph) maxM = std::max(maxM, prob.phase(ph).M), Ng = prob.phase(ph).Ng;
   const int grid_m = (maxM + BM - 1) / BM, grid_n = (Ng + BN - 1) / BN;
@@ -161,31 +161,15 @@ void replay_mma_gemm(const Prob& prob, int phases, int splits, std::vector<doubl
       for (int by = 0; by < grid_n; ++by) {
         const int M = sub.M, Kg = sub.Kg, m0 = bx * BM, n0 = by * BN;
         if (m0 >= M || n0 >= sub.Ng) continue;
-        const int ktiles = (Kg + BK - 1) / BK;
-        const int kt0 = static_cast<int>(static_cast<int64_t>(ktiles) * split / splits);
-        const int kt1 = static_cast<int>(static_cast<int64_t>(ktiles) * (split + 1) / splits);
+        int kt0, kt1;
+        gan::test::split_steps(Kg, BK, split, splits, kt0, kt1);
         // acc[warp][i][j][lane][reg]
         std::vector<double> acc(static_cast<size_t>(WARPS) * FM * FN * 32 * 4, 0.0);
         auto at = [&](int w, int i, int j, int l, int r) -> double& {
           return acc[((((static_cast<size_t>(w) * FM + i) * FN + j) * 32 + l) * 4) + r];
         };
         for (int kt = kt0; kt < kt1; ++kt) {
-          std::fill(As.begin(), As.end(), NAN);  // padding and unwritten words poison the product
-          std::fill(Bs.begin(), Bs.end(), NAN);
-          for (int tid = 0; tid < NT; ++tid) {
-            for (int i = 0; i < LA::LOADS; ++i) {
-              const auto rowa = sub.row_a(m0 + LA::row(tid, LA::kOneRow ? 0 : i));
-              const auto ka = sub.k_a(kt * BK + LA::kcol(tid, LA::kOneK ? 0 : i));
-              const double v = sub.load_a(rowa, ka);
-              if (LA::valid(tid, i)) As[LA::kcol(tid, i) * LDA + LA::row(tid, i)] = v;
-            }
-            for (int i = 0; i < LB::LOADS; ++i) {
-              const auto colb = sub.col_b(n0 + LB::row(tid, LB::kOneRow ? 0 : i));
-              const auto kb = sub.k_b(kt * BK + LB::kcol(tid, LB::kOneK ? 0 : i));
-              const double v = sub.load_b(colb, kb);
-              if (LB::valid(tid, i)) Bs[LB::kcol(tid, i) * LDB + LB::row(tid, i)] = v;
-            }
-          }
+          gan::test::stage_tiles<BM, BN, BK, NT, AW, BW>(sub, m0, n0, kt, As, LDA, Bs, LDB);
           for (int w = 0; w < WARPS; ++w) {
             const int wm0 = Tile::warp_m0(w), wn0 = Tile::warp_n0(w);
             for (int i = 0; i < FM; ++i)
@@ -242,22 +226,7 @@ void replay_mma_gemm(const Prob& prob, int phases, int splits, std::vector<doubl
                 }
       }
   }
-  if (splits > 1) {
-    const auto& sub = prob.phase(0);
-    const int64_t MN = static_cast<int64_t>(sub.M) * sub.Ng;
-    for (int64_t idx = 0; idx < MN; ++idx) {
-      double s = (*partial)[idx];
-      for (int sp = 1; sp < splits; ++sp) s += (*partial)[sp * MN + idx];
-      sub.out()[sub.out_row(static_cast<int>(idx / sub.Ng)) + sub.out_col(static_cast<int>(idx % sub.Ng))] = s;
-    }
-  }
-}
-
-std::vector<double> random_vec(int64_t n, std::mt19937_64& rng) {
-  std::normal_distribution<double> d(0.0, 1.0);
-  std::vector<double> v(static_cast<size_t>(n));
-  for (auto& e : v) e = d(rng);
-  return v;
+  if (splits > 1) gan::test::sum_splits(prob, splits, *partial);
 }
 
 Conv2dShape shape(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R, int64_t S, int64_t st,
