@@ -1,9 +1,11 @@
 // Element-wise kernels: broadcasting add/mul, gradient accumulation, LeakyReLU and Tanh forward and
-// backward, at DCGAN activation sizes and one size far beyond L2. These are bandwidth-bound: the
+// backward, the bias + LeakyReLU pass of a fused layer beside the two passes it replaces, at DCGAN
+// activation sizes, MLP layer outputs and one size far beyond L2. These are bandwidth-bound: the
 // figure that matters is frac_copy (target: >= 0.9 at the large size). No library path exists for
 // them, so GPU cases run the hand-written kernels only; the CPU runs the non-large sizes.
 #include "bench/bench_common.h"
 #include "bench/bench_shapes.h"
+#include "engine/backend/bias_act.h"
 #include "engine/backend/dispatch.h"
 #include "engine/backend/elementwise.h"
 
@@ -57,7 +59,37 @@ void accumulate_case(const ActShape& s) {
   }
 }
 
+// A biased layer's bias + LeakyReLU(0.2): one fused pass (bias_act, x read and y written once), or
+// the unfused pair (the bias add, then the activation: two reads, two writes).
+void bias_leaky_case(const ActShape& s, bool fused) {
+  const Shape xs = {s.n, s.c, s.h, s.w};
+  for (const Variant& v : variants(false, false, !s.large)) {
+    add_case(std::string("elementwise.") + (fused ? "bias_act_leaky/" : "bias_then_leaky/") + dims_str(xs), s.ids, v,
+             s.large, [=](benchmark::State& st, const Variant& v) {
+               const Device d = v.device();
+               const int n = rotation_sets(v, bytes_of(xs));
+               auto xv = randn_sets(n, xs, d);
+               Tensor b = Tensor::randn({s.c}, nullptr, DType::Float32, d), z = Tensor::empty(xs, DType::Float32, d);
+               Tensor y = Tensor::empty(xs, DType::Float32, d), b4 = b.reshape({1, s.c, 1, 1});
+               const kernels::NormAct act{kernels::NormActKind::LeakyRelu, 0.2};
+               measure(st, v, {(fused ? 2.0 : 4.0) * bytes_of(xs), 0}, n, [&](int i) {
+                 if (fused) {
+                   GAN_BACKEND(d, bias_act_forward, xv[i], b, act, y);
+                 } else {
+                   GAN_BACKEND(d, binary, BinaryOp::Add, xv[i], b4, z, 0.0);
+                   GAN_BACKEND(d, unary, UnaryOp::LeakyRelu, z, y, 0.2, 0.0);
+                 }
+               });
+             });
+  }
+}
+
 void register_all() {
+  // MLP GAN hidden layers at batch 64 (widths 256 to 1024) and the toy WGAN-GP's width 512 at batch 256.
+  for (const ActShape& s : {ActShape{"MLP hidden 1024", 64, 1024, 1, 1, false}, ActShape{"toy hidden", 256, 512, 1, 1, false}}) {
+    bias_leaky_case(s, true);
+    bias_leaky_case(s, false);
+  }
   for (const ActShape& s : activation_shapes()) {
     binary_case("add", BinaryOp::Add, 0, s, {s.n, s.c, s.h, s.w});
     binary_case("add_bias", BinaryOp::Add, 0, s, {1, s.c, 1, 1});        // per-channel bias
@@ -69,6 +101,8 @@ void register_all() {
     unary_case("tanh_fwd", UnaryOp::Tanh, 0, s);
     // backward: incoming gradient and the forward output
     binary_case("tanh_bwd", BinaryOp::TanhBackward, 0, s, {s.n, s.c, s.h, s.w});
+    bias_leaky_case(s, true);
+    bias_leaky_case(s, false);
   }
 }
 

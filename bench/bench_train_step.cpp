@@ -13,8 +13,8 @@
 //   captured_trainer/<model>/b<batch>/<variant>  GPU: the trainer case with --cuda-graph on: what
 //                                          `gan train` runs; its gap to captured/ is the loading left
 //                                          uncovered
-//   unfused/<model>/b<batch>/<variant>     the train_step case with layer fusion off (batch norm and
-//                                          its activation as two ops): what the fusion gains
+//   unfused/<model>/b<batch>/<variant>     the train_step case with layer fusion off (batch norm, or a
+//                                          layer's bias, and the activation as two ops): what fusion gains
 //   train_step/<model>/b<batch>/{hand,cudnn}.bf16  GPU: the train_step case with --precision bf16
 //                                          (bfloat16 convolutions and products run in cuDNN/cuBLAS
 //                                          whichever the variant; "hand" picks the other kernels)
@@ -187,9 +187,9 @@ void register_all() {
         step_case(c, batch, b, StepMode::Plain);
       }
       if (v.gpu() && c.with_loader) step_case(c, batch, v, StepMode::LoaderCaptured);
-      // Batch norm and its activation fuse in the DCGAN models (not in the MLP, nor in the
-      // WGAN-GP critic, which has no normalisation; its generator does).
-      if (std::string(c.arch) != "mlp") step_case(c, batch, v, StepMode::Unfused);
+      // Batch norm and its activation fuse in the DCGAN models (not in the WGAN-GP critic, which
+      // has no normalisation; its generator does), a Linear's bias and activation in the MLP.
+      step_case(c, batch, v, StepMode::Unfused);
     }
 }
 

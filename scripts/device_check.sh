@@ -84,11 +84,11 @@ if want build; then
 fi
 
 if want tests; then
-  # The recorded step (--cuda-graph on), the fused batch norm + activation, the page-locked
-  # batches and bfloat16 (--precision bf16) first: their tests are new and short, so their verdict comes back even when a later
-  # step runs out of time.
+  # The recorded step (--cuda-graph on), the fused batch norm + activation and bias + activation,
+  # the page-locked batches and bfloat16 (--precision bf16) first: their tests are new and short,
+  # so their verdict comes back even when a later step runs out of time.
   run_step graph_tests timeout "$(budget 60)" "$BUILD/tests/gan_tests" --gtest_brief=1 \
-    --gtest_filter='CudaGraph.*:CudaBatchNormAct.*:CudaPinned.*:CudaBf16.*'
+    --gtest_filter='CudaGraph.*:CudaBatchNormAct.*:CudaBiasAct.*:CudaPinned.*:CudaBf16.*'
   grep -E "^\[  FAILED|Failure|error" "$OUT/graph_tests.log" | head -20
   run_step tests timeout "$(budget 150)" env OMP_NUM_THREADS=8 "$BUILD/tests/gan_tests" --gtest_brief=1 --gtest_output=json:"$OUT/tests.json"
   grep -E "^\[  FAILED|Failure|error" "$OUT/tests.log" | head -40

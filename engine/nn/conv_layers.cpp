@@ -45,6 +45,13 @@ Tensor Conv2d::forward(const Tensor& x) {
   return conv2d(x, like_input(effective_weight(), x), like_input(bias, x), params);
 }
 
+bool Conv2d::forward_fused(Module& next, const Tensor& x, Tensor& out) {
+  NormAct act;
+  if (!bias.defined() || !activation_to_fuse(*this, next, act)) return false;
+  out = bias_act(conv2d(x, like_input(effective_weight(), x), Tensor(), params), like_input(bias, x), act);
+  return true;
+}
+
 std::string Conv2d::extra_repr() const {
   return conv_repr(in_channels, out_channels, kernel_size, params, bias.defined(), false);
 }
@@ -65,6 +72,13 @@ ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t str
 
 Tensor ConvTranspose2d::forward(const Tensor& x) {
   return conv_transpose2d(x, like_input(effective_weight(), x), like_input(bias, x), params);
+}
+
+bool ConvTranspose2d::forward_fused(Module& next, const Tensor& x, Tensor& out) {
+  NormAct act;
+  if (!bias.defined() || !activation_to_fuse(*this, next, act)) return false;
+  out = bias_act(conv_transpose2d(x, like_input(effective_weight(), x), Tensor(), params), like_input(bias, x), act);
+  return true;
 }
 
 std::string ConvTranspose2d::extra_repr() const {

@@ -57,6 +57,26 @@ Linear::Linear(int64_t in, int64_t out, bool has_bias, Generator* gen)
 
 Tensor Linear::forward(const Tensor& x) { return linear(x, like_input(effective_weight(), x), like_input(bias, x)); }
 
+bool Linear::forward_fused(Module& next, const Tensor& x, Tensor& out) {
+  NormAct act;
+  if (!bias.defined() || !activation_to_fuse(*this, next, act)) return false;
+  out = bias_act(linear(x, like_input(effective_weight(), x)), like_input(bias, x), act);
+  return true;
+}
+
+bool activation_to_fuse(const Module& layer, const Module& next, NormAct& act) {
+  if (layer.has_forward_hook() || layer.compute_dtype() != DType::Float32) return false;
+  if (dynamic_cast<const ReLU*>(&next)) {
+    act = {NormActKind::Relu, 0.0};
+    return true;
+  }
+  if (auto* leaky = dynamic_cast<const LeakyReLU*>(&next); leaky && leaky->negative_slope >= 0) {
+    act = {NormActKind::LeakyRelu, leaky->negative_slope};
+    return true;
+  }
+  return false;
+}
+
 Embedding::Embedding(int64_t n, int64_t d, Generator* gen) : Module("Embedding"), num(n), dim(d) {
   GAN_CHECK(n > 0 && d > 0, "Embedding: sizes must be positive, got num=" << n << " dim=" << d);
   weight = register_parameter("weight", Tensor::empty({n, d}));

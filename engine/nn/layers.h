@@ -43,12 +43,20 @@ class WeightLayer : public Module {
 // layers are left alone). Returns how many layers it wrapped.
 int apply_spectral_norm(Module& net, Generator& gen, int iterations = 1);
 
+// The activation `layer` may fuse with the `next` layer of a Sequential (Module::forward_fused): a
+// ReLU, or a LeakyReLU whose slope is >= 0 (the fused backward reads its mask from the output),
+// into `act`. False when next is neither, or when `layer` must run alone: a forward hook watches
+// its own output (`gan trace`), or it has a compute dtype of its own to cast to.
+bool activation_to_fuse(const Module& layer, const Module& next, NormAct& act);
+
 // y = x W^T + b; W [out, in], b [out]. Init as torch.nn.Linear: W ~ kaiming_uniform(a = sqrt(5)),
 // i.e. U(-1/sqrt(in), 1/sqrt(in)), and b ~ U(-1/sqrt(in), 1/sqrt(in)).
 class Linear : public WeightLayer {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true, Generator* gen = nullptr);
   Tensor forward(const Tensor& x) override;  // x [N, in] -> [N, out]
+  // Followed by ReLU or LeakyReLU (slope >= 0), with a bias: the product, then bias_act.
+  bool forward_fused(Module& next, const Tensor& x, Tensor& out) override;
   Tensor bias;                                // undefined when bias = false
   int64_t in_features, out_features;
 
@@ -75,6 +83,8 @@ class Conv2d : public WeightLayer {
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride = 1, int64_t padding = 0,
          bool bias = true, Generator* gen = nullptr);
   Tensor forward(const Tensor& x) override;
+  // Followed by ReLU or LeakyReLU (slope >= 0), with a bias: the convolution, then bias_act.
+  bool forward_fused(Module& next, const Tensor& x, Tensor& out) override;
   Tensor bias;
   int64_t in_channels, out_channels, kernel_size;
   Conv2dParams params;
@@ -90,6 +100,8 @@ class ConvTranspose2d : public WeightLayer {
   ConvTranspose2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride = 1,
                   int64_t padding = 0, int64_t output_padding = 0, bool bias = true, Generator* gen = nullptr);
   Tensor forward(const Tensor& x) override;
+  // Followed by ReLU or LeakyReLU (slope >= 0), with a bias: the convolution, then bias_act.
+  bool forward_fused(Module& next, const Tensor& x, Tensor& out) override;
   Tensor bias;
   int64_t in_channels, out_channels, kernel_size;
   Conv2dParams params;

@@ -74,7 +74,8 @@ class Module {
 
   // Layer fusion: when this layer followed by `next` runs as one fused op on x, sets `out` to what
   // next(this(x)) gives (the same values) and returns true; Sequential then calls next's hook with
-  // it. BatchNorm2d fuses a following ReLU / LeakyReLU in training; the default fuses nothing.
+  // it. BatchNorm2d fuses a following ReLU / LeakyReLU in training (batch_norm_act), and Linear,
+  // Conv2d and ConvTranspose2d with a bias fuse one in any mode (bias_act); the default fuses nothing.
   virtual bool forward_fused(Module& next, const Tensor& x, Tensor& out);
 
   // The PyTorch class name ("Linear", "BatchNorm2d"): init helpers match on it as

@@ -57,16 +57,8 @@ Tensor BatchNorm2d::forward_float(const Tensor& x) {
 
 bool BatchNorm2d::forward_fused(Module& next, const Tensor& x, Tensor& out) {
   // Training with this process's batch only, and nothing watching the normalised value itself.
-  if (!is_training() || sum_across || has_forward_hook()) return false;
   NormAct act;
-  if (dynamic_cast<ReLU*>(&next)) {
-    act.kind = NormActKind::Relu;
-  } else if (auto* leaky = dynamic_cast<LeakyReLU*>(&next); leaky && leaky->negative_slope >= 0) {
-    act.kind = NormActKind::LeakyRelu;
-    act.slope = leaky->negative_slope;
-  } else {
-    return false;
-  }
+  if (!is_training() || sum_across || !activation_to_fuse(*this, next, act)) return false;
   check_input(x);
   count_batch(x);
   out = in_float32(x, [&](const Tensor& x32) {

@@ -8,10 +8,15 @@
 //   sigmoid      sigmoid_backward(g, y)            fused    d/dg = sigmoid_backward(G, y), d/dy = g (1 - 2y) G
 //   log_sigmoid  g sigmoid(-x)                     composite
 //   softplus     g sigmoid(x)                      composite
+//   bias_act     leaky_relu_backward(g, y, slope)   composite: the mask from the output y (y > 0
+//                and its sum over all dims but 1    exactly where x + bias > 0, as slope >= 0);
+//                                                   the unfused pair's ops, hence their bits
 // A fused backward is an op of its own, recorded like any other: a plain backward runs its kernel,
 // and under create_graph the same call records it, so the second derivative stays fused too.
 #include "engine/ops/activation.h"
 
+#include "engine/backend/bias_act.h"
+#include "engine/backend/dispatch.h"
 #include "engine/ops/op_helpers.h"
 #include "engine/ops/ops.h"
 
@@ -73,6 +78,37 @@ Tensor log_sigmoid(const Tensor& x) {
 Tensor softplus(const Tensor& x) {
   return unary_op(UnaryOp::Softplus, x, 0, 0,
                   [](const Tensor& g, const UnarySaved& s) { return mul(g, sigmoid(s.x)); });
+}
+
+Tensor bias_act(const Tensor& x, const Tensor& bias, const NormAct& act) {
+  check_same_device_dtype("bias_act", {&x, &bias});
+  GAN_CHECK(x.dim() >= 2, "bias_act: expected input [N, C] or [N, C, H, W], got " << x.str());
+  GAN_CHECK(bias.defined() && bias.shape() == Shape{x.size(1)},
+            "bias_act: bias " << (bias.defined() ? bias.str() : std::string("(none)")) << " does not match input "
+                              << x.str() << " (expects [" << x.size(1) << "])");
+  GAN_CHECK(act.kind != NormActKind::LeakyRelu || act.slope >= 0,
+            "bias_act: a fused leaky_relu needs a slope >= 0 (its backward reads the mask from the output), got slope "
+                << act.slope << "; use leaky_relu(x + bias)");
+  GAN_CHECK(act.kind == NormActKind::LeakyRelu || act.slope == 0,
+            "bias_act: only leaky_relu has a slope, got " << act.slope);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  GAN_BACKEND(x.device(), bias_act_forward, x, bias, act, y);
+  const bool masked = act.kind != NormActKind::None;
+  autograd::record(
+      "bias_act", {x, bias}, {&y},
+      [act, masked](FunctionNode& n, const Grads& g) -> Grads {
+        const Tensor gz = masked ? leaky_relu_backward(g[0], n.output(0), act.slope) : g[0];
+        Grads d(2);
+        if (n.needs(0)) d[0] = gz;
+        if (n.needs(1)) {
+          std::vector<int64_t> dims{0};
+          for (int64_t k = 2; k < gz.dim(); ++k) dims.push_back(k);
+          d[1] = sum(gz, dims);
+        }
+        return d;
+      },
+      /*save_outputs=*/masked);
+  return y;
 }
 
 }  // namespace gan

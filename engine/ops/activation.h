@@ -2,6 +2,7 @@
 // (differentiable ops themselves, so a second derivative runs the same kernels).
 #pragma once
 #include "engine/core/tensor.h"
+#include "kernels/norm_act.h"
 
 namespace gan {
 
@@ -11,6 +12,18 @@ Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor log_sigmoid(const Tensor& x);  // log(sigmoid(x)), stable for large |x|
 Tensor softplus(const Tensor& x);     // log(1 + exp(x)), stable for large |x|
+
+// act(x + bias) in one pass, bias [C] along dim 1 of x [N, C] or [N, C, H, W]: the bias a Linear,
+// Conv2d or ConvTranspose2d adds, and the ReLU / LeakyReLU (slope >= 0) after it, as
+//   bias_act(x, b, {NormActKind::LeakyRelu, 0.2}) == leaky_relu(x + b.reshape({1, C, 1, 1}), 0.2)
+// bit for bit, bfloat16 included; NormActKind::None adds the bias alone. It keeps its output y (the
+// mask's source, as batch_norm_act does), never the sum x + bias, so a layer holds one
+// activation-sized tensor fewer. Its gradient is the unfused ops' own, gz = leaky_relu_backward(g,
+// y, slope) for x and gz summed over every dim but 1 for bias: differentiable ops, so bias_act
+// differentiates to any order (WGAN-GP critics). One kernel where the unfused pair runs two.
+using kernels::NormAct;
+using kernels::NormActKind;
+Tensor bias_act(const Tensor& x, const Tensor& bias, const NormAct& act);
 
 // g * d/dx leaky_relu(x, slope) = x > 0 ? g : slope g  (relu: slope 0), one fused pass.
 Tensor leaky_relu_backward(const Tensor& g, const Tensor& x, double slope);

@@ -30,6 +30,7 @@
 
 #include <sstream>
 
+#include "engine/backend/bias_act.h"
 #include "engine/backend/conv.h"
 #include "engine/backend/dispatch.h"
 #include "engine/ops/op_helpers.h"
@@ -115,10 +116,11 @@ Conv2dParams without_out_pad(Conv2dParams p) {
   return p;
 }
 
-// y + bias broadcast over N, H, W (raw, unrecorded: the caller's node covers the bias).
-Tensor add_bias_raw(const Tensor& y, const Tensor& bias) {
-  if (!bias.defined()) return y;
-  return binary_raw(BinaryOp::Add, y, bias.detach().reshape({1, bias.numel(), 1, 1}));
+// y + bias broadcast over N, H, W, in place on the convolution's fresh output (raw, unrecorded: the
+// caller's node covers the bias). The same bits as bias_act's sum, which a fused layer runs instead.
+Tensor add_bias_raw(Tensor y, const Tensor& bias) {
+  if (bias.defined()) GAN_BACKEND(y.device(), bias_act_forward, y, bias, kernels::NormAct{}, y);
+  return y;
 }
 
 }  // namespace

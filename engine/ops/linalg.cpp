@@ -4,6 +4,7 @@
 // Fused backward: none. Every rule here is composite (matmul, sum), hence differentiable again.
 #include "engine/ops/linalg.h"
 
+#include "engine/backend/bias_act.h"
 #include "engine/backend/dispatch.h"
 #include "engine/backend/elementwise.h"
 #include "engine/backend/linalg.h"
@@ -40,12 +41,10 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   GAN_CHECK(!bias.defined() || bias.shape() == Shape{w.size(0)},
             "linear: bias " << bias.str() << " does not match weight " << w.str());
   Tensor out = Tensor::empty({x.size(0), w.size(0)}, x.dtype(), x.device());
-  double beta = 0.0;
-  if (bias.defined()) {  // start from the broadcast bias and let the GEMM add onto it
-    GAN_BACKEND(x.device(), broadcast_copy, bias, out);
-    beta = 1.0;
-  }
-  GAN_BACKEND(x.device(), matmul, x, false, w, true, out, beta);
+  GAN_BACKEND(x.device(), matmul, x, false, w, true, out, 0.0);
+  // The bias goes onto the finished product (not in as the GEMM's starting value), so a Linear and
+  // the ReLU / LeakyReLU after it fused into bias_act (engine/nn/layers.cpp) give the same bits.
+  if (bias.defined()) GAN_BACKEND(x.device(), bias_act_forward, out, bias, kernels::NormAct{}, out);
   autograd::record("linear", {x, w, bias}, {&out}, [x, w](FunctionNode& nd, const Grads& g) -> Grads {
     return {nd.needs(0) ? matmul(g[0], w) : Tensor(), nd.needs(1) ? matmul(g[0], x, true, false) : Tensor(),
             nd.needs(2) ? sum(g[0], {0}) : Tensor()};

@@ -1,0 +1,18 @@
+// The bias + activation primitive: what follows a matrix product or a convolution that was run
+// without its bias (engine/ops/activation.h: bias_act; kernels/bias_act.cuh).
+#pragma once
+#include "engine/backend/declare.h"
+#include "engine/core/tensor.h"
+#include "kernels/norm_act.h"
+
+#define GAN_BIAS_ACT_PRIMITIVES                                                                       \
+  /* y = act(x + bias[c]) over x viewed as [N, C, S] (S: the product of the dims after C, 1 for     */ \
+  /* x [N, C]); bias [C]; act none, ReLU or LeakyReLU. Each value as add then the activation give  */ \
+  /* it (kernels/norm_act.h: bias_act_value), bfloat16 rounded after each. y may be x (in place).  */ \
+  void bias_act_forward(const Tensor& x, const Tensor& bias, const kernels::NormAct& act, Tensor& y);
+
+GAN_DECLARE_PRIMITIVES(GAN_BIAS_ACT_PRIMITIVES)
+// Both backends store bfloat16 here themselves: float32 copies would round once where the
+// unfused add and activation round twice.
+GAN_STORES_BF16(cpu, bias_act_forward)
+GAN_STORES_BF16(cuda, bias_act_forward)
