@@ -86,7 +86,8 @@ void bias_leaky_case(const ActShape& s, bool fused) {
 
 void register_all() {
   // MLP GAN hidden layers at batch 64 (widths 256 to 1024) and the toy WGAN-GP's width 512 at batch 256.
-  for (const ActShape& s : {ActShape{"MLP hidden 1024", 64, 1024, 1, 1, false}, ActShape{"toy hidden", 256, 512, 1, 1, false}}) {
+  for (const ActShape& s :
+       {ActShape{"MLP hidden 1024", 64, 1024, 1, 1, false}, ActShape{"toy hidden", 256, 512, 1, 1, false}}) {
     bias_leaky_case(s, true);
     bias_leaky_case(s, false);
   }

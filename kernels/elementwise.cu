@@ -373,7 +373,7 @@ cudaError_t gather(const T* x, T* out, const StridedIndex& idx, int64_t n, cudaS
 GAN_INSTANTIATE(float)
 GAN_INSTANTIATE(double)
 #undef GAN_INSTANTIATE
-// bfloat16: the maps (float math between a widening load and one rounding store) and gathers.
+// bfloat16: the maps (float math between a widening load and one rounding store), gathers and fills.
 template cudaError_t unary<bf16>(UnaryOp, const bf16*, bf16*, int64_t, double, double, cudaStream_t);
 template cudaError_t binary_same<bf16>(BinaryOp, const bf16*, const bf16*, bf16*, int64_t, double, cudaStream_t);
 template cudaError_t binary_scalar<bf16>(BinaryOp, const bf16*, const bf16*, bool, bf16*, int64_t, double,
@@ -383,6 +383,7 @@ template cudaError_t binary_run<bf16>(BinaryOp, const bf16*, const bf16*, bool, 
 template cudaError_t binary_strided<bf16>(BinaryOp, const bf16*, const bf16*, bf16*, const StridedIndex&, int64_t,
                                           double, cudaStream_t);
 template cudaError_t add_inplace<bf16>(bf16*, const bf16*, int64_t, double, cudaStream_t);
+template cudaError_t fill<bf16>(bf16*, int64_t, bf16, cudaStream_t);
 template cudaError_t gather<bf16>(const bf16*, bf16*, const StridedIndex&, int64_t, cudaStream_t);
 template cudaError_t cast<float, float>(const float*, float*, int64_t, cudaStream_t);
 template cudaError_t cast<float, double>(const float*, double*, int64_t, cudaStream_t);

@@ -6,8 +6,11 @@
 //              neighbouring outputs (coalesced across lanes) and 8 rows of r at a time.
 // Pieces (splits) are sized so the whole GPU has work even when there are few outputs (a full sum,
 // per-channel sums over a large batch); their partial sums are added by finish_kernel in fixed order.
+// float, double and bfloat16 (read as such, summed in double like the others).
 #include <algorithm>
+#include <type_traits>
 
+#include "kernels/bfloat16.h"
 #include "kernels/device_utils.cuh"
 #include "kernels/reduction.cuh"
 
@@ -28,9 +31,17 @@ __device__ __forceinline__ double pre(T v) {
   return Kind == ReduceKind::Sum ? d : d * d;
 }
 
+// The double sum stored as T. bfloat16 goes through float, as the float32 kernel's result rounded
+// into bfloat16 (the copies engine/backend/bf16_widening.h would otherwise make) gives it.
+template <class T>
+__device__ __forceinline__ T store_as(double v) {
+  if constexpr (std::is_same_v<T, bf16>) return bf16(static_cast<float>(v));
+  else return static_cast<T>(v);
+}
+
 template <ReduceKind Kind, class T>
 __device__ __forceinline__ T finish(double s, double eps) {
-  return Kind == ReduceKind::Sum ? static_cast<T>(s) : static_cast<T>(sqrt(s + eps));
+  return store_as<T>(Kind == ReduceKind::Sum ? s : sqrt(s + eps));
 }
 
 template <ReduceKind Kind, class T>
@@ -193,5 +204,7 @@ cudaError_t reduce(const T* x, T* out, const ReducePlan& plan, ReduceKind kind, 
 template cudaError_t reduce<float>(const float*, float*, const ReducePlan&, ReduceKind, double, void*, cudaStream_t);
 template cudaError_t reduce<double>(const double*, double*, const ReducePlan&, ReduceKind, double, void*,
                                     cudaStream_t);
+// bfloat16 read as such (exactly widened), summed in double, rounded once through float.
+template cudaError_t reduce<bf16>(const bf16*, bf16*, const ReducePlan&, ReduceKind, double, void*, cudaStream_t);
 
 }  // namespace gan::kernels

@@ -41,3 +41,4 @@ GAN_STORES_BF16(cuda, cast_copy)
 GAN_STORES_BF16(cuda, unary)
 GAN_STORES_BF16(cuda, binary)
 GAN_STORES_BF16(cuda, add_inplace)
+GAN_STORES_BF16(cuda, fill)  // the value rounded through float, written once

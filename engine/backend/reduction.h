@@ -23,3 +23,6 @@ GAN_DECLARE_PRIMITIVES(GAN_REDUCTION_PRIMITIVES)
 GAN_STORES_BF16(cuda, broadcast_copy)
 GAN_STORES_BF16(cuda, permute)
 GAN_STORES_BF16(cuda, slice_copy)
+// CUDA sums bfloat16 itself: read as such, summed in double, rounded once (bias gradients, means).
+GAN_STORES_BF16(cuda, sum_to)
+GAN_STORES_BF16(cuda, per_sample_norm)

@@ -3,6 +3,8 @@
 // launch.
 #include "engine/backend/elementwise.h"
 
+#include <type_traits>
+
 #include "engine/cuda/launch_utils.h"
 #include "kernels/elementwise.cuh"
 
@@ -10,8 +12,11 @@ namespace gan::cuda {
 
 void fill(Tensor& out, double value) {
   OnDevice on(out);
-  GAN_DISPATCH_FLOAT(out.dtype(), "fill", [&] {
-    GAN_CUDA_CHECK(kernels::fill<scalar_t>(out.data<scalar_t>(), out.numel(), static_cast<scalar_t>(value), on.stream));
+  GAN_DISPATCH_FLOAT_BF16(out.dtype(), "fill", [&] {
+    // bfloat16 through float, as a float32 fill rounded into bfloat16 gives it.
+    const scalar_t v =
+        std::is_same_v<scalar_t, bf16> ? scalar_t(static_cast<float>(value)) : static_cast<scalar_t>(value);
+    GAN_CUDA_CHECK(kernels::fill<scalar_t>(out.data<scalar_t>(), out.numel(), v, on.stream));
   });
 }
 

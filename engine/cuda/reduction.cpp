@@ -42,7 +42,7 @@ void sum_to(const Tensor& x, Tensor& out) {
   kernels::StridedIndex kept, reduced;
   split_dims(x.shape(), out.shape(), kept, reduced);
   const auto plan = kernels::make_reduce_plan(kept, reduced);
-  GAN_DISPATCH_FLOAT(x.dtype(), "sum", [&] {
+  GAN_DISPATCH_FLOAT_BF16(x.dtype(), "sum", [&] {
     run_reduce<scalar_t>(x.data<scalar_t>(), out.data<scalar_t>(), plan, kernels::ReduceKind::Sum, 0.0, on);
   });
 }
@@ -91,7 +91,7 @@ void per_sample_norm(const Tensor& x, Tensor& out, double eps) {
   OnDevice on(out);
   const int64_t n = x.shape()[0], m = n ? x.numel() / n : 0;
   const auto plan = kernels::make_rows_reduce_plan(n, m);
-  GAN_DISPATCH_FLOAT(x.dtype(), "per_sample_norm", [&] {
+  GAN_DISPATCH_FLOAT_BF16(x.dtype(), "per_sample_norm", [&] {
     run_reduce<scalar_t>(x.data<scalar_t>(), out.data<scalar_t>(), plan, kernels::ReduceKind::SumSquareSqrt, eps, on);
   });
 }

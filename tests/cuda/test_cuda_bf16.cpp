@@ -1,6 +1,7 @@
 // bfloat16 on the GPU: the cast kernel rounds exactly as the CPU does (the same bits, NaN, ties,
-// infinities), widened primitives give the CPU's results on the same bfloat16 inputs, and a
-// --precision bf16 DCGAN step on CUDA stays close to the CPU's.
+// infinities), widened primitives give the CPU's results on the same bfloat16 inputs, the maps,
+// sums and fills that store bfloat16 themselves give the float32 kernels' values rounded once, and
+// a --precision bf16 DCGAN step on CUDA stays close to the CPU's.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -150,6 +151,40 @@ TEST(CudaBf16, MapsStoreWhatTheCpuCopiesGive) {
   EXPECT_TRUE(test::same_bits(permute(x, {0, 2, 3, 1}), permute(xg, {0, 2, 3, 1}).cpu()));
   EXPECT_TRUE(test::same_bits(cat({x, y}, 1), cat({xg, yg}, 1).cpu()));
   EXPECT_TRUE(test::same_bits(slice(x, 1, 2, 5), slice(xg, 1, 2, 5).cpu()));
+}
+
+// Sums and fills store bfloat16 themselves on CUDA: the bits the float32 kernels give on the
+// widened values, rounded once (what the copies gave before), on every reduction mode (one warp
+// per output, block rows with split pieces, column sums), and the CPU's values to a bfloat16 step.
+TEST(CudaBf16, SumsAndFillsStoreWhatTheFloat32KernelsGive) {
+  SKIP_WITHOUT_GPU();
+  Generator g(25);
+  const Device gpu = Device::cuda(0);
+  struct Case {
+    Shape x;
+    std::vector<int64_t> dims;
+  };
+  const Case cases[] = {{{7, 5, 3, 3}, {0, 2, 3}},  // a bias gradient: warp rows
+                        {{64, 1031}, {0}},          // a Linear's bias gradient: column sums
+                        {{3, 70000}, {1}},          // block rows, split pieces
+                        {{2, 3, 40000}, {0, 2}},    // long per-channel sums
+                        {{129, 3}, {0, 1}}};        // everything
+  for (const Case& c : cases) {
+    Tensor x = Tensor::randn(c.x, &g).to(DType::BFloat16);
+    Tensor xg = x.to(gpu);
+    Tensor native = sum(xg, c.dims);
+    ASSERT_EQ(native.dtype(), DType::BFloat16);
+    Tensor widened = sum(xg.to(DType::Float32), c.dims).to(DType::BFloat16);
+    EXPECT_TRUE(test::same_bits(native.cpu(), widened.cpu())) << shape_str(c.x);
+    EXPECT_LT(test::rel_error(native.cpu().to(DType::Float64), sum(x.to(DType::Float64), c.dims)), 1e-2)
+        << shape_str(c.x);
+  }
+  Tensor n = per_sample_norm(Tensor::randn({9, 3, 17, 5}, &g).to(DType::BFloat16).to(gpu));
+  EXPECT_EQ(n.dtype(), DType::BFloat16);
+  for (double v : {0.1, -3.3, 1e-30, 65504.5}) {
+    Tensor f = Tensor::full({1001}, v, DType::BFloat16, gpu);
+    EXPECT_TRUE(test::same_bits(f.cpu(), Tensor::full({1001}, v, DType::Float32).to(DType::BFloat16))) << v;
+  }
 }
 
 TEST(CudaBf16, ADcganStepOnCudaStaysCloseToTheCpu) {
