@@ -17,13 +17,16 @@
 //                                          layer's bias, and the activation as two ops): what fusion gains
 //   train_step/<model>/b<batch>/{hand,cudnn}.bf16  GPU: the train_step case with --precision bf16
 //                                          (bfloat16 convolutions and products run in cuDNN/cuBLAS
-//                                          whichever the variant; "hand" picks the other kernels)
+//                                          whichever the variant; "hand" picks the other kernels);
+//                                          also the casts per step that primitives without bfloat16
+//                                          kernels still cost (bf16_casts_per_step, _MB_per_step)
 // <model> is the anchor's name, so scripts/bench_compare.py sets each row beside PyTorch's.
 //   train_step/cyclegan_256/b1/<variant>     CycleGAN as the paper trains it (GPU only): 256x256 RGB,
 //                                            ngf = ndf = 64, 9 residual blocks, 70x70 PatchGANs, batch 1
 //   train_step/cyclegan_digits/b4/<variant>  the bundled unpaired task's narrow model (docs/cyclegan.md):
 //                                            28x28, ngf = ndf = 16, 3 blocks, batch 4
 #include "bench/bench_common.h"
+#include "engine/backend/bf16_widening.h"
 #include "engine/nn/module.h"
 #include "models/config.h"
 #include "models/data.h"
@@ -132,6 +135,15 @@ void step_case(const StepCase& c, int64_t batch, const Variant& v, StepMode mode
     const double ms = st.counters["median_ms"];
     st.counters["images_per_s"] = benchmark::Counter(static_cast<double>(batch) / (ms * 1e-3));
     st.counters["batch"] = benchmark::Counter(static_cast<double>(batch));
+    if (v.bf16 && !captured) {
+      // What one step's float32 copies still cost (primitives without bfloat16 kernels of their
+      // own): casts and the bytes they move (engine/backend/bf16_widening.h). Counted on the host.
+      backend::widening_counts() = {};
+      trainer.train_step();
+      const backend::WideningCounts w = backend::widening_counts();
+      st.counters["bf16_casts_per_step"] = benchmark::Counter(static_cast<double>(w.widened + w.rounded));
+      st.counters["bf16_cast_MB_per_step"] = benchmark::Counter(static_cast<double>(w.bytes) * 1e-6);
+    }
   }, reps);
 }
 

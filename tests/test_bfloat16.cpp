@@ -8,6 +8,8 @@
 #include <cstring>
 #include <limits>
 
+#include "engine/backend/dispatch.h"
+#include "engine/backend/reduction.h"
 #include "engine/nn/layers.h"
 #include "engine/ops/ops.h"
 #include "engine/rng/generator.h"
@@ -113,6 +115,41 @@ TEST(BFloat16, PrimitivesComputeInFloat32AndRoundOnce) {
   EXPECT_TRUE(test::same_bits(cat({x, y}, 1), rounded(cat({wide(x), wide(y)}, 1))));
   EXPECT_EQ(cat({x, y}, 1).dtype(), DType::BFloat16);
   EXPECT_EQ(conv2d(x, w, Tensor(), p).dtype(), DType::BFloat16);
+}
+
+// The copies' cost: a primitive that overwrites its outputs (GAN_OVERWRITES_OUTPUTS) gets fresh
+// float32 outputs, one that reads them (+=, a slice into a larger tensor) gets them widened first,
+// and both give the float32 result rounded once.
+TEST(BFloat16, OutputsAreWidenedOnlyWhereThePrimitiveReadsThem) {
+  using backend::widening_counts;
+  Generator g(4);
+  Tensor x = Tensor::randn({3, 5, 4}, &g).to(DType::BFloat16), y = Tensor::randn({3, 5, 4}, &g).to(DType::BFloat16);
+  // unary: x widened, the output only rounded back.
+  Tensor out = Tensor::empty({3, 5, 4}, DType::BFloat16);
+  widening_counts() = {};
+  GAN_BACKEND(Device::cpu(), unary, UnaryOp::LeakyRelu, x, out, 0.2, 0.0);
+  EXPECT_EQ(widening_counts().widened, 1);
+  EXPECT_EQ(widening_counts().rounded, 1);
+  EXPECT_EQ(widening_counts().bytes, 2 * (x.nbytes() + 2 * x.nbytes()));
+  EXPECT_TRUE(test::same_bits(out, rounded(leaky_relu(wide(x), 0.2))));
+  // add_inplace reads its output: widened, then rounded back, and the sum is right.
+  Tensor acc = y.clone();
+  widening_counts() = {};
+  GAN_BACKEND(Device::cpu(), add_inplace, acc, x, 1.0);
+  EXPECT_EQ(widening_counts().widened, 2);
+  EXPECT_EQ(widening_counts().rounded, 1);
+  EXPECT_TRUE(test::same_bits(acc, rounded(add(wide(y), wide(x)))));
+  // A slice into a larger tensor keeps the rest of it.
+  Tensor big = Tensor::full({3, 9, 4}, 1.5, DType::BFloat16);
+  GAN_BACKEND(Device::cpu(), slice_copy, x, big, 1, 0, 2, 5);
+  EXPECT_TRUE(test::same_bits(slice(big, 1, 2, 7), x));
+  EXPECT_TRUE(test::same_bits(slice(big, 1, 0, 2), Tensor::full({3, 2, 4}, 1.5, DType::BFloat16)));
+  EXPECT_TRUE(test::same_bits(slice(big, 1, 7, 9), Tensor::full({3, 2, 4}, 1.5, DType::BFloat16)));
+  // Float32 arguments are never copied.
+  widening_counts() = {};
+  Tensor o32 = Tensor::empty({3, 5, 4});
+  GAN_BACKEND(Device::cpu(), unary, UnaryOp::Relu, wide(x), o32, 0.0, 0.0);
+  EXPECT_EQ(widening_counts().widened + widening_counts().rounded, 0);
 }
 
 TEST(BFloat16, GradientsReachFloat32MastersThroughTheCopies) {

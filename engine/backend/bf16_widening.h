@@ -6,7 +6,9 @@
 // call_primitive, which, when any tensor argument is bfloat16, hands the primitive float32 copies
 // (every const Tensor& widened; every Tensor& widened, then rounded back into the caller's tensor
 // after the call) and leaves every other argument as it is. The rounding is the one a bfloat16
-// kernel makes at its store, so results do not depend on which primitives have their own.
+// kernel makes at its store, so results do not depend on which primitives have their own. A
+// primitive marked GAN_OVERWRITES_OUTPUTS gets fresh float32 outputs instead of widened ones (it
+// writes them in full before reading them), which saves one cast pass per output.
 //
 // A primitive that reads and writes bfloat16 itself (casts; the cuDNN and cuBLAS products on the
 // GPU) says so with GAN_STORES_BF16 (engine/backend/declare.h) and is called directly; where it
@@ -24,6 +26,17 @@
 #include "engine/core/tensor.h"
 
 namespace gan::backend {
+
+// What the float32 copies cost on this thread so far: tensors widened into copies, copies rounded
+// back, and the bytes those casts read and wrote. A diagnostic (benchmarks report it per step);
+// reset it by assigning {}.
+struct WideningCounts {
+  int64_t widened = 0, rounded = 0, bytes = 0;
+};
+inline WideningCounts& widening_counts() {
+  thread_local WideningCounts c;
+  return c;
+}
 
 namespace bf16_detail {
 
@@ -47,11 +60,22 @@ inline void cast_on_device(const Tensor& src, Tensor& dst) {
 inline Tensor widened(const Tensor& t) {
   Tensor w = Tensor::empty(t.shape(), DType::Float32, t.device());
   cast_on_device(t, w);
+  WideningCounts& c = widening_counts();
+  ++c.widened;
+  c.bytes += static_cast<int64_t>(t.nbytes() + w.nbytes());
   return w;
 }
 
+inline void round_back(const Tensor& wide, Tensor& orig) {
+  cast_on_device(wide, orig);
+  WideningCounts& c = widening_counts();
+  ++c.rounded;
+  c.bytes += static_cast<int64_t>(wide.nbytes() + orig.nbytes());
+}
+
 // What the primitive receives for one argument, by the primitive's own parameter type P.
-template <class P, class A> class Held {  // not a tensor: passed on as it came
+// ReadsOutputs: whether a Tensor& argument may be read (so its copy starts as its widened value).
+template <class P, class A, bool ReadsOutputs> class Held {  // not a tensor: passed on as it came
  public:
   explicit Held(A&& a) : a_(&a) {}
   A&& get() { return static_cast<A&&>(*a_); }
@@ -60,7 +84,7 @@ template <class P, class A> class Held {  // not a tensor: passed on as it came
  private:
   std::remove_reference_t<A>* a_;
 };
-template <class A> class Held<const Tensor&, A> {
+template <class A, bool ReadsOutputs> class Held<const Tensor&, A, ReadsOutputs> {
  public:
   explicit Held(const Tensor& t) : orig_(t), wide_(is_bf16(t) ? widened(t) : Tensor()) {}
   const Tensor& get() { return wide_.defined() ? wide_ : orig_; }
@@ -70,12 +94,16 @@ template <class A> class Held<const Tensor&, A> {
   const Tensor& orig_;
   Tensor wide_;
 };
-template <class A> class Held<Tensor&, A> {  // an output, or in and out (running stats, +=)
+template <class A, bool ReadsOutputs> class Held<Tensor&, A, ReadsOutputs> {  // an output, or in and out
  public:
-  explicit Held(Tensor& t) : orig_(t), wide_(is_bf16(t) ? widened(t) : Tensor()) {}
+  explicit Held(Tensor& t)
+      : orig_(t),
+        wide_(!is_bf16(t)      ? Tensor()
+              : ReadsOutputs ? widened(t)
+                             : Tensor::empty(t.shape(), DType::Float32, t.device())) {}
   Tensor& get() { return wide_.defined() ? wide_ : orig_; }
   void write_back() {
-    if (wide_.defined()) cast_on_device(wide_, orig_);
+    if (wide_.defined()) round_back(wide_, orig_);
   }
 
  private:
@@ -91,7 +119,8 @@ template <class R, class... P> struct Signature<R (*)(P...)> {
 template <auto Fn, class Call, class... A, size_t... I>
 decltype(auto) call_in_float32(std::index_sequence<I...>, Call&& call, A&&... a) {
   using Params = typename Signature<decltype(Fn)>::Params;
-  std::tuple<Held<std::tuple_element_t<I, Params>, A>...> held(std::forward<A>(a)...);
+  constexpr bool reads_outputs = !kOverwritesOutputs<Fn>;
+  std::tuple<Held<std::tuple_element_t<I, Params>, A, reads_outputs>...> held(std::forward<A>(a)...);
   using R = decltype(call(std::get<I>(held).get()...));
   if constexpr (std::is_void_v<R>) {
     call(std::get<I>(held).get()...);

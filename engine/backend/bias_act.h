@@ -16,3 +16,5 @@ GAN_DECLARE_PRIMITIVES(GAN_BIAS_ACT_PRIMITIVES)
 // unfused add and activation round twice.
 GAN_STORES_BF16(cpu, bias_act_forward)
 GAN_STORES_BF16(cuda, bias_act_forward)
+// Every output written in full, never read first (engine/backend/declare.h).
+GAN_OVERWRITES_OUTPUTS(bias_act_forward)

@@ -28,3 +28,8 @@ GAN_STORES_BF16(cuda, conv2d_forward)
 GAN_STORES_BF16(cuda, conv2d_backward_data)
 GAN_STORES_BF16(cuda, conv2d_backward_weight)
 GAN_STORES_BF16(cuda, conv_transpose2d_forward)
+// Every output written in full, never read first (engine/backend/declare.h).
+GAN_OVERWRITES_OUTPUTS(conv2d_forward)
+GAN_OVERWRITES_OUTPUTS(conv2d_backward_data)
+GAN_OVERWRITES_OUTPUTS(conv2d_backward_weight)
+GAN_OVERWRITES_OUTPUTS(conv_transpose2d_forward)

@@ -25,3 +25,18 @@ template <auto Fn> inline constexpr bool kStoresBf16 = false;
 #define GAN_STORES_BF16(ns, fn) \
   template <>                   \
   inline constexpr bool gan::backend::kStoresBf16<&::gan::ns::fn> = true;
+
+// A primitive whose every Tensor& argument is an output written in full and never read first
+// (not an accumulator, a partial copy or running statistics) says so after its declaration, for
+// both backends at once:
+//   GAN_OVERWRITES_OUTPUTS(unary)
+// Called on float32 copies of bfloat16 arguments, such an output is then not widened before the
+// call, only rounded back after it: one cast pass fewer per output.
+namespace gan::backend {
+template <auto Fn> inline constexpr bool kOverwritesOutputs = false;
+}
+#define GAN_OVERWRITES_OUTPUTS(fn)                                               \
+  template <>                                                                    \
+  inline constexpr bool gan::backend::kOverwritesOutputs<&::gan::cpu::fn> = true; \
+  template <>                                                                    \
+  inline constexpr bool gan::backend::kOverwritesOutputs<&::gan::cuda::fn> = true;

@@ -42,3 +42,10 @@ GAN_STORES_BF16(cuda, unary)
 GAN_STORES_BF16(cuda, binary)
 GAN_STORES_BF16(cuda, add_inplace)
 GAN_STORES_BF16(cuda, fill)  // the value rounded through float, written once
+// Every output written in full, never read first (engine/backend/declare.h).
+GAN_OVERWRITES_OUTPUTS(fill)
+GAN_OVERWRITES_OUTPUTS(arange)
+GAN_OVERWRITES_OUTPUTS(random_normal)
+GAN_OVERWRITES_OUTPUTS(random_uniform)
+GAN_OVERWRITES_OUTPUTS(unary)
+GAN_OVERWRITES_OUTPUTS(binary)

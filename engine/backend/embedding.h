@@ -21,3 +21,7 @@
   void one_hot(const Tensor& indices, Tensor& out);
 
 GAN_DECLARE_PRIMITIVES(GAN_EMBEDDING_PRIMITIVES)
+// Every output written in full, never read first (engine/backend/declare.h).
+GAN_OVERWRITES_OUTPUTS(embedding_gather)
+GAN_OVERWRITES_OUTPUTS(embedding_scatter_add)
+GAN_OVERWRITES_OUTPUTS(one_hot)

@@ -44,3 +44,10 @@ struct Pool2dParams {
   void resize_bilinear_backward(const Tensor& g, Tensor& out);
 
 GAN_DECLARE_PRIMITIVES(GAN_POOL_PRIMITIVES)
+// Every output written in full, never read first (engine/backend/declare.h).
+GAN_OVERWRITES_OUTPUTS(max_pool2d_gather)
+GAN_OVERWRITES_OUTPUTS(max_pool2d_scatter)
+GAN_OVERWRITES_OUTPUTS(avg_pool2d)
+GAN_OVERWRITES_OUTPUTS(avg_pool2d_backward)
+GAN_OVERWRITES_OUTPUTS(resize_bilinear)
+GAN_OVERWRITES_OUTPUTS(resize_bilinear_backward)

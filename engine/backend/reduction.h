@@ -26,3 +26,8 @@ GAN_STORES_BF16(cuda, slice_copy)
 // CUDA sums bfloat16 itself: read as such, summed in double, rounded once (bias gradients, means).
 GAN_STORES_BF16(cuda, sum_to)
 GAN_STORES_BF16(cuda, per_sample_norm)
+// Every output written in full, never read first (engine/backend/declare.h).
+GAN_OVERWRITES_OUTPUTS(sum_to)
+GAN_OVERWRITES_OUTPUTS(broadcast_copy)
+GAN_OVERWRITES_OUTPUTS(permute)
+GAN_OVERWRITES_OUTPUTS(per_sample_norm)

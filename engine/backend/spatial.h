@@ -41,3 +41,13 @@
   void cutout_mask(const Tensor& centers, int64_t size_h, int64_t size_w, Tensor& out);
 
 GAN_DECLARE_PRIMITIVES(GAN_SPATIAL_PRIMITIVES)
+// Every output written in full, never read first (engine/backend/declare.h).
+GAN_OVERWRITES_OUTPUTS(pixel_shuffle)
+GAN_OVERWRITES_OUTPUTS(pixel_unshuffle)
+GAN_OVERWRITES_OUTPUTS(upsample_nearest2d)
+GAN_OVERWRITES_OUTPUTS(upsample_nearest2d_backward)
+GAN_OVERWRITES_OUTPUTS(reflection_pad2d)
+GAN_OVERWRITES_OUTPUTS(reflection_pad2d_backward)
+GAN_OVERWRITES_OUTPUTS(translate2d)
+GAN_OVERWRITES_OUTPUTS(flip_horizontal)
+GAN_OVERWRITES_OUTPUTS(cutout_mask)
