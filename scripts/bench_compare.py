@@ -405,6 +405,32 @@ def captured_table(idx, anchor):
             "torch graph", "captured/eager", "captured/graph"], rows, recs
 
 
+def fusion_table(idx):
+    """What layer fusion gains on the GPU: each whole step with fusion on (train_step/) and off
+    (unfused/: batch norm, or a layer's bias, and the activation as two ops), per kernel choice; and
+    the bias + LeakyReLU pass beside the two passes it replaces. The bf16 steps' cast counters say
+    what the primitives without bfloat16 kernels still cost per step."""
+    rows = []
+    for model, batch in WHOLE_STEPS:
+        for v in ("hand.tf32", "cudnn.tf32", "hand.bf16", "cudnn.bf16"):
+            on, off = ms(idx, f"train_step/{model}/b{batch}/{v}"), ms(idx, f"unfused/{model}/b{batch}/{v}")
+            if on is None and off is None:
+                continue
+            r = idx.get(f"train_step/{model}/b{batch}/{v}") or {}
+            casts = r.get("bf16_casts_per_step")
+            mb = r.get("bf16_cast_MB_per_step")
+            rows.append([f"{model} b{batch}", v, fmt(on), fmt(off), fmt(ratio(on, off), 2),
+                         fmt(float(casts), 0) if casts is not None else "-", fmt(float(mb), 1) if mb is not None else "-"])
+    for name in sorted(idx):
+        if name.startswith("elementwise.bias_act_leaky/"):
+            pair = name.replace("bias_act_leaky", "bias_then_leaky")
+            f, u = ms(idx, name), ms(idx, pair)
+            rows.append([name.split("/")[1], name.rsplit("/", 1)[-1] + " (one pass)", fmt(f), fmt(u),
+                         fmt(ratio(f, u), 2), "-", "-"])
+    return ["step or tensor", "variant", "fused ms", "unfused ms", "fused/unfused", "bf16 casts/step",
+            "bf16 cast MB/step"], rows
+
+
 def engine_best(idx, model, batch, suffixes=("hand.tf32", "cudnn.tf32")):
     """The engine's fastest whole step, plain (train_step/) or recorded as a CUDA graph (captured/):
     (ms, e.g. "captured cudnn.tf32") or (None, None)."""
@@ -681,7 +707,7 @@ def report(args, build, out, results, anchor, gpu, t_start, t_engine, interrupte
         if rows:
             rep.table("Whole training iteration beside PyTorch's faster modes, median ms (engine: fastest step with "
                       "TF32 allowed, plain or captured; torch: eager fp32, AMP bf16 + channels_last eager, CUDA-graph "
-                      "replay fp32 and AMP bf16, torch.compile fp32; engine bf16: none yet)", hdr, rows)
+                      "replay fp32 and AMP bf16, torch.compile fp32; engine bf16: its fastest bf16 step)", hdr, rows)
         summary["speed_steps"] = recs
         hdr, rows, recs = speed_targets(idx, anchor)
         rep.table("Whole-step targets of the GPU speed issue (engine / PyTorch, same run)", hdr, rows)
@@ -699,6 +725,10 @@ def report(args, build, out, results, anchor, gpu, t_start, t_engine, interrupte
         if rows:
             rep.table("Whole training iteration recorded as a CUDA graph (--cuda-graph on), median ms", hdr, rows)
             summary["captured_steps"] = recs
+        hdr, rows = fusion_table(idx)
+        if rows:
+            rep.table("Layer fusion (batch norm + activation, bias + activation): fused beside unfused, median ms",
+                      hdr, rows)
     hdr, rows = trainer_table(idx, anchor)
     if rows:
         rep.table("Whole training iteration with data loading (the next shuffled batch, copied and scaled), median ms", hdr, rows)
