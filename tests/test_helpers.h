@@ -8,6 +8,7 @@
 
 #include "engine/autograd/gradcheck.h"
 #include "engine/io/datasets.h"
+#include "engine/io/safetensors.h"
 #include "engine/ops/ops.h"
 #include "models/config.h"
 
@@ -95,6 +96,17 @@ inline void expect_close(const Tensor& a, const std::vector<double>& expected, d
   auto v = a.to_double_vector();
   ASSERT_EQ(v.size(), expected.size());
   for (size_t i = 0; i < v.size(); ++i) EXPECT_NEAR(v[i], expected[i], tol) << "element " << i;
+}
+
+// Two checkpoints with the same tensors in the same order, bit for bit (runs that must not differ,
+// e.g. with layer fusion on and off); at least `at_least` of them, so an empty file cannot pass.
+inline void expect_same_tensors(const io::SafetensorsFile& a, const io::SafetensorsFile& b, size_t at_least = 1) {
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  EXPECT_GE(a.tensors.size(), at_least);
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    EXPECT_EQ(a.tensors[i].first, b.tensors[i].first);
+    EXPECT_TRUE(a.tensors[i].second.data == b.tensors[i].second.data) << a.tensors[i].first;
+  }
 }
 
 }  // namespace gan::test
