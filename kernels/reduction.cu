@@ -25,11 +25,33 @@ constexpr int64_t kMinRowPiece = 4096;    // fewest elements a block-row piece i
 constexpr int64_t kMinColPiece = 16 * kColY;
 constexpr int64_t kMaxSplits = 1024;
 
-template <ReduceKind Kind, class T>
-__device__ __forceinline__ double pre(T v) {
-  const double d = static_cast<double>(v);
+template <ReduceKind Kind>
+__device__ __forceinline__ double pre(double d) {
   return Kind == ReduceKind::Sum ? d : d * d;
 }
+
+// What a reduction loads at x's offset i, as a double: the value itself, or (MaskedGrad) the
+// gradient carried back through a ReLU / LeakyReLU, stored to dx as it is loaded. Every offset is
+// loaded exactly once, so the masked sum is sum_to's of the stored dx, bit for bit.
+template <class T>
+struct PlainLoad {
+  const T* x;
+  __device__ __forceinline__ double operator()(int64_t i) const { return static_cast<double>(x[i]); }
+};
+template <class T>
+struct MaskedGrad {
+  const T* g;
+  const T* y;
+  T* dx;
+  NormActKind kind;
+  typename NormActCompute<T>::type slope;
+  __device__ __forceinline__ double operator()(int64_t i) const {
+    using C = typename NormActCompute<T>::type;
+    const T v = static_cast<T>(norm_act_backward(kind, slope, static_cast<C>(g[i]), static_cast<C>(y[i])));
+    dx[i] = v;
+    return static_cast<double>(v);
+  }
+};
 
 // The double sum stored as T. bfloat16 goes through float, as the float32 kernel's result rounded
 // into bfloat16 (the copies engine/backend/bf16_widening.h would otherwise make) gives it.
@@ -44,22 +66,22 @@ __device__ __forceinline__ T finish(double s, double eps) {
   return store_as<T>(Kind == ReduceKind::Sum ? s : sqrt(s + eps));
 }
 
-template <ReduceKind Kind, class T>
-__global__ void warp_rows_kernel(const T* x, T* out, StridedIndex kept, StridedIndex red, int64_t K, int64_t R,
+template <ReduceKind Kind, class T, class Load>
+__global__ void warp_rows_kernel(Load x, T* out, StridedIndex kept, StridedIndex red, int64_t K, int64_t R,
                                  double eps) {
   const int lane = threadIdx.x & 31;
   const int64_t warps = grid_threads() / 32;
   for (int64_t k = global_thread() / 32; k < K; k += warps) {
     const int64_t base = strided_offset0(kept, k);
     double acc = 0;
-    for (int64_t r = lane; r < R; r += 32) acc += pre<Kind>(x[base + strided_offset0(red, r)]);
+    for (int64_t r = lane; r < R; r += 32) acc += pre<Kind>(x(base + strided_offset0(red, r)));
     acc = warp_sum(acc);
     if (lane == 0) out[k] = finish<Kind, T>(acc, eps);
   }
 }
 
-template <ReduceKind Kind, class T>
-__global__ void block_rows_kernel(const T* x, T* out, double* partial, StridedIndex kept, StridedIndex red,
+template <ReduceKind Kind, class T, class Load>
+__global__ void block_rows_kernel(Load x, T* out, double* partial, StridedIndex kept, StridedIndex red,
                                   int64_t K, int64_t R, int64_t splits, int64_t chunk, double eps) {
   __shared__ double scratch[32];
   const int64_t units = K * splits;
@@ -69,7 +91,7 @@ __global__ void block_rows_kernel(const T* x, T* out, double* partial, StridedIn
     const int64_t r1 = min(R, (piece + 1) * chunk);
     double acc = 0;
     for (int64_t r = piece * chunk + threadIdx.x; r < r1; r += blockDim.x)
-      acc += pre<Kind>(x[base + strided_offset0(red, r)]);
+      acc += pre<Kind>(x(base + strided_offset0(red, r)));
     acc = block_sum(acc, scratch);
     if (threadIdx.x == 0) {
       if (splits == 1) out[k] = finish<Kind, T>(acc, eps);
@@ -78,8 +100,8 @@ __global__ void block_rows_kernel(const T* x, T* out, double* partial, StridedIn
   }
 }
 
-template <ReduceKind Kind, class T>
-__global__ void columns_kernel(const T* x, T* out, double* partial, StridedIndex kept, StridedIndex red, int64_t K,
+template <ReduceKind Kind, class T, class Load>
+__global__ void columns_kernel(Load x, T* out, double* partial, StridedIndex kept, StridedIndex red, int64_t K,
                                int64_t R, int64_t splits, int64_t chunk, double eps) {
   __shared__ double sh[kColY][kColX + 1];
   const int tx = threadIdx.x, ty = threadIdx.y;
@@ -91,7 +113,7 @@ __global__ void columns_kernel(const T* x, T* out, double* partial, StridedIndex
     if (k < K) {
       const int64_t base = strided_offset0(kept, k);
       const int64_t r1 = min(R, (piece + 1) * chunk);
-      for (int64_t r = piece * chunk + ty; r < r1; r += kColY) acc += pre<Kind>(x[base + strided_offset0(red, r)]);
+      for (int64_t r = piece * chunk + ty; r < r1; r += kColY) acc += pre<Kind>(x(base + strided_offset0(red, r)));
     }
     sh[ty][tx] = acc;
     __syncthreads();
@@ -121,21 +143,22 @@ __global__ void finish_kernel(const double* partial, T* out, int64_t K, int64_t 
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-template <ReduceKind Kind, class T>
-cudaError_t run(const T* x, T* out, const ReducePlan& p, double eps, double* ws, cudaStream_t s) {
+template <ReduceKind Kind, class T, class Load>
+cudaError_t run(Load x, T* out, const ReducePlan& p, double eps, double* ws, cudaStream_t s) {
   using Mode = ReducePlan::Mode;
   if (p.mode == Mode::WarpRows) {
-    warp_rows_kernel<Kind><<<grid_for(p.K * 32, kThreads), kThreads, 0, s>>>(x, out, p.kept, p.reduced, p.K, p.R, eps);
+    warp_rows_kernel<Kind, T><<<grid_for(p.K * 32, kThreads), kThreads, 0, s>>>(x, out, p.kept, p.reduced, p.K, p.R,
+                                                                               eps);
     return cudaGetLastError();
   }
   const int64_t max_blocks = static_cast<int64_t>(sm_count()) * (2048 / kThreads);
   if (p.mode == Mode::BlockRows) {
     const int64_t units = p.K * p.splits;
-    block_rows_kernel<Kind><<<static_cast<unsigned>(std::min(units, max_blocks)), kThreads, 0, s>>>(
+    block_rows_kernel<Kind, T><<<static_cast<unsigned>(std::min(units, max_blocks)), kThreads, 0, s>>>(
         x, out, ws, p.kept, p.reduced, p.K, p.R, p.splits, p.chunk, eps);
   } else {
     const int64_t units = ceil_div(p.K, kColX) * p.splits;
-    columns_kernel<Kind><<<static_cast<unsigned>(std::min(units, max_blocks)), dim3(kColX, kColY), 0, s>>>(
+    columns_kernel<Kind, T><<<static_cast<unsigned>(std::min(units, max_blocks)), dim3(kColX, kColY), 0, s>>>(
         x, out, ws, p.kept, p.reduced, p.K, p.R, p.splits, p.chunk, eps);
   }
   cudaError_t e = cudaGetLastError();
@@ -197,8 +220,18 @@ cudaError_t reduce(const T* x, T* out, const ReducePlan& plan, ReduceKind kind, 
   if (plan.K <= 0) return cudaSuccess;
   if (plan.splits > 1 && !workspace) return cudaErrorInvalidValue;
   double* ws = static_cast<double*>(workspace);
-  return kind == ReduceKind::Sum ? run<ReduceKind::Sum>(x, out, plan, eps, ws, s)
-                                 : run<ReduceKind::SumSquareSqrt>(x, out, plan, eps, ws, s);
+  const PlainLoad<T> load{x};
+  return kind == ReduceKind::Sum ? run<ReduceKind::Sum>(load, out, plan, eps, ws, s)
+                                 : run<ReduceKind::SumSquareSqrt>(load, out, plan, eps, ws, s);
+}
+
+template <class T>
+cudaError_t masked_grad_sum(const T* g, const T* y, const NormAct& act, T* dx, T* out, const ReducePlan& plan,
+                            void* workspace, cudaStream_t s) {
+  if (plan.K <= 0) return cudaSuccess;
+  if (plan.splits > 1 && !workspace) return cudaErrorInvalidValue;
+  const MaskedGrad<T> load{g, y, dx, act.kind, static_cast<typename NormActCompute<T>::type>(act.slope)};
+  return run<ReduceKind::Sum>(load, out, plan, 0.0, static_cast<double*>(workspace), s);
 }
 
 template cudaError_t reduce<float>(const float*, float*, const ReducePlan&, ReduceKind, double, void*, cudaStream_t);
@@ -206,5 +239,11 @@ template cudaError_t reduce<double>(const double*, double*, const ReducePlan&, R
                                     cudaStream_t);
 // bfloat16 read as such (exactly widened), summed in double, rounded once through float.
 template cudaError_t reduce<bf16>(const bf16*, bf16*, const ReducePlan&, ReduceKind, double, void*, cudaStream_t);
+template cudaError_t masked_grad_sum<float>(const float*, const float*, const NormAct&, float*, float*,
+                                            const ReducePlan&, void*, cudaStream_t);
+template cudaError_t masked_grad_sum<double>(const double*, const double*, const NormAct&, double*, double*,
+                                             const ReducePlan&, void*, cudaStream_t);
+template cudaError_t masked_grad_sum<bf16>(const bf16*, const bf16*, const NormAct&, bf16*, bf16*, const ReducePlan&,
+                                           void*, cudaStream_t);
 
 }  // namespace gan::kernels

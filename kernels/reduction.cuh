@@ -13,6 +13,7 @@
 #include <cuda_runtime_api.h>
 
 #include "kernels/launch.cuh"
+#include "kernels/norm_act.h"
 
 namespace gan::kernels {
 
@@ -41,5 +42,13 @@ size_t reduce_workspace_bytes(const ReducePlan& plan);
 template <class T>
 cudaError_t reduce(const T* x, T* out, const ReducePlan& plan, ReduceKind kind, double eps, void* workspace,
                    cudaStream_t stream);
+
+// The sum of a masked gradient with `plan` (x = g's shape): dx[i] = g[i] carried back through
+// act's ReLU / LeakyReLU with its mask read from y[i] (kernels/norm_act.h), stored as it is
+// loaded, and out = dx summed as `reduce` sums it (the same kernels, order and bits): a biased
+// layer's input and bias gradients in one pass (bias_act's backward).
+template <class T>
+cudaError_t masked_grad_sum(const T* g, const T* y, const NormAct& act, T* dx, T* out, const ReducePlan& plan,
+                            void* workspace, cudaStream_t stream);
 
 }  // namespace gan::kernels

@@ -124,6 +124,37 @@ TEST(BiasAct, FirstAndSecondDerivativesMatchFiniteDifferences) {
     }
 }
 
+TEST(BiasAct, BackwardOpIsTheUnfusedOpsBitForBitAndDifferentiable) {
+  uint64_t seed = 450;
+  for (DType dt : {DType::Float32, DType::Float64, DType::BFloat16})
+    for (const Shape& s : {Shape{7, 5}, Shape{3, 4, 5, 7}, Shape{1, 6}, Shape{40000, 2}, Shape{70000, 1}})
+      for (const ActCase& a : kActs) {
+        if (a.act.kind == NormActKind::None) continue;
+        Tensor g = uniform(s, DType::Float32, ++seed).to(dt), y = uniform(s, DType::Float32, ++seed).to(dt);
+        auto fused = bias_act_backward(g, y, a.act);
+        Tensor gz = leaky_relu_backward(g, y, a.act.slope);
+        std::vector<int64_t> dims{0};
+        for (int64_t k = 2; k < g.dim(); ++k) dims.push_back(k);
+        const std::string what = std::string(a.name) + " " + dtype_name(dt) + " " + shape_str(s);
+        EXPECT_TRUE(same_bits(fused[0], gz)) << what;
+        EXPECT_TRUE(same_bits(fused[1], sum(gz, dims))) << what;
+        EXPECT_EQ(fused[1].shape(), Shape{s[1]}) << what;
+      }
+  // Its own derivative in g (the mask's, y's is zero) against finite differences.
+  Tensor y = uniform_away_from({4, 3, 2}, 460, -2.0, 2.0, {0.0});
+  Tensor g = randn64({4, 3, 2}, 461);
+  for (const ActCase& a : kActs) {
+    if (a.act.kind == NormActKind::None) continue;
+    for (int out = 0; out < 2; ++out) {
+      auto f = [&, out](const std::vector<Tensor>& in) { return bias_act_backward(in[0], y, a.act)[out]; };
+      EXPECT_GRADCHECK(f, inputs({g}));
+    }
+  }
+  expect_error_naming([&] { bias_act_backward(g, randn64({4, 3}, 462), {NormActKind::Relu, 0}); },
+                      {"bias_act_backward", "[4, 3, 2]", "[4, 3]"});
+  expect_error_naming([&] { bias_act_backward(g, y, {}); }, {"bias_act_backward", "no activation"});
+}
+
 TEST(BiasAct, KeepsItsOutputNotTheSum) {
   // One node for the pair, whose rule reads the output: nothing else of the forward is kept.
   Tensor x = randn64({4, 3}, 500), b = randn64({3}, 501);

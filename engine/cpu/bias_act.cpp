@@ -1,4 +1,4 @@
-// CPU bias + activation over x viewed as [N, C, S]. Rows of S contiguous values share one bias
+// CPU bias + activation over x viewed as [N, C, S], and its gradient. Rows of S contiguous values share one bias
 // value; with S = 1 (x [N, C]) a row of C values meets the whole bias vector. Threads split the
 // rows (or, with S = 1, the samples); each value depends on its inputs alone, so the result does
 // not depend on the number of threads.
@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "engine/cpu/parallel.h"
+#include "engine/cpu/reduce_sums.h"
 
 namespace gan::cpu {
 
@@ -54,6 +55,28 @@ void bias_act_forward(const Tensor& x, const Tensor& bias, const kernels::NormAc
           for (int64_t r = b; r < e; ++r) run_shared_bias(px + r * S, pb[r % C], kind, slope, py + r * S, S);
         },
         std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(1, S)));
+  });
+}
+
+void bias_act_backward(const Tensor& dy, const Tensor& y, const kernels::NormAct& act, Tensor& dx, Tensor& dbias) {
+  GAN_DISPATCH_FLOAT_BF16(dy.dtype(), "bias_act_backward", [&] {
+    using T = scalar_t;
+    using Compute = typename kernels::NormActCompute<T>::type;
+    const T* g = dy.data<T>();
+    const T* py = y.data<T>();
+    T* pdx = dx.data<T>();
+    const Compute slope = static_cast<Compute>(act.slope);
+    const kernels::NormActKind kind = act.kind;
+    // dbias as sum_to would sum dx to [1, C, 1, ...]: each dx value computed, stored and summed
+    // as it is loaded.
+    Shape os(dy.dim(), 1);
+    os[1] = dy.size(1);
+    reduce_sums(dy.shape(), os, dbias.data<T>(), [=](int64_t i) {
+      const T v = static_cast<T>(
+          kernels::norm_act_backward(kind, slope, static_cast<Compute>(g[i]), static_cast<Compute>(py[i])));
+      pdx[i] = v;
+      return static_cast<double>(v);
+    });
   });
 }
 

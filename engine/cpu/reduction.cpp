@@ -8,100 +8,14 @@
 
 #include "engine/cpu/broadcast.h"
 #include "engine/cpu/parallel.h"
+#include "engine/cpu/reduce_sums.h"
 
 namespace gan::cpu {
-
-namespace {
-// x's dims with neighbouring dims of the same kind (kept / reduced) merged.
-struct Coalesced {
-  std::vector<int64_t> extent, stride;
-  std::vector<bool> reduced;
-};
-
-Coalesced coalesce(const Shape& xs, const Shape& os) {
-  Coalesced c;
-  auto st = contiguous_strides(xs);
-  for (size_t d = 0; d < xs.size(); ++d) {
-    if (xs[d] == 1) continue;
-    bool red = os[d] == 1;
-    if (!c.extent.empty() && c.reduced.back() == red && c.stride.back() == st[d] * xs[d]) {
-      c.extent.back() *= xs[d];
-      c.stride.back() = st[d];
-    } else {
-      c.extent.push_back(xs[d]);
-      c.stride.push_back(st[d]);
-      c.reduced.push_back(red);
-    }
-  }
-  return c;
-}
-}  // namespace
 
 void sum_to(const Tensor& x, Tensor& out) {
   GAN_DISPATCH_FLOAT(x.dtype(), "sum", [&] {
     const scalar_t* px = x.data<scalar_t>();
-    scalar_t* po = out.data<scalar_t>();
-    Coalesced c = coalesce(x.shape(), out.shape());
-    std::vector<int64_t> kext, kstr, rext, rstr;
-    for (size_t i = 0; i < c.extent.size(); ++i) {
-      (c.reduced[i] ? rext : kext).push_back(c.extent[i]);
-      (c.reduced[i] ? rstr : kstr).push_back(c.stride[i]);
-    }
-    const int64_t nout = out.numel();
-    int64_t nred = 1;
-    for (int64_t e : rext) nred *= e;
-    if (nred == 0) {  // a sum over an empty dim is 0 (and the loops below would divide by it)
-      std::fill(po, po + nout, scalar_t(0));
-      return;
-    }
-    // Sum of the reduced coordinates starting at `base`; the innermost reduced dim is the tight loop.
-    auto reduce_from = [&](int64_t base) {
-      double acc = 0;
-      if (rext.empty()) return static_cast<double>(px[base]);
-      const int64_t inner = rext.back(), istr = rstr.back();
-      const int64_t outer = nred / inner;
-      for (int64_t o = 0; o < outer; ++o) {
-        int64_t off = base, rem = o;
-        for (size_t d = rext.size() - 1; d-- > 0;) {
-          off += (rem % rext[d]) * rstr[d];
-          rem /= rext[d];
-        }
-        for (int64_t i = 0; i < inner; ++i) acc += px[off + i * istr];
-      }
-      return acc;
-    };
-    auto base_of = [&](int64_t k) {
-      int64_t off = 0;
-      for (size_t d = kext.size(); d-- > 0;) {
-        off += (k % kext[d]) * kstr[d];
-        k /= kext[d];
-      }
-      return off;
-    };
-    if (nout == 1 && nred > kParallelGrain) {
-      // One output: split the reduction itself across threads (losses, means).
-      const int64_t inner = rext.back(), istr = rstr.back(), outer = nred / inner;
-      std::vector<double> partial(outer, 0.0);
-      parallel_for(outer, [&](int64_t b, int64_t e) {
-        for (int64_t o = b; o < e; ++o) {
-          int64_t off = 0, rem = o;
-          for (size_t d = rext.size() - 1; d-- > 0;) {
-            off += (rem % rext[d]) * rstr[d];
-            rem /= rext[d];
-          }
-          double acc = 0;
-          for (int64_t i = 0; i < inner; ++i) acc += px[off + i * istr];
-          partial[o] = acc;
-        }
-      }, 1);
-      double total = 0;
-      for (double p : partial) total += p;
-      po[0] = static_cast<scalar_t>(total);
-      return;
-    }
-    parallel_for(nout, [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k) po[k] = static_cast<scalar_t>(reduce_from(base_of(k)));
-    }, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(nred, 1)));
+    reduce_sums(x.shape(), out.shape(), out.data<scalar_t>(), [px](int64_t i) { return static_cast<double>(px[i]); });
   });
 }
 

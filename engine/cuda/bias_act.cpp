@@ -1,7 +1,10 @@
 // CUDA bias + activation (kernels/bias_act.cu): one pass, float, double or bfloat16 stored as such.
+// Its gradient is the masked gradient summed by the reduction kernels in sum_to's order
+// (kernels/reduction.cuh: masked_grad_sum), one pass for dx and dbias.
 #include "engine/backend/bias_act.h"
 
 #include "engine/cuda/launch_utils.h"
+#include "engine/cuda/sum_plan.h"
 #include "kernels/bias_act.cuh"
 
 namespace gan::cuda {
@@ -12,6 +15,19 @@ void bias_act_forward(const Tensor& x, const Tensor& bias, const kernels::NormAc
   GAN_DISPATCH_FLOAT_BF16(x.dtype(), "bias_act", [&] {
     using T = scalar_t;
     GAN_CUDA_CHECK(kernels::bias_act_forward<T>(x.data<T>(), bias.data<T>(), act, y.data<T>(), N, C, S, on.stream));
+  });
+}
+
+void bias_act_backward(const Tensor& dy, const Tensor& y, const kernels::NormAct& act, Tensor& dx, Tensor& dbias) {
+  OnDevice on(dx);
+  Shape os(dy.dim(), 1);
+  os[1] = dy.size(1);
+  const kernels::ReducePlan plan = sum_to_plan(dy.shape(), os);
+  Workspace ws(kernels::reduce_workspace_bytes(plan), on.device);
+  GAN_DISPATCH_FLOAT_BF16(dy.dtype(), "bias_act_backward", [&] {
+    using T = scalar_t;
+    GAN_CUDA_CHECK(kernels::masked_grad_sum<T>(dy.data<T>(), y.data<T>(), act, dx.data<T>(), dbias.data<T>(), plan,
+                                               ws.get(), on.stream));
   });
 }
 

@@ -3,6 +3,7 @@
 #include "engine/backend/reduction.h"
 
 #include "engine/cuda/launch_utils.h"
+#include "engine/cuda/sum_plan.h"
 #include "kernels/elementwise.cuh"
 #include "kernels/reduction.cuh"
 
@@ -33,15 +34,19 @@ void run_reduce(const T* x, T* out, const kernels::ReducePlan& plan, kernels::Re
 
 }  // namespace
 
+kernels::ReducePlan sum_to_plan(const Shape& xs, const Shape& os) {
+  kernels::StridedIndex kept, reduced;
+  split_dims(xs, os, kept, reduced);
+  return kernels::make_reduce_plan(kept, reduced);
+}
+
 void sum_to(const Tensor& x, Tensor& out) {
   OnDevice on(out);
   if (out.numel() == x.numel()) {  // nothing summed: reduced dims all have extent 1
     GAN_CUDA_CHECK(cudaMemcpyAsync(out.raw_data(), x.raw_data(), x.nbytes(), cudaMemcpyDeviceToDevice, on.stream));
     return;
   }
-  kernels::StridedIndex kept, reduced;
-  split_dims(x.shape(), out.shape(), kept, reduced);
-  const auto plan = kernels::make_reduce_plan(kept, reduced);
+  const auto plan = sum_to_plan(x.shape(), out.shape());
   GAN_DISPATCH_FLOAT_BF16(x.dtype(), "sum", [&] {
     run_reduce<scalar_t>(x.data<scalar_t>(), out.data<scalar_t>(), plan, kernels::ReduceKind::Sum, 0.0, on);
   });

@@ -8,13 +8,15 @@
 //   sigmoid      sigmoid_backward(g, y)            fused    d/dg = sigmoid_backward(G, y), d/dy = g (1 - 2y) G
 //   log_sigmoid  g sigmoid(-x)                     composite
 //   softplus     g sigmoid(x)                      composite
-//   bias_act     leaky_relu_backward(g, y, slope)   composite: the mask from the output y (y > 0
-//                and its sum over all dims but 1    exactly where x + bias > 0, as slope >= 0);
-//                                                   the unfused pair's ops, hence their bits
+//   bias_act     bias_act_backward(g, y, act)        fused: the mask from the output y (y > 0 exactly
+//                (leaky_relu_backward and its sum    where x + bias > 0, as slope >= 0) and its sum in
+//                over all dims but 1, in one pass)   sum_to's order: the unfused ops' bits. Its own
+//                                                    backward: reference_vjp of those two ops
 // A fused backward is an op of its own, recorded like any other: a plain backward runs its kernel,
 // and under create_graph the same call records it, so the second derivative stays fused too.
 #include "engine/ops/activation.h"
 
+#include "engine/autograd/autograd.h"
 #include "engine/backend/bias_act.h"
 #include "engine/backend/dispatch.h"
 #include "engine/ops/op_helpers.h"
@@ -80,6 +82,44 @@ Tensor softplus(const Tensor& x) {
                   [](const Tensor& g, const UnarySaved& s) { return mul(g, sigmoid(s.x)); });
 }
 
+namespace {
+
+// Every dim of x but dim 1: what a per-channel bias gradient sums over.
+std::vector<int64_t> all_but_channel_dim(const Tensor& x) {
+  std::vector<int64_t> dims{0};
+  for (int64_t k = 2; k < x.dim(); ++k) dims.push_back(k);
+  return dims;
+}
+
+// What bias_act_backward computes, in differentiable ops: its reference and its second derivative.
+std::vector<Tensor> bias_act_backward_reference(const Tensor& g, const Tensor& y, const NormAct& act) {
+  Tensor gz = leaky_relu_backward(g, y, act.slope);
+  return {gz, sum(gz, all_but_channel_dim(gz))};
+}
+
+}  // namespace
+
+std::vector<Tensor> bias_act_backward(const Tensor& g, const Tensor& y, const NormAct& act) {
+  check_same_device_dtype("bias_act_backward", {&g, &y});
+  GAN_CHECK(g.dim() >= 2 && g.shape() == y.shape(),
+            "bias_act_backward: gradient " << g.str() << " and output y " << y.str()
+                                           << " must have one shape [N, C, ...]");
+  GAN_CHECK(act.kind != NormActKind::None, "bias_act_backward: no activation (the gradient is g itself and "
+                                           "its sum; call sum)");
+  GAN_CHECK(act.kind != NormActKind::LeakyRelu || act.slope >= 0,
+            "bias_act_backward: a leaky_relu mask read from the output needs a slope >= 0, got " << act.slope);
+  Tensor dx = Tensor::empty(g.shape(), g.dtype(), g.device());
+  Tensor db = Tensor::empty({g.size(1)}, g.dtype(), g.device());
+  GAN_BACKEND(g.device(), bias_act_backward, g, y, act, dx, db);
+  autograd::record(
+      "bias_act_backward", {g, y}, {&dx, &db},
+      [g, y, act](FunctionNode& n, const Grads& up) -> Grads {
+        auto reference = [act](const Grads& in) { return bias_act_backward_reference(in[0], in[1], act); };
+        return reference_vjp(reference, {g, y}, up, {n.needs(0), false});  // the mask is constant in y
+      });
+  return {dx, db};
+}
+
 Tensor bias_act(const Tensor& x, const Tensor& bias, const NormAct& act) {
   check_same_device_dtype("bias_act", {&x, &bias});
   GAN_CHECK(x.dim() >= 2, "bias_act: expected input [N, C] or [N, C, H, W], got " << x.str());
@@ -97,14 +137,15 @@ Tensor bias_act(const Tensor& x, const Tensor& bias, const NormAct& act) {
   autograd::record(
       "bias_act", {x, bias}, {&y},
       [act, masked](FunctionNode& n, const Grads& g) -> Grads {
-        const Tensor gz = masked ? leaky_relu_backward(g[0], n.output(0), act.slope) : g[0];
         Grads d(2);
-        if (n.needs(0)) d[0] = gz;
-        if (n.needs(1)) {
-          std::vector<int64_t> dims{0};
-          for (int64_t k = 2; k < gz.dim(); ++k) dims.push_back(k);
-          d[1] = sum(gz, dims);
+        if (masked && n.needs(1)) {  // both gradients in one pass
+          d = bias_act_backward(g[0], n.output(0), act);
+          if (!n.needs(0)) d[0] = Tensor();
+          return d;
         }
+        const Tensor gz = masked ? leaky_relu_backward(g[0], n.output(0), act.slope) : g[0];
+        if (n.needs(0)) d[0] = gz;
+        if (n.needs(1)) d[1] = sum(gz, all_but_channel_dim(gz));
         return d;
       },
       /*save_outputs=*/masked);

@@ -1,7 +1,8 @@
 // bias_act on CUDA (kernels/bias_act.cu): the CPU's bits on odd shapes in float, double and
 // bfloat16 (the same IEEE add and select on both, and the same bfloat16 rounding), every output
-// element written (a NaN-poisoned output), in place too, gradients and a second derivative against
-// the CPU, and an MLP GAN training run with fusion on and off. Skipped, saying why, where no GPU is visible.
+// element written (a NaN-poisoned output), in place too; the one-pass backward against the CUDA
+// composition it replaces, bit for bit; gradients and a second derivative against the CPU; and an
+// MLP GAN training run with fusion on and off. Skipped, saying why, where no GPU is visible.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -48,6 +49,35 @@ TEST(CudaBiasAct, MatchesTheCpuBitForBitAndWritesEveryElement) {
         Tensor in_place = x.to(gpu).clone();
         cuda::bias_act_forward(in_place, b.to(gpu), act, in_place);
         EXPECT_TRUE(same_bits(in_place.to(Device::cpu()), cpu)) << what << " in place";
+      }
+}
+
+// The one-pass backward (kernels/reduction.cu: masked_grad_sum) against the CUDA composition it
+// replaces, leaky_relu_backward then sum, bit for bit, on every reduction mode: column sums (a
+// Linear's [N, C]), split column sums (a long batch), one warp per channel and block rows with
+// split pieces (per-channel sums of images), and a single value per channel. Outputs poisoned.
+TEST(CudaBiasAct, BackwardIsTheCudaCompositionBitForBit) {
+  SKIP_WITHOUT_GPU();
+  const Device gpu = Device::cuda(0);
+  const Shape shapes[] = {{64, 1031}, {70000, 3}, {7, 5, 3, 3}, {3, 2, 200, 200}, {1, 9}, {5, 1, 1, 1}};
+  uint64_t seed = 980;
+  for (DType dt : {DType::Float32, DType::Float64, DType::BFloat16})
+    for (const Shape& s : shapes)
+      for (const NormAct& act : kActs) {
+        if (act.kind == NormActKind::None) continue;
+        const std::string what = std::string(dtype_name(dt)) + " " + shape_str(s) + " act " +
+                                 std::to_string(static_cast<int>(act.kind));
+        Tensor g = randn64(s, ++seed, false).to(dt).to(gpu), y = randn64(s, ++seed, false).to(dt).to(gpu);
+        Tensor dx = Tensor::full(s, std::nan(""), dt, gpu), db = Tensor::full({s[1]}, std::nan(""), dt, gpu);
+        cuda::bias_act_backward(g, y, act, dx, db);
+        Tensor gz = leaky_relu_backward(g, y, act.slope);
+        std::vector<int64_t> dims{0};
+        for (int64_t k = 2; k < static_cast<int64_t>(s.size()); ++k) dims.push_back(k);
+        EXPECT_TRUE(same_bits(dx.cpu(), gz.cpu())) << what;
+        EXPECT_TRUE(same_bits(db.cpu(), sum(gz, dims).cpu())) << what;
+        auto cpu = bias_act_backward(g.cpu(), y.cpu(), act);
+        const double tol = dt == DType::BFloat16 ? 1e-2 : 1e-5;  // sums in another order
+        EXPECT_LT(rel_error(db.cpu().to(DType::Float64), cpu[1].to(DType::Float64)), tol) << what;
       }
 }
 
