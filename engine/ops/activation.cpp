@@ -138,7 +138,9 @@ Tensor bias_act(const Tensor& x, const Tensor& bias, const NormAct& act) {
       "bias_act", {x, bias}, {&y},
       [act, masked](FunctionNode& n, const Grads& g) -> Grads {
         Grads d(2);
-        if (masked && n.needs(1)) {  // both gradients in one pass
+        // Both gradients in one pass. Under create_graph (a penalty's gradient, differentiated
+        // again) the unfused ops instead: the fused op's own backward would recompute them.
+        if (masked && n.needs(1) && !GradMode::enabled()) {
           d = bias_act_backward(g[0], n.output(0), act);
           if (!n.needs(0)) d[0] = Tensor();
           return d;
