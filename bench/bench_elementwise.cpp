@@ -1,6 +1,7 @@
 // Element-wise kernels: broadcasting add/mul, gradient accumulation, LeakyReLU and Tanh forward and
-// backward, the bias + LeakyReLU pass of a fused layer beside the two passes it replaces, at DCGAN
-// activation sizes, MLP layer outputs and one size far beyond L2. These are bandwidth-bound: the
+// backward, the bias + LeakyReLU pass of a fused layer and its one-pass backward beside the pairs
+// of passes they replace, at DCGAN activation sizes, MLP layer outputs and one size far beyond L2.
+// These are bandwidth-bound: the
 // figure that matters is frac_copy (target: >= 0.9 at the large size). No library path exists for
 // them, so GPU cases run the hand-written kernels only; the CPU runs the non-large sizes.
 #include "bench/bench_common.h"
@@ -8,6 +9,7 @@
 #include "engine/backend/bias_act.h"
 #include "engine/backend/dispatch.h"
 #include "engine/backend/elementwise.h"
+#include "engine/backend/reduction.h"
 
 using namespace gan;
 using namespace gan::bench;
@@ -84,12 +86,39 @@ void bias_leaky_case(const ActShape& s, bool fused) {
   }
 }
 
+// Its backward: the mask and the bias gradient in one pass (bias_act_backward: dy and y read, dx
+// written once), or the unfused pair (the mask, then the sum reading dx again).
+void bias_leaky_backward_case(const ActShape& s, bool fused) {
+  const Shape xs = {s.n, s.c, s.h, s.w};
+  for (const Variant& v : variants(false, false, !s.large)) {
+    add_case(std::string("elementwise.") + (fused ? "bias_act_leaky_bwd/" : "leaky_bwd_then_sum/") + dims_str(xs),
+             s.ids, v, s.large, [=](benchmark::State& st, const Variant& v) {
+               const Device d = v.device();
+               const int n = rotation_sets(v, 2 * bytes_of(xs));
+               auto gv = randn_sets(n, xs, d), yv = randn_sets(n, xs, d);
+               Tensor dx = Tensor::empty(xs, DType::Float32, d), db = Tensor::empty({s.c}, DType::Float32, d);
+               Tensor db4 = db.reshape({1, s.c, 1, 1});
+               const kernels::NormAct act{kernels::NormActKind::LeakyRelu, 0.2};
+               measure(st, v, {(fused ? 3.0 : 4.0) * bytes_of(xs), 0}, n, [&](int i) {
+                 if (fused) {
+                   GAN_BACKEND(d, bias_act_backward, gv[i], yv[i], act, dx, db);
+                 } else {
+                   GAN_BACKEND(d, binary, BinaryOp::LeakyReluBackward, gv[i], yv[i], dx, 0.2);
+                   GAN_BACKEND(d, sum_to, dx, db4);
+                 }
+               });
+             });
+  }
+}
+
 void register_all() {
   // MLP GAN hidden layers at batch 64 (widths 256 to 1024) and the toy WGAN-GP's width 512 at batch 256.
   for (const ActShape& s :
        {ActShape{"MLP hidden 1024", 64, 1024, 1, 1, false}, ActShape{"toy hidden", 256, 512, 1, 1, false}}) {
     bias_leaky_case(s, true);
     bias_leaky_case(s, false);
+    bias_leaky_backward_case(s, true);
+    bias_leaky_backward_case(s, false);
   }
   for (const ActShape& s : activation_shapes()) {
     binary_case("add", BinaryOp::Add, 0, s, {s.n, s.c, s.h, s.w});
@@ -104,6 +133,8 @@ void register_all() {
     binary_case("tanh_bwd", BinaryOp::TanhBackward, 0, s, {s.n, s.c, s.h, s.w});
     bias_leaky_case(s, true);
     bias_leaky_case(s, false);
+    bias_leaky_backward_case(s, true);
+    bias_leaky_backward_case(s, false);
   }
 }
 
