@@ -30,9 +30,8 @@ void run_bias_row(const T* x, const T* bias, kernels::NormActKind kind,
   for (int64_t c = 0; c < C; ++c) y[c] = kernels::bias_act_value(kind, slope, x[c], bias[c]);
 }
 
-// dx[s] = g[s] carried back through the activation (mask from y[s]) for one run of n values, and
-// acc + their sum, added in order. Parameters, not captures: nothing a store to dx could alias.
-// dx = g carried back through the activation (mask from y) for n contiguous values.
+// dx = g carried back through the activation (mask from y) for n contiguous values. Parameters,
+// not captures, and restrict: a store to dx cannot change what the loop reads, so it vectorises.
 template <class T, class Compute>
 void masked_values(const T* __restrict g, const T* __restrict y, T* __restrict dx, int64_t n,
                    kernels::NormActKind kind, Compute slope) {
