@@ -29,6 +29,10 @@ void bias_act_backward(const Tensor& dy, const Tensor& y, const kernels::NormAct
     GAN_CUDA_CHECK(kernels::masked_grad_sum<T>(dy.data<T>(), y.data<T>(), act, dx.data<T>(), dbias.data<T>(), plan,
                                                ws.get(), on.stream));
   });
+  // One value per channel: sum_to adds nothing and copies (a -0.0 stays -0.0, where 0.0 + -0.0
+  // would not), so the bias gradient is dx itself.
+  if (dbias.numel() == dx.numel())
+    GAN_CUDA_CHECK(cudaMemcpyAsync(dbias.raw_data(), dx.raw_data(), dx.nbytes(), cudaMemcpyDeviceToDevice, on.stream));
 }
 
 }  // namespace gan::cuda
