@@ -25,6 +25,9 @@
 //                                            ngf = ndf = 64, 9 residual blocks, 70x70 PatchGANs, batch 1
 //   train_step/cyclegan_digits/b4/<variant>  the bundled unpaired task's narrow model (docs/cyclegan.md):
 //                                            28x28, ngf = ndf = 16, 3 blocks, batch 4
+//   train_step/toy_wgangp/b256/<variant>     the toy WGAN-GP (docs/wgan.md): generator steps per second
+// Every uncaptured case also reports primitives_per_step: primitive calls in one step, about one
+// kernel launch each on a GPU.
 #include "bench/bench_common.h"
 #include "engine/backend/bf16_widening.h"
 #include "engine/nn/module.h"
@@ -135,6 +138,12 @@ void step_case(const StepCase& c, int64_t batch, const Variant& v, StepMode mode
     const double ms = st.counters["median_ms"];
     st.counters["images_per_s"] = benchmark::Counter(static_cast<double>(batch) / (ms * 1e-3));
     st.counters["batch"] = benchmark::Counter(static_cast<double>(batch));
+    if (!captured) {
+      // Primitive calls in one step: on a GPU about one launch each (engine/backend/bf16_widening.h).
+      backend::primitive_calls() = 0;
+      trainer.train_step();
+      st.counters["primitives_per_step"] = benchmark::Counter(static_cast<double>(backend::primitive_calls()));
+    }
     if (v.bf16 && !captured) {
       // What one step's float32 copies still cost (primitives without bfloat16 kernels of their
       // own): casts and the bytes they move (engine/backend/bf16_widening.h). Counted on the host.
@@ -181,10 +190,36 @@ void cyclegan_case(const char* name, int64_t side, int64_t width, int64_t blocks
            v.gpu() ? (quick ? 10 : 20) : (quick ? 5 : 10));
 }
 
+// The toy WGAN-GP of docs/wgan.md (25 Gaussians, width-512 MLPs, 5 critic steps with the penalty,
+// batch 256): launch-bound on a GPU, where the target is 10,000 generator steps in 10 s.
+void toy_case(const Variant& v) {
+  const bool quick = options().quick;
+  add_case("train_step/toy_wgangp/b256", "wgan-gp, 5 critic steps, 25 gaussians", v, false,
+           [=](benchmark::State& st, const Variant& v) {
+             models::TrainConfig cfg;
+             cfg.loss = "wgan-gp";
+             cfg.data = "gaussians25";
+             models::apply_defaults(cfg, {});
+             cfg.steps = 1000000;
+             cfg.device = v.gpu() ? "cuda" : "cpu";
+             cfg.kernels = v.path == Path::Lib ? "cudnn" : "hand";
+             models::Trainer trainer(cfg, v.device());
+             apply(v);
+             measure(st, v, {}, 1, [&](int) { trainer.train_step(); }, 5);
+             if (st.error_occurred()) return;
+             st.counters["gen_steps_per_s"] = benchmark::Counter(1e3 / st.counters["median_ms"]);
+             backend::primitive_calls() = 0;
+             trainer.train_step();
+             st.counters["primitives_per_step"] = benchmark::Counter(static_cast<double>(backend::primitive_calls()));
+           },
+           quick ? 10 : 20);
+}
+
 void register_all() {
   for (const Variant& v : variants(true, true, true)) {
     if (v.gpu()) cyclegan_case("cyclegan_256", 256, 64, 9, 1, v);
     else cyclegan_case("cyclegan_digits", 28, 16, 3, 4, v);
+    toy_case(v);
   }
   for (const StepCase& c : kCases)
     for (const Variant& v : variants(true, true, true)) {

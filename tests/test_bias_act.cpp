@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "engine/backend/bf16_widening.h"
 #include "engine/nn/layers.h"
 #include "engine/nn/module.h"
 #include "models/trainer.h"
@@ -262,6 +263,31 @@ TEST(LayerFusion, BiasedLayersFuseTheirActivationWithTheSameNumbers) {
     EXPECT_EQ(cf.ops.count("bias_act"), 2u) << dt << ": the bias-free conv keeps its LeakyReLU";
     EXPECT_EQ(cf.ops.count("leaky_relu"), 1u) << dt;
   }
+}
+
+TEST(LayerFusion, AFusedLayerCallsOnePrimitiveFewerEachWay) {
+  // Primitive calls are about one kernel launch each on a GPU: the launch-bound MLP and toy steps
+  // pay for every one. Linear(bias) + LeakyReLU: product and bias_act (fused) or product, bias add
+  // and activation; backward: the one-pass mask and sum (fused) or the mask, then the sum.
+  auto calls = [](bool fusion) {
+    const nn::LayerFusionScope fusion_scope(fusion);
+    Generator gen(5);
+    nn::Sequential net;
+    net.push_back(std::make_shared<nn::Linear>(6, 9, true, &gen));
+    net.push_back(std::make_shared<nn::LeakyReLU>(0.2));
+    Tensor x = randn64({5, 6}, 800, false).to(DType::Float32), up = randn64({5, 9}, 801, false).to(DType::Float32);
+    backend::primitive_calls() = 0;
+    Tensor y = net(x);
+    const int64_t forward = backend::primitive_calls();
+    backend::primitive_calls() = 0;
+    backward({y}, {up});
+    return std::pair<int64_t, int64_t>{forward, backend::primitive_calls()};
+  };
+  const auto fused = calls(true), unfused = calls(false);
+  EXPECT_EQ(fused.first, 2);  // matmul, bias_act_forward
+  EXPECT_EQ(unfused.first, 3);  // matmul, the bias add, leaky_relu
+  EXPECT_EQ(fused.second, unfused.second - 1);
+  EXPECT_GE(fused.second, 2);  // at least bias_act_backward and the weight's product
 }
 
 TEST(LayerFusion, HookedLayersAndNegativeSlopesAreNotFused) {

@@ -27,6 +27,13 @@
 
 namespace gan::backend {
 
+// Primitive calls on this thread so far: on a GPU, about one kernel launch each, which is what a
+// launch-bound step pays for (benchmarks report it per step). Reset it by assigning 0.
+inline int64_t& primitive_calls() {
+  thread_local int64_t n = 0;
+  return n;
+}
+
 // What the float32 copies cost on this thread so far: tensors widened into copies, copies rounded
 // back, and the bytes those casts read and wrote. A diagnostic (benchmarks report it per step);
 // reset it by assigning {}.
@@ -138,6 +145,7 @@ decltype(auto) call_in_float32(std::index_sequence<I...>, Call&& call, A&&... a)
 // name, so that its default arguments still apply.
 template <auto Fn, class Call, class... A>
 decltype(auto) call_primitive(const char* name, Call&& call, A&&... a) {
+  ++primitive_calls();
   if constexpr (kStoresBf16<Fn>) {
     return call(std::forward<A>(a)...);
   } else {
