@@ -417,18 +417,32 @@ def fusion_table(idx):
             if on is None and off is None:
                 continue
             r = idx.get(f"train_step/{model}/b{batch}/{v}") or {}
+            ru = idx.get(f"unfused/{model}/b{batch}/{v}") or {}
             casts = r.get("bf16_casts_per_step")
             mb = r.get("bf16_cast_MB_per_step")
-            rows.append([f"{model} b{batch}", v, fmt(on), fmt(off), fmt(ratio(on, off), 2),
+            pf, pu = r.get("primitives_per_step"), ru.get("primitives_per_step")
+            prims = f"{fmt(float(pf), 0) if pf is not None else '-'} / {fmt(float(pu), 0) if pu is not None else '-'}"
+            rows.append([f"{model} b{batch}", v, fmt(on), fmt(off), fmt(ratio(on, off), 2), prims,
                          fmt(float(casts), 0) if casts is not None else "-", fmt(float(mb), 1) if mb is not None else "-"])
     for name in sorted(idx):
         if name.startswith("elementwise.bias_act_leaky/"):
             pair = name.replace("bias_act_leaky", "bias_then_leaky")
             f, u = ms(idx, name), ms(idx, pair)
             rows.append([name.split("/")[1], name.rsplit("/", 1)[-1] + " (one pass)", fmt(f), fmt(u),
-                         fmt(ratio(f, u), 2), "-", "-"])
-    return ["step or tensor", "variant", "fused ms", "unfused ms", "fused/unfused", "bf16 casts/step",
-            "bf16 cast MB/step"], rows
+                         fmt(ratio(f, u), 2), "-", "-", "-"])
+        if name.startswith("elementwise.bias_act_leaky_bwd/"):
+            pair = name.replace("bias_act_leaky_bwd", "leaky_bwd_then_sum")
+            f, u = ms(idx, name), ms(idx, pair)
+            rows.append([name.split("/")[1], name.rsplit("/", 1)[-1] + " (backward)", fmt(f), fmt(u),
+                         fmt(ratio(f, u), 2), "-", "-", "-"])
+    for v in ("hand.tf32", "cudnn.tf32"):
+        r = idx.get(f"train_step/toy_wgangp/b256/{v}")
+        if r and not r.get("error_occurred"):
+            p = r.get("primitives_per_step")
+            rows.append(["toy_wgangp b256", v, fmt(ms(idx, f"train_step/toy_wgangp/b256/{v}")), "-", "-",
+                         f"{fmt(float(p), 0) if p is not None else '-'} / -", "-", "-"])
+    return ["step or tensor", "variant", "fused ms", "unfused ms", "fused/unfused", "primitives/step fused / unfused",
+            "bf16 casts/step", "bf16 cast MB/step"], rows
 
 
 def engine_best(idx, model, batch, suffixes=("hand.tf32", "cudnn.tf32")):
