@@ -56,4 +56,12 @@ GAN_HD T bias_act_value(NormActKind kind, C slope, T x, T b) {
   return static_cast<T>(norm_act_forward(kind, slope, static_cast<C>(z)));
 }
 
+// g carried back through act in storage type T (mask read from the output y), computed in the
+// compute type and rounded to T once, as leaky_relu_backward stores it: bias_act's backward.
+template <class T>
+GAN_HD T norm_act_backward_stored(NormActKind kind, typename NormActCompute<T>::type slope, T g, T y) {
+  using C = typename NormActCompute<T>::type;
+  return static_cast<T>(norm_act_backward(kind, slope, static_cast<C>(g), static_cast<C>(y)));
+}
+
 }  // namespace gan::kernels

@@ -46,8 +46,7 @@ struct MaskedGrad {
   NormActKind kind;
   typename NormActCompute<T>::type slope;
   __device__ __forceinline__ double operator()(int64_t i) const {
-    using C = typename NormActCompute<T>::type;
-    const T v = static_cast<T>(norm_act_backward(kind, slope, static_cast<C>(g[i]), static_cast<C>(y[i])));
+    const T v = norm_act_backward_stored(kind, slope, g[i], y[i]);
     dx[i] = v;
     return static_cast<double>(v);
   }

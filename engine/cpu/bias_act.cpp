@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/cpu/ncs.h"
 #include "engine/cpu/parallel.h"
 #include "engine/cpu/reduce_sums.h"
 
@@ -35,9 +36,7 @@ void run_bias_row(const T* x, const T* bias, kernels::NormActKind kind,
 template <class T, class Compute>
 void masked_values(const T* __restrict g, const T* __restrict y, T* __restrict dx, int64_t n,
                    kernels::NormActKind kind, Compute slope) {
-  for (int64_t s = 0; s < n; ++s)
-    dx[s] = static_cast<T>(
-        kernels::norm_act_backward(kind, slope, static_cast<Compute>(g[s]), static_cast<Compute>(y[s])));
+  for (int64_t s = 0; s < n; ++s) dx[s] = kernels::norm_act_backward_stored(kind, slope, g[s], y[s]);
 }
 
 // The same for one row of a Linear's [N, C], one value per channel: acc[c] += dx[c].
@@ -45,8 +44,7 @@ template <class T, class Compute>
 void masked_row(const T* __restrict g, const T* __restrict y, T* __restrict dx, double* __restrict acc, int64_t n,
                 kernels::NormActKind kind, Compute slope) {
   for (int64_t c = 0; c < n; ++c) {
-    const T v = static_cast<T>(
-        kernels::norm_act_backward(kind, slope, static_cast<Compute>(g[c]), static_cast<Compute>(y[c])));
+    const T v = kernels::norm_act_backward_stored(kind, slope, g[c], y[c]);
     dx[c] = v;
     acc[c] += static_cast<double>(v);
   }
@@ -58,7 +56,8 @@ void bias_act_forward(const Tensor& x, const Tensor& bias, const kernels::NormAc
   GAN_DISPATCH_FLOAT_BF16(x.dtype(), "bias_act", [&] {
     using T = scalar_t;
     using Compute = typename kernels::NormActCompute<T>::type;
-    const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(1, N * C);
+    const NCS v = ncs_of(x);
+    const int64_t N = v.N, C = v.C, S = v.S;
     const T* px = x.data<T>();
     const T* pb = bias.data<T>();
     T* py = y.data<T>();
@@ -86,19 +85,15 @@ void bias_act_backward(const Tensor& dy, const Tensor& y, const kernels::NormAct
   GAN_DISPATCH_FLOAT_BF16(dy.dtype(), "bias_act_backward", [&] {
     using T = scalar_t;
     using Compute = typename kernels::NormActCompute<T>::type;
-    const int64_t N = dy.size(0), C = dy.size(1), S = dy.numel() / std::max<int64_t>(1, N * C);
+    const NCS v = ncs_of(dy);
+    const int64_t N = v.N, C = v.C, S = v.S;
     const T* g = dy.data<T>();
     const T* py = y.data<T>();
     T* pdx = dx.data<T>();
     T* pdb = dbias.data<T>();
     const Compute slope = static_cast<Compute>(act.slope);
     const kernels::NormActKind kind = act.kind;
-    auto masked = [=](int64_t i) {
-      const T v = static_cast<T>(
-          kernels::norm_act_backward(kind, slope, static_cast<Compute>(g[i]), static_cast<Compute>(py[i])));
-      pdx[i] = v;
-      return v;
-    };
+    auto masked = [=](int64_t i) { return pdx[i] = kernels::norm_act_backward_stored(kind, slope, g[i], py[i]); };
     if (C == 1 || N * S <= 1) {
       // One bias value (sum_to splits its reduction across threads) or one value per channel (no
       // addition at all): sum_to's own loops, loading each masked value as they sum it.

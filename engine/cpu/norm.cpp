@@ -9,22 +9,12 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/cpu/ncs.h"
 #include "engine/cpu/parallel.h"
 
 namespace gan::cpu {
 
 namespace {
-
-struct NCS {
-  int64_t N, C, S;
-  int64_t count() const { return N * S; }  // values per channel
-};
-
-NCS ncs_of(const Tensor& x) {
-  NCS v{x.size(0), x.size(1), 1};
-  for (int64_t d = 2; d < x.dim(); ++d) v.S *= x.size(d);
-  return v;
-}
 
 // Splits channels over threads only when the whole tensor is big enough to pay for them.
 template <class F>
